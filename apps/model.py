@@ -1,0 +1,236 @@
+"""Frozen values that the Starlark front end produces: the desired state of every app.
+
+Nothing here knows Docker or SQLite. Every path is absolute. Values are JSON-compatible so that
+`to_json()` gives the `ace config --json` document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "Action",
+    "App",
+    "AppEntry",
+    "ContainerConfig",
+    "EvalError",
+    "EvalResult",
+    "Permission",
+    "Route",
+    "Volume",
+]
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Volume:
+    """One mount. kind: "volume" (named engine volume; source "" = app-scoped, named after the
+    target), "bind" (source is an absolute host path) or "secret" (source is the absolute template
+    path, content its rendering; always read-only)."""
+
+    kind: Literal["volume", "bind", "secret"]
+    source: str
+    target: str
+    read_only: bool = False
+    content: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "kind": self.kind,
+            "source": self.source,
+            "target": self.target,
+            "read_only": self.read_only,
+        }
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerConfig:
+    """What `container.config(...)` resolved to for one app."""
+
+    kind: Literal["build", "image"]
+    image: str  # the image reference for kind "image"; "" for builds
+    source_dir: str  # absolute app source dir ("" for image apps without source)
+    containerfile: str  # absolute path of the container file for builds; "" for image
+    build_dir: str  # absolute build context directory for builds; "" for image
+    port: int  # 0 only for command-lifetime apps without a port
+    scheme: str = "http"
+    health: str = "/"
+    lifetime: Literal["app", "command"] = "app"
+    volumes: tuple[Volume, ...] = ()
+    build_args: Pairs = ()
+    env: Pairs = ()  # sorted by name
+    cpus: float | None = None
+    memory: int | None = None  # bytes
+    dev_settings: Pairs = ()  # key -> JSON-encoded value
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "image": self.image,
+            "source_dir": self.source_dir,
+            "containerfile": self.containerfile,
+            "build_dir": self.build_dir,
+            "port": self.port,
+            "scheme": self.scheme,
+            "health": self.health,
+            "lifetime": self.lifetime,
+            "volumes": [v.to_json() for v in self.volumes],
+            "build_args": dict(self.build_args),
+            "env": dict(self.env),
+            "cpus": self.cpus,
+            "memory": self.memory,
+            "dev_settings": dict(self.dev_settings),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """An `ace.proxy(path, proxy.config(url, ...))` route."""
+
+    path: str
+    url: str  # "<CONTAINER_URL>" means this app's container
+    strip_path: str = ""
+    preserve_host: bool = False
+    strip_app: bool = True
+    response_headers: Pairs = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "url": self.url,
+            "strip_path": self.strip_path,
+            "preserve_host": self.preserve_host,
+            "strip_app": self.strip_app,
+            "response_headers": dict(self.response_headers),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    plugin: str
+    method: str
+    arguments: tuple[str, ...] = ()
+    type: str = ""
+    secrets: tuple[tuple[str, ...], ...] = ()
+    permit: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "plugin": self.plugin,
+            "method": self.method,
+            "arguments": list(self.arguments),
+            "type": self.type,
+            "secrets": [list(s) for s in self.secrets],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    name: str
+    path: str
+    description: str = ""
+    hidden: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "description": self.description,
+            "hidden": list(self.hidden),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AppEntry:
+    """One `app(...)` call of the apps file, before the app's own files are evaluated."""
+
+    path: str
+    source: str  # absolute directory, or "-"
+    spec: str = ""
+    params: Pairs = ()  # supplied values as strings (non-strings JSON-encoded)
+    container_opts: Pairs = ()
+    container_args: Pairs = ()
+    container_vols: tuple[str, ...] = ()
+    dev: bool = False
+    file: str = ""  # the apps file
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    """The evaluated desired state of one app."""
+
+    entry: AppEntry
+    name: str
+    params: tuple[tuple[str, Any], ...]  # typed values in declaration order (JSON-compatible)
+    routes: tuple[Route, ...] = ()
+    permissions: tuple[Permission, ...] = ()
+    actions: tuple[Action, ...] = ()
+    container: ContainerConfig | None = None
+    settings: tuple[tuple[str, Any], ...] = ()
+    files: tuple[str, ...] = ()  # absolute paths of every file the evaluation read
+
+    @property
+    def path(self) -> str:
+        return self.entry.path
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.entry.path,
+            "name": self.name,
+            "source": self.entry.source,
+            "spec": self.entry.spec,
+            "params": dict(self.params),
+            "actions": [a.name for a in self.actions],
+            "routes": [r.to_json() for r in self.routes],
+            "permissions": [p.to_json() for p in self.permissions],
+            "container": self.container.to_json() if self.container else None,
+            "settings": dict(self.settings),
+            "files": list(self.files),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EvalError:
+    """A located error: app path ("" for the apps file itself), file, 1-based line and column."""
+
+    app: str
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+        }
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}:{self.column}" if self.line else "")
+        return f"{self.app or '(apps file)'}: {where}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class EvalResult:
+    """Everything one evaluation of the apps file produced. `apps` holds the apps that evaluated;
+    every app that did not has at least one entry in `errors` (with its path in `failed`)."""
+
+    apps: tuple[App, ...]
+    errors: tuple[EvalError, ...]
+    failed: frozenset[str] = frozenset()  # app paths declared in the apps file that did not evaluate
+    apps_file_ok: bool = True  # False: the apps file itself failed; nothing may be torn down
+    files: tuple[str, ...] = ()  # files read for the apps file itself
+    runtimes: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "apps": [a.to_json() for a in self.apps],
+            "errors": [e.to_json() for e in self.errors],
+        }

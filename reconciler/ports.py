@@ -1,0 +1,110 @@
+"""The interface of the one module that talks to Docker (reconciler/driver.py implements it;
+tests/fakes.py holds an in-memory twin that the same contract suite runs against)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from reconciler.types import ObservedContainer, ObservedImage
+
+__all__ = ["CommandResult", "Engine", "VolumeMount"]
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeMount:
+    kind: str  # "volume" (engine volume name in source) or "bind" (absolute host path)
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+
+
+class Engine(Protocol):
+    """Every method raises apps.errors.EngineError (retryable=True when the engine does not
+    answer). Nothing here touches an object without the installation label it is given."""
+
+    def ping(self) -> None: ...
+
+    def list_containers(self, install: str) -> tuple[ObservedContainer, ...]:
+        """All containers (any state) labelled with this installation: ONE sparse API call."""
+        ...
+
+    def list_images(self) -> tuple[ObservedImage, ...]:
+        """All local images (tags and ace labels): ONE API call, no per-image inspect."""
+        ...
+
+    def build(
+        self,
+        *,
+        context_dir: str,
+        containerfile: str,
+        tag: str,
+        build_args: Mapping[str, str],
+        labels: Mapping[str, str],
+        on_log: Callable[[str], None] | None = None,
+    ) -> str:
+        """Build and tag; returns the image id. BuildError text (last lines) in EngineError."""
+        ...
+
+    def pull(self, ref: str) -> str: ...
+
+    def image_exposed_ports(self, ref: str) -> tuple[int, ...]: ...
+
+    def run_container(
+        self,
+        *,
+        name: str,
+        image: str,
+        port: int,
+        env: Mapping[str, str],
+        mounts: Sequence[VolumeMount],
+        labels: Mapping[str, str],
+        cpus: float | None = None,
+        memory: int | None = None,
+    ) -> ObservedContainer:
+        """Create and start with init, publishing `port` on 127.0.0.1 with an engine-chosen host
+        port; returns the started container with host_port filled in."""
+        ...
+
+    def start(self, container_id: str) -> ObservedContainer: ...
+
+    def inspect(self, container_id: str) -> ObservedContainer | None:
+        """One container's current state, None when it is gone."""
+        ...
+
+    def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
+        """Stop (if running) and remove; a container already gone is not an error."""
+        ...
+
+    def logs(self, container_id: str, *, tail: int = 50) -> str: ...
+
+    def remove_image(self, ref: str) -> None: ...
+
+    def list_volumes(self, install: str) -> tuple[str, ...]: ...
+
+    def ensure_volume(self, name: str, labels: Mapping[str, str]) -> None: ...
+
+    def remove_volume(self, name: str) -> None: ...
+
+    def run_command(
+        self,
+        *,
+        image: str,
+        command: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str,
+        labels: Mapping[str, str],
+        mounts: Sequence[VolumeMount] = (),
+        timeout: float = 300.0,
+    ) -> CommandResult:
+        """A fresh --rm container of `image` running `command`; stdout/stderr kept apart."""
+        ...

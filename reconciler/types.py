@@ -1,0 +1,179 @@
+"""Frozen value types of the reconcile pipeline: desired, observed and recorded state, steps, plans.
+
+The planner consumes DesiredState x ObservedState x RecordedState and returns a Plan. Nothing here
+holds an SDK or ORM object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "LABEL_APP",
+    "LABEL_INPUTS",
+    "LABEL_INSTALL",
+    "LABEL_MANAGED",
+    "LABEL_PORT",
+    "LABEL_VERSION",
+    "BuildInputs",
+    "ContainerSpec",
+    "DesiredApp",
+    "DesiredState",
+    "NoOp",
+    "ObservedContainer",
+    "ObservedImage",
+    "ObservedState",
+    "Plan",
+    "RecordedApp",
+    "RecordedState",
+    "Step",
+]
+
+# Labels ace puts on every container, image and volume it creates.
+LABEL_MANAGED = "dev.ace.managed"  # always "1"
+LABEL_INSTALL = "dev.ace.install"  # installation id (derived from the state dir)
+LABEL_APP = "dev.ace.app"  # app path, e.g. "/web"
+LABEL_VERSION = "dev.ace.version"  # container version hash
+LABEL_INPUTS = "dev.ace.inputs"  # image build-input hash
+LABEL_PORT = "dev.ace.port"  # container port
+
+Pairs = tuple[tuple[str, str], ...]
+Action = Literal["build", "pull", "start", "replace", "restart", "stop", "remove"]
+
+
+@dataclass(frozen=True, slots=True)
+class BuildInputs:
+    """A build's inputs. `input_hash` is the content hash of all of them; `files` maps each
+    context file (relative path, .dockerignore honoured) to its digest, for change causes."""
+
+    context_dir: str
+    containerfile: str  # absolute path
+    build_args: Pairs
+    input_hash: str
+    files: Pairs = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSpec:
+    """Everything that defines a running container; its canonical hash is the version."""
+
+    image: str  # reference to run (a tag)
+    port: int
+    env: Pairs = ()
+    volumes: tuple[tuple[str, str, str, bool], ...] = ()  # (kind, source, target, read_only)
+    cpus: float | None = None
+    memory: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredApp:
+    path: str
+    service: bool  # True: a long-running container; False: command lifetime (image only)
+    image: str  # the reference to run or prepare
+    build: BuildInputs | None  # None: pulled image
+    spec: ContainerSpec
+    version: str  # hash of spec: differs => replace
+    scheme: str = "http"
+    health: str = "/"
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    apps: tuple[DesiredApp, ...]
+    held: frozenset[str] = frozenset()  # apps that failed to evaluate: never touch them
+    prune: bool = True  # False when the apps file itself failed: remove nothing
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedContainer:
+    id: str
+    name: str
+    app: str
+    version: str
+    state: str  # engine state: created, running, exited, paused, restarting, dead
+    status: str = ""  # engine status text, e.g. "Exited (1) 3 seconds ago"
+    host_port: int | None = None
+    created: int = 0  # unix seconds
+    image: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedImage:
+    id: str
+    tags: tuple[str, ...]
+    app: str = ""  # from labels, for ace-built images
+    inputs: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedState:
+    containers: tuple[ObservedContainer, ...]
+    images: tuple[ObservedImage, ...]
+
+    def image_tags(self) -> frozenset[str]:
+        tags: set[str] = set()
+        for img in self.images:
+            tags.update(img.tags)
+        return frozenset(tags)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedApp:
+    """What the database remembers of an app's last successful apply."""
+
+    path: str
+    version: str
+    image: str
+    container_id: str = ""
+    files: Pairs = ()  # build-input manifest of the last build
+    spec_json: str = ""  # canonical JSON of the last applied ContainerSpec
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedState:
+    apps: tuple[RecordedApp, ...] = ()
+
+    def get(self, path: str) -> RecordedApp | None:
+        for a in self.apps:
+            if a.path == path:
+                return a
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    id: str  # unique in a plan, e.g. "build:/web"
+    action: Action
+    app: str
+    target: str  # image ref or container name/id the step acts on
+    cause: str
+    depends_on: tuple[str, ...] = ()
+
+    def render(self) -> str:
+        return f"{self.action} {self.app} {self.target} ({self.cause})"
+
+
+@dataclass(frozen=True, slots=True)
+class NoOp:
+    app: str
+    reason: str
+
+    def render(self) -> str:
+        return f"ok {self.app} ({self.reason})"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    steps: tuple[Step, ...]
+    noops: tuple[NoOp, ...] = field(default=())
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps
+
+    def render(self, *, noops: bool = False) -> str:
+        lines = [s.render() for s in self.steps]
+        if noops:
+            lines += [n.render() for n in self.noops]
+        return "\n".join(lines)
