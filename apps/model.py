@@ -65,6 +65,7 @@ class ContainerConfig:
     cpus: float | None = None
     memory: int | None = None  # bytes
     dev_settings: Pairs = ()  # key -> JSON-encoded value
+    command: tuple[str, ...] = ()  # replaces the image CMD when set (ace extension, see README)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +84,7 @@ class ContainerConfig:
             "cpus": self.cpus,
             "memory": self.memory,
             "dev_settings": dict(self.dev_settings),
+            "command": list(self.command),
         }
 
 

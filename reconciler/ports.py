@@ -65,6 +65,7 @@ class Engine(Protocol):
         name: str,
         image: str,
         port: int,
+        command: Sequence[str],
         env: Mapping[str, str],
         mounts: Sequence[VolumeMount],
         labels: Mapping[str, str],

@@ -60,6 +60,7 @@ class ContainerSpec:
 
     image: str  # reference to run (a tag)
     port: int
+    command: tuple[str, ...] = ()
     env: Pairs = ()
     volumes: tuple[tuple[str, str, str, bool], ...] = ()  # (kind, source, target, read_only)
     cpus: float | None = None
