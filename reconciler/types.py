@@ -77,12 +77,15 @@ class DesiredApp:
     version: str  # hash of spec: differs => replace
     scheme: str = "http"
     health: str = "/"
+    secret_files: Pairs = ()  # (host path, content) written before the container starts
+    spec_json: str = ""  # canonical JSON of spec (for change causes and the record)
 
 
 @dataclass(frozen=True, slots=True)
 class DesiredState:
     apps: tuple[DesiredApp, ...]
     held: frozenset[str] = frozenset()  # apps that failed to evaluate: never touch them
+    declared: frozenset[str] = frozenset()  # every app path in the apps file
     prune: bool = True  # False when the apps file itself failed: remove nothing
 
 

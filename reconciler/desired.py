@@ -1,0 +1,120 @@
+"""Turn evaluated apps into the planner's desired state: image references, build-input hashes and
+container version hashes. Reads build contexts (through the digest cache); touches no engine."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+
+from apps.model import App, EvalResult
+from reconciler.hashing import DigestCache, hash_build_inputs, spec_json, version_of
+from reconciler.types import BuildInputs, ContainerSpec, DesiredApp, DesiredState
+
+__all__ = ["Naming", "desired_state", "desired_app", "slug"]
+
+
+def slug(app_path: str) -> str:
+    """A name fragment for an app path: "/" -> "root", "/a/b" -> "a-b" (lowercase, docker-safe)."""
+    s = re.sub(r"[^a-z0-9]+", "-", app_path.strip("/").lower()).strip("-")
+    return s or "root"
+
+
+@dataclass(frozen=True, slots=True)
+class Naming:
+    """Names of what ace creates for one installation."""
+
+    install: str
+    state_dir: str
+
+    def image_tag(self, app_path: str, input_hash: str) -> str:
+        return f"ace-{self.install}/{slug(app_path)}:{input_hash[:16]}"
+
+    def container_name(self, app_path: str, version: str) -> str:
+        return f"ace-{self.install}-{slug(app_path)}-{version[:12]}"
+
+    def volume_name(self, app_path: str, name: str) -> str:
+        return f"ace-{self.install}-{slug(app_path)}-{slug(name)}"
+
+    def secret_path(self, app_path: str, content: str) -> str:
+        digest = hashlib.sha256(content.encode()).hexdigest()[:16]
+        return os.path.join(self.state_dir, "secrets", slug(app_path), digest)
+
+
+def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | None:
+    """The desired container state of one app; None for apps without a container."""
+    cfg = app.container
+    if cfg is None:
+        return None
+    build: BuildInputs | None = None
+    if cfg.kind == "build":
+        input_hash, files = hash_build_inputs(
+            context_dir=cfg.build_dir,
+            containerfile=cfg.containerfile,
+            build_args=cfg.build_args,
+            cache=cache,
+        )
+        image = naming.image_tag(app.path, input_hash)
+        build = BuildInputs(
+            context_dir=cfg.build_dir,
+            containerfile=cfg.containerfile,
+            build_args=cfg.build_args,
+            input_hash=input_hash,
+            files=files,
+        )
+    else:
+        image = cfg.image if ":" in cfg.image.rsplit("/", 1)[-1] or "@" in cfg.image else (
+            cfg.image + ":latest"
+        )
+    volumes: list[tuple[str, str, str, bool]] = []
+    secrets: list[tuple[str, str]] = []
+    for v in cfg.volumes:
+        if v.kind == "volume":
+            name = naming.volume_name(app.path, v.source or v.target)
+            volumes.append(("volume", name, v.target, v.read_only))
+        elif v.kind == "bind":
+            volumes.append(("bind", v.source, v.target, v.read_only))
+        else:
+            host = naming.secret_path(app.path, v.content)
+            secrets.append((host, v.content))
+            volumes.append(("bind", host, v.target, True))
+    spec = ContainerSpec(
+        image=image,
+        port=cfg.port,
+        command=cfg.command,
+        env=cfg.env,
+        volumes=tuple(volumes),
+        cpus=cfg.cpus,
+        memory=cfg.memory,
+    )
+    return DesiredApp(
+        path=app.path,
+        service=cfg.lifetime != "command",
+        image=image,
+        build=build,
+        spec=spec,
+        version=version_of(spec),
+        scheme=cfg.scheme,
+        health=cfg.health,
+        secret_files=tuple(secrets),
+        spec_json=spec_json(spec),
+    )
+
+
+def desired_state(result: EvalResult, naming: Naming, cache: DigestCache) -> DesiredState:
+    apps: list[DesiredApp] = []
+    held = set(result.failed)
+    for app in result.apps:
+        try:
+            d = desired_app(app, naming, cache)
+        except OSError:
+            # A build context that vanished mid-read: keep what runs, try again next pass.
+            held.add(app.path)
+            continue
+        if d is not None:
+            apps.append(d)
+    declared = frozenset(a.path for a in result.apps) | frozenset(result.failed)
+    return DesiredState(
+        apps=tuple(apps), held=frozenset(held), declared=declared, prune=result.apps_file_ok
+    )

@@ -1,0 +1,206 @@
+"""Content hashes: build inputs (image identity) and container specs (container identity).
+
+Hashes are canonical JSON digests with an explicit scheme version, so they stay stable across ace
+releases and Python versions; tests pin known values. File digests are cached by
+(path, size, mtime_ns) so an unchanged build context is stat()ed, never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from reconciler.types import ContainerSpec
+
+__all__ = [
+    "HASH_SCHEME",
+    "DigestCache",
+    "canonical_json",
+    "context_files",
+    "hash_build_inputs",
+    "ignore_matcher",
+    "spec_json",
+    "version_of",
+]
+
+HASH_SCHEME = 1
+
+# (size, mtime_ns, digest) by absolute path
+CacheEntry = tuple[int, int, str]
+
+
+@dataclass(slots=True)
+class DigestCache:
+    """Per-file digests keyed by absolute path; `fresh` collects entries computed this pass so the
+    caller can persist them (and knows to write nothing when it is empty)."""
+
+    known: Mapping[str, CacheEntry] = field(default_factory=dict)
+    fresh: dict[str, CacheEntry] = field(default_factory=dict)
+
+    def digest(self, path: str, st: os.stat_result) -> str:
+        hit = self.fresh.get(path) or self.known.get(path)
+        if hit is not None and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
+            return hit[2]
+        if stat.S_ISLNK(st.st_mode):
+            digest = "link:" + os.readlink(path)
+        else:
+            h = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+            digest = h.hexdigest()
+        self.fresh[path] = (st.st_size, st.st_mtime_ns, digest)
+        return digest
+
+
+def canonical_json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def _sha(value: object) -> str:
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+@lru_cache(maxsize=512)
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**", i):
+            i += 2
+            if pattern.startswith("/", i):  # "**/" matches zero or more directories
+                i += 1
+                out.append("(?:.*/)?")
+            else:
+                out.append(".*")
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1 : end]
+                if body.startswith("!") or body.startswith("^"):
+                    body = "^" + body[1:]
+                out.append("[" + body.replace("\\", "\\\\") + "]")
+                i = end
+        elif c == "\\" and i + 1 < len(pattern):
+            i += 1
+            out.append(re.escape(pattern[i]))
+        else:
+            out.append(re.escape(c))
+        i += 1
+    # A pattern that matches a directory excludes everything below it.
+    return re.compile("^" + "".join(out) + "(?:/.*)?$")
+
+
+def _clean(pattern: str) -> str:
+    pattern = pattern.strip().lstrip("/")
+    pattern = os.path.normpath(pattern) if pattern else pattern
+    return "" if pattern == "." else pattern
+
+
+def ignore_matcher(lines: Iterable[str]) -> list[tuple[bool, re.Pattern[str]]]:
+    """Parse .dockerignore lines into (negated, regex) rules; the last matching rule wins."""
+    rules: list[tuple[bool, re.Pattern[str]]] = []
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        pattern = _clean(line[1:] if negated else line)
+        if pattern:
+            rules.append((negated, _pattern_regex(pattern)))
+    return rules
+
+
+def _ignored(rel: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bool:
+    ignored = False
+    for negated, rx in rules:
+        if rx.match(rel):
+            ignored = not negated
+    return ignored
+
+
+def context_files(context_dir: str) -> list[tuple[str, str, os.stat_result]]:
+    """(relative path, absolute path, lstat) of every file docker would send, sorted."""
+    rules: list[tuple[bool, re.Pattern[str]]] = []
+    ignore_path = os.path.join(context_dir, ".dockerignore")
+    if os.path.isfile(ignore_path):
+        with open(ignore_path, encoding="utf-8", errors="replace") as fh:
+            rules = ignore_matcher(fh)
+    can_prune = not any(neg for neg, _ in rules)
+    found: list[tuple[str, str, os.stat_result]] = []
+    for root, dirs, files in os.walk(context_dir):
+        rel_root = os.path.relpath(root, context_dir)
+        rel_root = "" if rel_root == "." else rel_root + "/"
+        if can_prune:
+            dirs[:] = [d for d in dirs if not _ignored(rel_root + d, rules)]
+        dirs.sort()
+        for name in files:
+            rel = rel_root + name
+            if rules and _ignored(rel, rules) and rel != ".dockerignore":
+                continue
+            path = os.path.join(root, name)
+            found.append((rel, path, os.lstat(path)))
+        for d in dirs:  # symlinked directories are sent as links, not followed
+            path = os.path.join(root, d)
+            if os.path.islink(path):
+                found.append((rel_root + d, path, os.lstat(path)))
+    found.sort(key=lambda f: f[0])
+    return found
+
+
+def hash_build_inputs(
+    *,
+    context_dir: str,
+    containerfile: str,
+    build_args: Iterable[tuple[str, str]],
+    cache: DigestCache,
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """Returns (input hash, manifest of (relative path, digest)) for one build."""
+    manifest: list[tuple[str, str]] = []
+    for rel, path, st in context_files(context_dir):
+        digest = cache.digest(path, st)
+        mode = "x" if st.st_mode & 0o111 else "-"
+        manifest.append((rel, f"{mode}{digest}"))
+    cf = cache.digest(containerfile, os.lstat(containerfile))
+    value = {
+        "scheme": HASH_SCHEME,
+        "containerfile": cf,
+        "containerfile_name": os.path.basename(containerfile),
+        "args": sorted([k, v] for k, v in build_args),
+        "files": manifest,
+    }
+    return _sha(value), tuple(manifest)
+
+
+def spec_json(spec: ContainerSpec) -> str:
+    """Canonical JSON of everything that defines a running container."""
+    return canonical_json(
+        {
+            "scheme": HASH_SCHEME,
+            "image": spec.image,
+            "port": spec.port,
+            "command": list(spec.command),
+            "env": sorted([k, v] for k, v in spec.env),
+            "volumes": sorted([list(v) for v in spec.volumes]),
+            "cpus": spec.cpus,
+            "memory": spec.memory,
+        }
+    )
+
+
+def version_of(spec: ContainerSpec) -> str:
+    return hashlib.sha256(spec_json(spec).encode()).hexdigest()

@@ -1,0 +1,184 @@
+"""The pure planner: desired x observed x recorded -> Plan. No I/O, no clock, no logging.
+
+Rules (pinned by tests/reconciler/test_planner.py):
+- an unchanged app gives no step, only a NoOp with the reason;
+- build-input change -> build + replace; env/port/volume/command/image change -> replace only;
+  health path or scheme -> nothing (they are not part of the container version);
+- a service whose container exited -> restart; none at all -> start;
+- command-lifetime apps get their image and no container (a running one is stopped);
+- containers of apps gone from the apps file are removed; apps that failed to evaluate are held.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from reconciler.types import (
+    DesiredApp,
+    DesiredState,
+    NoOp,
+    ObservedContainer,
+    ObservedState,
+    Plan,
+    RecordedApp,
+    RecordedState,
+    Step,
+)
+
+__all__ = ["PlanOptions", "plan"]
+
+PullPolicy = Literal["missing", "always", "never"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    pull: PullPolicy = "missing"
+
+
+def _newest_first(cs: Sequence[ObservedContainer]) -> list[ObservedContainer]:
+    return sorted(cs, key=lambda c: (c.state == "running", c.created, c.id), reverse=True)
+
+
+def _files_cause(recorded: RecordedApp | None, files: Sequence[tuple[str, str]]) -> str:
+    if recorded is None or not recorded.files:
+        return "image not built yet"
+    old, new = dict(recorded.files), dict(files)
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if not changed:
+        return "build inputs changed: container file or build args"
+    shown = ", ".join(changed[:3]) + (f" (+{len(changed) - 3} more)" if len(changed) > 3 else "")
+    return f"build inputs changed: {shown}"
+
+
+def _spec_cause(recorded: RecordedApp | None, spec_json: str) -> str:
+    if recorded is None or not recorded.spec_json:
+        return "container version changed"
+    try:
+        old, new = json.loads(recorded.spec_json), json.loads(spec_json)
+    except ValueError:
+        return "container version changed"
+    parts: list[str] = []
+    for key in ("image", "port", "command", "cpus", "memory", "volumes"):
+        if old.get(key) != new.get(key):
+            parts.append(f"{key} changed")
+    old_env = {k: v for k, v in old.get("env", [])}
+    new_env = {k: v for k, v in new.get("env", [])}
+    env_keys = sorted(k for k in {*old_env, *new_env} if old_env.get(k) != new_env.get(k))
+    if env_keys:
+        parts.append("env changed: " + ", ".join(env_keys[:4]))
+    return "; ".join(parts) or "container version changed"
+
+
+def _exit_cause(c: ObservedContainer) -> str:
+    return f"container {c.state}" + (f": {c.status}" if c.status else "")
+
+
+def _image_steps(
+    app: DesiredApp, tags: frozenset[str], recorded: RecordedApp | None, opts: PlanOptions
+) -> tuple[list[Step], str | None]:
+    """Steps that make the app's image present; the second value is a blocking reason."""
+    if app.build is not None:
+        if app.image in tags:
+            return [], None
+        cause = _files_cause(recorded, app.build.files)
+        if recorded is not None and recorded.image == app.image:
+            cause = "image removed outside ace"
+        return [Step(f"build:{app.path}", "build", app.path, app.image, cause)], None
+    if opts.pull == "always":
+        return [Step(f"pull:{app.path}", "pull", app.path, app.image, "--pull always")], None
+    if app.image in tags:
+        return [], None
+    if opts.pull == "never":
+        return [], f"image {app.image} is missing and --pull never forbids pulling it"
+    return [Step(f"pull:{app.path}", "pull", app.path, app.image, "image missing locally")], None
+
+
+def _service_steps(
+    app: DesiredApp,
+    mine: list[ObservedContainer],
+    recorded: RecordedApp | None,
+    image_steps: list[Step],
+) -> tuple[list[Step], str]:
+    deps = tuple(s.id for s in image_steps)
+    current = [c for c in mine if c.version == app.version]
+    others = [c for c in mine if c.version != app.version]
+    steps: list[Step] = []
+    keep: ObservedContainer | None = None
+    if current:
+        keep = current[0]
+        if keep.state != "running":
+            steps.append(Step(f"restart:{app.path}", "restart", app.path, keep.name,
+                              _exit_cause(keep), deps))
+    elif others:
+        running_old = next((c for c in others if c.state == "running"), others[0])
+        if image_steps and image_steps[0].action == "build":
+            cause = image_steps[0].cause
+        else:
+            cause = _spec_cause(recorded, app.spec_json)
+        steps.append(Step(f"replace:{app.path}", "replace", app.path, running_old.name, cause,
+                          deps))
+        others = [c for c in others if c is not running_old]
+    else:
+        cause = "new app" if recorded is None else "container gone"
+        steps.append(Step(f"start:{app.path}", "start", app.path, app.image, cause, deps))
+    after = tuple(s.id for s in steps)
+    for extra in [c for c in current if c is not keep] + others:
+        cause = "duplicate container" if extra.version == app.version else "stale older version"
+        steps.append(Step(f"remove:{app.path}:{extra.name}", "remove", app.path, extra.name,
+                          cause, after))
+    reason = "running " + app.version[:12] if keep and keep.state == "running" else ""
+    return steps, reason
+
+
+def plan(
+    desired: DesiredState,
+    observed: ObservedState,
+    recorded: RecordedState,
+    options: PlanOptions = PlanOptions(),
+) -> Plan:
+    """Compute the minimal steps, and for every app left alone the reason why."""
+    by_app: dict[str, list[ObservedContainer]] = {}
+    for c in observed.containers:
+        by_app.setdefault(c.app, []).append(c)
+    tags = observed.image_tags()
+    steps: list[Step] = []
+    noops: list[NoOp] = []
+    wanted = set()
+    for app in sorted(desired.apps, key=lambda a: a.path):
+        wanted.add(app.path)
+        if app.path in desired.held:
+            noops.append(NoOp(app.path, "app has errors: left as it is"))
+            continue
+        rec = recorded.get(app.path)
+        mine = _newest_first(by_app.get(app.path, []))
+        image_steps, blocked = _image_steps(app, tags, rec, options)
+        if blocked:
+            noops.append(NoOp(app.path, blocked))
+            continue
+        if app.service:
+            svc, reason = _service_steps(app, mine, rec, image_steps)
+        else:
+            deps = tuple(s.id for s in image_steps)
+            svc = [Step(f"stop:{app.path}:{c.name}", "stop", app.path, c.name,
+                        "lifetime is command: no service runs", deps) for c in mine]
+            reason = "command app: image ready"
+        steps += image_steps + svc
+        if not image_steps and not svc:
+            noops.append(NoOp(app.path, reason or "up to date"))
+    for path in sorted(by_app):
+        if path in wanted:
+            continue
+        if path in desired.held:
+            noops.append(NoOp(path, "app has errors: left as it is"))
+            continue
+        if not desired.prune:
+            noops.append(NoOp(path, "apps file has errors: nothing is removed"))
+            continue
+        cause = ("app declares no container" if path in desired.declared
+                 else "app removed from apps file")
+        for c in _newest_first(by_app[path]):
+            steps.append(Step(f"remove:{path}:{c.name}", "remove", path, c.name, cause))
+    return Plan(steps=tuple(steps), noops=tuple(noops))
