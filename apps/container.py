@@ -1,0 +1,291 @@
+"""Resolving `container.config(...)` of one app into a frozen `ContainerConfig`.
+
+The evaluator calls `resolve_container` with the keyword arguments the app gave (unknown keywords
+already rejected) and the app's context; every problem is an `AppError` located at the
+`container.config` call that says what to fix. Nothing here touches Docker.
+
+Differences from OpenRun, on purpose: `EXPOSE 8080/tcp` is read; a service with no port is an
+error at load time; `command` replaces the image CMD; unknown `lifetime`, `scheme` and health
+paths not starting with `/` are errors; VOLUME instructions of the container file become
+app-scoped volumes (as in OpenRun) unless an explicit volume has the same target.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, NoReturn
+
+from apps.container_opts import (
+    OptionError,
+    as_text,
+    parse_build_args,
+    parse_command,
+    parse_container_opts,
+    parse_dev_settings,
+)
+from apps.container_volumes import (
+    VolumeContext,
+    VolumeError,
+    allowed_mounts_from_env,
+    inside,
+    parse_volumes,
+)
+from apps.containerfile import scan_containerfile
+from apps.errors import AppError
+from apps.model import AppEntry, ContainerConfig
+
+__all__ = [
+    "AUTO",
+    "COMMAND",
+    "CONTAINERFILE_NAMES",
+    "IMAGE_PREFIX",
+    "PROXY_BASE_URL",
+    "files_read",
+    "resolve_container",
+]
+
+AUTO = "auto"
+COMMAND = "command"
+IMAGE_PREFIX = "image:"
+CONTAINERFILE_NAMES = ("Containerfile", "Dockerfile")
+PROXY_BASE_URL = "http://127.0.0.1:8000"  # the stable address ace's proxy serves apps on
+_IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
+_DEFAULTS: dict[str, Any] = {
+    "src": AUTO,
+    "port": 0,
+    "scheme": "http",
+    "health": "/",
+    "lifetime": "app",
+    "build_dir": "",
+    "volumes": [],
+    "cargs": {},
+    "dev_settings": {},
+    "command": None,
+}
+
+
+class _Fail:
+    """Raises AppErrors located at the container.config call."""
+
+    def __init__(self, app: str, file: str, line: int, column: int) -> None:
+        self.app, self.file, self.line, self.column = app, file, line, column
+
+    def __call__(self, message: str) -> NoReturn:
+        raise AppError(message, app=self.app, file=self.file, line=self.line, column=self.column)
+
+
+def _string(raw: Mapping[str, Any], key: str, fail: _Fail) -> str:
+    value = raw.get(key, _DEFAULTS[key])
+    if value is None:
+        value = _DEFAULTS[key]
+    if not isinstance(value, str):
+        fail(f"container.config {key}= must be a string, not {type(value).__name__}")
+    return value
+
+
+def _port(raw: Mapping[str, Any], fail: _Fail) -> int:
+    value = raw.get("port", 0)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        fail(f"container.config port= must be an int, not {type(value).__name__} {value!r}")
+    if not 0 <= value <= 65535:
+        fail(f"container.config port={value} is out of range; use 1..65535 (0 = from EXPOSE)")
+    return value
+
+
+def _find_file(name: str, search_dirs: Sequence[str], fail: _Fail) -> tuple[str, str]:
+    """(absolute container file, the search dir holding it) for a named container file."""
+    if not name or os.path.isabs(name):
+        fail(
+            f"container.config src={name!r}: give a container file name relative to the app "
+            'source, "auto", or image:REF'
+        )
+    rel = os.path.normpath(name)
+    if rel == ".." or rel.startswith(".." + os.sep):
+        fail(f"container.config src={name!r} points outside the app source; name a file in it")
+    for root in search_dirs:
+        path = os.path.join(root, rel)
+        if os.path.isfile(path):
+            return os.path.realpath(path), root
+    fail(
+        f"container file {name!r} not found in "
+        + (", ".join(search_dirs) or "(no app dirs)")
+        + "; add it to the app source or change src="
+    )
+
+
+def _auto_file(search_dirs: Sequence[str], fail: _Fail) -> tuple[str, str]:
+    for root in search_dirs:
+        for name in CONTAINERFILE_NAMES:
+            path = os.path.join(root, name)
+            if os.path.isfile(path):
+                return os.path.realpath(path), root
+    fail(
+        "container.config(container.AUTO) found neither Containerfile nor Dockerfile in "
+        + (", ".join(search_dirs) or "(no app dirs: the app has no source)")
+        + '; add one, or use src="image:REF"'
+    )
+
+
+def _build_dir(value: str, root: str, fail: _Fail) -> str:
+    rel = value.strip().lstrip("/") or "."
+    path = os.path.normpath(os.path.join(root, rel))
+    if not inside(root, path):
+        fail(
+            f"container.config build_dir={value!r} leaves the app source {root}; "
+            "give a directory inside it"
+        )
+    if not os.path.isdir(path):
+        fail(f"container.config build_dir={value!r}: {path} is not a directory")
+    return os.path.realpath(path)
+
+
+def _lifetime(value: str, fail: _Fail) -> Literal["app", "command"]:
+    if value in ("", "app"):
+        return "app"
+    if value == COMMAND:
+        return "command"
+    fail(
+        f"container.config lifetime={value!r} is not known; use container.COMMAND "
+        '("command") or leave it out for a service'
+    )
+
+
+def _text_params(params: Mapping[str, Any], env_params: Mapping[str, str]) -> dict[str, str]:
+    """Params as the container sees them, for cl_secret templates."""
+    data = {k: as_text(v) for k, v in params.items() if k != "secrets"}
+    data.update({k: v for k, v in env_params.items() if k != "secrets"})
+    return data
+
+
+def _env(entry: AppEntry, env_params: Mapping[str, str], port: int) -> tuple[tuple[str, str], ...]:
+    app_path = "" if entry.path == "/" else entry.path
+    env = {k: v for k, v in env_params.items() if k != "secrets"}
+    env["PORT"] = str(port)
+    env["CL_APP_PATH"] = app_path
+    env["CL_APP_URL"] = PROXY_BASE_URL + app_path
+    return tuple(sorted(env.items()))
+
+
+def resolve_container(
+    raw: Mapping[str, Any],
+    *,
+    entry: AppEntry,
+    search_dirs: Sequence[str],
+    params: Mapping[str, Any],
+    env_params: Mapping[str, str],
+    file: str,
+    line: int,
+    column: int,
+    secret: Callable[[str], str] | None = None,
+) -> ContainerConfig:
+    """The resolved container of one app; raises `AppError` located at the config call.
+
+    `secret` (optional) resolves `{{ secret "KEY" }}` in cl_secret templates; the caller enforces
+    the app's secret allow-list in it. Without it such a template is an error.
+    """
+    fail = _Fail(entry.path, file, line, column)
+    src = _string(raw, "src", fail).strip() or AUTO
+    port = _port(raw, fail)
+    scheme = _string(raw, "scheme", fail)
+    health = _string(raw, "health", fail) or "/"
+    lifetime = _lifetime(_string(raw, "lifetime", fail), fail)
+    build_dir_raw = _string(raw, "build_dir", fail)
+    if scheme not in ("http", "https"):
+        fail(f'container.config scheme={scheme!r} is not supported; use "http" or "https"')
+    if not health.startswith("/"):
+        fail(f'container.config health={health!r} must be a path starting with "/"')
+    source_dir = "" if entry.source in ("", "-") else os.path.abspath(entry.source)
+
+    kind: Literal["build", "image"]
+    image = containerfile = build_dir = ""
+    image_volumes: tuple[str, ...] = ()
+    if src.startswith(IMAGE_PREFIX):
+        kind, image = "image", src[len(IMAGE_PREFIX) :].strip()
+        if not _IMAGE_REF.match(image):
+            fail(
+                f"container.config src={src!r}: {image!r} is not an image reference; "
+                "write image:NAME[:TAG], like image:busybox:1.36"
+            )
+        if port == 0 and lifetime != "command":
+            fail(
+                f"container.config src={src!r} runs an image as a service but gives no port; "
+                "set port= in container.config (or lifetime=container.COMMAND for a command "
+                "image)"
+            )
+    else:
+        kind = "build"
+        if src == AUTO:
+            containerfile, found_in = _auto_file(search_dirs, fail)
+        else:
+            containerfile, found_in = _find_file(src, search_dirs, fail)
+        try:
+            with open(containerfile, encoding="utf-8", errors="replace") as fh:
+                facts = scan_containerfile(fh.read())
+        except OSError as exc:
+            fail(f"cannot read container file {containerfile}: {exc}")
+        image_volumes = facts.volumes
+        if port == 0:
+            port = facts.port
+        if port == 0 and lifetime != "command":
+            fail(
+                f"no port for this service: set port= in container.config, or add EXPOSE PORT "
+                f"to {containerfile}"
+            )
+        root = source_dir if source_dir and os.path.isdir(source_dir) else found_in
+        build_dir = _build_dir(build_dir_raw, root, fail)
+
+    try:
+        cpus, memory = parse_container_opts(entry.container_opts)
+        build_args = parse_build_args(raw.get("cargs") or {}, entry.container_args)
+        dev_settings = parse_dev_settings(raw.get("dev_settings") or {})
+        command = parse_command(raw.get("command"), "container.config command=")
+        if not command and entry.dev:
+            dev = raw.get("dev_settings") or {}
+            command = parse_command(dev.get("command") or None, "dev_settings command")
+    except OptionError as exc:
+        fail(str(exc))
+
+    vols = raw.get("volumes") or []
+    if not isinstance(vols, list | tuple):
+        fail(f"container.config volumes= must be a list of strings, not {type(vols).__name__}")
+    ctx = VolumeContext(
+        source_dir=source_dir if os.path.isdir(source_dir or "\0") else "",
+        search_dirs=tuple(search_dirs),
+        params=_text_params(params, env_params),
+        secret=secret,
+        allowed_mounts=allowed_mounts_from_env(),
+    )
+    try:
+        volumes = parse_volumes([*vols, *entry.container_vols], ctx, image_volumes)
+    except VolumeError as exc:
+        fail(str(exc))
+
+    return ContainerConfig(
+        kind=kind,
+        image=image,
+        source_dir=source_dir,
+        containerfile=containerfile,
+        build_dir=build_dir,
+        port=port,
+        scheme=scheme,
+        health=health,
+        lifetime=lifetime,
+        volumes=volumes,
+        build_args=build_args,
+        env=_env(entry, env_params, port),
+        cpus=cpus,
+        memory=memory,
+        dev_settings=dev_settings,
+        command=command,
+    )
+
+
+def files_read(config: ContainerConfig) -> tuple[str, ...]:
+    """The files resolving `config` read: the container file and any cl_secret templates."""
+    files = [config.containerfile] if config.containerfile else []
+    files.extend(v.source for v in config.volumes if v.kind == "secret")
+    return tuple(files)
