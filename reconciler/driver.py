@@ -1,0 +1,518 @@
+"""DockerEngine: the one module that talks to Docker (docker SDK 7.x), implementing ports.Engine.
+
+Every SDK or transport failure leaves this module as apps.errors.EngineError (retryable when the
+engine does not answer). Mutating calls on existing objects first check the dev.ace.managed=1
+label and refuse anything ace did not create. Builds that need BuildKit (`RUN --mount`, ...)
+go through a BuildKit-capable docker CLI, because the SDK only speaks the classic builder.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import docker
+import docker.errors
+import docker.types
+import requests
+
+from apps.errors import EngineError
+from reconciler.ports import CommandResult, VolumeMount
+from reconciler.types import (
+    LABEL_APP,
+    LABEL_INPUTS,
+    LABEL_INSTALL,
+    LABEL_MANAGED,
+    LABEL_PORT,
+    LABEL_VERSION,
+    ObservedContainer,
+    ObservedImage,
+)
+
+__all__ = ["TIMED_OUT_EXIT_CODE", "DockerEngine", "needs_buildkit"]
+
+TIMED_OUT_EXIT_CODE = 124  # CommandResult.exit_code of a command killed at its timeout
+_LOG_TAIL = 20
+# Container-file syntax the classic builder rejects: RUN flags, COPY/ADD --link, heredocs.
+_BUILDKIT_SYNTAX = re.compile(
+    r"^\s*(RUN\s+(?:--\S+\s+)*--(?:mount|network|security)\b|(?:COPY|ADD)\s+(?:--\S+\s+)*--link\b"
+    r"|(?:RUN|COPY)\b.*<<-?\s*[\"']?\w+)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_BUILDKIT_CLIENTS = ("/usr/bin/docker", "/usr/local/bin/docker", "/bin/docker")
+
+
+def needs_buildkit(containerfile_text: str) -> bool:
+    """True when the container file uses syntax only BuildKit understands."""
+    return bool(_BUILDKIT_SYNTAX.search(containerfile_text))
+
+
+class DockerEngine:
+    """The Engine protocol on a real Docker engine. Connects lazily, on the first call."""
+
+    def __init__(self, base_url: str | None = None, timeout: float = 30.0) -> None:
+        self._base_url = base_url
+        self._timeout = timeout
+        self._docker: docker.DockerClient | None = None
+        self._buildkit_cli: str | None = None
+
+    # -- connection and error translation -------------------------------------------------
+
+    @property
+    def _client(self) -> docker.DockerClient:
+        if self._docker is None:
+            with _translated("connect to the Docker engine"):
+                if self._base_url:
+                    self._docker = docker.DockerClient(
+                        base_url=self._base_url, timeout=self._timeout  # type: ignore[arg-type]
+                    )
+                else:
+                    self._docker = docker.from_env(timeout=self._timeout)  # type: ignore[arg-type]
+        return self._docker
+
+    @property
+    def _api(self) -> docker.APIClient:
+        return self._client.api
+
+    def close(self) -> None:
+        if self._docker is not None:
+            self._docker.close()
+            self._docker = None
+
+    def ping(self) -> None:
+        with _translated("ping the Docker engine"):
+            self._api.ping()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def list_containers(self, install: str) -> tuple[ObservedContainer, ...]:
+        with _translated("list containers"):
+            rows = self._api.containers(all=True, filters={"label": [f"{LABEL_INSTALL}={install}"]})
+        return tuple(sorted((_container_from_listing(r) for r in rows), key=lambda c: c.name))
+
+    def list_images(self) -> tuple[ObservedImage, ...]:
+        with _translated("list images"):
+            rows = self._api.images()
+        return tuple(_image_from_listing(r) for r in rows)
+
+    def inspect(self, container_id: str) -> ObservedContainer | None:
+        raw = self._inspect_container(container_id)
+        return None if raw is None else _container_from_inspect(raw)
+
+    def logs(self, container_id: str, *, tail: int = 50) -> str:
+        with _translated(f"read logs of {container_id}"):
+            out = self._api.logs(container_id, stdout=True, stderr=True, tail=tail)
+        return out.decode("utf-8", "replace")
+
+    def image_exposed_ports(self, ref: str) -> tuple[int, ...]:
+        with _translated(f"inspect image {ref}"):
+            exposed = self._api.inspect_image(ref)["Config"].get("ExposedPorts") or {}
+        return tuple(sorted(int(p.split("/")[0]) for p in exposed if p.endswith("/tcp")))
+
+    def list_volumes(self, install: str) -> tuple[str, ...]:
+        with _translated("list volumes"):
+            res = self._api.volumes(filters={"label": [f"{LABEL_INSTALL}={install}"]})
+        return tuple(sorted(v["Name"] for v in (res.get("Volumes") or [])))
+
+    # -- images -----------------------------------------------------------------------------
+
+    def build(
+        self,
+        *,
+        context_dir: str,
+        containerfile: str,
+        tag: str,
+        build_args: Mapping[str, str],
+        labels: Mapping[str, str],
+        on_log: Callable[[str], None] | None = None,
+    ) -> str:
+        path = os.path.join(context_dir, containerfile)  # an absolute containerfile stays as is
+        if not os.path.isdir(context_dir):
+            raise EngineError(f"build {tag}: context directory {context_dir} does not exist")
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as e:
+            raise EngineError(f"build {tag}: cannot read container file {path}: {e}") from e
+        labels = {**labels, LABEL_MANAGED: "1"}
+        tail: deque[str] = deque(maxlen=_LOG_TAIL)
+
+        def emit(line: str) -> None:
+            tail.append(line)
+            if on_log is not None:
+                on_log(line)
+
+        if needs_buildkit(text):
+            self._build_with_cli(context_dir, path, tag, build_args, labels, emit, tail)
+        else:
+            self._build_classic(context_dir, path, tag, build_args, labels, emit, tail)
+        with _translated(f"inspect built image {tag}"):
+            return str(self._api.inspect_image(tag)["Id"])
+
+    def _build_classic(
+        self,
+        context_dir: str,
+        path: str,
+        tag: str,
+        build_args: Mapping[str, str],
+        labels: Mapping[str, str],
+        emit: Callable[[str], None],
+        tail: deque[str],
+    ) -> None:
+        with _translated(f"build {tag}"):
+            stream = self._api.build(
+                path=context_dir, dockerfile=os.path.abspath(path), tag=tag, rm=True,
+                forcerm=True, buildargs=dict(build_args), labels=dict(labels), decode=True,
+            )
+            for chunk in stream:
+                for line in str(chunk.get("stream") or chunk.get("status") or "").splitlines():
+                    if line.strip():
+                        emit(line.rstrip())
+                if "error" in chunk:
+                    emit(str(chunk["error"]).strip())
+                    raise EngineError(_build_failure(tag, tail))
+
+    def _build_with_cli(
+        self,
+        context_dir: str,
+        path: str,
+        tag: str,
+        build_args: Mapping[str, str],
+        labels: Mapping[str, str],
+        emit: Callable[[str], None],
+        tail: deque[str],
+    ) -> None:
+        cli = self._find_buildkit_cli()
+        argv = [cli, "build", "--progress=plain", "-f", os.path.abspath(path), "-t", tag]
+        for k, v in sorted(build_args.items()):
+            argv += ["--build-arg", f"{k}={v}"]
+        for k, v in sorted(labels.items()):
+            argv += ["--label", f"{k}={v}"]
+        argv.append(context_dir)
+        proc = subprocess.Popen(
+            argv, env=self._cli_env(DOCKER_BUILDKIT="1"), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, errors="replace",
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.strip():
+                emit(line.rstrip())
+        if proc.wait() != 0:
+            raise EngineError(_build_failure(tag, tail, f"{cli} exited with {proc.returncode}"))
+
+    def _cli_env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ, **extra)
+        if self._base_url:
+            env["DOCKER_HOST"] = self._base_url
+        return env
+
+    def _find_buildkit_cli(self) -> str:
+        """A docker CLI that builds with BuildKit: a 20.x client (built in) or one with buildx."""
+        if self._buildkit_cli:
+            return self._buildkit_cli
+        found = [p for p in (os.environ.get("ACE_DOCKER_CLI"), shutil.which("docker")) if p]
+        candidates = dict.fromkeys([*found, *_BUILDKIT_CLIENTS])
+        for cli in candidates:
+            if os.access(cli, os.X_OK) and _has_buildkit(cli, self._cli_env()):
+                self._buildkit_cli = cli
+                return cli
+        raise EngineError(
+            "this container file needs BuildKit (RUN --mount, ...) but no docker CLI with BuildKit"
+            f" was found (tried {', '.join(candidates)}); install docker.io or docker-buildx, or"
+            " set ACE_DOCKER_CLI"
+        )
+
+    def pull(self, ref: str) -> str:
+        with _translated(f"pull {ref}"):
+            return str(self._client.images.pull(ref).id)
+
+    def remove_image(self, ref: str) -> None:
+        with _translated(f"remove image {ref}"):
+            try:
+                labels = self._api.inspect_image(ref)["Config"].get("Labels") or {}
+            except docker.errors.NotFound:
+                return
+            _require_managed(labels, f"image {ref}", "remove")
+            self._api.remove_image(ref)
+
+    # -- containers -------------------------------------------------------------------------
+
+    def run_container(
+        self,
+        *,
+        name: str,
+        image: str,
+        port: int,
+        command: Sequence[str],
+        env: Mapping[str, str],
+        mounts: Sequence[VolumeMount],
+        labels: Mapping[str, str],
+        cpus: float | None = None,
+        memory: int | None = None,
+    ) -> ObservedContainer:
+        labels = _own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
+        with _translated(f"create container {name}"):
+            container = self._client.containers.create(
+                image, command=list(command) or None, name=name, labels=labels,
+                environment=dict(env), mounts=_mounts(mounts), init=True,
+                ports={f"{port}/tcp": ("127.0.0.1", None)},
+                restart_policy={"Name": "no"}, detach=True,
+                nano_cpus=int(cpus * 1e9) if cpus else None, mem_limit=memory or None,
+            )
+        try:
+            with _translated(f"start container {name}"):
+                container.start()
+        except EngineError:
+            self._force_remove(container.id)
+            raise
+        return self._reinspect(container.id)
+
+    def start(self, container_id: str) -> ObservedContainer:
+        raw = self._managed_container(container_id, "start")
+        with _translated(f"start container {raw['Name'].lstrip('/')}"):
+            self._api.start(container_id)
+        return self._reinspect(container_id)
+
+    def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
+        raw = self._inspect_container(container_id)
+        if raw is None:
+            return
+        _require_managed(raw["Config"].get("Labels") or {}, f"container {raw['Name']}", "remove")
+        with _translated(f"stop container {raw['Name'].lstrip('/')}"):
+            try:
+                if raw["State"].get("Running"):
+                    self._api.stop(container_id, timeout=math.ceil(timeout))
+                self._api.remove_container(container_id, force=True)
+            except docker.errors.NotFound:
+                return
+            except docker.errors.APIError as e:
+                if "already in progress" not in str(e):
+                    raise
+
+    def run_command(
+        self,
+        *,
+        image: str,
+        command: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str,
+        labels: Mapping[str, str],
+        mounts: Sequence[VolumeMount] = (),
+        timeout: float = 300.0,
+    ) -> CommandResult:
+        labels = _own_labels(labels, f"command in {image}", {})
+        with _translated(f"create command container from {image}"):
+            cid = self._api.create_container(
+                image, command=list(command), environment=dict(env), working_dir=cwd or None,
+                labels=labels, host_config=self._api.create_host_config(
+                    init=True, mounts=_mounts(mounts), auto_remove=False),
+            )["Id"]
+        try:
+            return self._run_to_end(cid, timeout)
+        finally:
+            self._force_remove(cid)
+
+    def _run_to_end(self, cid: str, timeout: float) -> CommandResult:
+        try:
+            with _translated("start command container"):
+                self._api.start(cid)
+        except EngineError as e:  # e.g. the executable is missing: report it like a shell
+            return CommandResult(exit_code=127, stdout="", stderr=str(e))
+        deadline = time.monotonic() + timeout
+        timed_out = False
+        code = TIMED_OUT_EXIT_CODE
+        try:
+            code = int(self._api.wait(cid, timeout=max(timeout, 0.001))["StatusCode"])
+        except requests.exceptions.RequestException:
+            if time.monotonic() < deadline - 0.05:
+                raise EngineError("engine stopped answering while a command ran", retryable=True)
+            timed_out = True
+            with _translated("kill timed-out command"):
+                try:
+                    self._api.kill(cid)
+                except docker.errors.APIError:
+                    pass  # it finished in between
+        with _translated("read command output"):
+            out = self._api.logs(cid, stdout=True, stderr=False)
+            err = self._api.logs(cid, stdout=False, stderr=True)
+        return CommandResult(
+            exit_code=code, stdout=out.decode("utf-8", "replace"),
+            stderr=err.decode("utf-8", "replace"), timed_out=timed_out,
+        )
+
+    # -- volumes ----------------------------------------------------------------------------
+
+    def ensure_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        with _translated(f"ensure volume {name}"):
+            try:
+                existing = self._api.inspect_volume(name).get("Labels") or {}
+            except docker.errors.NotFound:
+                self._api.create_volume(name, labels=_own_labels(labels, f"volume {name}", {}))
+                return
+            _require_managed(existing, f"volume {name}", "use")
+
+    def remove_volume(self, name: str) -> None:
+        with _translated(f"remove volume {name}"):
+            try:
+                existing = self._api.inspect_volume(name).get("Labels") or {}
+            except docker.errors.NotFound:
+                return
+            _require_managed(existing, f"volume {name}", "remove")
+            self._api.remove_volume(name)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _inspect_container(self, container_id: str) -> dict[str, Any] | None:
+        with _translated(f"inspect container {container_id}"):
+            try:
+                return dict(self._api.inspect_container(container_id))
+            except docker.errors.NotFound:
+                return None
+
+    def _managed_container(self, container_id: str, verb: str) -> dict[str, Any]:
+        raw = self._inspect_container(container_id)
+        if raw is None:
+            raise EngineError(f"cannot {verb} container {container_id}: it does not exist")
+        _require_managed(raw["Config"].get("Labels") or {}, f"container {raw['Name']}", verb)
+        return raw
+
+    def _reinspect(self, container_id: str) -> ObservedContainer:
+        raw = self._inspect_container(container_id)
+        if raw is None:
+            raise EngineError(f"container {container_id} vanished right after it started")
+        return _container_from_inspect(raw)
+
+    def _force_remove(self, container_id: str) -> None:
+        with _translated(f"remove container {container_id}"):
+            try:
+                self._api.remove_container(container_id, force=True)
+            except docker.errors.NotFound:
+                pass
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    """Turn SDK and transport exceptions into EngineError naming the operation."""
+    try:
+        yield
+    except EngineError:
+        raise
+    except docker.errors.APIError as e:
+        detail = e.explanation or str(e)
+        status = e.status_code or 0
+        retry = status in (502, 503, 504)
+        raise EngineError(f"{what}: {detail}", retryable=retry) from e
+    except docker.errors.DockerException as e:
+        cause = e.__cause__ or e.__context__
+        down = isinstance(cause, requests.exceptions.RequestException | OSError)
+        hint = " (is the Docker engine running?)" if down else ""
+        raise EngineError(f"{what}: {e}{hint}", retryable=down) from e
+    except requests.exceptions.RequestException as e:
+        raise EngineError(f"{what}: the Docker engine is not answering: {e}", retryable=True) from e
+
+
+def _has_buildkit(cli: str, env: dict[str, str]) -> bool:
+    try:
+        ver = subprocess.run(
+            [cli, "version", "--format", "{{.Client.Version}}"], env=env, capture_output=True,
+            text=True, timeout=15, stdin=subprocess.DEVNULL,
+        ).stdout.strip()
+        major = int(ver.split(".")[0]) if ver[:1].isdigit() else 0
+        if 18 <= major < 23:  # BuildKit built into the classic CLI
+            return True
+        return subprocess.run(
+            [cli, "buildx", "version"], env=env, capture_output=True, timeout=15,
+            stdin=subprocess.DEVNULL,
+        ).returncode == 0
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return False
+
+
+def _build_failure(tag: str, tail: deque[str], why: str = "") -> str:
+    lines = "\n".join(tail)
+    return f"build of {tag} failed{': ' + why if why else ''}\n{lines}"
+
+
+def _require_managed(labels: Mapping[str, str], what: str, verb: str) -> None:
+    if labels.get(LABEL_MANAGED) != "1":
+        raise EngineError(
+            f"refusing to {verb} {what.replace(' /', ' ')}: it is not managed by ace"
+            f" (no {LABEL_MANAGED}=1 label)"
+        )
+
+
+def _own_labels(labels: Mapping[str, str], what: str, extra: Mapping[str, str]) -> dict[str, str]:
+    if not labels.get(LABEL_INSTALL):
+        raise EngineError(f"{what}: refusing to create an object without the {LABEL_INSTALL} label")
+    return {**extra, **labels, LABEL_MANAGED: "1"}
+
+
+def _mounts(mounts: Sequence[VolumeMount]) -> list[docker.types.Mount]:
+    out = []
+    for m in mounts:
+        if m.kind not in ("volume", "bind"):
+            raise EngineError(f"unknown mount kind {m.kind!r} for {m.target}")
+        out.append(docker.types.Mount(m.target, m.source, type=m.kind, read_only=m.read_only))
+    return out
+
+
+def _container_from_listing(row: Mapping[str, Any]) -> ObservedContainer:
+    labels = row.get("Labels") or {}
+    want = labels.get(LABEL_PORT, "")
+    host_port = None
+    for p in row.get("Ports") or []:
+        if p.get("PublicPort") and p.get("IP") == "127.0.0.1":
+            if str(p.get("PrivatePort")) == want or host_port is None:
+                host_port = int(p["PublicPort"])
+    names = row.get("Names") or [""]
+    return ObservedContainer(
+        id=row["Id"], name=names[0].lstrip("/"), app=labels.get(LABEL_APP, ""),
+        version=labels.get(LABEL_VERSION, ""), state=row.get("State", ""),
+        status=row.get("Status", ""), host_port=host_port, created=int(row.get("Created", 0)),
+        image=row.get("Image", ""),
+    )
+
+
+def _container_from_inspect(raw: Mapping[str, Any]) -> ObservedContainer:
+    labels = raw["Config"].get("Labels") or {}
+    state = raw.get("State") or {}
+    status = state.get("Status", "")
+    if status == "exited":
+        status = f"exited ({state.get('ExitCode', 0)})"
+    want = f"{labels.get(LABEL_PORT, '')}/tcp"
+    host_port = None
+    for key, binds in ((raw.get("NetworkSettings") or {}).get("Ports") or {}).items():
+        for b in binds or []:
+            if b.get("HostIp") == "127.0.0.1" and b.get("HostPort"):
+                if key == want or host_port is None:
+                    host_port = int(b["HostPort"])
+    return ObservedContainer(
+        id=raw["Id"], name=raw["Name"].lstrip("/"), app=labels.get(LABEL_APP, ""),
+        version=labels.get(LABEL_VERSION, ""), state=state.get("Status", ""), status=status,
+        host_port=host_port, created=_unix(raw.get("Created", "")),
+        image=raw["Config"].get("Image", ""),
+    )
+
+
+def _image_from_listing(row: Mapping[str, Any]) -> ObservedImage:
+    labels = row.get("Labels") or {}
+    tags = tuple(t for t in (row.get("RepoTags") or []) if t != "<none>:<none>")
+    return ObservedImage(
+        id=row["Id"], tags=tags, app=labels.get(LABEL_APP, ""), inputs=labels.get(LABEL_INPUTS, "")
+    )
+
+
+def _unix(stamp: str) -> int:
+    try:
+        return int(datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp())
+    except ValueError:
+        return 0

@@ -1,0 +1,306 @@
+"""Apply a plan: run its steps against the engine and record results. No decisions are made here
+beyond the order the plan gives; failures are values (StepOutcome), never exceptions that stop
+other apps. Replacing a service is zero-downtime: new container, health check, then old one out.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import structlog
+
+from apps.errors import EngineError
+from reconciler.desired import Naming
+from reconciler.health import wait_healthy
+from reconciler.ports import Engine, VolumeMount
+from reconciler.types import (
+    LABEL_APP,
+    LABEL_INPUTS,
+    LABEL_INSTALL,
+    LABEL_MANAGED,
+    LABEL_PORT,
+    LABEL_VERSION,
+    DesiredApp,
+    DesiredState,
+    ObservedContainer,
+    ObservedState,
+    Plan,
+    RecordedState,
+    Step,
+)
+
+__all__ = ["ApplyOptions", "ApplyResult", "Recorder", "StepOutcome", "adopt", "apply_plan"]
+
+log = structlog.get_logger("ace.apply")
+Outcome = Literal["done", "failed", "skipped"]
+
+
+class Recorder(Protocol):
+    """What the executor writes to the state store."""
+
+    def record_image(
+        self, *, app: str, tag: str, image_id: str, input_hash: str,
+        files: tuple[tuple[str, str], ...],
+    ) -> None: ...
+
+    def record_container(
+        self, *, app: str, name: str, container_id: str, version: str, host_port: int | None,
+        state: str, health: str,
+    ) -> None: ...
+
+    def forget_container(self, container_id: str) -> None: ...
+
+    def record_applied(
+        self, *, app: str, version: str, image: str, container_id: str, spec_json: str,
+        files: tuple[tuple[str, str], ...],
+    ) -> None: ...
+
+    def forget_app(self, app: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOptions:
+    parallel: int = 4
+    health_timeout: float = 60.0
+    stop_timeout: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    step: Step
+    outcome: Outcome
+    message: str = ""
+    seconds: float = 0.0
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    outcomes: tuple[StepOutcome, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(o.outcome == "done" for o in self.outcomes)
+
+    @property
+    def changed(self) -> bool:
+        return any(o.outcome == "done" for o in self.outcomes)
+
+
+class StepFailed(Exception):
+    pass
+
+
+@dataclass
+class _Context:
+    engine: Engine
+    recorder: Recorder
+    naming: Naming
+    desired: dict[str, DesiredApp]
+    declared: frozenset[str]
+    by_name: dict[str, ObservedContainer]
+    options: ApplyOptions
+    on_event: Callable[[str, StepOutcome], None]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, fn: Callable[..., None], **kw: Any) -> None:
+        with self.lock:
+            fn(**kw)
+
+
+def _labels(naming: Naming, app: DesiredApp) -> dict[str, str]:
+    return {
+        LABEL_MANAGED: "1",
+        LABEL_INSTALL: naming.install,
+        LABEL_APP: app.path,
+        LABEL_VERSION: app.version,
+        LABEL_PORT: str(app.spec.port),
+    }
+
+
+def _mounts(ctx: _Context, app: DesiredApp) -> list[VolumeMount]:
+    for host, content in app.secret_files:
+        if not os.path.exists(host):
+            os.makedirs(os.path.dirname(host), mode=0o700, exist_ok=True)
+            fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(content)
+    mounts = []
+    for kind, source, target, ro in app.spec.volumes:
+        if kind == "volume":
+            ctx.engine.ensure_volume(source, {LABEL_MANAGED: "1", LABEL_INSTALL: ctx.naming.install,
+                                              LABEL_APP: app.path})
+        mounts.append(VolumeMount(kind, source, target, ro))
+    return mounts
+
+
+def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> None:
+    if c.host_port is None:
+        raise StepFailed(f"container {c.name} published no port for {app.spec.port}")
+
+    def exited() -> str | None:
+        now = ctx.engine.inspect(c.id)
+        if now is None:
+            return "container removed"
+        return None if now.state == "running" else (now.status or now.state)
+
+    result = wait_healthy(scheme=app.scheme, port=c.host_port, path=app.health,
+                          deadline_s=ctx.options.health_timeout, exited=exited)
+    if not result.ok:
+        tail = ctx.engine.logs(c.id, tail=20).rstrip()
+        raise StepFailed(f"health check {app.scheme}://127.0.0.1:{c.host_port}{app.health} failed: "
+                         f"{result.detail}" + (f"\nlast log lines:\n{tail}" if tail else ""))
+
+
+def _record_running(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> None:
+    ctx.record(ctx.recorder.record_container, app=app.path, name=c.name, container_id=c.id,
+               version=app.version, host_port=c.host_port, state="running", health="healthy")
+    ctx.record(ctx.recorder.record_applied, app=app.path, version=app.version, image=app.image,
+               container_id=c.id, spec_json=app.spec_json,
+               files=app.build.files if app.build else ())
+
+
+def _launch(ctx: _Context, app: DesiredApp) -> ObservedContainer:
+    """Start a container of the desired version and wait for health; remove it on failure."""
+    name = ctx.naming.container_name(app.path, app.version)
+    leftover = ctx.by_name.get(name)
+    if leftover is not None:  # same version, not running: the planner would restart it
+        ctx.engine.stop_and_remove(leftover.id, timeout=ctx.options.stop_timeout)
+    c = ctx.engine.run_container(
+        name=name, image=app.image, port=app.spec.port, command=app.spec.command,
+        env=dict(app.spec.env), mounts=_mounts(ctx, app), labels=_labels(ctx.naming, app),
+        cpus=app.spec.cpus, memory=app.spec.memory,
+    )
+    try:
+        _healthy_or_fail(ctx, app, c)
+    except BaseException:
+        ctx.engine.stop_and_remove(c.id, timeout=ctx.options.stop_timeout)
+        raise
+    return c
+
+
+def _run_step(ctx: _Context, step: Step) -> str:
+    """Execute one step; returns the URL of a started service (or "")."""
+    app = ctx.desired.get(step.app)
+    if step.action == "build":
+        assert app is not None and app.build is not None
+        b = app.build
+        labels = {LABEL_MANAGED: "1", LABEL_INSTALL: ctx.naming.install, LABEL_APP: app.path,
+                  LABEL_INPUTS: b.input_hash}
+        image_id = ctx.engine.build(context_dir=b.context_dir, containerfile=b.containerfile,
+                                    tag=app.image, build_args=dict(b.build_args), labels=labels)
+        ctx.record(ctx.recorder.record_image, app=app.path, tag=app.image, image_id=image_id,
+                   input_hash=b.input_hash, files=b.files)
+        return ""
+    if step.action == "pull":
+        ctx.engine.pull(step.target)
+        return ""
+    if step.action in ("start", "replace"):
+        assert app is not None
+        c = _launch(ctx, app)
+        if step.action == "replace":
+            old = ctx.by_name.get(step.target)
+            if old is not None:
+                ctx.engine.stop_and_remove(old.id, timeout=ctx.options.stop_timeout)
+                ctx.record(ctx.recorder.forget_container, container_id=old.id)
+        _record_running(ctx, app, c)
+        return f"{app.scheme}://127.0.0.1:{c.host_port}"
+    if step.action == "restart":
+        assert app is not None
+        c = ctx.engine.start(ctx.by_name[step.target].id)
+        _healthy_or_fail(ctx, app, c)
+        _record_running(ctx, app, c)
+        return f"{app.scheme}://127.0.0.1:{c.host_port}"
+    if step.action in ("stop", "remove"):
+        c = ctx.by_name[step.target]
+        ctx.engine.stop_and_remove(c.id, timeout=ctx.options.stop_timeout)
+        ctx.record(ctx.recorder.forget_container, container_id=c.id)
+        if step.app not in ctx.declared or (app is not None and not app.service):
+            ctx.record(ctx.recorder.forget_app, app=step.app)
+        return ""
+    raise StepFailed(f"unknown action {step.action}")
+
+
+def _run_group(ctx: _Context, steps: list[Step]) -> list[StepOutcome]:
+    done: dict[str, Outcome] = {}
+    out: list[StepOutcome] = []
+    for step in steps:
+        slog = log.bind(step=step.id, action=step.action, app=step.app, cause=step.cause)
+        bad = [d for d in step.depends_on if done.get(d, "done") != "done"]
+        if bad:
+            res = StepOutcome(step, "skipped", f"skipped: {bad[0]} did not succeed")
+            slog.info("step_skipped", reason=res.message)
+        else:
+            ctx.on_event("start", StepOutcome(step, "skipped"))
+            slog.info("step_started")
+            t0 = time.monotonic()
+            try:
+                url = _run_step(ctx, step)
+                res = StepOutcome(step, "done", "", time.monotonic() - t0, url)
+                slog.info("step_done", seconds=round(res.seconds, 3))
+            except (StepFailed, EngineError, OSError) as exc:
+                res = StepOutcome(step, "failed", str(exc), time.monotonic() - t0)
+                slog.warning("step_failed", error=str(exc), seconds=round(res.seconds, 3))
+        done[step.id] = res.outcome
+        out.append(res)
+        ctx.on_event("end", res)
+    return out
+
+
+def apply_plan(
+    plan: Plan,
+    desired: DesiredState,
+    observed: ObservedState,
+    *,
+    engine: Engine,
+    recorder: Recorder,
+    naming: Naming,
+    options: ApplyOptions = ApplyOptions(),
+    on_event: Callable[[str, StepOutcome], None] = lambda kind, outcome: None,
+) -> ApplyResult:
+    """Run the plan: apps in parallel (bounded by options.parallel), steps of an app in order."""
+    ctx = _Context(engine, recorder, naming, {a.path: a for a in desired.apps},
+                   desired.declared, {c.name: c for c in observed.containers}, options, on_event)
+    groups: dict[str, list[Step]] = {}
+    for step in plan.steps:
+        groups.setdefault(step.app, []).append(step)
+    if not groups:
+        return ApplyResult(())
+    with ThreadPoolExecutor(max_workers=max(1, options.parallel)) as pool:
+        results = list(pool.map(lambda g: _run_group(ctx, g), groups.values()))
+    order = {s.id: i for i, s in enumerate(plan.steps)}
+    outcomes = sorted((o for r in results for o in r), key=lambda o: order[o.step.id])
+    return ApplyResult(tuple(outcomes))
+
+
+def adopt(
+    desired: DesiredState, observed: ObservedState, recorded: RecordedState, recorder: Recorder
+) -> tuple[str, ...]:
+    """Record running containers of the desired version that the store does not know (after the
+    state dir was lost, or a kill between start and record). Writes nothing when all is known."""
+    adopted: list[str] = []
+    for app in desired.apps:
+        if not app.service or app.path in desired.held:
+            continue
+        rec = recorded.get(app.path)
+        running = [c for c in observed.containers
+                   if c.app == app.path and c.version == app.version and c.state == "running"]
+        if not running:
+            continue
+        c = max(running, key=lambda x: x.created)
+        if rec is not None and rec.version == app.version and rec.container_id == c.id:
+            continue
+        recorder.record_container(app=app.path, name=c.name, container_id=c.id,
+                                  version=app.version, host_port=c.host_port, state=c.state,
+                                  health="unknown")
+        recorder.record_applied(app=app.path, version=app.version, image=app.image,
+                                container_id=c.id, spec_json=app.spec_json,
+                                files=app.build.files if app.build else ())
+        adopted.append(app.path)
+    return tuple(adopted)
