@@ -1,0 +1,573 @@
+"""resolve_container: every rule of container.config resolution and every error it raises."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from apps.container import files_read, resolve_container
+from apps.container_opts import parse_cpus, parse_memory
+from apps.containerfile import parse_expose_port, scan_containerfile
+from apps.errors import AppError
+from apps.model import AppEntry, ContainerConfig, Volume
+from apps.secret_template import TemplateError, render_template
+
+FILE, LINE, COLUMN = "/apps/x/app.star", 7, 17
+
+
+def make_app(tmp_path: Path, files: Mapping[str, str], name: str = "src") -> Path:
+    root = tmp_path / name
+    root.mkdir(exist_ok=True)
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def resolve(
+    raw: Mapping[str, Any],
+    src: Path | None,
+    *,
+    spec: Path | None = None,
+    params: Mapping[str, Any] | None = None,
+    env_params: Mapping[str, str] | None = None,
+    secret: Callable[[str], str] | None = None,
+    **entry_kw: Any,
+) -> ContainerConfig:
+    entry = AppEntry(path=entry_kw.pop("path", "/web"), source=str(src) if src else "-", **entry_kw)
+    dirs = [str(d) for d in (src, spec) if d is not None]
+    return resolve_container(
+        raw,
+        entry=entry,
+        search_dirs=dirs,
+        params=params or {},
+        env_params=env_params or {},
+        secret=secret,
+        file=FILE,
+        line=LINE,
+        column=COLUMN,
+    )
+
+
+def resolve_error(raw: Mapping[str, Any], src: Path | None, **kw: Any) -> AppError:
+    with pytest.raises(AppError) as info:
+        resolve(raw, src, **kw)
+    err = info.value
+    assert (err.file, err.line, err.column) == (FILE, LINE, COLUMN)
+    assert err.app == kw.get("path", "/web")
+    return err
+
+
+# --- source: auto, named file, image ------------------------------------------------------
+
+
+def test_auto_prefers_containerfile_over_dockerfile(tmp_path: Path) -> None:
+    """auto takes Containerfile before Dockerfile and reads EXPOSE for the port."""
+    src = make_app(tmp_path, {"Containerfile": "FROM busybox\nEXPOSE 8080\n", "Dockerfile": "X"})
+    cfg = resolve({}, src)
+    assert cfg.kind == "build"
+    assert cfg.containerfile == str(src / "Containerfile")
+    assert cfg.build_dir == str(src)
+    assert cfg.source_dir == str(src)
+    assert (cfg.port, cfg.scheme, cfg.health, cfg.lifetime, cfg.image) == (
+        8080,
+        "http",
+        "/",
+        "app",
+        "",
+    )
+    assert files_read(cfg) == (str(src / "Containerfile"),)
+
+
+def test_auto_falls_back_to_dockerfile(tmp_path: Path) -> None:
+    """With no Containerfile, auto uses the Dockerfile."""
+    src = make_app(tmp_path, {"Dockerfile": "FROM busybox\nEXPOSE 9000\n"})
+    cfg = resolve({"src": "auto"}, src)
+    assert cfg.containerfile == str(src / "Dockerfile") and cfg.port == 9000
+
+
+def test_source_dir_wins_over_spec_dir(tmp_path: Path) -> None:
+    """The first search dir holding a container file wins (the user's source before the spec)."""
+    src = make_app(tmp_path, {"Dockerfile": "FROM a\nEXPOSE 1000\n"})
+    spec = make_app(tmp_path, {"Containerfile": "FROM b\nEXPOSE 2000\n"}, "spec")
+    cfg = resolve({}, src, spec=spec)
+    assert cfg.containerfile == str(src / "Dockerfile") and cfg.port == 1000
+
+
+def test_spec_containerfile_builds_in_user_source(tmp_path: Path) -> None:
+    """A spec's Containerfile is used when the source has none; the build dir is the source."""
+    src = make_app(tmp_path, {"app.py": ""})
+    spec = make_app(tmp_path, {"Containerfile": "FROM b\nEXPOSE 2000\n"}, "spec")
+    cfg = resolve({}, src, spec=spec)
+    assert cfg.containerfile == str(spec / "Containerfile")
+    assert cfg.build_dir == str(src)
+
+
+def test_spec_only_app_builds_in_spec_dir(tmp_path: Path) -> None:
+    """source "-": the build dir is relative to the spec dir that holds the container file."""
+    spec = make_app(tmp_path, {"Containerfile": "FROM b\nEXPOSE 2000\n", "ctx/a": ""}, "spec")
+    cfg = resolve({"build_dir": "ctx"}, None, spec=spec)
+    assert cfg.source_dir == "" and cfg.build_dir == str(spec / "ctx")
+
+
+def test_named_container_file(tmp_path: Path) -> None:
+    """Any other src is a container file name relative to the search dirs."""
+    src = make_app(tmp_path, {"docker/Prod.Dockerfile": "FROM a\nEXPOSE 81\n"})
+    cfg = resolve({"src": "docker/Prod.Dockerfile"}, src)
+    assert cfg.containerfile == str(src / "docker" / "Prod.Dockerfile") and cfg.port == 81
+
+
+def test_image_source(tmp_path: Path) -> None:
+    """image:REF runs REF without a build; port is required for a service."""
+    cfg = resolve({"src": "image:busybox:1.36", "port": 8080}, None, path="/hello")
+    assert (cfg.kind, cfg.image, cfg.containerfile, cfg.build_dir, cfg.port) == (
+        "image",
+        "busybox:1.36",
+        "",
+        "",
+        8080,
+    )
+    assert files_read(cfg) == ()
+
+
+def test_image_command_lifetime_needs_no_port() -> None:
+    """A command-lifetime image app may have port 0."""
+    cfg = resolve({"src": "image:busybox", "lifetime": "command"}, None)
+    assert (cfg.lifetime, cfg.port) == ("command", 0)
+    assert dict(cfg.env)["PORT"] == "0"
+
+
+def test_build_dir(tmp_path: Path) -> None:
+    """build_dir is relative to the app source; a leading / means the source root."""
+    src = make_app(tmp_path, {"Containerfile": "EXPOSE 1\n", "sub/x": ""})
+    assert resolve({"build_dir": "sub"}, src).build_dir == str(src / "sub")
+    assert resolve({"build_dir": "/"}, src).build_dir == str(src)
+    assert resolve({"build_dir": "/sub/"}, src).build_dir == str(src / "sub")
+
+
+SERVICE = {"Containerfile": "FROM busybox\nEXPOSE 8080\n"}
+
+ERRORS: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
+    ("auto none", {}, {"x": ""}, "found neither Containerfile nor Dockerfile in"),
+    ("named missing", {"src": "Nope"}, SERVICE, "container file 'Nope' not found in"),
+    ("named escape", {"src": "../Containerfile"}, SERVICE, "points outside the app source"),
+    ("named absolute", {"src": "/etc/Dockerfile"}, SERVICE, "relative to the app source"),
+    ("image no port", {"src": "image:busybox"}, {}, "set port= in container.config"),
+    ("image empty", {"src": "image:", "port": 1}, {}, "is not an image reference"),
+    ("image spaces", {"src": "image:a b", "port": 1}, {}, "is not an image reference"),
+    ("no port", {}, {"Containerfile": "FROM busybox\n"}, "add EXPOSE PORT to"),
+    ("port type", {"port": "8080"}, SERVICE, "port= must be an int, not str"),
+    ("port bool", {"port": True}, SERVICE, "port= must be an int, not bool"),
+    ("port range", {"port": 70000}, SERVICE, "out of range; use 1..65535"),
+    ("port negative", {"port": -1}, SERVICE, "out of range"),
+    ("scheme", {"scheme": "ftp"}, SERVICE, 'use "http" or "https"'),
+    ("scheme type", {"scheme": 1}, SERVICE, "scheme= must be a string, not int"),
+    ("health", {"health": "health"}, SERVICE, 'must be a path starting with "/"'),
+    ("lifetime", {"lifetime": "daemon"}, SERVICE, "lifetime='daemon' is not known"),
+    ("build_dir escape", {"build_dir": "../.."}, SERVICE, "leaves the app source"),
+    ("build_dir missing", {"build_dir": "nope"}, SERVICE, "is not a directory"),
+    ("cargs type", {"cargs": "A=1"}, SERVICE, "cargs must be a dict"),
+    ("cargs key", {"cargs": {"A=B": "1"}}, SERVICE, "not a valid build arg name"),
+    ("dev key", {"dev_settings": {"watch": 1}}, SERVICE, "dev_settings key 'watch'"),
+    ("dev type", {"dev_settings": ["x"]}, SERVICE, "dev_settings must be a dict"),
+    ("command type", {"command": 5}, SERVICE, "command= must be a string or a list"),
+    ("command list", {"command": ["a", 1]}, SERVICE, "must be a string or a list of strings"),
+    ("command quote", {"command": "sh -c 'x"}, SERVICE, "cannot be split into words"),
+    ("volumes type", {"volumes": "/data"}, SERVICE, "volumes= must be a list of strings"),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "files", "message"), [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS]
+)
+def test_config_errors(
+    tmp_path: Path, raw: dict[str, Any], files: dict[str, str], message: str
+) -> None:
+    """Each mistake is an AppError at the config call whose message says what to fix."""
+    src = make_app(tmp_path, files) if files else None
+    err = resolve_error(raw, src)
+    assert message in err.message
+
+
+def test_no_port_error_names_both_fixes(tmp_path: Path) -> None:
+    """The missing-port error names port= and EXPOSE and the container file."""
+    src = make_app(tmp_path, {"Containerfile": "FROM busybox\nEXPOSE $PORT\n"})
+    msg = resolve_error({}, src).message
+    assert "port=" in msg and "EXPOSE" in msg and str(src / "Containerfile") in msg
+
+
+def test_auto_error_names_dirs_searched(tmp_path: Path) -> None:
+    """The no-container-file error names both file names and every dir searched."""
+    src = make_app(tmp_path, {"a": ""})
+    spec = make_app(tmp_path, {"b": ""}, "spec")
+    msg = resolve_error({}, src, spec=spec).message
+    assert "Containerfile" in msg and "Dockerfile" in msg
+    assert str(src) in msg and str(spec) in msg
+
+
+def test_command_lifetime_build_without_port(tmp_path: Path) -> None:
+    """A command-lifetime build needs no port."""
+    src = make_app(tmp_path, {"Containerfile": "FROM busybox\n"})
+    assert resolve({"lifetime": "command"}, src).port == 0
+
+
+def test_config_port_wins_over_expose(tmp_path: Path) -> None:
+    """A non-zero port= wins over EXPOSE."""
+    src = make_app(tmp_path, SERVICE)
+    assert resolve({"port": 3000}, src).port == 3000
+    assert resolve({"port": 0}, src).port == 8080
+
+
+# --- EXPOSE and VOLUME --------------------------------------------------------------------
+
+EXPOSE_CASES = [
+    ("plain", "FROM a\nEXPOSE 8080\n", 8080),
+    ("tcp", "FROM a\nEXPOSE 8080/tcp\n", 8080),
+    ("TCP upper", "FROM a\nexpose 8080/TCP\n", 8080),
+    ("udp ignored", "FROM a\nEXPOSE 53/udp\n", 0),
+    ("udp then tcp", "FROM a\nEXPOSE 80\nEXPOSE 53/udp\n", 80),
+    ("first token", "FROM a\nEXPOSE 80 443\n", 80),
+    ("last wins", "FROM a\nEXPOSE 80\nEXPOSE 9090\n", 9090),
+    ("multi-stage", "FROM a AS b\nEXPOSE 1111\nFROM c\nRUN x\n", 1111),
+    ("multi-stage last", "FROM a AS b\nEXPOSE 1111\nFROM c\nEXPOSE 2222\n", 2222),
+    ("variable skipped", "FROM a\nEXPOSE 7000\nEXPOSE $PORT\n", 7000),
+    ("braced variable", "FROM a\nEXPOSE ${PORT}\n", 0),
+    ("range skipped", "FROM a\nEXPOSE 8000-8010\n", 0),
+    ("too big", "FROM a\nEXPOSE 70000\n", 0),
+    ("continuation", "FROM a\nEXPOSE \\\n  8081 \\\n  8082\n", 8081),
+    ("continuation comment", "FROM a\nRUN echo \\\n# EXPOSE 1\n  hi\nEXPOSE 5\n", 5),
+    ("continued RUN hides EXPOSE", "FROM a\nRUN echo \\\n  EXPOSE 99\n", 0),
+    ("comment", "FROM a\n# EXPOSE 1234\nEXPOSE 4321\n", 4321),
+    ("indented comment", "FROM a\n   # EXPOSE 1\n", 0),
+    ("heredoc body", "FROM a\nRUN <<EOF\nEXPOSE 1\nEOF\nEXPOSE 2\n", 2),
+    ("heredoc dash", "FROM a\nRUN <<-'END'\n\tEXPOSE 1\n\tEND\n", 0),
+    ("escape directive", "# escape=`\nFROM a\nEXPOSE `\n 6060\n", 6060),
+    ("lowercase", "from a\nexpose 3030\n", 3030),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "port"), [c[1:] for c in EXPOSE_CASES], ids=[c[0] for c in EXPOSE_CASES]
+)
+def test_expose(text: str, port: int) -> None:
+    """EXPOSE: first token of each, last parseable wins, /tcp accepted, udp/vars/ranges skipped."""
+    assert scan_containerfile(text).port == port
+
+
+@pytest.mark.parametrize(
+    ("token", "port"),
+    [("80", 80), ("80/tcp", 80), ("80/udp", 0), ("80/sctp", 0), ("0", 0), ("x", 0), ("", 0)],
+)
+def test_parse_expose_port(token: str, port: int) -> None:
+    """One EXPOSE token to a TCP port, 0 when it names none."""
+    assert parse_expose_port(token) == port
+
+
+def test_volume_instructions() -> None:
+    """VOLUME in JSON or plain form, in every stage."""
+    text = 'FROM a\nVOLUME ["/data", "/logs"]\nFROM b\nVOLUME /cache /tmp/x\n'
+    assert scan_containerfile(text).volumes == ("/data", "/logs", "/cache", "/tmp/x")
+
+
+def test_containerfile_volumes_become_app_volumes(tmp_path: Path) -> None:
+    """VOLUME targets become app-scoped volumes; an explicit volume at the same target wins."""
+    src = make_app(tmp_path, {"Containerfile": "FROM a\nEXPOSE 1\nVOLUME /data /cache\n"})
+    cfg = resolve({"volumes": ["store:/data"]}, src)
+    assert cfg.volumes == (Volume("volume", "store", "/data"), Volume("volume", "", "/cache"))
+
+
+# --- volumes ------------------------------------------------------------------------------
+
+
+def test_volume_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every volume form, from container.config and the apps file's container_vols."""
+    allowed = tmp_path / "shared"
+    (allowed / "models").mkdir(parents=True)
+    monkeypatch.setenv(
+        "ACE_ALLOWED_MOUNTS", os.pathsep.join([str(tmp_path / "none"), str(allowed)])
+    )
+    src = make_app(tmp_path, {**SERVICE, "static/i.html": ""})
+    cfg = resolve(
+        {"volumes": ["/data", "cache:/cache:ro", "./static:/www:ro", "./static/i.html:/i.html"]},
+        src,
+        container_vols=(f"{allowed}/models:/models", f"{src}/static:/abs:rw"),
+    )
+    assert cfg.volumes == (
+        Volume("volume", "", "/data"),
+        Volume("volume", "cache", "/cache", read_only=True),
+        Volume("bind", str(src / "static"), "/www", read_only=True),
+        Volume("bind", str(src / "static" / "i.html"), "/i.html"),
+        Volume("bind", str(allowed / "models"), "/models"),
+        Volume("bind", str(src / "static"), "/abs"),
+    )
+
+
+def test_volume_env_expansion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """$VAR in a bind source is expanded from the environment."""
+    src = make_app(tmp_path, SERVICE)
+    monkeypatch.setenv("APPDIR", str(src))
+    cfg = resolve({"volumes": ["${APPDIR}/x:/x"]}, src)
+    assert cfg.volumes == (Volume("bind", str(src / "x"), "/x"),)
+
+
+def test_volume_symlink_escape(tmp_path: Path) -> None:
+    """A ./ path that is a symlink leading out of the source is refused."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    src = make_app(tmp_path, SERVICE)
+    (src / "link").symlink_to(outside)
+    (src / "inner").symlink_to(src / "Containerfile")
+    err = resolve_error({"volumes": ["./link:/x"]}, src)
+    assert "resolves outside the app source" in err.message
+    assert resolve({"volumes": ["./inner:/c"]}, src).volumes[0].source == str(src / "Containerfile")
+
+
+def test_absolute_bind_symlink_into_allowed_is_refused(tmp_path: Path) -> None:
+    """An absolute path under the source that links elsewhere is judged by its real location."""
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    src = make_app(tmp_path, SERVICE)
+    (src / "link").symlink_to(outside)
+    err = resolve_error({"volumes": [f"{src}/link:/x"]}, src)
+    assert "ACE_ALLOWED_MOUNTS" in err.message
+
+
+VOLUME_ERRORS = [
+    ("dotdot", ["../x:/x"], "resolves outside the app source"),
+    ("dotdot nested", ["./a/../../x:/x"], "resolves outside the app source"),
+    ("absolute not allowed", ["/etc:/etc"], "add its directory to the ACE_ALLOWED_MOUNTS"),
+    ("relative target", ["data"], "must be an absolute path in the container"),
+    ("relative target 2", ["v:data"], "must be an absolute path in the container"),
+    ("bad name", ["my vol:/x"], "is not a valid volume name"),
+    ("bad name 2", ["-v:/x"], "is not a valid volume name"),
+    ("empty", [""], "a volume must be a non-empty string"),
+    ("not a string", [5], "a volume must be a non-empty string"),
+    ("empty source", [":/x"], "empty source before ':'"),
+    ("unset var", ["$NO_SUCH_VAR_ACE/x:/x"], "environment variable $NO_SUCH_VAR_ACE is not set"),
+    ("duplicate", ["/d", "v:/d/"], "target /d is already mounted by '/d'"),
+    ("secret form", ["cl_secret:./x.tmpl"], "expected cl_secret:./file.tmpl:/target"),
+    ("secret missing", ["cl_secret:./x.tmpl:/x"], "template './x.tmpl' not found in"),
+    ("secret escape", ["cl_secret:../x.tmpl:/x"], "resolves outside the app source"),
+]
+
+
+@pytest.mark.parametrize(
+    ("vols", "message"), [v[1:] for v in VOLUME_ERRORS], ids=[v[0] for v in VOLUME_ERRORS]
+)
+def test_volume_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vols: list[Any], message: str
+) -> None:
+    """Each bad volume is a located AppError that says what to change."""
+    monkeypatch.delenv("ACE_ALLOWED_MOUNTS", raising=False)
+    src = make_app(tmp_path, SERVICE)
+    assert message in resolve_error({"volumes": vols}, src).message
+
+
+def test_relative_bind_needs_source() -> None:
+    """An app without a source cannot bind ./ paths."""
+    err = resolve_error({"src": "image:busybox", "port": 1, "volumes": ["./x:/x"]}, None)
+    assert "needs an app source directory" in err.message
+
+
+def test_duplicate_between_config_and_apps_file(tmp_path: Path) -> None:
+    """container_vols and config volumes share one target namespace."""
+    src = make_app(tmp_path, SERVICE)
+    err = resolve_error({"volumes": ["/d"]}, src, container_vols=("other:/d",))
+    assert "target /d is already mounted" in err.message
+
+
+# --- cl_secret templates ------------------------------------------------------------------
+
+
+def test_secret_volume_renders_params(tmp_path: Path) -> None:
+    """cl_secret renders the template with params as strings and mounts it read-only."""
+    spec = make_app(
+        tmp_path,
+        {
+            **SERVICE,
+            "secrets.toml.tmpl": 'user = "{{ .params.user }}"\n{{- /* c */ -}}\n'
+            'n = {{index .params "count"}}\nk = "{{secret "API_KEY"}}"\nflag = {{ .params.on }}\n',
+        },
+        "spec",
+    )
+    cfg = resolve(
+        {"volumes": ["cl_secret:./secrets.toml.tmpl:/app/.streamlit/secrets.toml"]},
+        None,
+        spec=spec,
+        params={"user": "ann", "count": 3, "on": True, "secrets": [["x"]]},
+        env_params={"user": "ann", "count": "3"},
+        secret=lambda key: f"<{key}>",
+    )
+    (vol,) = cfg.volumes
+    assert (vol.kind, vol.source, vol.target, vol.read_only) == (
+        "secret",
+        str(spec / "secrets.toml.tmpl"),
+        "/app/.streamlit/secrets.toml",
+        True,
+    )
+    assert vol.content == 'user = "ann"n = 3\nk = "<API_KEY>"\nflag = true\n'
+    assert files_read(cfg) == (str(spec / "Containerfile"), str(spec / "secrets.toml.tmpl"))
+
+
+def test_secret_template_from_source_wins(tmp_path: Path) -> None:
+    """The user's source template wins over the spec's."""
+    src = make_app(tmp_path, {**SERVICE, "s.tmpl": "mine"})
+    spec = make_app(tmp_path, {"s.tmpl": "spec"}, "spec")
+    cfg = resolve({"volumes": ["cl_secret:s.tmpl:/s"]}, src, spec=spec)
+    assert cfg.volumes[0].content == "mine" and cfg.volumes[0].source == str(src / "s.tmpl")
+
+
+TEMPLATE_ERRORS = [
+    ("unknown param", "{{ .params.nope }}", ".params has no 'nope' (params: a)"),
+    ("pipeline", "{{ .params.a | upper }}", "unsupported template action"),
+    ("if", "{{ if .params.a }}x{{ end }}", "unsupported template action"),
+    ("unclosed", "x\n{{ .params.a", "line 2: unclosed action"),
+    ("secret without lookup", '{{ secret "K" }}', "needs secrets, which are not available"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"), [t[1:] for t in TEMPLATE_ERRORS], ids=[t[0] for t in TEMPLATE_ERRORS]
+)
+def test_secret_template_errors(tmp_path: Path, text: str, message: str) -> None:
+    """Template syntax ace does not implement is a located error naming the template."""
+    src = make_app(tmp_path, {**SERVICE, "s.tmpl": text})
+    err = resolve_error({"volumes": ["cl_secret:./s.tmpl:/s"]}, src, env_params={"a": "1"})
+    assert message in err.message and str(src / "s.tmpl") in err.message
+
+
+def test_render_template_literals_and_trim() -> None:
+    """String literals print; trim markers eat whitespace on their side only."""
+    assert render_template('a {{ "x" }} {{`y`}}', {}) == "a x y"
+    assert render_template("a \n {{- .params.p -}} \n b", {"p": "P"}) == "aPb"
+    with pytest.raises(TemplateError, match="line 1"):
+        render_template("{{ $x }}", {})
+
+
+# --- options, build args, dev settings, env -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "cpus"), [("2", 2.0), ("0.5", 0.5), ("500m", 0.5), ("1.5", 1.5), ('"2"', 2.0)]
+)
+def test_parse_cpus(value: str, cpus: float) -> None:
+    """cpus: counts, fractions and millicores (also JSON-encoded)."""
+    assert parse_cpus(value) == cpus
+
+
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [
+        ("512m", 512 * 2**20),
+        ("1g", 2**30),
+        ("512Mi", 512 * 2**20),
+        ("1Gi", 2**30),
+        ("2GB", 2 * 2**30),
+        ("1.5g", 3 * 2**29),
+        ("10485760", 10 * 2**20),
+        ("8192k", 8 * 2**20),
+        ('"1g"', 2**30),
+    ],
+)
+def test_parse_memory(value: str, size: int) -> None:
+    """memory: Docker's binary units, Kubernetes' Mi/Gi, plain bytes."""
+    assert parse_memory(value) == size
+
+
+OPTS_ERRORS = [
+    ((("cpus", "two"),), "container_opts cpus 'two' is not a CPU count"),
+    ((("cpus", "0"),), "must be more than 0"),
+    ((("memory", "lots"),), "container_opts memory 'lots' is not a size"),
+    ((("memory", "512x"),), "is not a size"),
+    ((("memory", "1k"),), "below the 6 MiB minimum"),
+    ((("gpus", "all"),), "container_opts key 'gpus' is not supported; allowed keys: cpus, memory"),
+]
+
+
+@pytest.mark.parametrize(("opts", "message"), OPTS_ERRORS)
+def test_container_opts_errors(tmp_path: Path, opts: tuple[tuple[str, str]], message: str) -> None:
+    """Bad container_opts are located errors listing what is allowed."""
+    src = make_app(tmp_path, SERVICE)
+    assert message in resolve_error({}, src, container_opts=opts).message
+
+
+def test_options_build_args_dev_settings(tmp_path: Path) -> None:
+    """container_opts parse; container_args win over cargs; dev_settings are JSON-encoded."""
+    src = make_app(tmp_path, SERVICE)
+    cfg = resolve(
+        {
+            "cargs": {"B": 1, "A": "x", "F": True, "L": ["p"]},
+            "dev_settings": {"target": "builder", "reload": True, "env_files": ["a.txt"]},
+        },
+        src,
+        container_opts=(("cpus", "500m"), ("memory", "512Mi")),
+        container_args=(("A", "from-apps-file"), ("Z", "z")),
+    )
+    assert (cfg.cpus, cfg.memory) == (0.5, 512 * 2**20)
+    assert cfg.build_args == (
+        ("A", "from-apps-file"),
+        ("B", "1"),
+        ("F", "true"),
+        ("L", '["p"]'),
+        ("Z", "z"),
+    )
+    assert cfg.dev_settings == (
+        ("env_files", '["a.txt"]'),
+        ("reload", "true"),
+        ("target", '"builder"'),
+    )
+    assert cfg.command == ()
+
+
+def test_command_override(tmp_path: Path) -> None:
+    """command replaces CMD: a string splits shell-like, a list is kept; "" means unset."""
+    src = make_app(tmp_path, SERVICE)
+    cmd = "sh -c 'echo hi && exec httpd -f'"
+    assert resolve({"command": cmd}, src).command == ("sh", "-c", "echo hi && exec httpd -f")
+    assert resolve({"command": ["a", "b c"]}, src).command == ("a", "b c")
+    assert resolve({"command": ""}, src).command == ()
+
+
+def test_dev_command(tmp_path: Path) -> None:
+    """In dev mode dev_settings.command is the command unless command= is set."""
+    src = make_app(tmp_path, SERVICE)
+    raw: dict[str, Any] = {"dev_settings": {"command": "python -m app --reload"}}
+    assert resolve(raw, src, dev=True).command == ("python", "-m", "app", "--reload")
+    assert resolve(raw, src, dev=False).command == ()
+    assert resolve({**raw, "command": "run"}, src, dev=True).command == ("run",)
+    assert resolve({"dev_settings": {"command": ""}}, src, dev=True).command == ()
+
+
+@pytest.mark.parametrize(
+    ("path", "app_path", "url"),
+    [("/web", "/web", "http://127.0.0.1:8000/web"), ("/", "", "http://127.0.0.1:8000")],
+)
+def test_env(tmp_path: Path, path: str, app_path: str, url: str) -> None:
+    """env: every param string (not secrets), PORT, CL_APP_PATH, CL_APP_URL, sorted."""
+    src = make_app(tmp_path, SERVICE)
+    cfg = resolve(
+        {}, src, path=path, env_params={"image": "busybox", "n": "3", "secrets": '[["x"]]'}
+    )
+    assert cfg.env == (
+        ("CL_APP_PATH", app_path),
+        ("CL_APP_URL", url),
+        ("PORT", "8080"),
+        ("image", "busybox"),
+        ("n", "3"),
+    )
+
+
+def test_result_is_frozen_and_json(tmp_path: Path) -> None:
+    """The result is a frozen value whose JSON has the documented keys."""
+    src = make_app(tmp_path, SERVICE)
+    cfg = resolve({"volumes": ["/d"]}, src)
+    with pytest.raises(AttributeError):
+        cfg.port = 1  # type: ignore[misc]
+    doc = cfg.to_json()
+    assert doc["kind"] == "build" and doc["port"] == 8080
+    assert doc["volumes"] == [{"kind": "volume", "source": "", "target": "/d", "read_only": False}]
