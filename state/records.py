@@ -1,0 +1,90 @@
+"""Frozen values the store returns and accepts (besides RecordedApp/RecordedState)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from reconciler.types import Pairs, Step
+
+__all__ = [
+    "ContainerRecord",
+    "DigestEntries",
+    "ImageRecord",
+    "RunOutcome",
+    "RunRecord",
+    "StepOutcome",
+    "StepResult",
+]
+
+RunOutcome = Literal["ok", "failed", "partial"]
+StepResult = Literal["done", "failed", "skipped"]
+# path -> (size, mtime_ns, digest)
+DigestEntries = dict[str, tuple[int, int, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecord:
+    """An image ace built from `input_hash`; `files` is the (relpath, digest) manifest."""
+
+    app: str
+    tag: str
+    image_id: str
+    input_hash: str
+    files: Pairs
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerRecord:
+    """A container ace created, as last recorded (the engine remains the truth)."""
+
+    container_id: str
+    app: str
+    name: str
+    version: str
+    host_port: int | None
+    state: str
+    health: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """How one plan step ended: `done`, `failed` (message says why) or `skipped`."""
+
+    step_id: str
+    app: str
+    action: str
+    target: str
+    cause: str
+    outcome: StepResult
+    message: str = ""
+    duration: float = 0.0
+
+    @classmethod
+    def of(
+        cls, step: Step, outcome: StepResult, message: str = "", duration: float = 0.0
+    ) -> StepOutcome:
+        return cls(
+            step.id, step.app, step.action, step.target, step.cause, outcome, message, duration
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One recorded run. `outcome` is "" and `finished_at` None while running, or if the
+    process died before finishing."""
+
+    id: int
+    command: str
+    plan_text: str
+    started_at: float
+    finished_at: float | None
+    outcome: str
+    duration: float | None
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_at is not None

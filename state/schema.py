@@ -1,0 +1,108 @@
+"""Schema version, migrations, and preparing a database for use.
+
+`MIGRATIONS[v]` upgrades a database at version v to v + 1, inside the opener's write
+transaction. To change the schema: edit models.py, bump SCHEMA_VERSION, and add the step from
+the previous version here (ALTER TABLE ..., data rewrites). Tables new in a version are created
+by `create_all` after the steps run, so a step only changes what already exists.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, select
+
+from apps.errors import StateError
+from state.db import upsert, writer
+from state.models import TABLES, MetaRow, metadata, table
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate", "prepare"]
+
+SCHEMA_VERSION = 1
+
+Migration = Callable[[Connection], None]
+
+MIGRATIONS: dict[int, Migration] = {
+    # v1 is the first schema: nothing to migrate from yet.
+}
+
+_META = table(MetaRow)
+
+
+def migrate(
+    conn: Connection,
+    from_version: int,
+    *,
+    to_version: int = SCHEMA_VERSION,
+    migrations: Mapping[int, Migration] | None = None,
+    where: str = "",
+) -> None:
+    """Run the steps from `from_version` up to `to_version` on `conn` (a write transaction).
+
+    Raises StateError when a step is missing: that database predates anything this ace knows.
+    """
+    steps = MIGRATIONS if migrations is None else migrations
+    missing = [v for v in range(from_version, to_version) if v not in steps]
+    if missing:
+        raise StateError(
+            f"state database {where} has schema version {from_version}, which this ace cannot "
+            f"migrate (no migration from version {missing[0]}); move the state dir aside to "
+            "start afresh (running containers are re-adopted from their labels)"
+        )
+    for version in range(from_version, to_version):
+        steps[version](conn)
+
+
+def prepare(engine: Engine, path: Path, install_id: str) -> None:
+    """Put `path` in WAL mode and at SCHEMA_VERSION: create a fresh database, migrate an older
+    one, refuse a newer one. Writes nothing when the schema and install id are current."""
+    with engine.connect() as conn:
+        mode = conn.exec_driver_sql("PRAGMA journal_mode=WAL").scalar()
+        meta = _meta(conn, path)
+    if str(mode).lower() != "wal":
+        raise StateError(f"state database {path}: cannot enable WAL (journal mode {mode})")
+    version = _version(meta, path)
+    if version == SCHEMA_VERSION and meta and meta.get("install_id") == install_id:
+        return  # the common case
+    with writer(engine).begin() as conn:
+        meta = _meta(conn, path)  # again, under the write lock: another opener may have won
+        version = _version(meta, path)
+        if version is not None and version < SCHEMA_VERSION:
+            migrate(conn, version, where=str(path))
+        metadata.create_all(conn, tables=TABLES)
+        facts = {"schema_version": str(SCHEMA_VERSION), "install_id": install_id}
+        if meta is None:
+            facts["created_at"] = repr(time.time())
+        upsert(conn, _META, [{"key": k, "value": v} for k, v in facts.items()], "key")
+
+
+def _meta(conn: Connection, path: Path) -> dict[str, str] | None:
+    """The meta table's contents, or None when the database is empty (fresh)."""
+    names = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")
+    tables = {n for (n,) in names}
+    if _META.name not in tables:
+        if tables:
+            raise StateError(
+                f"{path} is not an ace state database (it has tables {sorted(tables)} but no "
+                "schema version); point --state-dir elsewhere"
+            )
+        return None
+    return {k: v for k, v in conn.execute(select(_META.c.key, _META.c.value))}
+
+
+def _version(meta: dict[str, str] | None, path: Path) -> int | None:
+    if meta is None:
+        return None
+    try:
+        version = int(meta["schema_version"])
+    except (KeyError, ValueError) as e:
+        raise StateError(f"state database {path} has no valid schema_version in meta") from e
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"state database {path} has schema version {version}, newer than this ace "
+            f"supports ({SCHEMA_VERSION}): it was written by a newer ace. Upgrade ace, or use "
+            "another --state-dir (running containers are re-adopted from their labels)"
+        )
+    return version
