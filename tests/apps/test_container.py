@@ -571,3 +571,33 @@ def test_result_is_frozen_and_json(tmp_path: Path) -> None:
     doc = cfg.to_json()
     assert doc["kind"] == "build" and doc["port"] == 8080
     assert doc["volumes"] == [{"kind": "volume", "source": "", "target": "/d", "read_only": False}]
+
+
+# --- the examples -------------------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_example_web_resolves() -> None:
+    """examples/web builds from its Containerfile and serves on the EXPOSEd port."""
+    cfg = resolve({"src": "auto"}, EXAMPLES / "web")
+    assert (cfg.kind, cfg.port, cfg.lifetime) == ("build", 8080, "app")
+    assert cfg.containerfile == str(EXAMPLES / "web" / "Containerfile")
+    assert cfg.build_dir == str(EXAMPLES / "web")
+
+
+def test_example_hello_and_cmd_resolve() -> None:
+    """examples/hello is an image service with a command; examples/cmd a command image."""
+    hello = resolve(
+        {"src": "image:busybox", "port": 8080, "command": ["sh", "-c", "exec httpd -f"]},
+        EXAMPLES / "hello",
+        path="/hello",
+    )
+    assert (hello.kind, hello.image, hello.port, hello.command[0]) == (
+        "image",
+        "busybox",
+        8080,
+        "sh",
+    )
+    cmd = resolve({"src": "image:busybox", "lifetime": "command"}, EXAMPLES / "cmd", path="/cmd")
+    assert (cmd.kind, cmd.lifetime, cmd.port) == ("image", "command", 0)
