@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import math
 import os
-import re
-import shutil
-import subprocess
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +23,7 @@ import docker.types
 import requests
 
 from apps.errors import EngineError
+from reconciler.buildkit import build_with_cli, find_buildkit_cli, needs_buildkit
 from reconciler.ports import CommandResult, VolumeMount
 from reconciler.types import (
     LABEL_APP,
@@ -38,22 +36,11 @@ from reconciler.types import (
     ObservedImage,
 )
 
-__all__ = ["TIMED_OUT_EXIT_CODE", "DockerEngine", "needs_buildkit"]
+__all__ = ["TIMED_OUT_EXIT_CODE", "DockerEngine"]
 
 TIMED_OUT_EXIT_CODE = 124  # CommandResult.exit_code of a command killed at its timeout
 _LOG_TAIL = 20
-# Container-file syntax the classic builder rejects: RUN flags, COPY/ADD --link, heredocs.
-_BUILDKIT_SYNTAX = re.compile(
-    r"^\s*(RUN\s+(?:--\S+\s+)*--(?:mount|network|security)\b|(?:COPY|ADD)\s+(?:--\S+\s+)*--link\b"
-    r"|(?:RUN|COPY)\b.*<<-?\s*[\"']?\w+)",
-    re.IGNORECASE | re.MULTILINE,
-)
-_BUILDKIT_CLIENTS = ("/usr/bin/docker", "/usr/local/bin/docker", "/bin/docker")
-
-
-def needs_buildkit(containerfile_text: str) -> bool:
-    """True when the container file uses syntax only BuildKit understands."""
-    return bool(_BUILDKIT_SYNTAX.search(containerfile_text))
+_STATUS = {"running": "Up", "created": "Created"}  # inspect has no status text: like listings
 
 
 class DockerEngine:
@@ -73,10 +60,10 @@ class DockerEngine:
             with _translated("connect to the Docker engine"):
                 if self._base_url:
                     self._docker = docker.DockerClient(
-                        base_url=self._base_url, timeout=self._timeout  # type: ignore[arg-type]
+                        base_url=self._base_url, timeout=self._timeout
                     )
                 else:
-                    self._docker = docker.from_env(timeout=self._timeout)  # type: ignore[arg-type]
+                    self._docker = docker.from_env(timeout=self._timeout)
         return self._docker
 
     @property
@@ -152,84 +139,42 @@ class DockerEngine:
                 on_log(line)
 
         if needs_buildkit(text):
-            self._build_with_cli(context_dir, path, tag, build_args, labels, emit, tail)
+            env = dict(os.environ)
+            if self._base_url:
+                env["DOCKER_HOST"] = self._base_url
+            cli = self._buildkit_cli = self._buildkit_cli or find_buildkit_cli(env)
+            code = build_with_cli(
+                cli,
+                context_dir=context_dir,
+                containerfile=os.path.abspath(path),
+                tag=tag,
+                build_args=build_args,
+                labels=labels,
+                env=env,
+                emit=emit,
+            )
+            if code != 0:
+                raise EngineError(_build_failure(tag, tail, f"{cli} exited with {code}"))
         else:
-            self._build_classic(context_dir, path, tag, build_args, labels, emit, tail)
+            with _translated(f"build {tag}"):
+                for chunk in self._api.build(
+                    path=context_dir,
+                    dockerfile=os.path.abspath(path),
+                    tag=tag,
+                    rm=True,
+                    forcerm=True,
+                    buildargs=dict(build_args),
+                    labels=labels,
+                    decode=True,
+                ):
+                    for line in str(chunk.get("stream") or chunk.get("status") or "").splitlines():
+                        if line.strip():
+                            emit(line.rstrip())
+                    if "error" in chunk:
+                        emit(str(chunk["error"]).strip())
+                        raise EngineError(_build_failure(tag, tail))
         with _translated(f"inspect built image {tag}"):
             return str(self._api.inspect_image(tag)["Id"])
-
-    def _build_classic(
-        self,
-        context_dir: str,
-        path: str,
-        tag: str,
-        build_args: Mapping[str, str],
-        labels: Mapping[str, str],
-        emit: Callable[[str], None],
-        tail: deque[str],
-    ) -> None:
-        with _translated(f"build {tag}"):
-            stream = self._api.build(
-                path=context_dir, dockerfile=os.path.abspath(path), tag=tag, rm=True,
-                forcerm=True, buildargs=dict(build_args), labels=dict(labels), decode=True,
-            )
-            for chunk in stream:
-                for line in str(chunk.get("stream") or chunk.get("status") or "").splitlines():
-                    if line.strip():
-                        emit(line.rstrip())
-                if "error" in chunk:
-                    emit(str(chunk["error"]).strip())
-                    raise EngineError(_build_failure(tag, tail))
-
-    def _build_with_cli(
-        self,
-        context_dir: str,
-        path: str,
-        tag: str,
-        build_args: Mapping[str, str],
-        labels: Mapping[str, str],
-        emit: Callable[[str], None],
-        tail: deque[str],
-    ) -> None:
-        cli = self._find_buildkit_cli()
-        argv = [cli, "build", "--progress=plain", "-f", os.path.abspath(path), "-t", tag]
-        for k, v in sorted(build_args.items()):
-            argv += ["--build-arg", f"{k}={v}"]
-        for k, v in sorted(labels.items()):
-            argv += ["--label", f"{k}={v}"]
-        argv.append(context_dir)
-        proc = subprocess.Popen(
-            argv, env=self._cli_env(DOCKER_BUILDKIT="1"), stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, errors="replace",
-        )
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.strip():
-                emit(line.rstrip())
-        if proc.wait() != 0:
-            raise EngineError(_build_failure(tag, tail, f"{cli} exited with {proc.returncode}"))
-
-    def _cli_env(self, **extra: str) -> dict[str, str]:
-        env = dict(os.environ, **extra)
-        if self._base_url:
-            env["DOCKER_HOST"] = self._base_url
-        return env
-
-    def _find_buildkit_cli(self) -> str:
-        """A docker CLI that builds with BuildKit: a 20.x client (built in) or one with buildx."""
-        if self._buildkit_cli:
-            return self._buildkit_cli
-        found = [p for p in (os.environ.get("ACE_DOCKER_CLI"), shutil.which("docker")) if p]
-        candidates = dict.fromkeys([*found, *_BUILDKIT_CLIENTS])
-        for cli in candidates:
-            if os.access(cli, os.X_OK) and _has_buildkit(cli, self._cli_env()):
-                self._buildkit_cli = cli
-                return cli
-        raise EngineError(
-            "this container file needs BuildKit (RUN --mount, ...) but no docker CLI with BuildKit"
-            f" was found (tried {', '.join(candidates)}); install docker.io or docker-buildx, or"
-            " set ACE_DOCKER_CLI"
-        )
 
     def pull(self, ref: str) -> str:
         with _translated(f"pull {ref}"):
@@ -262,23 +207,31 @@ class DockerEngine:
         labels = _own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
         with _translated(f"create container {name}"):
             container = self._client.containers.create(
-                image, command=list(command) or None, name=name, labels=labels,
-                environment=dict(env), mounts=_mounts(mounts), init=True,
+                image,
+                command=list(command) or None,
+                name=name,
+                labels=labels,
+                environment=dict(env),
+                mounts=_mounts(mounts),
+                init=True,
                 ports={f"{port}/tcp": ("127.0.0.1", None)},
-                restart_policy={"Name": "no"}, detach=True,
-                nano_cpus=int(cpus * 1e9) if cpus else None, mem_limit=memory or None,
+                restart_policy={"Name": "no"},
+                detach=True,
+                nano_cpus=int(cpus * 1e9) if cpus else None,
+                mem_limit=memory or None,
             )
         try:
             with _translated(f"start container {name}"):
                 container.start()
         except EngineError:
-            self._force_remove(container.id)
+            with suppress(EngineError):
+                self._force_remove(container.id)
             raise
         return self._reinspect(container.id)
 
     def start(self, container_id: str) -> ObservedContainer:
         raw = self._managed_container(container_id, "start")
-        with _translated(f"start container {raw['Name'].lstrip('/')}"):
+        with _translated(f"start container {_name(raw)}"):
             self._api.start(container_id)
         return self._reinspect(container_id)
 
@@ -286,8 +239,8 @@ class DockerEngine:
         raw = self._inspect_container(container_id)
         if raw is None:
             return
-        _require_managed(raw["Config"].get("Labels") or {}, f"container {raw['Name']}", "remove")
-        with _translated(f"stop container {raw['Name'].lstrip('/')}"):
+        _require_managed(raw["Config"].get("Labels") or {}, f"container {_name(raw)}", "remove")
+        with _translated(f"stop container {_name(raw)}"):
             try:
                 if raw["State"].get("Running"):
                     self._api.stop(container_id, timeout=math.ceil(timeout))
@@ -312,9 +265,14 @@ class DockerEngine:
         labels = _own_labels(labels, f"command in {image}", {})
         with _translated(f"create command container from {image}"):
             cid = self._api.create_container(
-                image, command=list(command), environment=dict(env), working_dir=cwd or None,
-                labels=labels, host_config=self._api.create_host_config(
-                    init=True, mounts=_mounts(mounts), auto_remove=False),
+                image,
+                command=list(command),
+                environment=dict(env),
+                working_dir=cwd or None,
+                labels=labels,
+                host_config=self._api.create_host_config(
+                    init=True, mounts=_mounts(mounts), auto_remove=False
+                ),
             )["Id"]
         try:
             return self._run_to_end(cid, timeout)
@@ -330,23 +288,23 @@ class DockerEngine:
         deadline = time.monotonic() + timeout
         timed_out = False
         code = TIMED_OUT_EXIT_CODE
-        try:
-            code = int(self._api.wait(cid, timeout=max(timeout, 0.001))["StatusCode"])
-        except requests.exceptions.RequestException:
-            if time.monotonic() < deadline - 0.05:
-                raise EngineError("engine stopped answering while a command ran", retryable=True)
-            timed_out = True
-            with _translated("kill timed-out command"):
-                try:
+        with _translated("wait for command"):
+            try:
+                code = int(self._api.wait(cid, timeout=max(timeout, 0.001))["StatusCode"])
+            except requests.exceptions.RequestException:
+                if time.monotonic() < deadline - 0.05:
+                    raise
+                timed_out = True
+                with suppress(docker.errors.APIError):  # it may have finished in between
                     self._api.kill(cid)
-                except docker.errors.APIError:
-                    pass  # it finished in between
         with _translated("read command output"):
             out = self._api.logs(cid, stdout=True, stderr=False)
             err = self._api.logs(cid, stdout=False, stderr=True)
         return CommandResult(
-            exit_code=code, stdout=out.decode("utf-8", "replace"),
-            stderr=err.decode("utf-8", "replace"), timed_out=timed_out,
+            exit_code=code,
+            stdout=out.decode("utf-8", "replace"),
+            stderr=err.decode("utf-8", "replace"),
+            timed_out=timed_out,
         )
 
     # -- volumes ----------------------------------------------------------------------------
@@ -382,7 +340,7 @@ class DockerEngine:
         raw = self._inspect_container(container_id)
         if raw is None:
             raise EngineError(f"cannot {verb} container {container_id}: it does not exist")
-        _require_managed(raw["Config"].get("Labels") or {}, f"container {raw['Name']}", verb)
+        _require_managed(raw["Config"].get("Labels") or {}, f"container {_name(raw)}", verb)
         return raw
 
     def _reinspect(self, container_id: str) -> ObservedContainer:
@@ -392,11 +350,8 @@ class DockerEngine:
         return _container_from_inspect(raw)
 
     def _force_remove(self, container_id: str) -> None:
-        with _translated(f"remove container {container_id}"):
-            try:
-                self._api.remove_container(container_id, force=True)
-            except docker.errors.NotFound:
-                pass
+        with _translated(f"remove container {container_id}"), suppress(docker.errors.NotFound):
+            self._api.remove_container(container_id, force=True)
 
 
 @contextmanager
@@ -420,23 +375,6 @@ def _translated(what: str) -> Iterator[None]:
         raise EngineError(f"{what}: the Docker engine is not answering: {e}", retryable=True) from e
 
 
-def _has_buildkit(cli: str, env: dict[str, str]) -> bool:
-    try:
-        ver = subprocess.run(
-            [cli, "version", "--format", "{{.Client.Version}}"], env=env, capture_output=True,
-            text=True, timeout=15, stdin=subprocess.DEVNULL,
-        ).stdout.strip()
-        major = int(ver.split(".")[0]) if ver[:1].isdigit() else 0
-        if 18 <= major < 23:  # BuildKit built into the classic CLI
-            return True
-        return subprocess.run(
-            [cli, "buildx", "version"], env=env, capture_output=True, timeout=15,
-            stdin=subprocess.DEVNULL,
-        ).returncode == 0
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return False
-
-
 def _build_failure(tag: str, tail: deque[str], why: str = "") -> str:
     lines = "\n".join(tail)
     return f"build of {tag} failed{': ' + why if why else ''}\n{lines}"
@@ -445,8 +383,7 @@ def _build_failure(tag: str, tail: deque[str], why: str = "") -> str:
 def _require_managed(labels: Mapping[str, str], what: str, verb: str) -> None:
     if labels.get(LABEL_MANAGED) != "1":
         raise EngineError(
-            f"refusing to {verb} {what.replace(' /', ' ')}: it is not managed by ace"
-            f" (no {LABEL_MANAGED}=1 label)"
+            f"refusing to {verb} {what}: it is not managed by ace (no {LABEL_MANAGED}=1 label)"
         )
 
 
@@ -470,14 +407,19 @@ def _container_from_listing(row: Mapping[str, Any]) -> ObservedContainer:
     want = labels.get(LABEL_PORT, "")
     host_port = None
     for p in row.get("Ports") or []:
-        if p.get("PublicPort") and p.get("IP") == "127.0.0.1":
-            if str(p.get("PrivatePort")) == want or host_port is None:
-                host_port = int(p["PublicPort"])
+        loopback = p.get("PublicPort") and p.get("IP") == "127.0.0.1"
+        if loopback and (str(p.get("PrivatePort")) == want or host_port is None):
+            host_port = int(p["PublicPort"])
     names = row.get("Names") or [""]
     return ObservedContainer(
-        id=row["Id"], name=names[0].lstrip("/"), app=labels.get(LABEL_APP, ""),
-        version=labels.get(LABEL_VERSION, ""), state=row.get("State", ""),
-        status=row.get("Status", ""), host_port=host_port, created=int(row.get("Created", 0)),
+        id=row["Id"],
+        name=names[0].lstrip("/"),
+        app=labels.get(LABEL_APP, ""),
+        version=labels.get(LABEL_VERSION, ""),
+        state=row.get("State", ""),
+        status=row.get("Status", ""),
+        host_port=host_port,
+        created=int(row.get("Created", 0)),
         image=row.get("Image", ""),
     )
 
@@ -485,20 +427,25 @@ def _container_from_listing(row: Mapping[str, Any]) -> ObservedContainer:
 def _container_from_inspect(raw: Mapping[str, Any]) -> ObservedContainer:
     labels = raw["Config"].get("Labels") or {}
     state = raw.get("State") or {}
-    status = state.get("Status", "")
-    if status == "exited":
-        status = f"exited ({state.get('ExitCode', 0)})"
+    status = _STATUS.get(state.get("Status", ""), str(state.get("Status", "")).capitalize())
+    if state.get("Status") == "exited":
+        status = f"Exited ({state.get('ExitCode', 0)})"
     want = f"{labels.get(LABEL_PORT, '')}/tcp"
     host_port = None
     for key, binds in ((raw.get("NetworkSettings") or {}).get("Ports") or {}).items():
         for b in binds or []:
-            if b.get("HostIp") == "127.0.0.1" and b.get("HostPort"):
-                if key == want or host_port is None:
-                    host_port = int(b["HostPort"])
+            loopback = b.get("HostIp") == "127.0.0.1" and b.get("HostPort")
+            if loopback and (key == want or host_port is None):
+                host_port = int(b["HostPort"])
     return ObservedContainer(
-        id=raw["Id"], name=raw["Name"].lstrip("/"), app=labels.get(LABEL_APP, ""),
-        version=labels.get(LABEL_VERSION, ""), state=state.get("Status", ""), status=status,
-        host_port=host_port, created=_unix(raw.get("Created", "")),
+        id=raw["Id"],
+        name=raw["Name"].lstrip("/"),
+        app=labels.get(LABEL_APP, ""),
+        version=labels.get(LABEL_VERSION, ""),
+        state=state.get("Status", ""),
+        status=status,
+        host_port=host_port,
+        created=_unix(raw.get("Created", "")),
         image=raw["Config"].get("Image", ""),
     )
 
@@ -511,8 +458,13 @@ def _image_from_listing(row: Mapping[str, Any]) -> ObservedImage:
     )
 
 
+def _name(raw: Mapping[str, Any]) -> str:
+    return str(raw.get("Name", "")).lstrip("/")
+
+
 def _unix(stamp: str) -> int:
     try:
-        return int(datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp())
+        parsed = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
     except ValueError:
         return 0
+    return int(parsed.timestamp())

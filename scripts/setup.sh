@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Create the repo's virtualenv (.venv) if missing and install the project with its dev extras.
+# Quiet on success; pip's own output is shown only when the install fails.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+python="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+fi
+
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "setup.sh: pip install -e '.[dev]' failed" >&2
+    exit 1
+fi

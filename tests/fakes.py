@@ -1,0 +1,472 @@
+"""FakeEngine: an in-memory twin of reconciler.driver.DockerEngine (the ports.Engine protocol).
+
+Deterministic ids and host ports, a call counter per method (`calls["list_containers"]`), and
+ways to make things happen outside ace: crash/kill/remove a container, add unlabelled objects,
+take the engine down. Commands (container commands, RUN steps, run_command) go through a tiny
+shell that knows `sh -c`, `;`, echo (with `>&2` and $VAR), exit, sleep, pwd, printenv, true,
+false and httpd; anything else is "not found" (127). tests/engine/test_driver_contract.py runs
+the same suite against this and the real engine, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from apps.errors import EngineError
+from reconciler.ports import CommandResult, VolumeMount
+from reconciler.types import (
+    LABEL_APP,
+    LABEL_INPUTS,
+    LABEL_INSTALL,
+    LABEL_MANAGED,
+    LABEL_PORT,
+    LABEL_VERSION,
+    ObservedContainer,
+    ObservedImage,
+)
+
+__all__ = ["FakeContainer", "FakeEngine", "FakeImage", "TIMED_OUT_EXIT_CODE"]
+
+TIMED_OUT_EXIT_CODE = 124  # as reconciler.driver
+_LONG_RUNNING = 3600.0  # a sleep at least this long (or httpd) keeps a container running
+_BUILDKIT_FLAG = re.compile(r"^RUN\s+((?:--\S+\s+)+)", re.IGNORECASE)
+
+
+@dataclass
+class FakeImage:
+    id: str
+    tags: set[str]
+    labels: dict[str, str] = field(default_factory=dict)
+    exposed: tuple[int, ...] = ()
+    cmd: tuple[str, ...] = ()
+
+
+@dataclass
+class FakeContainer:
+    id: str
+    name: str
+    image: str
+    command: tuple[str, ...]
+    env: dict[str, str]
+    labels: dict[str, str]
+    port: int | None = None
+    mounts: tuple[VolumeMount, ...] = ()
+    state: str = "created"
+    exit_code: int = 0
+    host_port: int | None = None
+    host_ip: str = ""
+    created: int = 0
+    logs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Outcome:
+    code: int = 0
+    out: list[str] = field(default_factory=list)
+    err: list[str] = field(default_factory=list)
+    running: bool = False  # reached a long-running statement
+    slept: float = 0.0
+
+
+class FakeEngine:
+    """In-memory Engine. `images` are the local images present at the start (unlabelled)."""
+
+    def __init__(self, images: Sequence[str] = ("busybox:latest",), now: int = 1_700_000_000):
+        self.calls: Counter[str] = Counter()
+        self.down = False
+        self.containers: dict[str, FakeContainer] = {}
+        self.images: dict[str, FakeImage] = {}
+        self.volumes: dict[str, dict[str, str]] = {}
+        self.remote: dict[str, tuple[int, ...]] = {}  # pullable refs -> exposed ports
+        self._seq = 0
+        self._next_port = 32768
+        self._now = now
+        for ref in images:
+            self._add_image({_ref(ref)}, {}, (), ("sh",))
+
+    # -- simulation helpers (outside ace) ------------------------------------------------------
+
+    def crash(self, container_id: str, exit_code: int = 1) -> None:
+        """The container's process exits on its own."""
+        c = self._get(container_id)
+        c.state, c.exit_code, c.host_port = "exited", exit_code, None
+
+    def kill(self, container_id: str) -> None:
+        """Someone kills the container outside ace (SIGKILL: 137)."""
+        self.crash(container_id, 137)
+
+    def remove_outside(self, container_id: str) -> None:
+        self.containers.pop(self._get(container_id).id)
+
+    def add_foreign_container(self, name: str, image: str = "busybox:latest") -> str:
+        """A running container without ace's labels (created by someone else)."""
+        c = self._new_container(name, image, ("sleep", "3600"), {}, {}, None, ())
+        c.state = "running"
+        return c.id
+
+    def add_foreign_volume(self, name: str) -> None:
+        self.volumes[name] = {}
+
+    def published(self, container_id: str) -> tuple[str, int | None]:
+        """(host ip, host port) the container's port is published on."""
+        c = self._get(container_id)
+        return c.host_ip, c.host_port
+
+    # -- Engine protocol ---------------------------------------------------------------------
+
+    def ping(self) -> None:
+        self._call("ping")
+
+    def list_containers(self, install: str) -> tuple[ObservedContainer, ...]:
+        self._call("list_containers")
+        mine = [c for c in self.containers.values() if c.labels.get(LABEL_INSTALL) == install]
+        return tuple(sorted((self._observe(c) for c in mine), key=lambda o: o.name))
+
+    def list_images(self) -> tuple[ObservedImage, ...]:
+        self._call("list_images")
+        return tuple(
+            ObservedImage(
+                id=i.id, tags=tuple(sorted(i.tags)), app=i.labels.get(LABEL_APP, ""),
+                inputs=i.labels.get(LABEL_INPUTS, ""),
+            )
+            for i in self.images.values()
+        )
+
+    def build(
+        self,
+        *,
+        context_dir: str,
+        containerfile: str,
+        tag: str,
+        build_args: Mapping[str, str],
+        labels: Mapping[str, str],
+        on_log: Callable[[str], None] | None = None,
+    ) -> str:
+        self._call("build")
+        path = os.path.join(context_dir, containerfile)
+        if not os.path.isdir(context_dir):
+            raise EngineError(f"build {tag}: context directory {context_dir} does not exist")
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read().replace("\\\n", " ")
+        except OSError as e:
+            raise EngineError(f"build {tag}: cannot read container file {path}: {e}") from e
+        steps = [ln.strip() for ln in text.splitlines() if ln.strip() and ln.strip()[0] != "#"]
+        log: list[str] = []
+
+        def emit(line: str) -> None:
+            log.append(line)
+            if on_log is not None:
+                on_log(line)
+
+        base: FakeImage | None = None
+        exposed: set[int] = set()
+        cmd: tuple[str, ...] = ()
+        args = dict(build_args)
+        for n, step in enumerate(steps, 1):
+            emit(f"Step {n}/{len(steps)} : {step}")
+            word, _, rest = step.partition(" ")
+            word = word.upper()
+            if word == "FROM":
+                if rest.strip() != "scratch":
+                    base = self._image(rest.split()[0], f"build {tag}")
+                    exposed, cmd = set(base.exposed), base.cmd
+            elif word == "EXPOSE":
+                exposed |= {int(p.split("/")[0]) for p in rest.split()}
+            elif word == "CMD":
+                cmd = _exec_form(rest)
+            elif word == "ARG":
+                name, _, default = rest.partition("=")
+                args.setdefault(name.strip(), default.strip())
+            elif word == "COPY":
+                src = rest.split()[-2] if not rest.startswith("[") else json.loads(rest)[0]
+                if not os.path.exists(os.path.join(context_dir, src)):
+                    emit(f"COPY failed: file not found in build context: {src}")
+                    raise EngineError(_build_failure(tag, log))
+            elif word == "RUN":
+                script = _BUILDKIT_FLAG.sub("RUN ", step)[4:].strip()
+                res = _interpret(_exec_form(script), args, "/")
+                for line in res.out + res.err:
+                    emit(line)
+                if res.code:
+                    emit(f"The command '/bin/sh -c {script}' returned a non-zero code: {res.code}")
+                    raise EngineError(_build_failure(tag, log))
+        for img in self.images.values():
+            img.tags.discard(tag)
+        all_labels = {**(base.labels if base else {}), **labels, LABEL_MANAGED: "1"}
+        return self._add_image({tag}, all_labels, tuple(sorted(exposed)), cmd).id
+
+    def pull(self, ref: str) -> str:
+        self._call("pull")
+        ref = _ref(ref)
+        if ref not in self.remote:
+            raise EngineError(f"pull {ref}: pull access denied or repository does not exist")
+        for img in self.images.values():
+            img.tags.discard(ref)
+        return self._add_image({ref}, {}, self.remote[ref], ("sh",)).id
+
+    def image_exposed_ports(self, ref: str) -> tuple[int, ...]:
+        self._call("image_exposed_ports")
+        return self._image(ref, f"inspect image {ref}").exposed
+
+    def run_container(
+        self,
+        *,
+        name: str,
+        image: str,
+        port: int,
+        command: Sequence[str],
+        env: Mapping[str, str],
+        mounts: Sequence[VolumeMount],
+        labels: Mapping[str, str],
+        cpus: float | None = None,
+        memory: int | None = None,
+    ) -> ObservedContainer:
+        self._call("run_container")
+        labels = _own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
+        c = self._new_container(name, image, tuple(command), dict(env), labels, port, mounts)
+        self._run(c)
+        return self._observe(c)
+
+    def start(self, container_id: str) -> ObservedContainer:
+        self._call("start")
+        c = self._managed(container_id, "start")
+        if c.state != "running":
+            self._run(c)
+        return self._observe(c)
+
+    def inspect(self, container_id: str) -> ObservedContainer | None:
+        self._call("inspect")
+        c = self._find(container_id)
+        return None if c is None else self._observe(c)
+
+    def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
+        self._call("stop_and_remove")
+        c = self._find(container_id)
+        if c is not None:
+            _require_managed(c.labels, f"container {c.name}", "remove")
+            del self.containers[c.id]
+
+    def logs(self, container_id: str, *, tail: int = 50) -> str:
+        self._call("logs")
+        c = self._get(container_id)
+        return "".join(f"{line}\n" for line in c.logs[-tail:] if tail > 0)
+
+    def remove_image(self, ref: str) -> None:
+        self._call("remove_image")
+        img = self._find_image(ref)
+        if img is None:
+            return
+        _require_managed(img.labels, f"image {ref}", "remove")
+        if any(self._find_image(c.image) is img for c in self.containers.values()):
+            raise EngineError(f"remove image {ref}: image is being used by a container")
+        img.tags.discard(_ref(ref))
+        if not img.tags:
+            del self.images[img.id]
+
+    def list_volumes(self, install: str) -> tuple[str, ...]:
+        self._call("list_volumes")
+        mine = (n for n, lb in self.volumes.items() if lb.get(LABEL_INSTALL) == install)
+        return tuple(sorted(mine))
+
+    def ensure_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        self._call("ensure_volume")
+        if name in self.volumes:
+            _require_managed(self.volumes[name], f"volume {name}", "use")
+        else:
+            self.volumes[name] = _own_labels(labels, f"volume {name}", {})
+
+    def remove_volume(self, name: str) -> None:
+        self._call("remove_volume")
+        if name not in self.volumes:
+            return
+        _require_managed(self.volumes[name], f"volume {name}", "remove")
+        if any(m.source == name for c in self.containers.values() for m in c.mounts):
+            raise EngineError(f"remove volume {name}: volume is in use")
+        del self.volumes[name]
+
+    def run_command(
+        self,
+        *,
+        image: str,
+        command: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str,
+        labels: Mapping[str, str],
+        mounts: Sequence[VolumeMount] = (),
+        timeout: float = 300.0,
+    ) -> CommandResult:
+        self._call("run_command")
+        _own_labels(labels, f"command in {image}", {})
+        self._image(image, f"create command container from {image}")
+        res = _interpret(tuple(command), dict(env), cwd or "/", timeout)
+        timed_out = res.running or res.slept > timeout
+        return CommandResult(
+            exit_code=TIMED_OUT_EXIT_CODE if timed_out else res.code,
+            stdout="".join(f"{x}\n" for x in res.out), stderr="".join(f"{x}\n" for x in res.err),
+            timed_out=timed_out,
+        )
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _call(self, method: str) -> None:
+        self.calls[method] += 1
+        if self.down:
+            raise EngineError(f"{method}: the Docker engine is not answering", retryable=True)
+
+    def _next_id(self, kind: str) -> str:
+        self._seq += 1
+        return f"{kind}{self._seq:060d}"
+
+    def _add_image(
+        self, tags: set[str], labels: dict[str, str], exposed: tuple[int, ...], cmd: tuple[str, ...]
+    ) -> FakeImage:
+        img = FakeImage(self._next_id("sha256:img_"), tags, labels, exposed, cmd)
+        self.images[img.id] = img
+        return img
+
+    def _find_image(self, ref: str) -> FakeImage | None:
+        ref = _ref(ref)
+        return next((i for i in self.images.values() if ref in i.tags or ref == i.id), None)
+
+    def _image(self, ref: str, what: str) -> FakeImage:
+        img = self._find_image(ref)
+        if img is None:
+            raise EngineError(f"{what}: No such image: {ref}")
+        return img
+
+    def _new_container(
+        self, name: str, image: str, command: tuple[str, ...], env: dict[str, str],
+        labels: dict[str, str], port: int | None, mounts: Sequence[VolumeMount],
+    ) -> FakeContainer:
+        img = self._image(image, f"create container {name}")
+        if any(c.name == name for c in self.containers.values()):
+            raise EngineError(f'create container {name}: Conflict. The container name "/{name}"'
+                              " is already in use")
+        if not (command or img.cmd):
+            raise EngineError(f"create container {name}: No command specified")
+        for m in mounts:
+            if m.kind == "bind" and not os.path.exists(m.source):
+                raise EngineError(f"create container {name}: bind source path does not exist:"
+                                  f" {m.source}")
+        self._now += 1
+        c = FakeContainer(self._next_id("c"), name, image, command or img.cmd, env, labels, port,
+                          tuple(mounts), created=self._now)
+        self.containers[c.id] = c
+        return c
+
+    def _run(self, c: FakeContainer) -> None:
+        res = _interpret(c.command, c.env, "/", timeout=0.0)  # any sleep: still running
+        c.logs += res.out + res.err
+        if res.running:
+            c.state, c.exit_code, c.host_ip = "running", 0, "127.0.0.1"
+            c.host_port, self._next_port = self._next_port, self._next_port + 1
+        else:
+            c.state, c.exit_code, c.host_port = "exited", res.code, None
+
+    def _find(self, container_id: str) -> FakeContainer | None:
+        for c in self.containers.values():
+            if container_id in (c.id, c.name) or (len(container_id) >= 12
+                                                  and c.id.startswith(container_id)):
+                return c
+        return None
+
+    def _get(self, container_id: str) -> FakeContainer:
+        c = self._find(container_id)
+        if c is None:
+            raise EngineError(f"No such container: {container_id}")
+        return c
+
+    def _managed(self, container_id: str, verb: str) -> FakeContainer:
+        c = self._find(container_id)
+        if c is None:
+            raise EngineError(f"cannot {verb} container {container_id}: it does not exist")
+        _require_managed(c.labels, f"container {c.name}", verb)
+        return c
+
+    def _observe(self, c: FakeContainer) -> ObservedContainer:
+        status = {"running": "Up", "created": "Created"}.get(c.state, f"Exited ({c.exit_code})")
+        return ObservedContainer(
+            id=c.id, name=c.name, app=c.labels.get(LABEL_APP, ""),
+            version=c.labels.get(LABEL_VERSION, ""), state=c.state, status=status,
+            host_port=c.host_port, created=c.created, image=c.image,
+        )
+
+
+def _interpret(
+    argv: tuple[str, ...], env: Mapping[str, str], cwd: str, timeout: float = _LONG_RUNNING
+) -> _Outcome:
+    """Run a command in the tiny shell; stops at a statement that outlasts `timeout`."""
+    res = _Outcome()
+    if len(argv) >= 3 and argv[0] in ("sh", "/bin/sh") and argv[1] == "-c":
+        statements = [shlex.split(s) for s in re.split(r"[;\n]|&&", argv[2]) if s.strip()]
+        shell = True
+    else:
+        statements, shell = [list(argv)], False
+    for words in statements:
+        words = [re.sub(r"\$(\w+)", lambda m: env.get(m.group(1), ""), w) for w in words]
+        prog, args = words[0], words[1:]
+        if prog == "exit":
+            res.code = int(args[0]) if args else res.code
+            return res
+        if prog == "echo":
+            to_err = ">&2" in args or "1>&2" in args
+            line = " ".join(a for a in args if a not in (">&2", "1>&2"))
+            (res.err if to_err else res.out).append(line)
+            res.code = 0
+        elif prog == "sleep":
+            res.slept += float(args[0]) if args else 0.0
+            if res.slept >= min(timeout, _LONG_RUNNING):
+                res.running = True
+                return res
+        elif prog == "httpd":
+            res.running = True
+            return res
+        elif prog in ("pwd", "printenv", "true", "false"):
+            value = cwd if prog == "pwd" else env.get(args[0]) if args else None
+            if value is not None:
+                res.out.append(value)
+            res.code = 1 if prog == "false" or (prog == "printenv" and value is None) else 0
+        elif shell:
+            res.err.append(f"sh: {prog}: not found")
+            res.code = 127
+        else:
+            res.err.append(f"[FATAL tini (7)] exec {prog} failed: No such file or directory")
+            res.code = 127
+            return res
+    return res
+
+
+def _exec_form(text: str) -> tuple[str, ...]:
+    text = text.strip()
+    if text.startswith("["):
+        return tuple(json.loads(text))
+    return ("/bin/sh", "-c", text)
+
+
+def _ref(ref: str) -> str:
+    last = ref.rsplit("/", 1)[-1]
+    return ref if ":" in last or "@" in last or ref.startswith("sha256:") else f"{ref}:latest"
+
+
+def _build_failure(tag: str, log: list[str]) -> str:
+    return f"build of {tag} failed\n" + "\n".join(log[-20:])
+
+
+def _require_managed(labels: Mapping[str, str], what: str, verb: str) -> None:
+    if labels.get(LABEL_MANAGED) != "1":
+        raise EngineError(
+            f"refusing to {verb} {what}: it is not managed by ace (no {LABEL_MANAGED}=1 label)"
+        )
+
+
+def _own_labels(labels: Mapping[str, str], what: str, extra: Mapping[str, str]) -> dict[str, str]:
+    if not labels.get(LABEL_INSTALL):
+        raise EngineError(f"{what}: refusing to create an object without the {LABEL_INSTALL} label")
+    return {**extra, **labels, LABEL_MANAGED: "1"}
