@@ -163,7 +163,7 @@ def _text_params(params: Mapping[str, Any], env_params: Mapping[str, str]) -> di
 
 def _env(entry: AppEntry, env_params: Mapping[str, str], port: int) -> tuple[tuple[str, str], ...]:
     app_path = "" if entry.path == "/" else entry.path
-    env = {k: v for k, v in env_params.items() if k != "secrets"}
+    env = {k: as_text(v) for k, v in env_params.items() if k != "secrets"}
     env["PORT"] = str(port)
     env["CL_APP_PATH"] = app_path
     env["CL_APP_URL"] = PROXY_BASE_URL + app_path

@@ -184,11 +184,14 @@ def allowed_mounts_from_env() -> tuple[str, ...]:
 def parse_volumes(
     specs: Sequence[str], ctx: VolumeContext, image_volumes: Sequence[str] = ()
 ) -> tuple[Volume, ...]:
-    """All volumes; duplicate targets are an error. `image_volumes` are the container file's
-    VOLUME targets: each becomes an app-scoped volume unless an explicit volume has its target."""
+    """All volumes; two different volumes on one target are an error (an identical string given
+    twice counts once). `image_volumes` are the container file's VOLUME targets: each becomes an
+    app-scoped volume unless an explicit volume has its target."""
     result: list[Volume] = []
     seen: dict[str, str] = {}
     for spec in specs:
+        if spec in seen.values():
+            continue  # the same string twice (config and apps file) is one volume, as in OpenRun
         vol = parse_volume(spec, ctx)
         if vol.target in seen:
             raise VolumeError(

@@ -375,8 +375,11 @@ def test_relative_bind_needs_source() -> None:
 
 
 def test_duplicate_between_config_and_apps_file(tmp_path: Path) -> None:
-    """container_vols and config volumes share one target namespace."""
+    """container_vols and config volumes share one target namespace; the same string twice is
+    one volume."""
     src = make_app(tmp_path, SERVICE)
+    same = resolve({"volumes": ["v:/d"]}, src, container_vols=("v:/d",))
+    assert same.volumes == (Volume("volume", "v", "/d"),)
     err = resolve_error({"volumes": ["/d"]}, src, container_vols=("other:/d",))
     assert "target /d is already mounted" in err.message
 
