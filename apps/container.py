@@ -253,7 +253,7 @@ def resolve_container(
     if not isinstance(vols, list | tuple):
         fail(f"container.config volumes= must be a list of strings, not {type(vols).__name__}")
     ctx = VolumeContext(
-        source_dir=source_dir if os.path.isdir(source_dir or "\0") else "",
+        source_dir=source_dir if source_dir and os.path.isdir(source_dir) else "",
         search_dirs=tuple(search_dirs),
         params=_text_params(params, env_params),
         secret=secret,

@@ -67,7 +67,10 @@ def _evaluate(
                 f'line {line}: {{{{secret "{key}"}}}} needs secrets, which are not available '
                 "here; pass the value as a param instead"
             )
-        return secret(key)
+        try:
+            return secret(key)
+        except Exception as exc:  # the caller's refusal (not permitted, not set) becomes located
+            raise TemplateError(f'line {line}: {{{{secret "{key}"}}}}: {exc}') from exc
     if m := _LITERAL.match(action):
         return _unquote(m.group(1))
     raise TemplateError(

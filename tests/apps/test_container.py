@@ -444,6 +444,17 @@ def test_secret_template_errors(tmp_path: Path, text: str, message: str) -> None
     assert message in err.message and str(src / "s.tmpl") in err.message
 
 
+def test_secret_lookup_refusal_is_located(tmp_path: Path) -> None:
+    """A secret the caller's lookup refuses is an AppError at the config call."""
+
+    def refuse(key: str) -> str:
+        raise PermissionError(f"app /web is not permitted to read secret {key}")
+
+    src = make_app(tmp_path, {**SERVICE, "s.tmpl": 'k={{ secret "TOKEN" }}'})
+    err = resolve_error({"volumes": ["cl_secret:./s.tmpl:/s"]}, src, secret=refuse)
+    assert 'line 1: {{secret "TOKEN"}}: app /web is not permitted to read secret TOKEN' in str(err)
+
+
 def test_render_template_literals_and_trim() -> None:
     """String literals print; trim markers eat whitespace on their side only."""
     assert render_template('a {{ "x" }} {{`y`}}', {}) == "a x y"
