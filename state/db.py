@@ -1,4 +1,10 @@
-"""Engine setup shared by the store: connection pragmas, transaction mode, identity."""
+"""Connections to the state database, installation identity, and JSON helpers.
+
+The store talks to SQLite through the stdlib driver: importing SQLAlchemy and pydantic (through
+sqlmodel) costs ~0.7 s per ace command, more than everything else a no-op reconcile does. The
+sqlmodel tables (models.py) remain the schema's definition; they are imported only to create
+or migrate a database (schema.py).
+"""
 
 from __future__ import annotations
 
@@ -6,30 +12,27 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event
-from sqlalchemy.dialects.sqlite import insert
-from sqlalchemy.engine import URL
-
+from apps.errors import StateError
 from reconciler.types import Pairs
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "INSTALL_ID_ENV",
+    "connect",
     "derive_install_id",
     "dump_pairs",
     "load_pairs",
-    "make_engine",
-    "reason",
-    "upsert",
-    "writer",
+    "transaction",
+    "translated",
 ]
 
 BUSY_TIMEOUT_MS = 5000
 INSTALL_ID_ENV = "ACE_INSTALL_ID"
-_WRITE = "ace_write"
 _decode = json.JSONDecoder().decode
 
 
@@ -44,16 +47,43 @@ def derive_install_id(state_dir: str | Path) -> str:
     return hashlib.sha256(resolved.encode()).hexdigest()[:12]
 
 
-def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
-    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
-    dbapi_conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    dbapi_conn.execute("PRAGMA synchronous=NORMAL")
-    dbapi_conn.execute("PRAGMA foreign_keys=ON")
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions only through `transaction`), with
+    busy_timeout and synchronous=NORMAL. Shared by threads under the caller's lock."""
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    try:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
-def _on_begin(conn: Connection) -> None:
-    if conn.get_execution_options().get(_WRITE):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction. BEGIN IMMEDIATE takes the write lock up front, so a concurrent
+    writer waits on busy_timeout instead of failing a read-to-write lock upgrade with
+    "database is locked"."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@contextmanager
+def translated(path: Path) -> Iterator[None]:
+    """Turn driver errors into StateError naming the database."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        raise StateError(f"state database {path}: {e}") from e
 
 
 def dump_pairs(pairs: Pairs) -> str:
@@ -62,36 +92,3 @@ def dump_pairs(pairs: Pairs) -> str:
 
 def load_pairs(text: str) -> Pairs:
     return cast(Pairs, tuple(map(tuple, _decode(text)))) if text else ()
-
-
-def make_engine(path: Path) -> Engine:
-    """An engine on the SQLite file `path`: every connection gets busy_timeout and
-    synchronous=NORMAL; transactions begin only on engines made by `writer`."""
-    engine = create_engine(
-        URL.create("sqlite", database=str(path)),
-        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
-    )
-    event.listen(engine, "connect", _on_connect)
-    event.listen(engine, "begin", _on_begin)
-    return engine
-
-
-def writer(engine: Engine) -> Engine:
-    """The same engine, whose transactions start with BEGIN IMMEDIATE: writers queue on the
-    busy timeout up front instead of failing to upgrade a read lock ("database is locked")."""
-    return engine.execution_options(**{_WRITE: True})
-
-
-def reason(error: BaseException) -> str:
-    """The driver's message for a SQLAlchemy error (its wrapper repeats the statement)."""
-    return str(getattr(error, "orig", None) or error)
-
-
-def upsert(conn: Connection, tbl: Table, rows: list[dict[str, Any]], *keys: str) -> None:
-    """INSERT ... ON CONFLICT(keys) DO UPDATE every other column of `rows`, as one batch."""
-    stmt = insert(tbl)
-    fields = [c for c in rows[0] if c not in keys]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={c: stmt.excluded[c] for c in fields}
-    )
-    conn.execute(stmt, rows)

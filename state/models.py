@@ -1,4 +1,7 @@
-"""SQLModel tables of the state database. Rows never leave the `state` package.
+"""SQLModel tables: the definition of the state database schema (DDL is compiled from them).
+
+Imported only to create or migrate a database; the store queries through the stdlib driver.
+Rows never leave the `state` package.
 
 Times are unix seconds (float). JSON columns hold compact, canonical JSON text.
 """

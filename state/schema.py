@@ -2,44 +2,40 @@
 
 `MIGRATIONS[v]` upgrades a database at version v to v + 1, inside the opener's write
 transaction. To change the schema: edit models.py, bump SCHEMA_VERSION, and add the step from
-the previous version here (ALTER TABLE ..., data rewrites). Tables new in a version are created
-by `create_all` after the steps run, so a step only changes what already exists.
+the previous version here (ALTER TABLE ..., data rewrites). Tables and indexes new in a version
+are created from the models after the steps run, so a step only changes what already exists.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, select
-
 from apps.errors import StateError
-from state.db import upsert, writer
-from state.models import TABLES, MetaRow, metadata, table
+from state.db import transaction
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate", "prepare"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "create_tables", "migrate", "prepare"]
 
 SCHEMA_VERSION = 1
 
-Migration = Callable[[Connection], None]
+Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: dict[int, Migration] = {
     # v1 is the first schema: nothing to migrate from yet.
 }
 
-_META = table(MetaRow)
-
 
 def migrate(
-    conn: Connection,
+    conn: sqlite3.Connection,
     from_version: int,
     *,
     to_version: int = SCHEMA_VERSION,
     migrations: Mapping[int, Migration] | None = None,
     where: str = "",
 ) -> None:
-    """Run the steps from `from_version` up to `to_version` on `conn` (a write transaction).
+    """Run the steps from `from_version` up to `to_version` on `conn` (in a transaction).
 
     Raises StateError when a step is missing: that database predates anything this ace knows.
     """
@@ -55,41 +51,58 @@ def migrate(
         steps[version](conn)
 
 
-def prepare(engine: Engine, path: Path, install_id: str) -> None:
+def create_tables(conn: sqlite3.Connection) -> None:
+    """CREATE TABLE/INDEX IF NOT EXISTS for every model, with DDL compiled from the sqlmodel
+    tables (imported here only: the store's queries do not need them)."""
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    from state.models import TABLES
+
+    dialect = sqlite.dialect()
+    for tbl in TABLES:
+        conn.execute(str(CreateTable(tbl, if_not_exists=True).compile(dialect=dialect)))
+        for index in sorted(tbl.indexes, key=lambda i: str(i.name)):
+            conn.execute(str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect)))
+
+
+def prepare(conn: sqlite3.Connection, path: Path, install_id: str) -> None:
     """Put `path` in WAL mode and at SCHEMA_VERSION: create a fresh database, migrate an older
     one, refuse a newer one. Writes nothing when the schema and install id are current."""
-    with engine.connect() as conn:
-        mode = conn.exec_driver_sql("PRAGMA journal_mode=WAL").scalar()
-        meta = _meta(conn, path)
+    (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
     if str(mode).lower() != "wal":
         raise StateError(f"state database {path}: cannot enable WAL (journal mode {mode})")
+    meta = _meta(conn, path)
     version = _version(meta, path)
     if version == SCHEMA_VERSION and meta and meta.get("install_id") == install_id:
         return  # the common case
-    with writer(engine).begin() as conn:
+    with transaction(conn):
         meta = _meta(conn, path)  # again, under the write lock: another opener may have won
         version = _version(meta, path)
         if version is not None and version < SCHEMA_VERSION:
             migrate(conn, version, where=str(path))
-        metadata.create_all(conn, tables=TABLES)
+        create_tables(conn)
         facts = {"schema_version": str(SCHEMA_VERSION), "install_id": install_id}
         if meta is None:
             facts["created_at"] = repr(time.time())
-        upsert(conn, _META, [{"key": k, "value": v} for k, v in facts.items()], "key")
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            facts.items(),
+        )
 
 
-def _meta(conn: Connection, path: Path) -> dict[str, str] | None:
+def _meta(conn: sqlite3.Connection, path: Path) -> dict[str, str] | None:
     """The meta table's contents, or None when the database is empty (fresh)."""
-    names = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")
-    tables = {n for (n,) in names}
-    if _META.name not in tables:
+    tables = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "meta" not in tables:
         if tables:
             raise StateError(
                 f"{path} is not an ace state database (it has tables {sorted(tables)} but no "
                 "schema version); point --state-dir elsewhere"
             )
         return None
-    return {k: v for k, v in conn.execute(select(_META.c.key, _META.c.value))}
+    return dict(conn.execute("SELECT key, value FROM meta"))
 
 
 def _version(meta: dict[str, str] | None, path: Path) -> int | None:

@@ -1,43 +1,23 @@
 """The state store: the only code that opens the SQLite database of a state dir.
 
-Reads run as single autocommit statements (WAL: they never block on writers and never write);
-writes run in `BEGIN IMMEDIATE` transactions so concurrent writers queue on `busy_timeout`
-instead of failing with "database is locked" on a lock upgrade.
+Each method is one statement (or one write transaction). Reads are autocommit SELECTs, which
+in WAL mode neither block on writers nor write. One connection per Store, shared by threads
+under a lock (the executor records from worker threads).
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-from sqlalchemy import Connection, Engine, delete, select, update
-from sqlalchemy.dialects.sqlite import insert
-from sqlalchemy.exc import SQLAlchemyError
-
 from apps.errors import StateError
 from reconciler.types import Pairs, RecordedApp, RecordedState
-from state.db import (
-    derive_install_id,
-    dump_pairs,
-    load_pairs,
-    make_engine,
-    reason,
-    upsert,
-    writer,
-)
-from state.models import (
-    AppliedRow,
-    ContainerRow,
-    DigestRow,
-    ImageRow,
-    MetaRow,
-    RunRow,
-    RunStepRow,
-    table,
-)
+from state.db import connect, derive_install_id, dump_pairs, load_pairs, transaction, translated
 from state.records import (
     ContainerRecord,
     DigestEntries,
@@ -52,32 +32,17 @@ __all__ = ["DB_NAME", "Store"]
 
 DB_NAME = "ace.db"
 
-_META = table(MetaRow)
-_IMAGES = table(ImageRow)
-_CONTAINERS = table(ContainerRow)
-_APPLIED = table(AppliedRow)
-_RUNS = table(RunRow)
-_STEPS = table(RunStepRow)
-_DIGESTS = table(DigestRow)
-_RUN_COLS = (
-    _RUNS.c.id,
-    _RUNS.c.command,
-    _RUNS.c.plan_text,
-    _RUNS.c.started_at,
-    _RUNS.c.finished_at,
-    _RUNS.c.outcome,
-    _RUNS.c.duration,
-)
+_RUN_COLS = "id, command, plan_text, started_at, finished_at, outcome, duration"
 
 
 class Store:
     """The state database of one state dir. Use `Store.open(dir)`; close it (or use `with`)."""
 
-    def __init__(self, engine: Engine, path: Path, install_id: str) -> None:
-        self._engine = engine
-        self._writer = writer(engine)
+    def __init__(self, conn: sqlite3.Connection, path: Path, install_id: str) -> None:
+        self._conn = conn
         self._path = path
         self._install_id = install_id
+        self._mutex = threading.RLock()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -92,20 +57,22 @@ class Store:
         except OSError as e:
             raise StateError(f"cannot create state dir {directory}: {e}") from e
         path = directory / DB_NAME
-        engine = make_engine(path)
-        store = cls(engine, path, derive_install_id(directory))
+        install_id = derive_install_id(directory)
         try:
-            prepare(engine, path, store.install_id)
-        except SQLAlchemyError as e:
-            engine.dispose()
-            raise StateError(f"cannot open state database {path}: {reason(e)}") from e
+            conn = connect(path)
+        except sqlite3.Error as e:
+            raise StateError(f"cannot open state database {path}: {e}") from e
+        try:
+            with translated(path):
+                prepare(conn, path, install_id)
         except BaseException:
-            engine.dispose()
+            conn.close()
             raise
-        return store
+        return cls(conn, path, install_id)
 
     def close(self) -> None:
-        self._engine.dispose()
+        with self._mutex:
+            self._conn.close()
 
     def __enter__(self) -> Store:
         return self
@@ -120,36 +87,28 @@ class Store:
 
     @property
     def path(self) -> Path:
+        """The database file."""
         return self._path
 
     @property
     def install_id(self) -> str:
+        """This installation's id (see `derive_install_id`): the value of ace's install label."""
         return self._install_id
 
-    # -- connections ---------------------------------------------------------------------------
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._mutex, translated(self._path):
+            yield self._conn
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        try:
-            with self._engine.connect() as conn:
-                yield conn
-        except SQLAlchemyError as e:
-            raise StateError(f"state database {self._path}: {reason(e)}") from e
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        try:
-            with self._writer.begin() as conn:
-                yield conn
-        except SQLAlchemyError as e:
-            raise StateError(f"state database {self._path}: {reason(e)}") from e
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._mutex, translated(self._path), transaction(self._conn) as conn:
+            yield conn
 
     def schema_version(self) -> int:
         with self._read() as conn:
-            value = conn.execute(
-                select(_META.c.value).where(_META.c.key == "schema_version")
-            ).scalar_one()
-        return int(value)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0])
 
     # -- images --------------------------------------------------------------------------------
 
@@ -163,38 +122,27 @@ class Store:
         *,
         created_at: float | None = None,
     ) -> None:
-        """Remember that `image_id` (tagged `tag`) was built for `app` from these inputs."""
-        row = {
-            "app": app,
-            "tag": tag,
-            "image_id": image_id,
-            "input_hash": input_hash,
-            "files_json": dump_pairs(files),
-            "created_at": time.time() if created_at is None else created_at,
-        }
+        """Remember that `image_id`, tagged `tag`, was built for `app` from these inputs
+        (a rebuild of the same app and tag replaces the record)."""
+        at = time.time() if created_at is None else created_at
         with self._write() as conn:
-            stmt = insert(_IMAGES).values(row)
             conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["app", "tag"],
-                    set_={
-                        k: stmt.excluded[k]
-                        for k in ("image_id", "input_hash", "files_json", "created_at")
-                    },
-                )
+                "INSERT INTO images (app, tag, image_id, input_hash, files_json, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(app, tag) DO UPDATE SET"
+                " image_id = excluded.image_id, input_hash = excluded.input_hash,"
+                " files_json = excluded.files_json, created_at = excluded.created_at",
+                (app, tag, image_id, input_hash, dump_pairs(files), at),
             )
 
     def images_for(self, app: str) -> tuple[ImageRecord, ...]:
         """The images built for `app`, newest first."""
-        t = _IMAGES
-        q = (
-            select(t.c.app, t.c.tag, t.c.image_id, t.c.input_hash, t.c.files_json, t.c.created_at)
-            .where(t.c.app == app)
-            .order_by(t.c.created_at.desc(), t.c.id.desc())
-        )
         with self._read() as conn:
-            rows = conn.execute(q).all()
-        return tuple(ImageRecord(a, tg, i, h, load_pairs(f), c) for a, tg, i, h, f, c in rows)
+            rows = conn.execute(
+                "SELECT app, tag, image_id, input_hash, files_json, created_at FROM images"
+                " WHERE app = ? ORDER BY created_at DESC, id DESC",
+                (app,),
+            ).fetchall()
+        return tuple(ImageRecord(a, t, i, h, load_pairs(f), c) for a, t, i, h, f, c in rows)
 
     # -- containers ----------------------------------------------------------------------------
 
@@ -210,83 +158,63 @@ class Store:
         health: str = "",
         now: float | None = None,
     ) -> None:
-        """Insert or update the container `container_id` (created_at is kept on update)."""
+        """Insert or update container `container_id` (an update keeps its created_at)."""
         at = time.time() if now is None else now
-        row = {
-            "container_id": container_id,
-            "app": app,
-            "name": name,
-            "version": version,
-            "host_port": host_port,
-            "state": state,
-            "health": health,
-            "created_at": at,
-            "updated_at": at,
-        }
         with self._write() as conn:
-            stmt = insert(_CONTAINERS).values(row)
             conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["container_id"],
-                    set_={
-                        k: stmt.excluded[k] for k in row if k not in ("container_id", "created_at")
-                    },
-                )
+                "INSERT INTO containers (container_id, app, name, version, host_port, state,"
+                " health, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(container_id) DO UPDATE SET app = excluded.app,"
+                " name = excluded.name, version = excluded.version,"
+                " host_port = excluded.host_port, state = excluded.state,"
+                " health = excluded.health, updated_at = excluded.updated_at",
+                (container_id, app, name, version, host_port, state, health, at, at),
             )
 
     def forget_container(self, container_id: str) -> None:
         with self._write() as conn:
-            conn.execute(delete(_CONTAINERS).where(_CONTAINERS.c.container_id == container_id))
+            conn.execute("DELETE FROM containers WHERE container_id = ?", (container_id,))
 
     def containers(self) -> tuple[ContainerRecord, ...]:
         """Every recorded container, by app then name."""
-        t = _CONTAINERS
-        q = select(
-            t.c.container_id,
-            t.c.app,
-            t.c.name,
-            t.c.version,
-            t.c.host_port,
-            t.c.state,
-            t.c.health,
-            t.c.created_at,
-            t.c.updated_at,
-        ).order_by(t.c.app, t.c.name)
         with self._read() as conn:
-            return tuple(ContainerRecord(*r) for r in conn.execute(q))
+            rows = conn.execute(
+                "SELECT container_id, app, name, version, host_port, state, health, created_at,"
+                " updated_at FROM containers ORDER BY app, name"
+            ).fetchall()
+        return tuple(ContainerRecord(*r) for r in rows)
 
     # -- applied snapshots ---------------------------------------------------------------------
 
     def record_applied(self, app: RecordedApp, *, now: float | None = None) -> None:
         """Remember `app` as the last successfully applied desired snapshot of `app.path`."""
-        row = {
-            "app": app.path,
-            "version": app.version,
-            "image": app.image,
-            "container_id": app.container_id,
-            "spec_json": app.spec_json,
-            "files_json": dump_pairs(app.files),
-            "applied_at": time.time() if now is None else now,
-        }
+        at = time.time() if now is None else now
         with self._write() as conn:
-            upsert(conn, _APPLIED, [row], "app")
+            conn.execute(
+                "INSERT INTO applied (app, version, image, container_id, spec_json, files_json,"
+                " applied_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(app) DO UPDATE SET"
+                " version = excluded.version, image = excluded.image,"
+                " container_id = excluded.container_id, spec_json = excluded.spec_json,"
+                " files_json = excluded.files_json, applied_at = excluded.applied_at",
+                (app.path, app.version, app.image, app.container_id, app.spec_json,
+                 dump_pairs(app.files), at),
+            )  # fmt: skip
 
     def forget_app(self, app: str, *, images: bool = False) -> None:
         """Forget an app's applied snapshot and containers (and its built images if asked)."""
         with self._write() as conn:
-            conn.execute(delete(_APPLIED).where(_APPLIED.c.app == app))
-            conn.execute(delete(_CONTAINERS).where(_CONTAINERS.c.app == app))
+            conn.execute("DELETE FROM applied WHERE app = ?", (app,))
+            conn.execute("DELETE FROM containers WHERE app = ?", (app,))
             if images:
-                conn.execute(delete(_IMAGES).where(_IMAGES.c.app == app))
+                conn.execute("DELETE FROM images WHERE app = ?", (app,))
 
     def recorded(self) -> RecordedState:
         """Every app's last applied snapshot, by path (one query; never writes)."""
-        t = _APPLIED
-        q = select(
-            t.c.app, t.c.version, t.c.image, t.c.container_id, t.c.files_json, t.c.spec_json
-        ).order_by(t.c.app)
         with self._read() as conn:
-            rows = conn.execute(q).all()
+            rows = conn.execute(
+                "SELECT app, version, image, container_id, files_json, spec_json FROM applied"
+                " ORDER BY app"
+            ).fetchall()
         return RecordedState(
             tuple(RecordedApp(a, v, i, c, load_pairs(f), s) for a, v, i, c, f, s in rows)
         )
@@ -294,15 +222,16 @@ class Store:
     # -- runs ----------------------------------------------------------------------------------
 
     def begin_run(self, command: str, plan_text: str, *, started_at: float | None = None) -> int:
-        """Record the start of a run; returns its id for `finish_run`."""
+        """Record the start of a run; returns its id for `finish_run`. A run never finished
+        (the process died) keeps outcome "" and finished_at None."""
         at = time.time() if started_at is None else started_at
         with self._write() as conn:
-            result = conn.execute(
-                _RUNS.insert().values(command=command, plan_text=plan_text, started_at=at)
+            cur = conn.execute(
+                "INSERT INTO runs (command, plan_text, started_at, outcome) VALUES (?, ?, ?, '')",
+                (command, plan_text, at),
             )
-            run_id = result.inserted_primary_key
-        assert run_id is not None
-        return int(run_id[0])
+        assert cur.lastrowid is not None
+        return cur.lastrowid
 
     def finish_run(
         self,
@@ -315,87 +244,70 @@ class Store:
         """Record how run `run_id` ended and each step's outcome (one transaction)."""
         at = time.time() if finished_at is None else finished_at
         with self._write() as conn:
-            done = conn.execute(
-                update(_RUNS)
-                .where(_RUNS.c.id == run_id, _RUNS.c.finished_at.is_(None))
-                .values(finished_at=at, outcome=outcome, duration=at - _RUNS.c.started_at)
+            cur = conn.execute(
+                "UPDATE runs SET finished_at = ?, outcome = ?, duration = ? - started_at"
+                " WHERE id = ? AND finished_at IS NULL",
+                (at, outcome, at, run_id),
             )
-            if done.rowcount != 1:
+            if cur.rowcount != 1:
                 raise StateError(f"run {run_id} does not exist or is already finished")
-            if steps:
-                conn.execute(
-                    _STEPS.insert(),
-                    [
-                        {
-                            "run_id": run_id,
-                            "step_id": s.step_id,
-                            "app": s.app,
-                            "action": s.action,
-                            "target": s.target,
-                            "cause": s.cause,
-                            "outcome": s.outcome,
-                            "message": s.message,
-                            "duration": s.duration,
-                        }
-                        for s in steps
-                    ],
-                )
+            conn.executemany(
+                "INSERT INTO run_steps (run_id, step_id, app, action, target, cause, outcome,"
+                " message, duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, s.step_id, s.app, s.action, s.target, s.cause, s.outcome, s.message,
+                  s.duration) for s in steps],
+            )  # fmt: skip
 
     def runs(self, limit: int = 20) -> tuple[RunRecord, ...]:
         """The last `limit` runs, newest first."""
-        q = select(*_RUN_COLS).order_by(_RUNS.c.id.desc()).limit(limit)
         with self._read() as conn:
-            return tuple(RunRecord(*r) for r in conn.execute(q))
+            rows = conn.execute(
+                f"SELECT {_RUN_COLS} FROM runs ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return tuple(RunRecord(*r) for r in rows)
 
     def last_run(self) -> RunRecord | None:
+        """The newest run, finished or not."""
         found = self.runs(1)
         return found[0] if found else None
 
     def run_steps(self, run_id: int) -> tuple[StepOutcome, ...]:
         """The step outcomes of run `run_id`, in the order they were recorded."""
-        t = _STEPS
-        q = (
-            select(
-                t.c.step_id,
-                t.c.app,
-                t.c.action,
-                t.c.target,
-                t.c.cause,
-                t.c.outcome,
-                t.c.message,
-                t.c.duration,
-            )
-            .where(t.c.run_id == run_id)
-            .order_by(t.c.id)
-        )
         with self._read() as conn:
-            return tuple(StepOutcome(*r) for r in conn.execute(q))
+            rows = conn.execute(
+                "SELECT step_id, app, action, target, cause, outcome, message, duration"
+                " FROM run_steps WHERE run_id = ? ORDER BY id",
+                (run_id,),
+            ).fetchall()
+        return tuple(StepOutcome(*r) for r in rows)
 
     # -- file digest cache ---------------------------------------------------------------------
 
     def digest_cache(self, paths_prefix: str) -> DigestEntries:
         """Cached digests of paths starting with `paths_prefix`: path -> (size, mtime_ns,
-        digest). A hit is valid only if the file's size and mtime_ns still match."""
-        t = _DIGESTS
-        q = select(t.c.path, t.c.size, t.c.mtime_ns, t.c.digest)
-        if paths_prefix:  # a range on the primary key (LIKE would be case-insensitive)
-            q = q.where(t.c.path >= paths_prefix, t.c.path < paths_prefix + "\U0010ffff")
+        digest). A hit is valid only while the file's size and mtime_ns still match."""
+        # A range on the primary key: indexed, and exact (LIKE is case-insensitive in SQLite).
         with self._read() as conn:
-            return {p: (s, m, d) for p, s, m, d in conn.execute(q)}
+            rows = conn.execute(
+                "SELECT path, size, mtime_ns, digest FROM file_digests"
+                " WHERE path >= ? AND path < ?",
+                (paths_prefix, paths_prefix + "\U0010ffff"),
+            ).fetchall()
+        return {p: (s, m, d) for p, s, m, d in rows}
 
     def save_digests(
         self, entries: Mapping[str, tuple[int, int, str]], *, drop: Iterable[str] = ()
     ) -> None:
         """Bulk upsert digest cache entries, and delete the `drop` paths (files now gone)."""
-        rows = [
-            {"path": p, "size": s, "mtime_ns": m, "digest": d} for p, (s, m, d) in entries.items()
-        ]
-        gone = list(drop)
+        rows = [(p, s, m, d) for p, (s, m, d) in entries.items()]
+        gone = [(p,) for p in drop]
         if not rows and not gone:
             return
         with self._write() as conn:
-            if rows:
-                upsert(conn, _DIGESTS, rows, "path")
-            if gone:
-                for i in range(0, len(gone), 500):
-                    conn.execute(delete(_DIGESTS).where(_DIGESTS.c.path.in_(gone[i : i + 500])))
+            conn.executemany(
+                "INSERT INTO file_digests (path, size, mtime_ns, digest) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(path) DO UPDATE SET size = excluded.size,"
+                " mtime_ns = excluded.mtime_ns, digest = excluded.digest",
+                rows,
+            )
+            conn.executemany("DELETE FROM file_digests WHERE path = ?", gone)
