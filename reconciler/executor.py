@@ -31,6 +31,7 @@ from reconciler.types import (
     ObservedContainer,
     ObservedState,
     Plan,
+    RecordedApp,
     RecordedState,
     Step,
 )
@@ -50,16 +51,13 @@ class Recorder(Protocol):
     ) -> None: ...
 
     def record_container(
-        self, *, app: str, name: str, container_id: str, version: str, host_port: int | None,
+        self, container_id: str, *, app: str, name: str, version: str, host_port: int | None,
         state: str, health: str,
     ) -> None: ...
 
     def forget_container(self, container_id: str) -> None: ...
 
-    def record_applied(
-        self, *, app: str, version: str, image: str, container_id: str, spec_json: str,
-        files: tuple[tuple[str, str], ...],
-    ) -> None: ...
+    def record_applied(self, app: RecordedApp) -> None: ...
 
     def forget_app(self, app: str) -> None: ...
 
@@ -158,12 +156,16 @@ def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> No
                          f"{result.detail}" + (f"\nlast log lines:\n{tail}" if tail else ""))
 
 
+def _recorded(app: DesiredApp, container_id: str) -> RecordedApp:
+    return RecordedApp(path=app.path, version=app.version, image=app.image,
+                       container_id=container_id, files=app.build.files if app.build else (),
+                       spec_json=app.spec_json)
+
+
 def _record_running(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> None:
     ctx.record(ctx.recorder.record_container, app=app.path, name=c.name, container_id=c.id,
                version=app.version, host_port=c.host_port, state="running", health="healthy")
-    ctx.record(ctx.recorder.record_applied, app=app.path, version=app.version, image=app.image,
-               container_id=c.id, spec_json=app.spec_json,
-               files=app.build.files if app.build else ())
+    ctx.record(ctx.recorder.record_applied, app=_recorded(app, c.id))
 
 
 def _launch(ctx: _Context, app: DesiredApp) -> ObservedContainer:
@@ -296,11 +298,9 @@ def adopt(
         c = max(running, key=lambda x: x.created)
         if rec is not None and rec.version == app.version and rec.container_id == c.id:
             continue
-        recorder.record_container(app=app.path, name=c.name, container_id=c.id,
+        recorder.record_container(c.id, app=app.path, name=c.name,
                                   version=app.version, host_port=c.host_port, state=c.state,
                                   health="unknown")
-        recorder.record_applied(app=app.path, version=app.version, image=app.image,
-                                container_id=c.id, spec_json=app.spec_json,
-                                files=app.build.files if app.build else ())
+        recorder.record_applied(_recorded(app, c.id))
         adopted.append(app.path)
     return tuple(adopted)

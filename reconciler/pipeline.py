@@ -1,0 +1,145 @@
+"""One reconcile pass: evaluate -> observe -> plan -> apply. The CLI and the watch loop both call
+`run_pass`; nothing else decides what to do."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+import apps
+from apps.model import EvalResult
+from reconciler.desired import Naming, desired_state
+from reconciler.executor import ApplyOptions, ApplyResult, StepOutcome, adopt, apply_plan
+from reconciler.hashing import DigestCache
+from reconciler.planner import PlanOptions, PullPolicy, plan
+from reconciler.ports import Engine
+from reconciler.types import DesiredState, ObservedState, Plan, RecordedState
+from state import Store
+from state.records import StepOutcome as StoredOutcome
+
+__all__ = ["PassResult", "Settings", "observe", "prepare", "run_pass", "state_dir_for"]
+
+log = structlog.get_logger("ace.pass")
+
+
+def state_dir_for(apps_file: str | Path, override: str | None = None) -> Path:
+    """`--state-dir`, else env ACE_STATE_DIR, else `.ace/` beside the apps file."""
+    chosen = override or os.environ.get("ACE_STATE_DIR")
+    if chosen:
+        return Path(chosen).resolve()
+    return Path(apps_file).resolve().parent / ".ace"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    apps_file: Path
+    state_dir: Path
+    pull: PullPolicy = "missing"
+    parallel: int = 4
+    health_timeout: float = 60.0
+    deadline: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class PassResult:
+    """Everything one pass saw and did."""
+
+    cycle: str
+    evaluation: EvalResult
+    desired: DesiredState
+    observed: ObservedState
+    recorded: RecordedState
+    plan: Plan
+    applied: ApplyResult | None = None
+    adopted: tuple[str, ...] = ()
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.evaluation.errors and (self.applied is None or self.applied.ok)
+
+    @property
+    def changed(self) -> bool:
+        return self.applied is not None and self.applied.changed
+
+
+def observe(engine: Engine, install: str) -> ObservedState:
+    """The engine's truth: one sparse container listing and one image listing."""
+    return ObservedState(engine.list_containers(install), engine.list_images())
+
+
+def _digest_prefix(result: EvalResult) -> str:
+    dirs = [a.container.build_dir for a in result.apps if a.container and a.container.build_dir]
+    return os.path.commonpath(dirs) if dirs else "/"
+
+
+def prepare(
+    settings: Settings, store: Store, engine: Engine, *, evaluation: EvalResult | None = None
+) -> tuple[EvalResult, DesiredState, ObservedState, RecordedState, Plan, dict[str, float]]:
+    """Evaluate (unless given), hash, observe and plan. Writes only changed file digests."""
+    t: dict[str, float] = {}
+    t0 = time.perf_counter()
+    result = evaluation or apps.evaluate(settings.apps_file, deadline=settings.deadline)
+    t["evaluate"] = time.perf_counter() - t0
+    naming = Naming(store.install_id, str(settings.state_dir))
+    t1 = time.perf_counter()
+    cache = DigestCache(known=store.digest_cache(_digest_prefix(result)))
+    desired = desired_state(result, naming, cache)
+    if cache.fresh:
+        store.save_digests(cache.fresh)
+    t["hash"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    observed = observe(engine, store.install_id)
+    t["observe"] = time.perf_counter() - t2
+    recorded = store.recorded()
+    the_plan = plan(desired, observed, recorded, PlanOptions(pull=settings.pull))
+    return result, desired, observed, recorded, the_plan, t
+
+
+def run_pass(
+    settings: Settings,
+    store: Store,
+    engine: Engine,
+    *,
+    dry_run: bool = False,
+    command: str = "reconcile",
+    evaluation: EvalResult | None = None,
+    on_event: Callable[[str, StepOutcome], None] = lambda kind, outcome: None,
+) -> PassResult:
+    cycle = uuid.uuid4().hex[:8]
+    bound = log.bind(cycle=cycle)
+    start = time.perf_counter()
+    result, desired, observed, recorded, the_plan, timings = prepare(
+        settings, store, engine, evaluation=evaluation
+    )
+    for err in result.errors:
+        bound.warning("app_error", app=err.app, file=err.file, line=err.line, error=err.message)
+    bound.info("plan_computed", steps=len(the_plan.steps), noops=len(the_plan.noops))
+    applied: ApplyResult | None = None
+    adopted: tuple[str, ...] = ()
+    if not dry_run:
+        adopted = adopt(desired, observed, recorded, store)
+        if the_plan.steps:
+            run_id = store.begin_run(command, the_plan.render())
+            naming = Naming(store.install_id, str(settings.state_dir))
+            applied = apply_plan(
+                the_plan, desired, observed, engine=engine, recorder=store, naming=naming,
+                options=ApplyOptions(parallel=settings.parallel,
+                                     health_timeout=settings.health_timeout),
+                on_event=on_event,
+            )
+            outcome = "ok" if applied.ok else ("partial" if applied.changed else "failed")
+            store.finish_run(run_id, outcome, [
+                StoredOutcome.of(o.step, o.outcome, o.message, o.seconds) for o in applied.outcomes
+            ])
+    seconds = time.perf_counter() - start
+    bound.info("pass_finished", seconds=round(seconds, 3), dry_run=dry_run)
+    return PassResult(cycle, result, desired, observed, recorded, the_plan, applied, adopted,
+                      seconds, timings)

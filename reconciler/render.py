@@ -1,0 +1,140 @@
+"""Output for people (rich) and machines (JSON). No decisions here, only presentation."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from apps.model import EvalError, EvalResult
+from reconciler.executor import StepOutcome
+from reconciler.report import AppStatus, DriftItem
+from reconciler.types import Plan
+
+__all__ = [
+    "console",
+    "err_console",
+    "print_errors",
+    "print_json",
+    "print_outcomes",
+    "print_plan",
+    "print_status",
+    "print_drift",
+    "plan_json",
+]
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+_MARK = {"done": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]"}
+
+
+def print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+
+
+def print_errors(errors: Iterable[EvalError]) -> None:
+    for e in errors:
+        where = e.file + (f":{e.line}:{e.column}" if e.line else "")
+        app = e.app or "(apps file)"
+        err_console.print(f"[red]error[/] [bold]{app}[/] {where}\n  {e.message}", soft_wrap=True)
+
+
+def plan_json(plan: Plan, outcomes: Sequence[StepOutcome] = ()) -> dict[str, Any]:
+    by_id = {o.step.id: o for o in outcomes}
+    steps = []
+    for s in plan.steps:
+        d: dict[str, Any] = {"id": s.id, "app": s.app, "action": s.action, "target": s.target,
+                             "cause": s.cause, "depends_on": list(s.depends_on)}
+        o = by_id.get(s.id)
+        if o is not None:
+            d.update(outcome=o.outcome, message=o.message, seconds=round(o.seconds, 3))
+            if o.url:
+                d["url"] = o.url
+        steps.append(d)
+    return {"steps": steps, "noops": [{"app": n.app, "reason": n.reason} for n in plan.noops]}
+
+
+def print_plan(plan: Plan, *, verbose: bool) -> None:
+    if not plan.steps:
+        console.print("[dim]nothing to do[/]")
+    for s in plan.steps:
+        console.print(f"[bold]{s.action:8}[/] {s.app}  [dim]{s.target}[/]  ({s.cause})",
+                      soft_wrap=True)
+    if verbose:
+        for n in plan.noops:
+            console.print(f"[dim]ok       {n.app}  ({n.reason})[/]", soft_wrap=True)
+
+
+def print_outcomes(outcomes: Sequence[StepOutcome]) -> None:
+    for o in outcomes:
+        s = o.step
+        line = f"{_MARK[o.outcome]} {s.action:8} {s.app}  ({s.cause})"
+        if o.seconds:
+            line += f" [dim]{o.seconds:.1f}s[/]"
+        if o.url:
+            line += f"  {o.url}"
+        console.print(line, soft_wrap=True)
+        if o.outcome != "done" and o.message:
+            console.print("    " + o.message.replace("\n", "\n    "), style="red", soft_wrap=True)
+
+
+def _ago(ts: int) -> str:
+    if not ts:
+        return ""
+    d = int(time.time()) - ts
+    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
+        if d >= n:
+            return f"{d // n}{unit} ago"
+    return f"{max(d, 0)}s ago"
+
+
+def print_status(rows: Sequence[AppStatus]) -> None:
+    if not rows:
+        console.print("[dim]no apps[/]")
+        return
+    t = Table(box=None, pad_edge=False)
+    for col in ("APP", "STATE", "HEALTH", "URL", "CONTAINER", "SINCE", "DETAIL"):
+        t.add_column(col, overflow="fold")
+    colour = {"running": "green", "stopped": "red", "missing": "yellow", "failed": "red",
+              "error": "red", "orphaned": "yellow"}
+    for r in rows:
+        c = colour.get(r.state, "")
+        t.add_row(r.path, f"[{c}]{r.state}[/]" if c else r.state, r.health, r.url, r.container,
+                  _ago(r.since), r.detail)
+    console.print(t)
+
+
+def print_drift(items: Sequence[DriftItem]) -> None:
+    if not items:
+        console.print("[green]in sync[/]")
+        return
+    t = Table(box=None, pad_edge=False)
+    for col in ("APP", "KIND", "WHAT", "EXPECTED", "ACTUAL"):
+        t.add_column(col, overflow="fold")
+    for i in items:
+        kind = "[red]drift[/]" if i.kind == "drift" else "[yellow]pending[/]"
+        t.add_row(i.app, kind, i.what, i.expected, i.actual)
+    console.print(t)
+
+
+def print_config(result: EvalResult) -> None:
+    for a in result.apps:
+        c = a.container
+        if c is None:
+            desc = "no container"
+        elif c.kind == "image":
+            desc = f"image {c.image}"
+        else:
+            desc = f"build {c.containerfile}"
+        if c is not None:
+            desc += f", port {c.port}, lifetime {c.lifetime}, health {c.health}"
+        console.print(f"[bold]{a.path}[/] ({a.name}): {desc}", soft_wrap=True)
+        if a.actions:
+            console.print("  actions: " + ", ".join(x.name for x in a.actions), soft_wrap=True)
+    print_errors(result.errors)

@@ -1,0 +1,164 @@
+"""What runs versus what was declared and recorded: `ace status` rows and `ace drift` items.
+
+Both read one observation; health is probed live (one GET per running service, in parallel)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from reconciler.health import probe
+from reconciler.types import (
+    DesiredApp,
+    DesiredState,
+    ObservedContainer,
+    ObservedState,
+    RecordedState,
+)
+
+__all__ = ["AppStatus", "DriftItem", "drift_items", "probe_health", "status_rows"]
+
+
+@dataclass(frozen=True, slots=True)
+class AppStatus:
+    path: str
+    state: str  # running, stopped, missing, failed, command, pending, error, orphaned
+    health: str  # healthy, unhealthy, unknown, "-"
+    url: str
+    container: str
+    image: str
+    since: int  # unix seconds the container was created, 0 when none
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "state": self.state, "health": self.health, "url": self.url,
+                "container": self.container, "image": self.image, "since": self.since,
+                "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class DriftItem:
+    app: str
+    kind: Literal["drift", "pending"]
+    what: str
+    expected: str
+    actual: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"app": self.app, "kind": self.kind, "what": self.what,
+                "expected": self.expected, "actual": self.actual}
+
+
+def _current(app: DesiredApp, observed: ObservedState) -> ObservedContainer | None:
+    mine = [c for c in observed.containers if c.app == app.path]
+    if not mine:
+        return None
+    return max(mine, key=lambda c: (c.state == "running", c.version == app.version, c.created))
+
+
+def probe_health(desired: DesiredState, observed: ObservedState) -> dict[str, str]:
+    """app path -> "healthy"/"unhealthy: ..." for each running service container."""
+    targets: list[tuple[str, DesiredApp, ObservedContainer]] = []
+    for app in desired.apps:
+        c = _current(app, observed)
+        if app.service and c is not None and c.state == "running" and c.host_port:
+            targets.append((app.path, app, c))
+
+    def one(t: tuple[str, DesiredApp, ObservedContainer]) -> tuple[str, str]:
+        path, app, c = t
+        assert c.host_port is not None
+        status, detail = probe(app.scheme, c.host_port, app.health, timeout=2.0)
+        return path, "healthy" if status == 200 else f"unhealthy: {detail}"
+
+    if not targets:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(16, len(targets))) as pool:
+        return dict(pool.map(one, targets))
+
+
+def status_rows(
+    desired: DesiredState, observed: ObservedState, health: dict[str, str],
+    failed_steps: dict[str, str] | None = None,
+) -> list[AppStatus]:
+    rows: list[AppStatus] = []
+    failed_steps = failed_steps or {}
+    for app in sorted(desired.apps, key=lambda a: a.path):
+        c = _current(app, observed)
+        if not app.service:
+            rows.append(AppStatus(app.path, "command", "-", "", "", app.image, 0,
+                                  "image only; run actions with ace run"))
+            continue
+        if c is None:
+            state = "failed" if app.path in failed_steps else "missing"
+            rows.append(AppStatus(app.path, state, "-", "", "", app.image, 0,
+                                  failed_steps.get(app.path, "")))
+            continue
+        h = health.get(app.path, "unknown" if c.state == "running" else "-")
+        state = "running" if c.state == "running" else "stopped"
+        if state == "running" and c.version != app.version:
+            detail = "an older version runs; reconcile to apply the change"
+        else:
+            detail = c.status if state != "running" else ""
+        if h.startswith("unhealthy:"):
+            h, detail = "unhealthy", h.split(": ", 1)[1]
+        live = c.host_port and state == "running"
+        url = f"{app.scheme}://127.0.0.1:{c.host_port}" if live else ""
+        rows.append(AppStatus(app.path, state, h, url, c.name, app.image, c.created, detail))
+    for path in sorted(desired.held):
+        rows.append(AppStatus(path, "error", "-", "", "", "", 0, "app has errors: see ace config"))
+    wanted = {a.path for a in desired.apps} | desired.held
+    for c in sorted(observed.containers, key=lambda c: c.app):
+        if c.app not in wanted:
+            rows.append(AppStatus(c.app, "orphaned", "-", "", c.name, c.image, c.created,
+                                  "not declared any more; reconcile removes it"))
+    return rows
+
+
+def drift_items(
+    desired: DesiredState, observed: ObservedState, recorded: RecordedState,
+    health: dict[str, str],
+) -> list[DriftItem]:
+    items: list[DriftItem] = []
+    tags = observed.image_tags()
+    for app in sorted(desired.apps, key=lambda a: a.path):
+        rec = recorded.get(app.path)
+        mine = [c for c in observed.containers if c.app == app.path]
+        if rec is not None and rec.image not in tags and rec.image == app.image:
+            items.append(DriftItem(app.path, "drift", "image removed", rec.image, "absent"))
+        if not app.service:
+            for c in mine:
+                items.append(DriftItem(app.path, "pending", "service of a command app",
+                                       "no container", f"{c.name} {c.state}"))
+            continue
+        if rec is None:
+            items.append(DriftItem(app.path, "pending", "not applied yet",
+                                   f"version {app.version[:12]}", "nothing recorded"))
+        elif rec.version != app.version:
+            items.append(DriftItem(app.path, "pending", "declared change not applied",
+                                   f"version {app.version[:12]}", f"version {rec.version[:12]}"))
+        if rec is None:
+            continue
+        by_id = {c.id: c for c in mine}
+        c = by_id.get(rec.container_id)
+        if c is None:
+            others = [o for o in mine if o.state == "running"]
+            if others:
+                items.append(DriftItem(app.path, "drift", "container replaced outside ace",
+                                       rec.container_id[:12], others[0].id[:12]))
+            else:
+                items.append(DriftItem(app.path, "drift", "container gone",
+                                       f"{rec.container_id[:12]} running", "absent"))
+            continue
+        if c.state != "running":
+            items.append(DriftItem(app.path, "drift", "container stopped", "running",
+                                   c.status or c.state))
+        elif health.get(app.path, "healthy") != "healthy":
+            items.append(DriftItem(app.path, "drift", "container unhealthy",
+                                   f"200 from {app.health}", health[app.path]))
+    wanted = {a.path for a in desired.apps} | desired.held
+    for c in sorted(observed.containers, key=lambda c: c.app):
+        if c.app not in wanted:
+            items.append(DriftItem(c.app, "pending", "app removed from apps file",
+                                   "no container", f"{c.name} {c.state}"))
+    return items

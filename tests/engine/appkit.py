@@ -1,0 +1,122 @@
+"""Helpers for reconcile tests against the real engine: write apps, run ace, read what runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+from typer.testing import CliRunner
+
+from reconciler.cli import app as cli_app
+from reconciler.types import LABEL_APP, LABEL_INSTALL
+from state.db import derive_install_id
+
+WEB_CONTAINERFILE = """FROM busybox
+COPY index.html /www/index.html
+EXPOSE 8080
+CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
+"""
+
+WEB_APP_STAR = """load("proxy.in", "proxy")
+load("container.in", "container")
+
+app = ace.app("Web",
+    routes=[ace.proxy("/", proxy.config(container.URL))],
+    container=container.config(container.AUTO, health=param.health),
+    permissions=[ace.permission("proxy.in", "config", [container.URL]),
+                 ace.permission("container.in", "config", [container.AUTO])])
+"""
+
+WEB_PARAMS = """param("health", default="/")
+param("greeting", default="hello")
+"""
+
+
+@dataclass
+class Project:
+    """A temp project: apps.star plus app dirs, its state dir and installation id."""
+
+    root: Path
+    client: docker.DockerClient
+
+    @property
+    def apps_file(self) -> Path:
+        return self.root / "apps.star"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".ace"
+
+    @property
+    def install(self) -> str:
+        return derive_install_id(self.state_dir)
+
+    def write(self, rel: str, text: str) -> Path:
+        p = self.root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+        return p
+
+    def web_app(self, name: str = "web", page: str = "v1") -> None:
+        self.write(f"{name}/Containerfile", WEB_CONTAINERFILE)
+        self.write(f"{name}/index.html", page + "\n")
+        self.write(f"{name}/app.star", WEB_APP_STAR)
+        self.write(f"{name}/params.star", WEB_PARAMS)
+
+    def apps(self, *lines: str) -> None:
+        self.write("apps.star", "\n".join(lines) + "\n")
+
+    def ace(self, *args: str, expect: int | None = 0) -> tuple[int, str]:
+        """Run an ace command in-process; returns (exit code, stdout)."""
+        res = CliRunner().invoke(cli_app, [*args, "-f", str(self.apps_file)])
+        if res.exception and not isinstance(res.exception, SystemExit):
+            raise res.exception
+        if expect is not None:
+            assert res.exit_code == expect, f"ace {' '.join(args)} -> {res.exit_code}\n{res.output}"
+        return res.exit_code, res.stdout
+
+    def ace_json(self, *args: str, expect: int | None = 0) -> Any:
+        return json.loads(self.ace(*args, "--json", expect=expect)[1])
+
+    def spawn(self, *args: str) -> subprocess.Popen[str]:
+        """Run ace in its own process (for kills and concurrency)."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "reconciler", *args, "-f", str(self.apps_file)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def containers(self, app: str | None = None) -> list[Any]:
+        filters = [f"{LABEL_INSTALL}={self.install}"]
+        if app:
+            filters.append(f"{LABEL_APP}={app}")
+        return self.client.containers.list(all=True, filters={"label": filters})
+
+    def url(self, app: str) -> str:
+        rows = self.ace_json("status")["apps"]
+        row = next(r for r in rows if r["path"] == app)
+        assert row["url"], row
+        return str(row["url"])
+
+    def events(self, since: float) -> list[dict[str, Any]]:
+        """Engine events on this installation's containers since `since` (unix seconds)."""
+        until = time.time() + 0.5
+        time.sleep(0.6)
+        stream = self.client.events(since=int(since), until=int(until) + 1, decode=True,
+                                    filters={"label": f"{LABEL_INSTALL}={self.install}"})
+        return [e for e in stream if e.get("time", 0) >= int(since)]
+
+
+def get(url: str, timeout: float = 2.0) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+    except OSError:
+        return 0, ""

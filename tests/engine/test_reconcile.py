@@ -1,0 +1,271 @@
+"""Reconcile against the real engine: converge, idempotence, minimality, zero-downtime replace,
+teardown, drift, and recovery (SIGKILL, lost state dir, concurrent runs)."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.engine.appkit import Project, get
+
+pytestmark = pytest.mark.engine
+
+WEB = 'app("/web", "./web")'
+HELLO = ('app("/hello", "-", spec="image", params={"image": "busybox", "port": 8080})')
+
+
+@pytest.fixture
+def project(tmp_path: Path, docker_client: docker.DockerClient, busybox: str
+            ) -> Iterator[Project]:
+    p = Project(tmp_path, docker_client)
+    yield p
+    for c in p.containers():
+        c.remove(force=True)
+    for img in docker_client.images.list(filters={"label": f"dev.ace.install={p.install}"}):
+        docker_client.images.remove(img.id, force=True)
+    for v in docker_client.volumes.list(filters={"label": f"dev.ace.install={p.install}"}):
+        v.remove(force=True)
+
+
+def test_converge_then_idempotent(project: Project) -> None:
+    """First reconcile builds and starts; the second plans nothing and makes no engine change."""
+    project.web_app()
+    project.apps(WEB, HELLO)
+    out = project.ace_json("reconcile")
+    assert sorted((s["action"], s["app"]) for s in out["steps"]) == [
+        ("build", "/web"), ("start", "/hello"), ("start", "/web")]
+    assert all(s["outcome"] == "done" for s in out["steps"])
+    assert get(project.url("/web")) == (200, "v1\n")
+    since = time.time()
+    again = project.ace_json("reconcile")
+    assert again["steps"] == [] and again["changed"] is False
+    code, text = project.ace("reconcile")
+    assert text == ""  # silent when nothing changes
+    assert project.ace("reconcile", "--detailed-exitcode")[0] == 0
+    assert project.events(since) == []
+
+
+def test_minimal_changes(project: Project) -> None:
+    """health change: nothing; param (env) change: replace, no build; file change: build+replace;
+    only the changed app is touched."""
+    project.web_app()
+    project.apps(WEB, HELLO)
+    project.ace("reconcile")
+    project.apps('app("/web", "./web", params={"health": "/index.html"})', HELLO)
+    assert project.ace_json("plan")["steps"] == []
+    project.apps('app("/web", "./web", params={"greeting": "hi"})', HELLO)
+    steps = project.ace_json("reconcile")["steps"]
+    assert [(s["action"], s["app"]) for s in steps] == [("replace", "/web")]
+    assert "env changed: GREETING" in steps[0]["cause"]
+    project.write("web/index.html", "v2\n")
+    steps = project.ace_json("reconcile", expect=None)["steps"]
+    assert [(s["action"], s["app"]) for s in steps] == [("build", "/web"), ("replace", "/web")]
+    assert steps[0]["cause"] == "build inputs changed: index.html"
+    assert get(project.url("/web")) == (200, "v2\n")
+    assert len(project.containers("/web")) == 1
+
+
+def test_replace_is_zero_downtime(project: Project) -> None:
+    """Requests sent throughout a replace all succeed: the old container serves until the new
+    one is healthy, and the new one answers as soon as the old one is gone."""
+    project.web_app()
+    project.apps(WEB)
+    project.ace("reconcile")
+    old_url = project.url("/web")
+    failures: list[str] = []
+    stop = threading.Event()
+    served_by_old = 0
+
+    def hammer() -> None:
+        nonlocal served_by_old
+        while not stop.is_set():
+            code, _ = get(old_url, timeout=1)
+            if code != 200:
+                # The old one may only stop once the new one is healthy and serving.
+                news = [c for c in project.containers("/web") if c.status == "running"]
+                live = [c for c in news if c.ports]
+                if not any(get(_url(c))[0] == 200 for c in live):
+                    failures.append(f"no container served at {time.time()}")
+                return
+            served_by_old += 1
+            time.sleep(0.01)
+
+    t = threading.Thread(target=hammer)
+    t.start()
+    project.write("web/index.html", "v2\n")
+    project.ace("reconcile")
+    stop.set()
+    t.join()
+    assert failures == []
+    assert served_by_old > 5
+    assert get(project.url("/web")) == (200, "v2\n")
+
+
+def _url(c: docker.models.containers.Container) -> str:
+    c.reload()
+    binding = next(iter(c.ports.values()))[0]
+    assert binding["HostIp"] == "127.0.0.1"
+    return f"http://127.0.0.1:{binding['HostPort']}/"
+
+
+def test_failed_replace_keeps_old_serving(project: Project) -> None:
+    """A new version that never gets healthy is removed; the old one keeps serving; exit 1."""
+    project.web_app()
+    project.apps(WEB, HELLO)
+    project.ace("reconcile")
+    url = project.url("/web")
+    project.write("web/Containerfile", "FROM busybox\nEXPOSE 8080\nCMD [\"false\"]\n")
+    code, _ = project.ace("reconcile", "--health-timeout", "5", expect=1)
+    assert get(url) == (200, "v1\n")
+    assert len(project.containers("/web")) == 1
+    rows = {r["path"]: r for r in project.ace_json("status")["apps"]}
+    assert rows["/web"]["url"] == url.rstrip("/") or rows["/web"]["url"] == url
+    assert rows["/hello"]["state"] == "running"
+
+
+def test_exited_container_restarts(project: Project) -> None:
+    """A service container stopped outside ace is drift, and reconcile starts it again."""
+    project.web_app()
+    project.apps(WEB)
+    project.ace("reconcile")
+    project.containers("/web")[0].stop(timeout=1)
+    drift = project.ace_json("drift", expect=2)
+    assert [(i["kind"], i["what"]) for i in drift["items"]] == [("drift", "container stopped")]
+    steps = project.ace_json("reconcile")["steps"]
+    assert [s["action"] for s in steps] == ["restart"]
+    assert get(project.url("/web"))[0] == 200
+    assert project.ace_json("drift")["in_sync"] is True
+
+
+def test_drift_kinds(project: Project, docker_client: docker.DockerClient) -> None:
+    """container gone, unhealthy, pending change and removed app are each reported."""
+    project.web_app()
+    project.apps(WEB, HELLO)
+    project.ace("reconcile")
+    assert project.ace_json("drift")["in_sync"] is True
+    project.containers("/hello")[0].remove(force=True)
+    web = project.containers("/web")[0]
+    web.exec_run(["rm", "/www/index.html"])
+    project.write("web/index.html", "v2\n")
+    project.apps(WEB)
+    items = project.ace_json("drift", expect=2)["items"]
+    found = {(i["app"], i["kind"], i["what"]) for i in items}
+    assert ("/web", "pending", "declared change not applied") in found
+    assert ("/web", "drift", "container unhealthy") in found
+    assert ("/hello", "drift", "container gone") not in found  # /hello is no longer declared
+    project.apps(WEB, HELLO)
+    items = project.ace_json("drift", expect=2)["items"]
+    assert ("/hello", "drift", "container gone") in {(i["app"], i["kind"], i["what"])
+                                                     for i in items}
+
+
+def test_removed_app_and_down(project: Project, docker_client: docker.DockerClient) -> None:
+    """An app dropped from the apps file is removed; down removes the rest; volumes survive
+    down unless --volumes; images go only with --images."""
+    project.web_app()
+    project.apps(WEB, HELLO)
+    project.ace("reconcile")
+    project.apps(WEB)
+    steps = project.ace_json("reconcile")["steps"]
+    assert [(s["action"], s["app"], s["cause"]) for s in steps] == [
+        ("remove", "/hello", "app removed from apps file")]
+    assert project.containers("/hello") == []
+    project.ace("down")
+    assert project.containers() == []
+    tags = [t for i in docker_client.images.list() for t in i.tags]
+    assert any(t.startswith(f"ace-{project.install}/web:") for t in tags)
+    project.ace("down", "--images")
+    tags = [t for i in docker_client.images.list() for t in i.tags]
+    assert not any(t.startswith(f"ace-{project.install}/") for t in tags)
+    assert "busybox:latest" in tags
+
+
+def test_lost_state_dir_adopts(project: Project) -> None:
+    """Deleting the state dir loses no control: the next reconcile adopts from labels."""
+    project.web_app()
+    project.apps(WEB, HELLO)
+    project.ace("reconcile")
+    shutil.rmtree(project.state_dir)
+    since = time.time()
+    out = project.ace_json("reconcile")
+    assert out["steps"] == []
+    assert sorted(out["adopted"]) == ["/hello", "/web"]
+    assert project.events(since) == []
+    assert project.ace_json("drift")["in_sync"] is True
+
+
+def test_sigkill_mid_apply_converges(project: Project) -> None:
+    """Killed with SIGKILL while a replace waits for health, the next run leaves exactly one
+    container of the new version, running."""
+    project.web_app()
+    project.apps(WEB)
+    project.ace("reconcile")
+    project.write("web/Containerfile", "FROM busybox\nCOPY index.html /www/index.html\n"
+                  "EXPOSE 8080\nCMD [\"sh\", \"-c\", \"sleep 3; exec httpd -f -p 8080 -h /www\"]\n")
+    proc = project.spawn("reconcile")
+    deadline = time.time() + 30
+    while time.time() < deadline and len(project.containers("/web")) < 2:
+        time.sleep(0.05)
+    assert len(project.containers("/web")) == 2, "the new container never appeared"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    project.ace("reconcile", expect=None)
+    project.ace("reconcile")
+    cs = project.containers("/web")
+    assert len(cs) == 1 and cs[0].status == "running"
+    assert project.ace_json("plan")["steps"] == []
+    deadline = time.time() + 10
+    while get(project.url("/web"))[0] != 200 and time.time() < deadline:
+        time.sleep(0.2)
+    assert get(project.url("/web")) == (200, "v1\n")
+
+
+def test_concurrent_reconciles_wait_for_the_lock(project: Project) -> None:
+    """Two reconciles at once: one waits for the other, both succeed, one container per app."""
+    project.web_app()
+    project.apps(WEB, HELLO)
+    a, b = project.spawn("reconcile"), project.spawn("reconcile")
+    outs = [p.communicate(timeout=120) for p in (a, b)]
+    assert [a.returncode, b.returncode] == [0, 0], outs
+    assert any("waiting for" in err for _, err in outs)
+    assert len(project.containers("/web")) == 1
+    assert len(project.containers("/hello")) == 1
+
+
+def test_foreign_containers_left_alone(project: Project, docker_client: docker.DockerClient
+                                       ) -> None:
+    """A container without this installation's labels survives reconcile and down."""
+    foreign = docker_client.containers.run(
+        "busybox:latest", ["sleep", "60"], detach=True, name=f"not-ace-{project.install}",
+        labels={"dev.ace.managed": "1", "dev.ace.install": "someone-else", "dev.ace.app": "/web"})
+    try:
+        project.web_app()
+        project.apps(WEB)
+        project.ace("reconcile")
+        project.apps()
+        project.ace("reconcile")
+        project.ace("down", "--images", "--volumes")
+        foreign.reload()
+        assert foreign.status == "running"
+    finally:
+        foreign.remove(force=True)
+
+
+def test_publishes_on_loopback_only(project: Project) -> None:
+    """Every port ace publishes binds 127.0.0.1, and containers carry the identity labels."""
+    project.web_app()
+    project.apps(WEB, HELLO)
+    project.ace("reconcile")
+    for c in project.containers():
+        c.reload()
+        for bindings in c.ports.values():
+            assert all(b["HostIp"] == "127.0.0.1" for b in bindings)
+        assert c.labels["dev.ace.install"] == project.install
+        assert c.labels["dev.ace.app"] in ("/web", "/hello")
