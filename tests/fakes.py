@@ -70,6 +70,7 @@ class _Outcome:
     code: int = 0
     out: list[str] = field(default_factory=list)
     err: list[str] = field(default_factory=list)
+    both: list[str] = field(default_factory=list)  # stdout and stderr lines in order
     running: bool = False  # reached a long-running statement
     slept: float = 0.0
 
@@ -192,7 +193,7 @@ class FakeEngine:
             elif word == "RUN":
                 script = _BUILDKIT_FLAG.sub("RUN ", step)[4:].strip()
                 res = _interpret(_exec_form(script), args, "/")
-                for line in res.out + res.err:
+                for line in res.both:
                     emit(line)
                 if res.code:
                     emit(f"The command '/bin/sh -c {script}' returned a non-zero code: {res.code}")
@@ -362,8 +363,8 @@ class FakeEngine:
         return c
 
     def _run(self, c: FakeContainer) -> None:
-        res = _interpret(c.command, c.env, "/", timeout=0.0)  # any sleep: still running
-        c.logs += res.out + res.err
+        res = _interpret(c.command, c.env, "/", timeout=1.0)  # sleeping 1 s+: still running
+        c.logs += res.both
         if res.running:
             c.state, c.exit_code, c.host_ip = "running", 0, "127.0.0.1"
             c.host_port, self._next_port = self._next_port, self._next_port + 1
@@ -419,6 +420,7 @@ def _interpret(
             to_err = ">&2" in args or "1>&2" in args
             line = " ".join(a for a in args if a not in (">&2", "1>&2"))
             (res.err if to_err else res.out).append(line)
+            res.both.append(line)
             res.code = 0
         elif prog == "sleep":
             res.slept += float(args[0]) if args else 0.0
@@ -432,14 +434,15 @@ def _interpret(
             value = cwd if prog == "pwd" else env.get(args[0]) if args else None
             if value is not None:
                 res.out.append(value)
+                res.both.append(value)
             res.code = 1 if prog == "false" or (prog == "printenv" and value is None) else 0
-        elif shell:
-            res.err.append(f"sh: {prog}: not found")
-            res.code = 127
         else:
-            res.err.append(f"[FATAL tini (7)] exec {prog} failed: No such file or directory")
+            res.err.append(f"sh: {prog}: not found" if shell
+                           else f"[FATAL tini (7)] exec {prog} failed: No such file or directory")
+            res.both.append(res.err[-1])
             res.code = 127
-            return res
+            if not shell:
+                return res
     return res
 
 

@@ -1,0 +1,431 @@
+"""The Engine contract, run against the real Docker engine (DockerEngine) and FakeEngine alike.
+
+Whatever the fake does, the real engine must do too: the `docker` cases need an engine (marked
+`engine`; they fail, never skip, without one). Each test uses a unique installation id and
+removes what it made.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from apps.errors import EngineError
+from reconciler.driver import DockerEngine
+from reconciler.ports import Engine, VolumeMount
+from reconciler.types import LABEL_APP, LABEL_INPUTS, LABEL_INSTALL, LABEL_VERSION
+from tests.fakes import FakeEngine
+
+BUSYBOX = "busybox:latest"
+
+
+class Harness:
+    """An engine under test plus the things only a test may do (outside the protocol)."""
+
+    def __init__(self, engine: Engine, install: str) -> None:
+        self.engine = engine
+        self.install = install
+
+    def labels(self, app: str = "/web", version: str = "v1", **extra: str) -> dict[str, str]:
+        return {LABEL_INSTALL: self.install, LABEL_APP: app, LABEL_VERSION: version, **extra}
+
+    def name(self, suffix: str) -> str:
+        return f"{self.install}-{suffix}"
+
+    def serve(self, suffix: str = "web", **kw: Any) -> Any:
+        """A running busybox httpd on container port 8080."""
+        args: dict[str, Any] = dict(
+            name=self.name(suffix), image=BUSYBOX, port=8080,
+            command=["httpd", "-f", "-p", "8080", "-h", "/"], env={}, mounts=[],
+            labels=self.labels(),
+        )
+        return self.engine.run_container(**{**args, **kw})
+
+    def wait_for(self, check: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 15
+        while not check():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.05)
+
+
+class FakeHarness(Harness):
+    engine: FakeEngine
+
+    def foreign_container(self, name: str) -> str:
+        return self.engine.add_foreign_container(name)
+
+    def foreign_volume(self, name: str) -> None:
+        self.engine.add_foreign_volume(name)
+
+    def exists(self, container_id: str) -> bool:
+        return self.engine.inspect(container_id) is not None
+
+    def kill_outside(self, container_id: str) -> None:
+        self.engine.kill(container_id)
+
+    def host_ips(self, container_id: str) -> set[str]:
+        return {self.engine.published(container_id)[0]}
+
+    @contextmanager
+    def api_calls(self) -> Iterator[list[str]]:
+        before = sum(self.engine.calls.values())
+        seen: list[str] = []
+        yield seen
+        seen += ["call"] * (sum(self.engine.calls.values()) - before)
+
+    def down_engine(self) -> Engine:
+        down = FakeEngine()
+        down.down = True
+        return down
+
+
+class DockerHarness(Harness):
+    engine: DockerEngine
+
+    def __init__(self, engine: DockerEngine, install: str, client: Any) -> None:
+        super().__init__(engine, install)
+        self.client = client
+        self.foreign: list[str] = []
+
+    def foreign_container(self, name: str) -> str:
+        c = self.client.containers.run(BUSYBOX, ["sleep", "60"], name=name, detach=True, init=True)
+        self.foreign.append(c.id)
+        return str(c.id)
+
+    def foreign_volume(self, name: str) -> None:
+        self.client.volumes.create(name)
+        self.foreign.append(f"volume:{name}")
+
+    def exists(self, container_id: str) -> bool:
+        return bool(self.client.api.containers(all=True, filters={"id": container_id}))
+
+    def kill_outside(self, container_id: str) -> None:
+        self.client.api.kill(container_id)
+
+    def host_ips(self, container_id: str) -> set[str]:
+        ports = self.client.api.inspect_container(container_id)["NetworkSettings"]["Ports"]
+        return {b["HostIp"] for binds in ports.values() for b in binds or []}
+
+    @contextmanager
+    def api_calls(self) -> Iterator[list[str]]:
+        api = self.engine._api  # connected before counting
+        seen: list[str] = []
+        send = api.send
+
+        def counting(request: Any, **kw: Any) -> Any:
+            seen.append(f"{request.method} {request.path_url}")
+            return send(request, **kw)
+
+        with mock.patch.object(api, "send", counting):
+            yield seen
+
+    def down_engine(self) -> Engine:
+        return DockerEngine(base_url=f"unix:///tmp/ace-no-engine-{uuid.uuid4().hex}.sock")
+
+    def cleanup(self) -> None:
+        for ref in self.foreign:
+            if ref.startswith("volume:"):
+                self.client.api.remove_volume(ref.removeprefix("volume:"), force=True)
+            else:
+                self.client.api.remove_container(ref, force=True)
+
+
+@pytest.fixture(params=["fake", pytest.param("docker", marks=pytest.mark.engine)])
+def h(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    if request.param == "fake":
+        yield FakeHarness(FakeEngine(), f"acetest-{uuid.uuid4().hex[:10]}")
+        return
+    engine = request.getfixturevalue("engine")
+    request.getfixturevalue("busybox")
+    harness = DockerHarness(
+        engine, request.getfixturevalue("engine_install"), request.getfixturevalue("docker_client")
+    )
+    yield harness
+    harness.cleanup()
+
+
+def write(path: Path, text: str) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return str(path)
+
+
+# -- listing --------------------------------------------------------------------------------
+
+
+def test_listings_are_one_call_each(h: Harness) -> None:
+    """list_containers and list_images each cost exactly one engine call."""
+    h.serve()
+    with h.api_calls() as calls:
+        listed = h.engine.list_containers(h.install)
+    assert len(calls) == 1, calls
+    assert [c.name for c in listed] == [h.name("web")]
+    with h.api_calls() as calls:
+        images = h.engine.list_images()
+    assert len(calls) == 1, calls
+    assert any(BUSYBOX in i.tags for i in images)
+
+
+def test_listing_only_shows_this_installation(h: Harness) -> None:
+    """Containers of another installation id are not listed."""
+    h.serve()
+    other = f"{h.install}-other"
+    h.engine.run_container(
+        name=h.name("other"), image=BUSYBOX, port=8080, command=["sleep", "60"], env={},
+        mounts=[], labels={**h.labels(), LABEL_INSTALL: other},
+    )
+    assert [c.name for c in h.engine.list_containers(h.install)] == [h.name("web")]
+    assert [c.name for c in h.engine.list_containers(other)] == [h.name("other")]
+    for c in h.engine.list_containers(other):
+        h.engine.stop_and_remove(c.id)
+
+
+# -- containers -----------------------------------------------------------------------------
+
+
+def test_run_container_publishes_on_loopback_only(h: Harness) -> None:
+    """A started container is running, labelled, and published on 127.0.0.1 only."""
+    started = h.serve(labels=h.labels(app="/api", version="abc"))
+    assert started.state == "running"
+    assert (started.name, started.app, started.version) == (h.name("web"), "/api", "abc")
+    assert isinstance(started.host_port, int) and started.host_port > 0
+    assert h.host_ips(started.id) == {"127.0.0.1"}
+    listed = h.engine.list_containers(h.install)[0]
+    assert (listed.id, listed.host_port, listed.state) == (started.id, started.host_port, "running")
+    assert listed.image == BUSYBOX and listed.created > 0
+    assert h.engine.inspect(started.id) == started
+
+
+def test_run_container_refuses_an_existing_name(h: Harness) -> None:
+    """A second container with the same name is an EngineError; the first keeps running."""
+    first = h.serve()
+    with pytest.raises(EngineError):
+        h.serve()
+    assert [c.id for c in h.engine.list_containers(h.install)] == [first.id]
+
+
+def test_run_container_requires_installation_label(h: Harness) -> None:
+    """The driver never creates an object without the installation label."""
+    with pytest.raises(EngineError, match="dev.ace.install"):
+        h.serve(labels={LABEL_APP: "/web"})
+    assert h.engine.list_containers(h.install) == ()
+
+
+def test_stop_and_remove_is_idempotent(h: Harness) -> None:
+    """stop_and_remove removes the container; a container already gone is fine."""
+    c = h.serve()
+    started = time.monotonic()
+    h.engine.stop_and_remove(c.id, timeout=5)
+    assert time.monotonic() - started < 4, "init=True: the stop must not wait for the timeout"
+    assert h.engine.inspect(c.id) is None
+    h.engine.stop_and_remove(c.id)
+    assert h.engine.list_containers(h.install) == ()
+
+
+def test_crash_then_start_again(h: Harness) -> None:
+    """A container killed outside ace shows as exited without a port; start() revives it."""
+    c = h.serve(command=["sh", "-c", "echo booted; sleep 60"])
+    h.kill_outside(c.id)
+    h.wait_for(lambda: h.engine.inspect(c.id).state == "exited", "the container to exit")
+    seen = h.engine.list_containers(h.install)[0]
+    assert (seen.state, seen.host_port) == ("exited", None)
+    assert seen.status.startswith("Exited (137)")
+    again = h.engine.start(c.id)
+    assert again.state == "running" and isinstance(again.host_port, int)
+    h.wait_for(lambda: h.engine.logs(c.id).count("booted") == 2, "two boots in the logs")
+
+
+def test_logs_tail(h: Harness) -> None:
+    """logs() returns the last `tail` lines of stdout and stderr together."""
+    c = h.serve(command=["sh", "-c", "echo oops >&2; sleep 0.2; echo one; echo two; sleep 60"])
+    h.wait_for(lambda: "two" in h.engine.logs(c.id), "the logs")
+    assert h.engine.logs(c.id, tail=2).split() == ["one", "two"]
+    assert h.engine.logs(c.id).split() == ["oops", "one", "two"]
+
+
+def test_refuses_containers_it_did_not_create(h: Harness) -> None:
+    """An unlabelled container made by someone else is never stopped, started or removed."""
+    foreign = h.foreign_container(h.name("foreign"))
+    with pytest.raises(EngineError, match="not managed by ace"):
+        h.engine.stop_and_remove(foreign)
+    with pytest.raises(EngineError, match="not managed by ace"):
+        h.engine.start(foreign)
+    assert h.exists(foreign)
+
+
+def test_engine_down_is_retryable(h: Harness) -> None:
+    """When no engine answers, calls raise a retryable EngineError."""
+    down = h.down_engine()
+    for call in (down.ping, lambda: down.list_containers(h.install)):
+        with pytest.raises(EngineError) as err:
+            call()
+        assert err.value.retryable
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def test_run_command_separates_streams(h: Harness) -> None:
+    """stdout and stderr come back apart, with the exit code, env and working directory."""
+    res = h.engine.run_command(
+        image=BUSYBOX, command=["sh", "-c", "echo out $GREETING; pwd; echo oops >&2; exit 3"],
+        env={"GREETING": "hi"}, cwd="/tmp", labels=h.labels(),
+    )
+    assert (res.exit_code, res.stdout, res.stderr, res.timed_out) == (3, "out hi\n/tmp\n",
+                                                                       "oops\n", False)
+    assert h.engine.list_containers(h.install) == (), "the command container is removed"
+
+
+def test_run_command_timeout(h: Harness) -> None:
+    """A command outliving its timeout is killed and reported as timed out."""
+    started = time.monotonic()
+    res = h.engine.run_command(image=BUSYBOX, command=["sh", "-c", "echo early; sleep 30"],
+                               env={}, cwd="/", labels=h.labels(), timeout=1)
+    assert res.timed_out and res.exit_code == 124 and res.stdout == "early\n"
+    assert time.monotonic() - started < 10
+    assert h.engine.list_containers(h.install) == ()
+
+
+def test_run_command_missing_executable(h: Harness) -> None:
+    """A missing executable is a non-zero exit with a message, not a crash."""
+    res = h.engine.run_command(image=BUSYBOX, command=["no-such-tool", "x"], env={}, cwd="/",
+                               labels=h.labels())
+    assert res.exit_code != 0 and "no-such-tool" in res.stderr and not res.timed_out
+
+
+# -- images ---------------------------------------------------------------------------------
+
+
+def test_build_labels_and_exposed_ports(h: Harness, tmp_path: Path) -> None:
+    """A build outside-context container file gets ace's labels, EXPOSE and streamed logs."""
+    ctx = tmp_path / "ctx"
+    write(ctx / "index.html", "hello\n")
+    cf = write(tmp_path / "elsewhere" / "Containerfile",
+               "FROM busybox\nARG WHO=nobody\nCOPY index.html /www/index.html\n"
+               "RUN echo built for $WHO\nEXPOSE 8080\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\"]\n")
+    tag = f"ace-test/{h.install}:1"
+    lines: list[str] = []
+    image_id = h.engine.build(context_dir=str(ctx), containerfile=cf, tag=tag,
+                              build_args={"WHO": "ace"}, labels=h.labels(**{LABEL_INPUTS: "in1"}),
+                              on_log=lines.append)
+    assert "built for ace" in lines
+    assert h.engine.image_exposed_ports(tag) == (8080,)
+    built = [i for i in h.engine.list_images() if tag in i.tags]
+    assert [(i.id, i.app, i.inputs) for i in built] == [(image_id, "/web", "in1")]
+    c = h.engine.run_container(name=h.name("built"), image=tag, port=8080, command=[], env={},
+                               mounts=[], labels=h.labels())
+    assert c.state == "running", "empty command runs the image CMD"
+    h.engine.stop_and_remove(c.id)
+    h.engine.remove_image(tag)
+    assert not [i for i in h.engine.list_images() if tag in i.tags]
+
+
+def test_build_with_buildkit_mount(h: Harness, tmp_path: Path) -> None:
+    """`RUN --mount` (BuildKit only) builds too."""
+    cf = write(tmp_path / "Containerfile",
+               "FROM busybox\nRUN --mount=type=cache,target=/cache echo cached\n")
+    tag = f"ace-test/{h.install}:bk"
+    image_id = h.engine.build(context_dir=str(tmp_path), containerfile=cf, tag=tag,
+                              build_args={}, labels=h.labels(**{LABEL_INPUTS: "bk"}))
+    assert [i.id for i in h.engine.list_images() if tag in i.tags] == [image_id]
+    h.engine.remove_image(tag)
+
+
+def test_failing_build_reports_the_log(h: Harness, tmp_path: Path) -> None:
+    """A failing step raises EngineError carrying the last build lines."""
+    cf = write(tmp_path / "Containerfile", "FROM busybox\nRUN echo about to fail; exit 3\n")
+    tag = f"ace-test/{h.install}:bad"
+    with pytest.raises(EngineError) as err:
+        h.engine.build(context_dir=str(tmp_path), containerfile=cf, tag=tag, build_args={},
+                       labels=h.labels())
+    text = str(err.value)
+    assert "about to fail" in text and "returned a non-zero code: 3" in text
+    with pytest.raises(EngineError, match="cannot read container file"):
+        h.engine.build(context_dir=str(tmp_path), containerfile="Missing", tag=tag,
+                       build_args={}, labels=h.labels())
+
+
+def test_images_not_built_by_ace_are_kept(h: Harness) -> None:
+    """remove_image refuses an image without ace's label; pulling an unknown ref fails."""
+    with pytest.raises(EngineError, match="not managed by ace"):
+        h.engine.remove_image(BUSYBOX)
+    assert any(BUSYBOX in i.tags for i in h.engine.list_images())
+    with pytest.raises(EngineError):
+        h.engine.pull("ace-test.invalid/none/such:1")
+    with pytest.raises(EngineError):
+        h.engine.image_exposed_ports(f"ace-test/{h.install}:missing")
+
+
+# -- volumes --------------------------------------------------------------------------------
+
+
+def test_volumes(h: Harness, tmp_path: Path) -> None:
+    """ensure_volume is idempotent, volumes are listed per installation and can be mounted."""
+    vol = h.name("data")
+    h.engine.ensure_volume(vol, h.labels())
+    h.engine.ensure_volume(vol, h.labels())
+    assert h.engine.list_volumes(h.install) == (vol,)
+    mounts = [VolumeMount("volume", vol, "/data"), VolumeMount("bind", str(tmp_path), "/h", True)]
+    c = h.serve(mounts=mounts)
+    with pytest.raises(EngineError):
+        h.engine.remove_volume(vol)  # in use
+    h.engine.stop_and_remove(c.id)
+    h.engine.remove_volume(vol)
+    h.engine.remove_volume(vol)
+    assert h.engine.list_volumes(h.install) == ()
+
+
+def test_refuses_volumes_it_did_not_create(h: Harness) -> None:
+    """A volume without ace's label is neither adopted nor removed."""
+    vol = h.name("foreign")
+    h.foreign_volume(vol)
+    with pytest.raises(EngineError, match="not managed by ace"):
+        h.engine.ensure_volume(vol, h.labels())
+    with pytest.raises(EngineError, match="not managed by ace"):
+        h.engine.remove_volume(vol)
+
+
+# -- real engine only -----------------------------------------------------------------------
+
+
+@pytest.mark.engine
+def test_published_port_answers_on_loopback(engine: DockerEngine, busybox: str,
+                                            engine_install: str) -> None:
+    """The engine-chosen host port really serves on 127.0.0.1."""
+    h = Harness(engine, engine_install)
+    c = h.serve()
+    assert c.host_port is not None
+
+    def answers() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", c.host_port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    h.wait_for(answers, "the published port")
+
+
+@pytest.mark.engine
+def test_volume_data_survives_commands(engine: DockerEngine, busybox: str,
+                                       engine_install: str) -> None:
+    """Data a command writes to a mounted volume is there for the next command."""
+    h = Harness(engine, engine_install)
+    vol = h.name("state")
+    engine.ensure_volume(vol, h.labels())
+    mount = [VolumeMount("volume", vol, "/data")]
+    wrote = engine.run_command(image=busybox, command=["sh", "-c", "echo kept > /data/f"],
+                               env={}, cwd="/", labels=h.labels(), mounts=mount)
+    assert wrote.exit_code == 0, wrote
+    read = engine.run_command(image=busybox, command=["cat", "/data/f"], env={}, cwd="/",
+                              labels=h.labels(), mounts=[VolumeMount("volume", vol, "/data", True)])
+    assert (read.exit_code, read.stdout) == (0, "kept\n")
+    assert engine.list_volumes(h.install) == (vol,)
