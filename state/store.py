@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import get_args
 
 from apps.errors import StateError
 from reconciler.types import Pairs, RecordedApp, RecordedState
@@ -25,6 +26,7 @@ from state.records import (
     RunOutcome,
     RunRecord,
     StepOutcome,
+    StepResult,
 )
 from state.schema import prepare
 
@@ -32,6 +34,8 @@ __all__ = ["DB_NAME", "Store"]
 
 DB_NAME = "ace.db"
 
+_RUN_OUTCOMES = get_args(RunOutcome)
+_STEP_RESULTS = get_args(StepResult)
 _RUN_COLS = "id, command, plan_text, started_at, finished_at, outcome, duration"
 
 
@@ -242,6 +246,11 @@ class Store:
         finished_at: float | None = None,
     ) -> None:
         """Record how run `run_id` ended and each step's outcome (one transaction)."""
+        if outcome not in _RUN_OUTCOMES:
+            raise ValueError(f"run outcome must be one of {_RUN_OUTCOMES}, not {outcome!r}")
+        bad = [s.outcome for s in steps if s.outcome not in _STEP_RESULTS]
+        if bad:
+            raise ValueError(f"step outcome must be one of {_STEP_RESULTS}, not {bad[0]!r}")
         at = time.time() if finished_at is None else finished_at
         with self._write() as conn:
             cur = conn.execute(

@@ -187,3 +187,13 @@ def test_closed_store_raises_state_error(store: Store) -> None:
     store.close()
     with pytest.raises(StateError, match="closed"):
         store.recorded()
+
+
+def test_finish_run_rejects_unknown_outcomes(store: Store) -> None:
+    """Outcomes are a closed set: a typo is a ValueError and the run stays unfinished."""
+    run = store.begin_run("reconcile", "")
+    with pytest.raises(ValueError, match="run outcome must be one of"):
+        store.finish_run(run, "success")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="step outcome must be one of .* not 'ok'"):
+        store.finish_run(run, "ok", [StepOutcome("s", "/a", "stop", "t", "c", "ok")])  # type: ignore[arg-type]
+    assert store.runs()[0].finished is False
