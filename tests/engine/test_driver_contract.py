@@ -96,8 +96,9 @@ class DockerHarness(Harness):
         self.foreign: list[str] = []
 
     def foreign_container(self, name: str) -> str:
-        c = self.client.containers.run(BUSYBOX, ["sleep", "60"], name=name, detach=True, init=True)
+        c = self.client.containers.create(BUSYBOX, ["sleep", "60"], name=name, init=True)
         self.foreign.append(c.id)
+        c.start()
         return str(c.id)
 
     def foreign_volume(self, name: str) -> None:

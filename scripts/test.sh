@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Set up the venv, make sure a Docker engine answers, run the whole test suite.
+# Extra arguments go to pytest. Exit code: pytest's, except that "no tests ran" (5) fails too.
+set -uo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo" || exit 1
+
+bash scripts/setup.sh || exit 1
+bash scripts/ensure-engine.sh || exit 1
+
+.venv/bin/python -m pytest -q tests "$@"
+rc=$?
+if [ "$rc" -eq 5 ]; then
+    echo "test.sh: pytest collected no tests: that is a failure" >&2
+fi
+exit "$rc"
