@@ -20,7 +20,7 @@ from reconciler.hashing import DigestCache
 from reconciler.planner import PlanOptions, PullPolicy, plan
 from reconciler.ports import Engine
 from reconciler.types import DesiredState, ObservedState, Plan, RecordedState
-from state import Store
+from state import RunOutcome, Store
 from state.records import StepOutcome as StoredOutcome
 
 __all__ = ["PassResult", "Settings", "observe", "prepare", "run_pass", "state_dir_for"]
@@ -135,7 +135,7 @@ def run_pass(
                                      health_timeout=settings.health_timeout),
                 on_event=on_event,
             )
-            outcome = "ok" if applied.ok else ("partial" if applied.changed else "failed")
+            outcome: RunOutcome = "ok" if applied.ok else ("partial" if applied.changed else "failed")
             store.finish_run(run_id, outcome, [
                 StoredOutcome.of(o.step, o.outcome, o.message, o.seconds) for o in applied.outcomes
             ])

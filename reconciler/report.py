@@ -140,8 +140,8 @@ def drift_items(
         if rec is None:
             continue
         by_id = {c.id: c for c in mine}
-        c = by_id.get(rec.container_id)
-        if c is None:
+        cur = by_id.get(rec.container_id)
+        if cur is None:
             others = [o for o in mine if o.state == "running"]
             if others:
                 items.append(DriftItem(app.path, "drift", "container replaced outside ace",
@@ -150,9 +150,9 @@ def drift_items(
                 items.append(DriftItem(app.path, "drift", "container gone",
                                        f"{rec.container_id[:12]} running", "absent"))
             continue
-        if c.state != "running":
+        if cur.state != "running":
             items.append(DriftItem(app.path, "drift", "container stopped", "running",
-                                   c.status or c.state))
+                                   cur.status or cur.state))
         elif health.get(app.path, "healthy") != "healthy":
             items.append(DriftItem(app.path, "drift", "container unhealthy",
                                    f"200 from {app.health}", health[app.path]))
