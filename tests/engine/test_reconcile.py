@@ -269,3 +269,37 @@ def test_publishes_on_loopback_only(project: Project) -> None:
             assert all(b["HostIp"] == "127.0.0.1" for b in bindings)
         assert c.labels["dev.ace.install"] == project.install
         assert c.labels["dev.ace.app"] in ("/web", "/hello")
+
+
+def test_lifetime_switch_between_service_and_command(project: Project) -> None:
+    """Switching an app to command lifetime stops its service; switching back starts one."""
+    serve = ('command=["sh", "-c", "mkdir -p /w && echo ok > /w/index.html && '
+             'exec httpd -f -p 8080 -h /w"]')
+    star = ('load("container.in", "container")\n'
+            'app = ace.app("Svc", container=container.config("image:busybox", port=8080, '
+            '{extra}))\n')
+    project.write("svc/app.star", star.format(extra=serve))
+    project.apps('app("/svc", "./svc")')
+    project.ace("reconcile")
+    assert len(project.containers("/svc")) == 1
+    project.write("svc/app.star", star.format(extra="lifetime=container.COMMAND"))
+    steps = project.ace_json("reconcile")["steps"]
+    assert [(s["action"], s["cause"]) for s in steps] == [
+        ("stop", "lifetime is command: no service runs")]
+    assert project.containers("/svc") == []
+    rows = project.ace_json("status")["apps"]
+    assert rows[0]["state"] == "command"
+    project.write("svc/app.star", star.format(extra=serve))
+    steps = project.ace_json("reconcile")["steps"]
+    assert [s["action"] for s in steps] == ["start"]
+    assert get(project.url("/svc")) == (200, "ok\n")
+
+
+def test_pull_never_blocks_missing_image(project: Project) -> None:
+    """An image app whose image is missing is not started under --pull never; the reason is
+    reported and nothing else is disturbed."""
+    project.apps('app("/x", "-", spec="image", params={"image": "ace-missing/none:1", '
+                 '"port": 8080})')
+    out = project.ace_json("plan", "--pull", "never")
+    assert out["steps"] == []
+    assert "--pull never" in out["noops"][0]["reason"]
