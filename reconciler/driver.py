@@ -14,7 +14,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
 from typing import Any
 
 import docker
@@ -24,14 +23,16 @@ import requests
 
 from apps.errors import EngineError
 from reconciler.buildkit import build_with_cli, find_buildkit_cli, needs_buildkit
+from reconciler.engine_attrs import (
+    container_from_inspect,
+    container_from_listing,
+    image_from_listing,
+)
 from reconciler.ports import CommandResult, VolumeMount
 from reconciler.types import (
-    LABEL_APP,
-    LABEL_INPUTS,
     LABEL_INSTALL,
     LABEL_MANAGED,
     LABEL_PORT,
-    LABEL_VERSION,
     ObservedContainer,
     ObservedImage,
 )
@@ -40,7 +41,6 @@ __all__ = ["TIMED_OUT_EXIT_CODE", "DockerEngine"]
 
 TIMED_OUT_EXIT_CODE = 124  # CommandResult.exit_code of a command killed at its timeout
 _LOG_TAIL = 20
-_STATUS = {"running": "Up", "created": "Created"}  # inspect has no status text: like listings
 
 
 class DockerEngine:
@@ -84,16 +84,16 @@ class DockerEngine:
     def list_containers(self, install: str) -> tuple[ObservedContainer, ...]:
         with _translated("list containers"):
             rows = self._api.containers(all=True, filters={"label": [f"{LABEL_INSTALL}={install}"]})
-        return tuple(sorted((_container_from_listing(r) for r in rows), key=lambda c: c.name))
+        return tuple(sorted((container_from_listing(r) for r in rows), key=lambda c: c.name))
 
     def list_images(self) -> tuple[ObservedImage, ...]:
         with _translated("list images"):
             rows = self._api.images()
-        return tuple(_image_from_listing(r) for r in rows)
+        return tuple(image_from_listing(r) for r in rows)
 
     def inspect(self, container_id: str) -> ObservedContainer | None:
         raw = self._inspect_container(container_id)
-        return None if raw is None else _container_from_inspect(raw)
+        return None if raw is None else container_from_inspect(raw)
 
     def logs(self, container_id: str, *, tail: int = 50) -> str:
         with _translated(f"read logs of {container_id}"):
@@ -347,7 +347,7 @@ class DockerEngine:
         raw = self._inspect_container(container_id)
         if raw is None:
             raise EngineError(f"container {container_id} vanished right after it started")
-        return _container_from_inspect(raw)
+        return container_from_inspect(raw)
 
     def _force_remove(self, container_id: str) -> None:
         with _translated(f"remove container {container_id}"), suppress(docker.errors.NotFound):
@@ -402,69 +402,5 @@ def _mounts(mounts: Sequence[VolumeMount]) -> list[docker.types.Mount]:
     return out
 
 
-def _container_from_listing(row: Mapping[str, Any]) -> ObservedContainer:
-    labels = row.get("Labels") or {}
-    want = labels.get(LABEL_PORT, "")
-    host_port = None
-    for p in row.get("Ports") or []:
-        loopback = p.get("PublicPort") and p.get("IP") == "127.0.0.1"
-        if loopback and (str(p.get("PrivatePort")) == want or host_port is None):
-            host_port = int(p["PublicPort"])
-    names = row.get("Names") or [""]
-    return ObservedContainer(
-        id=row["Id"],
-        name=names[0].lstrip("/"),
-        app=labels.get(LABEL_APP, ""),
-        version=labels.get(LABEL_VERSION, ""),
-        state=row.get("State", ""),
-        status=row.get("Status", ""),
-        host_port=host_port,
-        created=int(row.get("Created", 0)),
-        image=row.get("Image", ""),
-    )
-
-
-def _container_from_inspect(raw: Mapping[str, Any]) -> ObservedContainer:
-    labels = raw["Config"].get("Labels") or {}
-    state = raw.get("State") or {}
-    status = _STATUS.get(state.get("Status", ""), str(state.get("Status", "")).capitalize())
-    if state.get("Status") == "exited":
-        status = f"Exited ({state.get('ExitCode', 0)})"
-    want = f"{labels.get(LABEL_PORT, '')}/tcp"
-    host_port = None
-    for key, binds in ((raw.get("NetworkSettings") or {}).get("Ports") or {}).items():
-        for b in binds or []:
-            loopback = b.get("HostIp") == "127.0.0.1" and b.get("HostPort")
-            if loopback and (key == want or host_port is None):
-                host_port = int(b["HostPort"])
-    return ObservedContainer(
-        id=raw["Id"],
-        name=raw["Name"].lstrip("/"),
-        app=labels.get(LABEL_APP, ""),
-        version=labels.get(LABEL_VERSION, ""),
-        state=state.get("Status", ""),
-        status=status,
-        host_port=host_port,
-        created=_unix(raw.get("Created", "")),
-        image=raw["Config"].get("Image", ""),
-    )
-
-
-def _image_from_listing(row: Mapping[str, Any]) -> ObservedImage:
-    labels = row.get("Labels") or {}
-    tags = tuple(t for t in (row.get("RepoTags") or []) if t != "<none>:<none>")
-    return ObservedImage(
-        id=row["Id"], tags=tags, app=labels.get(LABEL_APP, ""), inputs=labels.get(LABEL_INPUTS, "")
-    )
-
-
 def _name(raw: Mapping[str, Any]) -> str:
     return str(raw.get("Name", "")).lstrip("/")
-
-
-def _unix(stamp: str) -> int:
-    try:
-        parsed = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-    except ValueError:
-        return 0
-    return int(parsed.timestamp())

@@ -2,9 +2,8 @@
 
 Deterministic ids and host ports, a call counter per method (`calls["list_containers"]`), and
 ways to make things happen outside ace: crash/kill/remove a container, add unlabelled objects,
-take the engine down. Commands (container commands, RUN steps, run_command) go through a tiny
-shell that knows `sh -c`, `;`, echo (with `>&2` and $VAR), exit, sleep, pwd, printenv, true,
-false and httpd; anything else is "not found" (127). tests/engine/test_driver_contract.py runs
+take the engine down. Commands (container commands, RUN steps, run_command) go through the tiny
+shell of tests/fake_shell.py. tests/engine/test_driver_contract.py runs
 the same suite against this and the real engine, so the two cannot drift.
 """
 
@@ -13,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,11 +28,11 @@ from reconciler.types import (
     ObservedContainer,
     ObservedImage,
 )
+from tests.fake_shell import exec_form, interpret
 
 __all__ = ["FakeContainer", "FakeEngine", "FakeImage", "TIMED_OUT_EXIT_CODE"]
 
 TIMED_OUT_EXIT_CODE = 124  # as reconciler.driver
-_LONG_RUNNING = 3600.0  # a sleep at least this long (or httpd) keeps a container running
 _BUILDKIT_FLAG = re.compile(r"^RUN\s+((?:--\S+\s+)+)", re.IGNORECASE)
 
 
@@ -63,16 +61,6 @@ class FakeContainer:
     host_ip: str = ""
     created: int = 0
     logs: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Outcome:
-    code: int = 0
-    out: list[str] = field(default_factory=list)
-    err: list[str] = field(default_factory=list)
-    both: list[str] = field(default_factory=list)  # stdout and stderr lines in order
-    running: bool = False  # reached a long-running statement
-    slept: float = 0.0
 
 
 class FakeEngine:
@@ -181,7 +169,7 @@ class FakeEngine:
             elif word == "EXPOSE":
                 exposed |= {int(p.split("/")[0]) for p in rest.split()}
             elif word == "CMD":
-                cmd = _exec_form(rest)
+                cmd = exec_form(rest)
             elif word == "ARG":
                 name, _, default = rest.partition("=")
                 args.setdefault(name.strip(), default.strip())
@@ -192,7 +180,7 @@ class FakeEngine:
                     raise EngineError(_build_failure(tag, log))
             elif word == "RUN":
                 script = _BUILDKIT_FLAG.sub("RUN ", step)[4:].strip()
-                res = _interpret(_exec_form(script), args, "/")
+                res = interpret(exec_form(script), args, "/")
                 for line in res.both:
                     emit(line)
                 if res.code:
@@ -306,7 +294,7 @@ class FakeEngine:
         self._call("run_command")
         _own_labels(labels, f"command in {image}", {})
         self._image(image, f"create command container from {image}")
-        res = _interpret(tuple(command), dict(env), cwd or "/", timeout)
+        res = interpret(tuple(command), dict(env), cwd or "/", timeout)
         timed_out = res.running or res.slept > timeout
         return CommandResult(
             exit_code=TIMED_OUT_EXIT_CODE if timed_out else res.code,
@@ -363,7 +351,7 @@ class FakeEngine:
         return c
 
     def _run(self, c: FakeContainer) -> None:
-        res = _interpret(c.command, c.env, "/", timeout=1.0)  # sleeping 1 s+: still running
+        res = interpret(c.command, c.env, "/", timeout=1.0)  # sleeping 1 s+: still running
         c.logs += res.both
         if res.running:
             c.state, c.exit_code, c.host_ip = "running", 0, "127.0.0.1"
@@ -398,59 +386,6 @@ class FakeEngine:
             version=c.labels.get(LABEL_VERSION, ""), state=c.state, status=status,
             host_port=c.host_port, created=c.created, image=c.image,
         )
-
-
-def _interpret(
-    argv: tuple[str, ...], env: Mapping[str, str], cwd: str, timeout: float = _LONG_RUNNING
-) -> _Outcome:
-    """Run a command in the tiny shell; stops at a statement that outlasts `timeout`."""
-    res = _Outcome()
-    if len(argv) >= 3 and argv[0] in ("sh", "/bin/sh") and argv[1] == "-c":
-        statements = [shlex.split(s) for s in re.split(r"[;\n]|&&", argv[2]) if s.strip()]
-        shell = True
-    else:
-        statements, shell = [list(argv)], False
-    for words in statements:
-        words = [re.sub(r"\$(\w+)", lambda m: env.get(m.group(1), ""), w) for w in words]
-        prog, args = words[0], words[1:]
-        if prog == "exit":
-            res.code = int(args[0]) if args else res.code
-            return res
-        if prog == "echo":
-            to_err = ">&2" in args or "1>&2" in args
-            line = " ".join(a for a in args if a not in (">&2", "1>&2"))
-            (res.err if to_err else res.out).append(line)
-            res.both.append(line)
-            res.code = 0
-        elif prog == "sleep":
-            res.slept += float(args[0]) if args else 0.0
-            if res.slept >= min(timeout, _LONG_RUNNING):
-                res.running = True
-                return res
-        elif prog == "httpd":
-            res.running = True
-            return res
-        elif prog in ("pwd", "printenv", "true", "false"):
-            value = cwd if prog == "pwd" else env.get(args[0]) if args else None
-            if value is not None:
-                res.out.append(value)
-                res.both.append(value)
-            res.code = 1 if prog == "false" or (prog == "printenv" and value is None) else 0
-        else:
-            res.err.append(f"sh: {prog}: not found" if shell
-                           else f"[FATAL tini (7)] exec {prog} failed: No such file or directory")
-            res.both.append(res.err[-1])
-            res.code = 127
-            if not shell:
-                return res
-    return res
-
-
-def _exec_form(text: str) -> tuple[str, ...]:
-    text = text.strip()
-    if text.startswith("["):
-        return tuple(json.loads(text))
-    return ("/bin/sh", "-c", text)
 
 
 def _ref(ref: str) -> str:

@@ -1,0 +1,88 @@
+"""Engine API dicts (listings and inspects) to ObservedContainer/ObservedImage values.
+
+Pure functions used by reconciler/driver.py; no docker import, so they are testable on plain
+dicts. Host ports are only ever read from 127.0.0.1 bindings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.types import (
+    LABEL_APP,
+    LABEL_INPUTS,
+    LABEL_PORT,
+    LABEL_VERSION,
+    ObservedContainer,
+    ObservedImage,
+)
+
+__all__ = ["container_from_inspect", "container_from_listing", "image_from_listing"]
+
+_STATUS = {"running": "Up", "created": "Created"}  # inspect has no status text: like listings
+
+
+def container_from_listing(row: Mapping[str, Any]) -> ObservedContainer:
+    labels = row.get("Labels") or {}
+    want = labels.get(LABEL_PORT, "")
+    host_port = None
+    for p in row.get("Ports") or []:
+        loopback = p.get("PublicPort") and p.get("IP") == "127.0.0.1"
+        if loopback and (str(p.get("PrivatePort")) == want or host_port is None):
+            host_port = int(p["PublicPort"])
+    names = row.get("Names") or [""]
+    return ObservedContainer(
+        id=row["Id"],
+        name=names[0].lstrip("/"),
+        app=labels.get(LABEL_APP, ""),
+        version=labels.get(LABEL_VERSION, ""),
+        state=row.get("State", ""),
+        status=row.get("Status", ""),
+        host_port=host_port,
+        created=int(row.get("Created", 0)),
+        image=row.get("Image", ""),
+    )
+
+
+def container_from_inspect(raw: Mapping[str, Any]) -> ObservedContainer:
+    labels = raw["Config"].get("Labels") or {}
+    state = raw.get("State") or {}
+    status = _STATUS.get(state.get("Status", ""), str(state.get("Status", "")).capitalize())
+    if state.get("Status") == "exited":
+        status = f"Exited ({state.get('ExitCode', 0)})"
+    want = f"{labels.get(LABEL_PORT, '')}/tcp"
+    host_port = None
+    for key, binds in ((raw.get("NetworkSettings") or {}).get("Ports") or {}).items():
+        for b in binds or []:
+            loopback = b.get("HostIp") == "127.0.0.1" and b.get("HostPort")
+            if loopback and (key == want or host_port is None):
+                host_port = int(b["HostPort"])
+    return ObservedContainer(
+        id=raw["Id"],
+        name=raw["Name"].lstrip("/"),
+        app=labels.get(LABEL_APP, ""),
+        version=labels.get(LABEL_VERSION, ""),
+        state=state.get("Status", ""),
+        status=status,
+        host_port=host_port,
+        created=_unix(raw.get("Created", "")),
+        image=raw["Config"].get("Image", ""),
+    )
+
+
+def image_from_listing(row: Mapping[str, Any]) -> ObservedImage:
+    labels = row.get("Labels") or {}
+    tags = tuple(t for t in (row.get("RepoTags") or []) if t != "<none>:<none>")
+    return ObservedImage(
+        id=row["Id"], tags=tags, app=labels.get(LABEL_APP, ""), inputs=labels.get(LABEL_INPUTS, "")
+    )
+
+
+def _unix(stamp: str) -> int:
+    try:
+        parsed = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return 0
+    return int(parsed.timestamp())

@@ -1,0 +1,132 @@
+"""Harnesses for the engine contract suite: an engine under test plus what only a test may do
+outside the Engine protocol (make unlabelled objects, kill a container, count API calls)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
+
+from reconciler.driver import DockerEngine
+from reconciler.ports import Engine
+from reconciler.types import LABEL_APP, LABEL_INSTALL, LABEL_VERSION
+from tests.fakes import FakeEngine
+
+__all__ = ["BUSYBOX", "DockerHarness", "FakeHarness", "Harness"]
+
+BUSYBOX = "busybox:latest"
+
+
+class Harness:
+    """An engine under test plus the things only a test may do (outside the protocol)."""
+
+    def __init__(self, engine: Engine, install: str) -> None:
+        self.engine = engine
+        self.install = install
+
+    def labels(self, app: str = "/web", version: str = "v1", **extra: str) -> dict[str, str]:
+        return {LABEL_INSTALL: self.install, LABEL_APP: app, LABEL_VERSION: version, **extra}
+
+    def name(self, suffix: str) -> str:
+        return f"{self.install}-{suffix}"
+
+    def serve(self, suffix: str = "web", **kw: Any) -> Any:
+        """A running busybox httpd on container port 8080."""
+        args: dict[str, Any] = dict(
+            name=self.name(suffix), image=BUSYBOX, port=8080,
+            command=["httpd", "-f", "-p", "8080", "-h", "/"], env={}, mounts=[],
+            labels=self.labels(),
+        )
+        return self.engine.run_container(**{**args, **kw})
+
+    def wait_for(self, check: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 15
+        while not check():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.05)
+
+
+class FakeHarness(Harness):
+    engine: FakeEngine
+
+    def foreign_container(self, name: str) -> str:
+        return self.engine.add_foreign_container(name)
+
+    def foreign_volume(self, name: str) -> None:
+        self.engine.add_foreign_volume(name)
+
+    def exists(self, container_id: str) -> bool:
+        return self.engine.inspect(container_id) is not None
+
+    def kill_outside(self, container_id: str) -> None:
+        self.engine.kill(container_id)
+
+    def host_ips(self, container_id: str) -> set[str]:
+        return {self.engine.published(container_id)[0]}
+
+    @contextmanager
+    def api_calls(self) -> Iterator[list[str]]:
+        before = sum(self.engine.calls.values())
+        seen: list[str] = []
+        yield seen
+        seen += ["call"] * (sum(self.engine.calls.values()) - before)
+
+    def down_engine(self) -> Engine:
+        down = FakeEngine()
+        down.down = True
+        return down
+
+
+class DockerHarness(Harness):
+    engine: DockerEngine
+
+    def __init__(self, engine: DockerEngine, install: str, client: Any) -> None:
+        super().__init__(engine, install)
+        self.client = client
+        self.foreign: list[str] = []
+
+    def foreign_container(self, name: str) -> str:
+        c = self.client.containers.create(BUSYBOX, ["sleep", "60"], name=name, init=True)
+        self.foreign.append(c.id)
+        c.start()
+        return str(c.id)
+
+    def foreign_volume(self, name: str) -> None:
+        self.client.volumes.create(name)
+        self.foreign.append(f"volume:{name}")
+
+    def exists(self, container_id: str) -> bool:
+        return bool(self.client.api.containers(all=True, filters={"id": container_id}))
+
+    def kill_outside(self, container_id: str) -> None:
+        self.client.api.kill(container_id)
+
+    def host_ips(self, container_id: str) -> set[str]:
+        ports = self.client.api.inspect_container(container_id)["NetworkSettings"]["Ports"]
+        return {b["HostIp"] for binds in ports.values() for b in binds or []}
+
+    @contextmanager
+    def api_calls(self) -> Iterator[list[str]]:
+        api = self.engine._api  # connected before counting
+        seen: list[str] = []
+        send = api.send
+
+        def counting(request: Any, **kw: Any) -> Any:
+            seen.append(f"{request.method} {request.path_url}")
+            return send(request, **kw)
+
+        with mock.patch.object(api, "send", counting):
+            yield seen
+
+    def down_engine(self) -> Engine:
+        return DockerEngine(base_url=f"unix:///tmp/ace-no-engine-{uuid.uuid4().hex}.sock")
+
+    def cleanup(self) -> None:
+        for ref in self.foreign:
+            if ref.startswith("volume:"):
+                self.client.api.remove_volume(ref.removeprefix("volume:"), force=True)
+            else:
+                self.client.api.remove_container(ref, force=True)
