@@ -1,0 +1,92 @@
+"""The Starlark front end: evaluates the apps file and each app's params.star / app.star into the
+desired state (`EvalResult`). Nothing here touches Docker.
+
+- `evaluate(apps_file)` evaluates everything; one broken app never stops the others.
+- `load_entries(apps_file)` only reads the apps file.
+- `evaluate_app(entry)` re-evaluates one app (for a watcher); `evaluate_entry(entry)` also returns
+  the `AppRuntime` whose `call_action(name, dry_run, args)` runs an action later.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from apps.appsfile import read_apps_file
+from apps.errors import AppError
+from apps.model import App, AppEntry, EvalError, EvalResult
+from apps.runtime import AppRuntime, CommandRunner, evaluate_entry
+from apps.sandbox import DEFAULT_DEADLINE, DEFAULT_MEMORY_LIMIT
+
+__all__ = [
+    "DEFAULT_DEADLINE",
+    "DEFAULT_MEMORY_LIMIT",
+    "AppRuntime",
+    "CommandRunner",
+    "evaluate",
+    "evaluate_app",
+    "evaluate_entry",
+    "load_entries",
+]
+
+
+def load_entries(
+    apps_file: str | Path, *, deadline: float = DEFAULT_DEADLINE
+) -> tuple[AppEntry, ...]:
+    """The apps declared in the apps file; raises the first error as a located AppError."""
+    declared, _ = read_apps_file(apps_file, deadline=deadline)
+    if declared.errors:
+        e = declared.errors[0]
+        raise AppError(e.message, app=e.app, file=e.file, line=e.line, column=e.column)
+    return tuple(declared.entries)
+
+
+def evaluate_app(
+    entry: AppEntry,
+    *,
+    deadline: float = DEFAULT_DEADLINE,
+    environ: Mapping[str, str] | None = None,
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
+) -> App:
+    """Evaluate one app; raises a located AppError."""
+    app, _ = evaluate_entry(entry, deadline=deadline, environ=environ, memory_limit=memory_limit)
+    return app
+
+
+def evaluate(
+    apps_file: str | Path,
+    *,
+    deadline: float = DEFAULT_DEADLINE,
+    environ: Mapping[str, str] | None = None,
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
+) -> EvalResult:
+    """Evaluate the apps file and every app it declares. `deadline` (seconds) applies to the
+    apps file and to each app separately; `environ` (default: the process environment) is where
+    secrets come from."""
+    env = dict(os.environ if environ is None else environ)
+    declared, path = read_apps_file(apps_file, deadline=deadline, memory_limit=memory_limit)
+    apps: list[App] = []
+    errors: list[EvalError] = list(declared.errors)
+    failed = set(declared.failed)
+    runtimes: dict[str, AppRuntime] = {}
+    for entry in declared.entries:
+        try:
+            app, runtime = evaluate_entry(
+                entry, deadline=deadline, environ=env, memory_limit=memory_limit
+            )
+        except AppError as e:
+            errors.append(EvalError(e.app or entry.path, e.file, e.line, e.column, e.message))
+            failed.add(entry.path)
+            continue
+        apps.append(app)
+        runtimes[entry.path] = runtime
+    return EvalResult(
+        apps=tuple(apps),
+        errors=tuple(errors),
+        failed=frozenset(failed),
+        apps_file_ok=declared.ok,
+        files=(path,),
+        warnings=tuple(declared.warnings),
+        runtimes=dict(runtimes),
+    )

@@ -226,9 +226,10 @@ class EvalResult:
 
     apps: tuple[App, ...]
     errors: tuple[EvalError, ...]
-    failed: frozenset[str] = frozenset()  # app paths declared in the apps file that did not evaluate
+    failed: frozenset[str] = frozenset()  # declared app paths that did not evaluate
     apps_file_ok: bool = True  # False: the apps file itself failed; nothing may be torn down
     files: tuple[str, ...] = ()  # files read for the apps file itself
+    warnings: tuple[EvalError, ...] = ()  # e.g. OpenRun apps-file keywords ace ignores
     runtimes: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def to_json(self) -> dict[str, Any]:

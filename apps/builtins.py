@@ -1,0 +1,342 @@
+"""The Starlark builtins of app files: the `ace` and `param` namespaces (no load needed) and the
+`container.in` / `proxy.in` plugin modules.
+
+Each namespace is a small Starlark prelude wrapping `_ace_*` Python callables. Wrappers that must
+hold Starlark functions (ace.app, ace.action, ace.api, ...) stay in Starlark and pass only data to
+Python; wrappers that need their call's location pass `call_stack()` along.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import starlark as sl
+
+from apps.context import AppContext, bind, strings
+from apps.errors import AppError
+from apps.permissions import PluginCall, check_call, parse_permission
+from apps.sandbox import BUILTIN_PREFIX, DIALECT, GLOBALS, Location
+
+__all__ = [
+    "CONTAINER_CONFIG_PARAMS",
+    "CONTAINER_RUN_PARAMS",
+    "install_app_builtins",
+    "plugin_module",
+]
+
+CONTAINER_CONFIG_PARAMS: tuple[tuple[str, Any], ...] = (
+    ("src", "auto"),
+    ("port", 0),
+    ("scheme", "http"),
+    ("health", "/"),
+    ("lifetime", "app"),
+    ("build_dir", ""),
+    ("volumes", []),
+    ("cargs", {}),
+    ("dev_settings", {}),
+    ("command", []),
+)
+CONTAINER_RUN_PARAMS: tuple[tuple[str, Any], ...] = (
+    ("path", None),
+    ("args", []),
+    ("env", []),
+    ("process_partial", False),
+    ("stdout_file", False),
+    ("parse", ""),
+    ("stream", False),
+    ("include_stderr", True),
+    ("cwd", ""),
+)
+PROXY_CONFIG_PARAMS: tuple[tuple[str, Any], ...] = (
+    ("url", None),
+    ("strip_path", ""),
+    ("preserve_host", False),
+    ("strip_app", True),
+    ("response_headers", {}),
+)
+PERMISSION_PARAMS: tuple[tuple[str, Any], ...] = (
+    ("plugin", None),
+    ("method", None),
+    ("arguments", []),
+    ("type", ""),
+    ("secrets", []),
+    ("permit", []),
+)
+CONSTANTS = (
+    "GET", "POST", "PUT", "DELETE", "PATCH", "HTML", "JSON", "TEXT", "READ", "WRITE", "AUTO",
+    "TABLE", "DOWNLOAD", "IMAGE",
+)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# ace.*
+
+_ACE_PRELUDE = """
+def _ace_app_fn(name, routes=[], permissions=[], actions=[], container=None, settings={}, **kwargs):
+    ids = []
+    for a in actions:
+        if type(a) != "struct" or not hasattr(a, "_ace_action"):
+            _ace_fail(call_stack(), "app",
+                      "ace.app: actions must be ace.action(...) values, got " + type(a))
+        ids.append(a._ace_action)
+    rs = []
+    for r in routes:
+        rs.append(r if type(r) == "dict" else {"_ace_kind": getattr(r, "_ace_kind", type(r))})
+    i = _ace_app(call_stack(), name, rs, permissions, ids, container, settings,
+                 sorted(kwargs.keys()))
+    return struct(name=name, routes=routes, permissions=permissions, actions=actions,
+                  container=container, settings=settings, _ace_app=i, **kwargs)
+
+def _ace_action_fn(name, path, run, suggest=None, description="", hidden=[], **kwargs):
+    if type(run) != "function":
+        _ace_fail(call_stack(), "action",
+                  "ace.action: run must be a function run(dry_run, args), got " + type(run))
+    i = _ace_action(call_stack(), name, path, description, hidden)
+    return struct(name=name, path=path, run=run, suggest=suggest, description=description,
+                  hidden=hidden, _ace_action=i, **kwargs)
+
+def _ace_page(kind):
+    def page(path="/", *args, **kwargs):
+        return struct(_ace_kind=kind, path=path)
+    return page
+
+def _ace_struct(kind):
+    def make(*args, **kwargs):
+        return struct(_ace_kind=kind, args=args, **kwargs)
+    return make
+
+def _ace_config_fn(key, default=None):
+    return default
+
+ace = struct(
+    app=_ace_app_fn, action=_ace_action_fn, proxy=_ace_proxy, permission=_ace_permission,
+    result=_ace_result, html=_ace_page("html"), api=_ace_page("api"),
+    fragment=_ace_page("fragment"), style=_ace_struct("style"), library=_ace_struct("library"),
+    response=_ace_struct("response"), redirect=_ace_struct("redirect"),
+    config=_ace_config_fn, CONTAINER_URL="<CONTAINER_URL>", CONSTANTS)
+param = struct(**_ace_param_values)
+""".replace("CONSTANTS", ", ".join(f'{c}="{c}"' for c in CONSTANTS))
+
+
+def install_app_builtins(ctx: AppContext, module: sl.Module) -> None:
+    """Define `ace`, `param` and `print` in a user module (app.star or a loaded .star file)."""
+
+    def fail_(call_stack: str, hint: str, message: str) -> None:
+        raise ctx.fail(message, ctx.where(call_stack, hint))
+
+    def app_(
+        call_stack: str,
+        name: Any,
+        routes: Any,
+        permissions: Any,
+        action_ids: list[int],
+        container: Any,
+        settings: Any,
+        extra: list[str],
+    ) -> int:
+        loc = ctx.where(call_stack, "app")
+        if not isinstance(name, str):
+            raise ctx.fail(f"ace.app: name must be a string, got {json.dumps(name)}", loc)
+        if not isinstance(permissions, list) or not all(
+            isinstance(p, dict) and p.get("_ace_kind") == "permission" for p in permissions
+        ):
+            raise ctx.fail("ace.app: permissions must be a list of ace.permission(...)", loc)
+        if container is not None and not (
+            isinstance(container, dict) and container.get("_ace_kind") == "container"
+        ):
+            raise ctx.fail("ace.app: container must be the value of container.config(...)", loc)
+        if not isinstance(settings, dict):
+            raise ctx.fail("ace.app: settings must be a dict", loc)
+        ctx.app_records.append(
+            {
+                "name": name,
+                "routes": [r for r in routes if r.get("_ace_kind") == "proxy"],
+                "permissions": [parse_permission(p) for p in permissions],
+                "actions": action_ids,
+                "container": None if container is None else container["_ace_call"],
+                "settings": settings,
+                "location": loc,
+            }
+        )
+        return len(ctx.app_records) - 1
+
+    def action_(
+        call_stack: str, name: Any, path: Any, description: Any, hidden: Any
+    ) -> int:
+        loc = ctx.where(call_stack, "action")
+        for what, value in (("name", name), ("path", path), ("description", description)):
+            if not isinstance(value, str):
+                raise ctx.fail(f"ace.action: {what} must be a string, got {json.dumps(value)}", loc)
+        if not path.startswith("/"):
+            raise ctx.fail(f"ace.action: path {path!r} must start with /", loc)
+        hidden_ = strings(ctx, "ace.action", "hidden", hidden)
+        ctx.action_records.append(
+            {"name": name, "path": path, "description": description, "hidden": hidden_}
+        )
+        return len(ctx.action_records) - 1
+
+    def proxy_(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        bound, _ = bind(ctx, "ace.proxy", (("path", None), ("config", None)), args, kwargs)
+        path, config = bound["path"], bound["config"]
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ctx.fail(f"ace.proxy: path must be a string starting with /, got {path!r}")
+        if not (isinstance(config, dict) and config.get("_ace_kind") == "proxy_config"):
+            raise ctx.fail("ace.proxy: config must be the value of proxy.config(url, ...)")
+        return {"_ace_kind": "proxy", "path": path, "config": config}
+
+    def permission_(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        bound, _ = bind(ctx, "ace.permission", PERMISSION_PARAMS, args, kwargs)
+        for key in ("plugin", "method", "type"):
+            if not isinstance(bound[key], str):
+                raise ctx.fail(f"ace.permission: {key} must be a string, got {bound[key]!r}")
+        if not bound["plugin"].endswith(".in"):
+            raise ctx.fail(
+                f"ace.permission: plugin {bound['plugin']!r} must name a plugin file like "
+                "\"container.in\""
+            )
+        if not isinstance(bound["arguments"], list):
+            raise ctx.fail("ace.permission: arguments must be a list of patterns")
+        secrets = bound["secrets"]
+        if not isinstance(secrets, list):
+            raise ctx.fail("ace.permission: secrets must be a list of lists of patterns")
+        bound["secrets"] = [s if isinstance(s, list) else [s] for s in secrets]
+        if not isinstance(bound["permit"], list):
+            raise ctx.fail("ace.permission: permit must be a list")
+        return {"_ace_kind": "permission", **bound}
+
+    def result_(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        params = (("status", ""), ("values", []), ("report", "AUTO"), ("param_errors", {}))
+        bound, _ = bind(ctx, "ace.result", params, args, kwargs)
+        if not isinstance(bound["param_errors"], dict):
+            raise ctx.fail("ace.result: param_errors must be a dict")
+        return bound
+
+    def print_(*args: Any, **_: Any) -> None:
+        ctx.prints.append(" ".join(a if isinstance(a, str) else json.dumps(a) for a in args))
+
+    module["_ace_param_values"] = ctx.params
+    for name, fn in (
+        ("_ace_fail", fail_),
+        ("_ace_app", app_),
+        ("_ace_action", action_),
+        ("_ace_proxy", proxy_),
+        ("_ace_permission", permission_),
+        ("_ace_result", result_),
+        ("print", print_),
+    ):
+        module.add_callable(name, fn)
+    sl.eval(module, _PRELUDE_AST_CACHE.get(), GLOBALS)
+
+
+class _AstCache:
+    def __init__(self, name: str, source: str) -> None:
+        self.name, self.source = name, source
+
+    def get(self) -> sl.AstModule:
+        # an AstModule is consumed by evaluation: parse per use (about 30 µs)
+        return sl.parse(self.name, self.source, DIALECT)
+
+
+_PRELUDE_AST_CACHE = _AstCache(BUILTIN_PREFIX + "builtins>", _ACE_PRELUDE)
+
+
+# ---------------------------------------------------------------------------------------------
+# container.in / proxy.in
+
+_CONTAINER_SOURCE = """
+def _config(*args, **kwargs):
+    return _ace_container_config(call_stack(), *args, **kwargs)
+
+def _run(*args, **kwargs):
+    return struct(**_ace_container_run(call_stack(), *args, **kwargs))
+
+container = struct(config=_config, run=_run, AUTO="auto", URL="<CONTAINER_URL>",
+                   COMMAND="command", IMAGE_PREFIX="image:")
+"""
+
+_PROXY_SOURCE = """
+def _config(*args, **kwargs):
+    return _ace_proxy_config(call_stack(), *args, **kwargs)
+
+proxy = struct(config=_config)
+"""
+
+def plugin_module(ctx: AppContext, plugin: str) -> sl.FrozenModule | None:
+    """The frozen module served for `load("container.in", ...)` / `load("proxy.in", ...)`."""
+    module = sl.Module()
+    if plugin == "container.in":
+
+        def config_(call_stack: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            loc = ctx.where(call_stack, "config")
+            bound, given = bind(ctx, "container.config", CONTAINER_CONFIG_PARAMS, args, kwargs, loc)
+            call = PluginCall(
+                "container.in", "config", tuple(bound.values()), loc.file, loc.line, loc.column
+            )
+            ctx.calls.append(call)
+            ctx.container_calls.append((given, call))
+            return {"_ace_kind": "container", "_ace_call": len(ctx.container_calls) - 1, **bound}
+
+        def run_(call_stack: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            loc = ctx.where(call_stack, "run")
+            parse_json = kwargs.pop("parse_json", None)
+            bound, _ = bind(ctx, "container.run", CONTAINER_RUN_PARAMS, args, kwargs, loc)
+            if parse_json:
+                bound["parse"] = "json"
+            call = PluginCall(
+                "container.in", "run", tuple(bound.values()), loc.file, loc.line, loc.column
+            )
+            if ctx.mode != "action" or ctx.host is None:
+                raise ctx.fail(
+                    "container.run needs `ace run`: it only works inside an action's run "
+                    "function started with `ace run`, not while the app is loaded",
+                    loc,
+                )
+            try:
+                check_call(ctx.app, call, ctx.permissions)
+            except AppError as e:
+                raise ctx.sink.record(e) from None
+            try:
+                result = ctx.host.call("container.run", bound)
+            except Exception as e:
+                text = str(e)
+                message = text if text.startswith("container.run") else f"container.run: {text}"
+                raise ctx.fail(message, loc) from None
+            if not isinstance(result, dict):
+                raise ctx.fail("container.run: the command runner returned no result", loc)
+            return dict(result)
+
+        module.add_callable("_ace_container_config", config_)
+        module.add_callable("_ace_container_run", run_)
+        source = _CONTAINER_SOURCE
+    elif plugin == "proxy.in":
+
+        def proxy_config_(call_stack: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            loc = ctx.where(call_stack, "config")
+            bound, _ = bind(ctx, "proxy.config", PROXY_CONFIG_PARAMS, args, kwargs, loc)
+            if not isinstance(bound["url"], str) or not bound["url"]:
+                raise ctx.fail("proxy.config: url must be a non-empty string", loc)
+            for key, typ in (("strip_path", str), ("preserve_host", bool), ("strip_app", bool)):
+                if not isinstance(bound[key], typ):
+                    raise ctx.fail(f"proxy.config: {key} must be a {typ.__name__}", loc)
+            headers = bound["response_headers"]
+            if not isinstance(headers, dict) or not all(
+                isinstance(v, str) for v in headers.values()
+            ):
+                raise ctx.fail("proxy.config: response_headers must be a dict of strings", loc)
+            ctx.calls.append(
+                PluginCall("proxy.in", "config", tuple(bound.values()), *_triple(loc))
+            )
+            return {"_ace_kind": "proxy_config", **bound}
+
+        module.add_callable("_ace_proxy_config", proxy_config_)
+        source = _PROXY_SOURCE
+    else:
+        return None
+    sl.eval(module, sl.parse(BUILTIN_PREFIX + plugin + ">", source, DIALECT), GLOBALS)
+    return module.freeze()
+
+
+def _triple(loc: Location) -> tuple[str, int, int]:
+    return loc.file, loc.line, loc.column
+
