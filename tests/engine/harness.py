@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from unittest import mock
 
@@ -20,7 +21,7 @@ __all__ = ["BUSYBOX", "DockerHarness", "FakeHarness", "Harness"]
 BUSYBOX = "busybox:latest"
 
 
-class Harness:
+class Harness(ABC):
     """An engine under test plus the things only a test may do (outside the protocol)."""
 
     def __init__(self, engine: Engine, install: str) -> None:
@@ -47,6 +48,33 @@ class Harness:
         while not check():
             assert time.monotonic() < deadline, f"timed out waiting for {what}"
             time.sleep(0.05)
+
+    def state(self, container_id: str) -> str:
+        seen = self.engine.inspect(container_id)
+        return "gone" if seen is None else seen.state
+
+    # What each backend does outside the protocol:
+
+    @abstractmethod
+    def foreign_container(self, name: str) -> str: ...
+
+    @abstractmethod
+    def foreign_volume(self, name: str) -> None: ...
+
+    @abstractmethod
+    def exists(self, container_id: str) -> bool: ...
+
+    @abstractmethod
+    def kill_outside(self, container_id: str) -> None: ...
+
+    @abstractmethod
+    def host_ips(self, container_id: str) -> set[str]: ...
+
+    @abstractmethod
+    def api_calls(self) -> AbstractContextManager[list[str]]: ...
+
+    @abstractmethod
+    def down_engine(self) -> Engine: ...
 
 
 class FakeHarness(Harness):

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,7 +120,7 @@ def test_crash_then_start_again(h: Harness) -> None:
     """A container killed outside ace shows as exited without a port; start() revives it."""
     c = h.serve(command=["sh", "-c", "echo booted; sleep 60"])
     h.kill_outside(c.id)
-    h.wait_for(lambda: h.engine.inspect(c.id).state == "exited", "the container to exit")
+    h.wait_for(lambda: h.state(c.id) == "exited", "the container to exit")
     seen = h.engine.list_containers(h.install)[0]
     assert (seen.state, seen.host_port) == ("exited", None)
     assert seen.status.startswith("Exited (137)")
@@ -283,9 +284,9 @@ def test_refuses_volumes_it_did_not_create(h: Harness) -> None:
 
 @pytest.mark.engine
 def test_published_port_answers_on_loopback(engine: DockerEngine, busybox: str,
-                                            engine_install: str) -> None:
+                                            engine_install: str, docker_client: Any) -> None:
     """The engine-chosen host port really serves on 127.0.0.1."""
-    h = Harness(engine, engine_install)
+    h = DockerHarness(engine, engine_install, docker_client)
     c = h.serve()
     assert c.host_port is not None
 
@@ -301,9 +302,9 @@ def test_published_port_answers_on_loopback(engine: DockerEngine, busybox: str,
 
 @pytest.mark.engine
 def test_volume_data_survives_commands(engine: DockerEngine, busybox: str,
-                                       engine_install: str) -> None:
+                                       engine_install: str, docker_client: Any) -> None:
     """Data a command writes to a mounted volume is there for the next command."""
-    h = Harness(engine, engine_install)
+    h = DockerHarness(engine, engine_install, docker_client)
     vol = h.name("state")
     engine.ensure_volume(vol, h.labels())
     mount = [VolumeMount("volume", vol, "/data")]
