@@ -13,7 +13,7 @@ from typing import Any
 
 import starlark as sl
 
-from apps.context import AppContext, bind, strings
+from apps.context import AppContext, bind, given_count, strings
 from apps.errors import AppError
 from apps.permissions import PluginCall, check_call, parse_permission
 from apps.sandbox import BUILTIN_PREFIX, DIALECT, GLOBALS, Location
@@ -271,7 +271,8 @@ def plugin_module(ctx: AppContext, plugin: str) -> sl.FrozenModule | None:
             loc = ctx.where(call_stack, "config")
             bound, given = bind(ctx, "container.config", CONTAINER_CONFIG_PARAMS, args, kwargs, loc)
             call = PluginCall(
-                "container.in", "config", tuple(bound.values()), loc.file, loc.line, loc.column
+                "container.in", "config", tuple(bound.values()), loc.file, loc.line, loc.column,
+                given_count(CONTAINER_CONFIG_PARAMS, given),
             )
             ctx.calls.append(call)
             ctx.container_calls.append((given, call))
@@ -280,11 +281,12 @@ def plugin_module(ctx: AppContext, plugin: str) -> sl.FrozenModule | None:
         def run_(call_stack: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
             loc = ctx.where(call_stack, "run")
             parse_json = kwargs.pop("parse_json", None)
-            bound, _ = bind(ctx, "container.run", CONTAINER_RUN_PARAMS, args, kwargs, loc)
+            bound, given = bind(ctx, "container.run", CONTAINER_RUN_PARAMS, args, kwargs, loc)
             if parse_json:
                 bound["parse"] = "json"
             call = PluginCall(
-                "container.in", "run", tuple(bound.values()), loc.file, loc.line, loc.column
+                "container.in", "run", tuple(bound.values()), loc.file, loc.line, loc.column,
+                given_count(CONTAINER_RUN_PARAMS, given),
             )
             if ctx.mode != "action" or ctx.host is None:
                 raise ctx.fail(
@@ -313,7 +315,7 @@ def plugin_module(ctx: AppContext, plugin: str) -> sl.FrozenModule | None:
 
         def proxy_config_(call_stack: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
             loc = ctx.where(call_stack, "config")
-            bound, _ = bind(ctx, "proxy.config", PROXY_CONFIG_PARAMS, args, kwargs, loc)
+            bound, given = bind(ctx, "proxy.config", PROXY_CONFIG_PARAMS, args, kwargs, loc)
             if not isinstance(bound["url"], str) or not bound["url"]:
                 raise ctx.fail("proxy.config: url must be a non-empty string", loc)
             for key, typ in (("strip_path", str), ("preserve_host", bool), ("strip_app", bool)):
@@ -325,7 +327,10 @@ def plugin_module(ctx: AppContext, plugin: str) -> sl.FrozenModule | None:
             ):
                 raise ctx.fail("proxy.config: response_headers must be a dict of strings", loc)
             ctx.calls.append(
-                PluginCall("proxy.in", "config", tuple(bound.values()), *_triple(loc))
+                PluginCall(
+                    "proxy.in", "config", tuple(bound.values()), *_triple(loc),
+                    given_count(PROXY_CONFIG_PARAMS, given),
+                )
             )
             return {"_ace_kind": "proxy_config", **bound}
 

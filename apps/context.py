@@ -12,7 +12,7 @@ from apps.model import AppEntry, Permission
 from apps.permissions import PluginCall
 from apps.sandbox import BUILTIN_PREFIX, Deadline, ErrorSink, HostChannel, Location, locate
 
-__all__ = ["AppContext", "bind", "strings"]
+__all__ = ["AppContext", "bind", "given_count", "strings"]
 
 
 @dataclass(slots=True)
@@ -64,6 +64,12 @@ class AppContext:
             self.files.append(path)
             self.sources[path] = text
         return text
+
+
+def given_count(params: Sequence[tuple[str, Any]], given: Mapping[str, Any]) -> int:
+    """How many leading parameters cover every argument the caller gave."""
+    names = [n for n, _ in params]
+    return max((names.index(k) + 1 for k in given if k in names), default=0)
 
 
 def bind(

@@ -41,6 +41,7 @@ class PluginCall:
     file: str
     line: int
     column: int
+    given: int = -1  # how many leading parameters the caller gave (-1: all)
 
 
 def _as_text(value: Any) -> str:
@@ -89,9 +90,7 @@ def check_call(app: str, call: PluginCall, permissions: Sequence[Permission]) ->
     """Raise a located AppError naming the app, the call and the fix unless `call` is permitted."""
     if is_permitted(call, permissions):
         return
-    shown = [a for a in call.args if a is not None]
-    while shown and shown[-1] in ("", [], {}, False):
-        shown.pop()
+    shown = list(call.args if call.given < 0 else call.args[: call.given])
     suggestion = json.dumps([_as_text(a) for a in call.args[:1] if a is not None])
     raise AppError(
         f"app {app} is not permitted to call {call.plugin.removesuffix('.in')}.{call.method} "

@@ -111,7 +111,9 @@ def column_of(text: str, hint: str = "") -> int:
     """1-based column of a call in a source line: the start of `a.b.hint(` if found, else the
     first non-blank character."""
     if hint:
-        m = re.search(r"[A-Za-z_][A-Za-z0-9_.]*\b" + re.escape(hint) + r"\s*\(", text)
+        m = re.search(
+            r"(?<![A-Za-z0-9_.])(?:[A-Za-z_][A-Za-z0-9_]*\.)*" + re.escape(hint) + r"\s*\(", text
+        )
         if m:
             return m.start() + 1
     return len(text) - len(text.lstrip()) + 1 if text.strip() else 1
@@ -131,8 +133,20 @@ def locate(text: str, is_user: Callable[[str], bool], hint: str = "") -> Locatio
         return Location(m[1], int(m[2]), int(m[3]))
     for file, line, src in reversed(frames(text)):
         if is_user(file):
-            return Location(file, line, column_of(src, hint))
+            return Location(file, line, column_of(_source_line(file, line) or src, hint))
     return None
+
+
+def _source_line(file: str, line: int) -> str:
+    """Line `line` of `file` as written (tracebacks show it without its indentation)."""
+    try:
+        with open(file, encoding="utf-8") as f:
+            for number, text in enumerate(f, start=1):
+                if number == line:
+                    return text.rstrip("\n")
+    except (OSError, UnicodeDecodeError):
+        pass
+    return ""
 
 
 def error_message(text: str) -> str:
