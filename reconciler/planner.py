@@ -4,7 +4,8 @@ Rules (pinned by tests/reconciler/test_planner.py):
 - an unchanged app gives no step, only a NoOp with the reason;
 - build-input change -> build + replace; env/port/volume/command/image change -> replace only;
   health path or scheme -> nothing (they are not part of the container version);
-- a service whose container exited -> restart; none at all -> start;
+- a service whose container exited -> restart; none at all -> start; a running one marked
+  unhealthy (by `ace watch` after failed probes) -> replace with a fresh container;
 - command-lifetime apps get their image and no container (a running one is stopped);
 - containers of apps gone from the apps file are removed; apps that failed to evaluate are held.
 """
@@ -112,6 +113,10 @@ def _service_steps(
         if keep.state != "running":
             steps.append(Step(f"restart:{app.path}", "restart", app.path, keep.name,
                               _exit_cause(keep), deps))
+        elif keep.health.startswith("unhealthy"):
+            detail = keep.health.partition(": ")[2] or "unhealthy"
+            steps.append(Step(f"replace:{app.path}", "replace", app.path, keep.name,
+                              f"health check failing: {detail}", deps))
     elif others:
         running_old = next((c for c in others if c.state == "running"), others[0])
         if image_steps and image_steps[0].action == "build":

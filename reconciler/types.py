@@ -100,6 +100,7 @@ class ObservedContainer:
     host_port: int | None = None
     created: int = 0  # unix seconds
     image: str = ""
+    health: str = ""  # "" unknown; "unhealthy: <detail>" set by `ace watch` after failed probes
 
 
 @dataclass(frozen=True, slots=True)

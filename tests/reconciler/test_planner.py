@@ -96,6 +96,13 @@ CASES = [
         [f"restart /web {running(WEB).name} (container exited: exited)"],
         id="exited-restarts"),
     pytest.param(
+        DesiredState((WEB,)),
+        ObservedState((dataclasses.replace(running(WEB), health="unhealthy: timed out"),),
+                      images(WEB)),
+        RecordedState((recorded(WEB),)),
+        [f"replace /web {running(WEB).name} (health check failing: timed out)"],
+        id="unhealthy-replaced"),
+    pytest.param(
         DesiredState((WEB,)), ObservedState((), images(WEB)), RecordedState((recorded(WEB),)),
         [f"start /web {WEB.image} (container gone)"], id="gone-starts"),
     pytest.param(
