@@ -128,10 +128,9 @@ class AppLoader:
             return self.cache[path]
         self.stack.append(path)
         try:
-            module = self.evaluate(path)
+            frozen = self.evaluate(path).freeze()
         finally:
             self.stack.pop()
-        frozen = module.freeze()
         self.cache[path] = frozen
         self.cache[module_id] = frozen
         return frozen

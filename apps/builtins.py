@@ -206,7 +206,9 @@ def install_app_builtins(ctx: AppContext, module: sl.Module) -> None:
         return {"_ace_kind": "permission", **bound}
 
     def result_(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        params = (("status", ""), ("values", []), ("report", "AUTO"), ("param_errors", {}))
+        params: tuple[tuple[str, Any], ...] = (
+            ("status", ""), ("values", []), ("report", "AUTO"), ("param_errors", {}),
+        )
         bound, _ = bind(ctx, "ace.result", params, args, kwargs)
         if not isinstance(bound["param_errors"], dict):
             raise ctx.fail("ace.result: param_errors must be a dict")

@@ -179,7 +179,7 @@ def evaluate_entry(
             deadline=Deadline(deadline),
         )
         decls, origin = load_params(ctx, where)
-        _, record = evaluate_app_star(ctx, app_star)
+        record = evaluate_app_star(ctx, app_star)[1]
         return build_app(ctx, decls, origin, record, env), dict(ctx.sources), decls
 
     app, sources, decls = run_isolated(

@@ -30,7 +30,7 @@ def test_pattern_matches(pattern: str, value: Any, expected: bool) -> None:
     assert pattern_matches(pattern, value) is expected
 
 
-RUN = ("ls", ["-l"], [], False, False, "", False, True, "")
+RUN: tuple[Any, ...] = ("ls", ["-l"], [], False, False, "", False, True, "")
 
 
 @pytest.mark.parametrize(
@@ -157,3 +157,33 @@ def test_secret_in_default_is_located_at_declaration(tmp_path: Path) -> None:
     )
     assert_error(only_error(result), message="secret 'K' is not allowed",
                  file=tmp_path / "src" / "params.star", line=2, column=1)
+
+
+# OpenRun's python-streamlit spec files, unmodified (a cl_secret template volume, dev_settings).
+STREAMLIT_APP = 'load("proxy.in", "proxy")\nload("container.in", "container")\n\napp = ace.app(param.app_name,\n              routes=[\n                  ace.proxy("/", proxy.config(container.URL, strip_app=False))\n              ],\n              container=container.config(\n                  container.AUTO, port=param.port, health="/_stcore/health",\n                  volumes=["cl_secret:./secrets.toml.tmpl:/app/.streamlit/secrets.toml"],\n                                         dev_settings={\n                                             "target": "builder",\n                                             "command": param.dev_command,\n                                             "dir": "/app",\n                                             "reload": param.dev_reload,\n                                             "env_files": ["requirements.txt", "pyproject.toml", "uv.lock"],\n                                             "additional_mounts": ["venv:/app/.venv", "uv-cache:/root/.cache/uv"],\n                                         }\n                                         ),\n              permissions=[\n                  ace.permission("proxy.in", "config", [container.URL]),\n                  ace.permission("container.in", "config", [container.AUTO], secrets=param.secrets)\n              ]\n       ) \n'  # noqa: E501
+STREAMLIT_PARAMS = 'param("port", type=INT,\n      description="The port the Streamlit app is listening on (inside the container)", default=8501)\n\nparam("app_name", description="The name for the app", default="Streamlit App")\n\nparam("app_file", description="The file name of the streamlit app to run", default="streamlit_app.py")\n\nparam("secrets", description="The secrets which are allowed to be passed to the container", type=LIST, default=[["regex:.*"]])\n\nparam("dev_command",\n      description="The command used to start the app in dev mode, run with the app source mounted",\n      default="""export PATH=/app/.venv/bin:$PATH; if [ -f uv.lock ]; then uv sync --locked; elif [ -f requirements.txt ]; then [ -d .venv ] || uv venv .venv; uv pip install -q -r requirements.txt streamlit setuptools; fi; exec bash streamlit_cmd.sh""")\n\nparam("dev_reload",\n      description="What a source change does in dev mode: none (Streamlit\'s file watcher reruns the app on its own, the default), restart (restart container) or recreate",\n      default="none")\n'  # noqa: E501
+TEMPLATE = 'key = "{{ secret "API_KEY" }}"\nfile = "{{ .params.app_file }}"\n'
+
+
+def test_openrun_streamlit_spec_with_secret_template(tmp_path: Path) -> None:
+    files = {"app.star": STREAMLIT_APP, "params.star": STREAMLIT_PARAMS,
+             "Containerfile": "FROM python:3.12\nEXPOSE 8501\n", "secrets.toml.tmpl": TEMPLATE}
+    result = evaluate_files(tmp_path, files, 'app("/st", "src", params={"app_file": "x.py"})\n',
+                            environ={"API_KEY": "k123"})
+    app = only_app(result)
+    assert app.container is not None
+    (volume,) = app.container.volumes
+    assert (volume.kind, volume.target, volume.content) == (
+        "secret", "/app/.streamlit/secrets.toml", 'key = "k123"\nfile = "x.py"\n')
+    assert app.container.health == "/_stcore/health" and app.container.port == 8501
+    assert str(tmp_path / "src" / "secrets.toml.tmpl") in app.files
+
+
+def test_secret_in_template_needs_allow_list(tmp_path: Path) -> None:
+    files = {"app.star": STREAMLIT_APP, "params.star": STREAMLIT_PARAMS,
+             "Containerfile": "FROM python:3.12\nEXPOSE 8501\n", "secrets.toml.tmpl": TEMPLATE}
+    result = evaluate_files(tmp_path, files, 'app("/st", "src", params={"secrets": []})\n',
+                            environ={"API_KEY": "k123"})
+    err = only_error(result)
+    assert "secret 'API_KEY' is not allowed for app /st" in err.message
+    assert (err.file, err.line, err.column) == (str(tmp_path / "src" / "app.star"), 8, 25)
