@@ -54,6 +54,7 @@ def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | No
             containerfile=cfg.containerfile,
             build_args=cfg.build_args,
             cache=cache,
+            exclude=frozenset(f for f in app.files if f.endswith(".star")),
         )
         image = naming.image_tag(app.path, input_hash)
         build = BuildInputs(

@@ -168,10 +168,15 @@ def hash_build_inputs(
     containerfile: str,
     build_args: Iterable[tuple[str, str]],
     cache: DigestCache,
+    exclude: frozenset[str] = frozenset(),
 ) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """Returns (input hash, manifest of (relative path, digest)) for one build."""
+    """Returns (input hash, manifest of (relative path, digest)) for one build. `exclude` holds
+    absolute paths that ace itself reads (app.star, params.star): editing them changes the
+    desired state, not the image, so they never trigger a build."""
     manifest: list[tuple[str, str]] = []
     for rel, path, st in context_files(context_dir):
+        if path in exclude:
+            continue
         digest = cache.digest(path, st)
         mode = "x" if st.st_mode & 0o111 else "-"
         manifest.append((rel, f"{mode}{digest}"))

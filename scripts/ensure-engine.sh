@@ -82,7 +82,7 @@ ensure_busybox() {
     ctx="$(mktemp -d)"
     cp "$bin" "$ctx/busybox"
     printf '%s\n' 'FROM scratch' 'COPY busybox /bin/busybox' \
-        'RUN ["/bin/busybox","--install","-s","/bin"]' >"$ctx/Containerfile"
+        'RUN ["/bin/busybox","--install","-s","/bin"]' 'CMD ["sh"]' >"$ctx/Containerfile"
     # The classic builder: a newer CLI without the buildx plugin cannot use BuildKit.
     local rc=0
     DOCKER_BUILDKIT=0 docker build -q -f "$ctx/Containerfile" -t busybox:latest "$ctx" \

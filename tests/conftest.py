@@ -26,6 +26,7 @@ BUSYBOX = "busybox:latest"
 _STATIC_BUSYBOX = ("/bin/busybox", "/usr/bin/busybox")
 _BUSYBOX_CONTAINERFILE = (
     'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox","--install","-s","/bin"]\n'
+    'CMD ["sh"]\n'
 )
 
 

@@ -34,6 +34,12 @@ app = ace.app("Web",
                  ace.permission("container.in", "config", [container.AUTO])])
 """
 
+HELLO_APP_STAR = """load("container.in", "container")
+app = ace.app("Hello", container=container.config("image:busybox", port=8080,
+    command=["sh", "-c",
+             "mkdir -p /w && echo hello > /w/index.html && exec httpd -f -p 8080 -h /w"]))
+"""
+
 WEB_PARAMS = """param("health", default="/")
 param("greeting", default="hello")
 """
@@ -69,6 +75,10 @@ class Project:
         self.write(f"{name}/index.html", page + "\n")
         self.write(f"{name}/app.star", WEB_APP_STAR)
         self.write(f"{name}/params.star", WEB_PARAMS)
+        self.hello_app()
+
+    def hello_app(self) -> None:
+        self.write("hello/app.star", HELLO_APP_STAR)
 
     def apps(self, *lines: str) -> None:
         self.write("apps.star", "\n".join(lines) + "\n")
@@ -109,7 +119,7 @@ class Project:
         time.sleep(0.6)
         stream = self.client.events(since=int(since), until=int(until) + 1, decode=True,
                                     filters={"label": f"{LABEL_INSTALL}={self.install}"})
-        return [e for e in stream if e.get("time", 0) >= int(since)]
+        return [e for e in stream if e.get("timeNano", 0) >= int(since * 1e9)]
 
 
 def get(url: str, timeout: float = 2.0) -> tuple[int, str]:

@@ -18,7 +18,7 @@ from tests.engine.appkit import Project, get
 pytestmark = pytest.mark.engine
 
 WEB = 'app("/web", "./web")'
-HELLO = ('app("/hello", "-", spec="image", params={"image": "busybox", "port": 8080})')
+HELLO = 'app("/hello", "./hello")'
 
 
 @pytest.fixture
@@ -58,12 +58,14 @@ def test_minimal_changes(project: Project) -> None:
     project.web_app()
     project.apps(WEB, HELLO)
     project.ace("reconcile")
-    project.apps('app("/web", "./web", params={"health": "/index.html"})', HELLO)
+    star = (project.root / "web/app.star").read_text()
+    project.write("web/app.star", star.replace("health=param.health",
+                                               'health="/index.html", scheme="http"'))
     assert project.ace_json("plan")["steps"] == []
     project.apps('app("/web", "./web", params={"greeting": "hi"})', HELLO)
     steps = project.ace_json("reconcile")["steps"]
     assert [(s["action"], s["app"]) for s in steps] == [("replace", "/web")]
-    assert "env changed: GREETING" in steps[0]["cause"]
+    assert "env changed: greeting" in steps[0]["cause"]
     project.write("web/index.html", "v2\n")
     steps = project.ace_json("reconcile", expect=None)["steps"]
     assert [(s["action"], s["app"]) for s in steps] == [("build", "/web"), ("replace", "/web")]
