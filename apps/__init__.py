@@ -22,6 +22,7 @@ from apps.sandbox import DEFAULT_DEADLINE, DEFAULT_MEMORY_LIMIT
 __all__ = [
     "DEFAULT_DEADLINE",
     "DEFAULT_MEMORY_LIMIT",
+    "AppError",
     "AppRuntime",
     "CommandRunner",
     "evaluate",
