@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up, make sure a Docker engine answers, then reconcile the example apps and show status.
+# Set up, make sure a Docker engine answers, then reconcile the example apps. The first run
+# prints each started app's URL; a run with nothing to do prints nothing and changes nothing.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -8,5 +9,4 @@ cd "$repo"
 bash scripts/setup.sh
 bash scripts/ensure-engine.sh
 
-.venv/bin/ace reconcile -f examples/apps.star "$@"
-.venv/bin/ace status -f examples/apps.star
+exec .venv/bin/ace reconcile -f examples/apps.star "$@"
