@@ -258,3 +258,8 @@ def logs(target: Annotated[str, typer.Argument(help="App path, e.g. /web")],
 
 def main() -> None:
     app()
+
+
+from reconciler.cli_watch import register as _register_watch  # noqa: E402
+
+_register_watch(app)

@@ -1,0 +1,334 @@
+"""`ace watch`: the reconcile pass, run again whenever something may have changed.
+
+Triggers: a burst of relevant file changes (coalesced), and a resync timer. Each pass is the
+ordinary one: incremental evaluation -> `prepare` (hash, observe, plan) -> the plan minus retry
+steps of apps still backing off -> the executor. Events never say what to do, only when to look.
+
+- The state lock is held only during a pass; `ace reconcile` meanwhile waits for it.
+- Health: on each resync tick running services are probed; after `unhealthy_after` failures in
+  a row, the engine view given to `prepare` marks the container unhealthy and the planner
+  replaces it.
+- Engine outages: said once, retried with backoff (capped), reconciled when it answers again.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
+
+import structlog
+
+from apps.errors import AceError, EngineError, StateError
+from apps.model import EvalError
+from reconciler.desired import Naming
+from reconciler.executor import ApplyOptions, ApplyResult, StepOutcome, adopt, apply_plan
+from reconciler.health import probe
+from reconciler.pipeline import Settings, observe, prepare
+from reconciler.ports import Engine
+from reconciler.types import DesiredState, ObservedContainer, ObservedState, Plan
+from reconciler.watch_eval import EvalMemory, evaluate_incremental
+from reconciler.watch_files import FileWatcher, WatchSet
+from reconciler.watch_state import (
+    Attempts,
+    Backoff,
+    Probe,
+    desired_key,
+    hold_back,
+    record_attempts,
+    record_probes,
+    settle,
+    unhealthy_marks,
+)
+from reconciler.watch_ui import Reporter, build_rows
+from state import RunOutcome, StateLock, Store
+from state.records import StepOutcome as StoredOutcome
+
+__all__ = ["Watch", "WatchOptions", "probe_services"]
+
+log = structlog.get_logger("ace.watch")
+
+
+@dataclass(frozen=True, slots=True)
+class WatchOptions:
+    resync: float = 5.0  # seconds between level-triggered passes without events
+    unhealthy_after: int = 3  # failed probes in a row before a replace
+    backoff: Backoff = field(default_factory=Backoff)
+    engine_retry_cap: float = 8.0
+    down_on_exit: bool = False
+    step_ms: int = 60  # quiet time that ends a burst of file changes
+
+
+class _EngineView:
+    """The engine as `prepare` sees it: container listings carry the watch loop's health marks.
+    Everything else is the real engine."""
+
+    def __init__(self, inner: Engine, marks: Callable[[], Mapping[str, str]]) -> None:
+        self._inner = inner
+        self._marks = marks
+
+    def list_containers(self, install: str) -> tuple[ObservedContainer, ...]:
+        marks = self._marks()
+        return tuple(replace(c, health=marks[c.id]) if c.id in marks else c
+                     for c in self._inner.list_containers(install))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def probe_services(desired: DesiredState, observed: ObservedState
+                   ) -> dict[str, tuple[str, bool, str]]:
+    """app -> (container id, ok, detail) for each running current-version service."""
+    running = {(c.app, c.version): c for c in observed.containers if c.state == "running"}
+    targets = [(a, running[(a.path, a.version)]) for a in desired.apps
+               if a.service and (a.path, a.version) in running
+               and running[(a.path, a.version)].host_port]
+
+    def one(t: tuple[Any, ObservedContainer]) -> tuple[str, tuple[str, bool, str]]:
+        a, c = t
+        status, detail = probe(a.scheme, c.host_port or 0, a.health, timeout=2.0)
+        return a.path, (c.id, status == 200, detail)
+
+    if not targets:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(16, len(targets))) as pool:
+        return dict(pool.map(one, targets))
+
+
+class Watch:
+    """The loop. `run()` blocks until `request_stop()` (signals, tests)."""
+
+    def __init__(self, settings: Settings, engine: Engine, reporter: Reporter,
+                 options: WatchOptions = WatchOptions(),
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.reporter = reporter
+        self.options = options
+        self.clock = clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._paths: list[str] = []
+        self._paths_lock = threading.Lock()
+        self.memory = EvalMemory(str(settings.apps_file))
+        self.attempts: dict[str, Attempts] = {}
+        self.probes: dict[str, Probe] = {}
+        self.health: dict[str, str] = {}
+        self.changes: dict[str, str] = {}
+        self.passes = 0
+        self.in_pass = False
+        self._errors: tuple[EvalError, ...] = ()
+        self._last: tuple[DesiredState, ObservedState] | None = None
+        self._down_since: float | None = None
+        self._engine_fails = 0
+        self._view = cast(Engine, _EngineView(engine, self._marks))
+        self._watcher = FileWatcher(self._on_files, step_ms=options.step_ms)
+
+    # -- triggers ---------------------------------------------------------------------------
+
+    def _marks(self) -> Mapping[str, str]:
+        return unhealthy_marks(self.probes, self.options.unhealthy_after)
+
+    def _on_files(self, paths: tuple[str, ...]) -> None:
+        with self._paths_lock:
+            self._paths.extend(paths)
+        self._wake.set()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        with Store.open(self.settings.state_dir) as store:
+            self.reporter.started(str(self.settings.apps_file), (), self.options.resync)
+            due = self.clock()
+            try:
+                while not self._stop.is_set():
+                    self._wake.wait(timeout=max(0.0, due - self.clock()))
+                    if self._stop.is_set():
+                        break
+                    tick = self.clock() >= due
+                    self._wake.clear()
+                    with self._paths_lock:
+                        paths, self._paths = self._paths, []
+                    if paths:
+                        self.reporter.files_changed(paths)
+                    elif not tick:
+                        continue
+                    if tick and self._last is not None and self._down_since is None:
+                        self._probe()
+                    self.in_pass = True
+                    try:
+                        delay = self._one_pass(store, "resync" if tick and not paths else "files")
+                    except AceError as exc:  # e.g. the state store: say it, retry next tick
+                        log.warning("pass_failed", error=str(exc))
+                        delay = self.options.resync
+                    finally:
+                        self.in_pass = False
+                    due = self.clock() + delay
+            finally:
+                self._watcher.stop()
+                removed = self._down(store) if self.options.down_on_exit else []
+                self.reporter.stopped("signal" if self._stop.is_set() else "error", removed)
+
+    def _probe(self) -> None:
+        assert self._last is not None
+        results = probe_services(*self._last)
+        self.probes = record_probes(self.probes, results)
+        self.health = {app: "healthy" if ok else f"unhealthy: {detail}"
+                       for app, (_, ok, detail) in results.items()}
+        keys = {a.path: desired_key(a) for a in self._last[0].apps}
+        healthy = [app for app, (_, ok, _) in results.items() if ok]
+        self.attempts = settle(self.attempts, healthy, keys, self.clock(), self.options.backoff)
+
+    def _lock(self) -> StateLock | None:
+        lock = StateLock(self.settings.state_dir, command="ace watch")
+        told = False
+        while not self._stop.is_set():
+            try:
+                return lock.acquire(0.5)
+            except StateError:
+                if not told:
+                    self.reporter.lock_busy(lock.holder())
+                    told = True
+        return None
+
+    def _one_pass(self, store: Store, reason: str) -> float:
+        """Run one pass; returns the seconds until the next timed one."""
+        cycle = uuid.uuid4().hex[:8]
+        evaluated = evaluate_incremental(self.memory, deadline=self.settings.deadline)
+        self.memory = evaluated.memory
+        self.reporter.pass_started(cycle, reason, evaluated.reevaluated)
+        errors = evaluated.result.errors
+        if errors != self._errors:
+            self.reporter.app_errors([e for e in errors if e not in self._errors])
+            self._errors = errors
+        if self._last is None:  # no pass yet (engine down?): watch the app files meanwhile
+            self._watcher.update(self._watch_set(DesiredState(())))
+        lock = self._lock()
+        if lock is None:
+            return 0.0
+        start = self.clock()
+        try:
+            with structlog.contextvars.bound_contextvars(cycle=cycle):
+                *_, the_plan, _ = got = prepare(self.settings, store, self._view,
+                                                evaluation=evaluated.result)
+                desired, observed = got[1], got[2]
+                applied, held = self._apply(store, the_plan, desired, observed)
+        except EngineError as exc:
+            return self._engine_down(str(exc))
+        finally:
+            lock.release()
+        self.passes += 1
+        if self._down_since is not None:
+            self.reporter.engine_back(self.clock() - self._down_since)
+            self._down_since, self._engine_fails = None, 0
+        if applied is not None and applied.changed:  # show what runs now, not before
+            observed = observe(self.engine, store.install_id)
+        self._last = (desired, observed)
+        self._after(applied, desired, observed, held)
+        self._watcher.update(self._watch_set(desired))
+        steps = len(applied.outcomes) if applied else 0
+        self.reporter.pass_finished(cycle, self.clock() - start, steps, held)
+        return self._next_delay(held)
+
+    def _next_delay(self, held: tuple[str, ...]) -> float:
+        """The resync period, or sooner when a held app's backoff ends."""
+        now = self.clock()
+        ends = [self.attempts[a].until - now for a in held if a in self.attempts]
+        return max(0.05, min([self.options.resync, *ends]))
+
+    def _apply(self, store: Store, the_plan: Plan, desired: DesiredState,
+               observed: ObservedState) -> tuple[ApplyResult | None, tuple[str, ...]]:
+        """adopt + apply + record, exactly as `run_pass` does, on the plan minus held retries."""
+        keys = {a.path: desired_key(a) for a in desired.apps}
+        the_plan, held = hold_back(the_plan, self.attempts, keys, self.clock())
+        adopt(desired, observed, store.recorded(), store)
+        if not the_plan.steps:
+            return None, held
+        run_id = store.begin_run("watch", the_plan.render())
+        naming = Naming(store.install_id, str(self.settings.state_dir))
+        applied = apply_plan(
+            the_plan, desired, observed, engine=self.engine, recorder=store, naming=naming,
+            options=ApplyOptions(parallel=self.settings.parallel,
+                                 health_timeout=self.settings.health_timeout),
+            on_event=self._on_step)
+        outcome: RunOutcome = "ok" if applied.ok else ("partial" if applied.changed else "failed")
+        store.finish_run(run_id, outcome, [
+            StoredOutcome.of(o.step, o.outcome, o.message, o.seconds) for o in applied.outcomes])
+        if not applied.ok:
+            self.engine.ping()  # an outage mid-apply is an outage, not a crash loop
+        return applied, held
+
+    def _on_step(self, kind: str, o: StepOutcome) -> None:
+        if kind != "end" or o.outcome == "skipped":
+            return
+        self.reporter.step(o)
+        if o.outcome == "done" and o.step.action not in ("build", "pull"):
+            self.changes[o.step.app] = f"{time.strftime('%H:%M:%S')} {o.step.action}: " \
+                                       f"{o.step.cause}"
+
+    def _after(self, applied: ApplyResult | None, desired: DesiredState,
+               observed: ObservedState, held: tuple[str, ...]) -> None:
+        keys = {a.path: desired_key(a) for a in desired.apps}
+        now = self.clock()
+        if applied is not None:
+            before = self.attempts
+            self.attempts = record_attempts(before, applied.outcomes, keys, now,
+                                            self.options.backoff)
+            for app, a in self.attempts.items():
+                if a is not before.get(app) and a.crash_looping and a.failed:
+                    self.reporter.crash_loop(a, a.until - now)
+        self.attempts = settle(self.attempts, (), keys, now, self.options.backoff)
+        errs = {e.app: f"{e.file}:{e.line}: {e.message}" for e in self._errors}
+        for o in applied.outcomes if applied else ():
+            if o.outcome == "failed":
+                errs.setdefault(o.step.app, o.message)
+        self.reporter.rows(build_rows(desired, observed, self.health, self.attempts,
+                                      self.changes, errs))
+
+    def _engine_down(self, error: str) -> float:
+        self._engine_fails += 1
+        delay = min(float(2 ** (self._engine_fails - 1)), self.options.engine_retry_cap)
+        if self._down_since is None:
+            self._down_since = self.clock()
+            self.reporter.engine_unavailable(error, delay)
+        else:
+            log.debug("engine_retry", error=error, retry_in=delay)
+        return delay
+
+    def _watch_set(self, desired: DesiredState) -> WatchSet:
+        contexts = [a.build.context_dir for a in desired.apps if a.build is not None]
+        files = set(self.memory.watched_files())
+        for a in desired.apps:  # container files outside their context
+            if a.build is not None:
+                files.add(a.build.containerfile)
+        return WatchSet.of(files, contexts, str(self.settings.state_dir))
+
+    def _down(self, store: Store) -> list[str]:
+        from reconciler.teardown import teardown
+
+        lock = StateLock(self.settings.state_dir, command="ace watch --down-on-exit")
+        try:
+            with lock.acquire(30.0):
+                return teardown(self.engine, store)
+        except (EngineError, StateError) as exc:
+            log.warning("down_on_exit_failed", error=str(exc))
+            return []
+
+
+def default_engine() -> Engine:
+    from reconciler.driver import DockerEngine
+
+    return DockerEngine(timeout=float(os.environ.get("ACE_ENGINE_TIMEOUT", "30")))

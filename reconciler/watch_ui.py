@@ -1,0 +1,232 @@
+"""What a person (or a machine) sees of `ace watch`.
+
+- `LiveReporter` (a terminal): a rich Live table (app, state, health, URL, last change, last error)
+  and one line above it per applied change, with its cause.
+- `JsonReporter` (not a TTY, or --log-json): structlog JSON lines with stable snake_case event
+  names: watch_started, pass_started, files_changed, app_error, step_done (from the executor),
+  pass_finished, engine_unavailable, engine_back, crash_loop_backoff, lock_busy, watch_stopped.
+No decisions here, only presentation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from apps.model import EvalError
+from reconciler.executor import StepOutcome
+from reconciler.report import status_rows
+from reconciler.types import DesiredState, ObservedState
+from reconciler.watch_state import Attempts
+
+__all__ = ["JsonReporter", "LiveReporter", "Reporter", "Row", "build_rows"]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    app: str
+    state: str  # running, stopped, missing, crash-looping, error, orphaned, command
+    health: str
+    url: str
+    last_change: str
+    last_error: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"app": self.app, "state": self.state, "health": self.health, "url": self.url,
+                "last_change": self.last_change, "last_error": self.last_error}
+
+
+def _first_line(text: str, width: int = 120) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def build_rows(
+    desired: DesiredState, observed: ObservedState, health: Mapping[str, str],
+    attempts: Mapping[str, Attempts], changes: Mapping[str, str], errors: Mapping[str, str],
+) -> tuple[Row, ...]:
+    """One row per app: status_rows of the last pass, with crash loops and last events."""
+    out: list[Row] = []
+    for r in status_rows(desired, observed, dict(health)):
+        state, err = r.state, errors.get(r.path, "")
+        a = attempts.get(r.path)
+        if a is not None and a.crash_looping and a.failed:
+            state = "crash-looping"
+            tail = " | ".join(a.logs.strip().splitlines()[-2:])
+            err = f"exit code {a.exit_code or '?'}" + (f"; last log: {tail}" if tail else "")
+        elif not err and r.detail and r.state not in ("running", "command"):
+            err = r.detail
+        out.append(Row(r.path, state, r.health, r.url, changes.get(r.path, ""),
+                       _first_line(err)))
+    return tuple(out)
+
+
+class Reporter(Protocol):
+    def started(self, apps_file: str, roots: Sequence[str], resync: float) -> None: ...
+    def files_changed(self, paths: Sequence[str]) -> None: ...
+    def pass_started(self, cycle: str, reason: str, reevaluated: Sequence[str]) -> None: ...
+    def app_errors(self, errors: Sequence[EvalError]) -> None: ...
+    def step(self, outcome: StepOutcome) -> None: ...
+    def pass_finished(self, cycle: str, seconds: float, steps: int, held: Sequence[str]) -> None:
+        ...
+    def crash_loop(self, a: Attempts, retry_in: float) -> None: ...
+    def engine_unavailable(self, error: str, retry_in: float) -> None: ...
+    def engine_back(self, down_for: float) -> None: ...
+    def lock_busy(self, holder: str) -> None: ...
+    def rows(self, rows: Sequence[Row]) -> None: ...
+    def stopped(self, reason: str, down: Sequence[str]) -> None: ...
+
+
+class JsonReporter:
+    """structlog events (JSON lines when logging is set up with json_lines=True)."""
+
+    def __init__(self) -> None:
+        self.log = structlog.get_logger("ace.watch")
+        self._rows: tuple[Row, ...] = ()
+
+    def started(self, apps_file: str, roots: Sequence[str], resync: float) -> None:
+        self.log.info("watch_started", apps_file=apps_file, roots=list(roots), resync=resync)
+
+    def files_changed(self, paths: Sequence[str]) -> None:
+        self.log.info("files_changed", paths=list(paths[:20]), count=len(paths))
+
+    def pass_started(self, cycle: str, reason: str, reevaluated: Sequence[str]) -> None:
+        quiet = reason == "resync" and not reevaluated  # idle resyncs stay at debug level
+        emit = self.log.debug if quiet else self.log.info
+        emit("pass_started", cycle=cycle, reason=reason, reevaluated=list(reevaluated))
+
+    def app_errors(self, errors: Sequence[EvalError]) -> None:
+        for e in errors:
+            self.log.warning("app_error", app=e.app, file=e.file, line=e.line, column=e.column,
+                             error=e.message)
+
+    def step(self, outcome: StepOutcome) -> None:
+        pass  # the executor logs step_done / step_failed itself
+
+    def pass_finished(self, cycle: str, seconds: float, steps: int, held: Sequence[str]) -> None:
+        emit = self.log.info if steps or held else self.log.debug
+        emit("pass_finished", cycle=cycle, seconds=round(seconds, 3), steps=steps,
+             held=list(held))
+
+    def crash_loop(self, a: Attempts, retry_in: float) -> None:
+        self.log.warning("crash_loop_backoff", app=a.app, attempts=a.count,
+                         retry_in=round(retry_in, 1), exit_code=a.exit_code,
+                         logs=a.logs.strip().splitlines()[-5:])
+
+    def engine_unavailable(self, error: str, retry_in: float) -> None:
+        self.log.warning("engine_unavailable", error=error, retry_in=round(retry_in, 1))
+
+    def engine_back(self, down_for: float) -> None:
+        self.log.info("engine_back", down_for=round(down_for, 1))
+
+    def lock_busy(self, holder: str) -> None:
+        self.log.info("lock_busy", holder=holder)
+
+    def rows(self, rows: Sequence[Row]) -> None:
+        new = tuple(rows)
+        if new != self._rows:  # only when something a person would see changed
+            self.log.info("status", apps=[r.to_json() for r in new])
+        self._rows = new
+
+    def stopped(self, reason: str, down: Sequence[str]) -> None:
+        self.log.info("watch_stopped", reason=reason, removed=list(down))
+
+
+_COLOUR = {"running": "green", "stopped": "red", "missing": "yellow", "crash-looping": "red",
+           "error": "red", "orphaned": "yellow", "failed": "red"}
+_MARK = {"done": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]"}
+
+
+class LiveReporter:
+    """A rich Live table, refreshed after each pass, plus a line per change above it."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(highlight=False)
+        self._rows: tuple[Row, ...] = ()
+        self._banner = ""
+        self._live = Live(self._render(), console=self.console, auto_refresh=False,
+                          transient=False, redirect_stderr=False)
+        self._live.start()
+
+    def _print(self, text: str) -> None:
+        self._live.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {text}", soft_wrap=True)
+
+    def _render(self) -> Group:
+        t = Table(box=None, pad_edge=False, expand=False)
+        for col in ("APP", "STATE", "HEALTH", "URL", "LAST CHANGE", "LAST ERROR"):
+            t.add_column(col, overflow="fold")
+        for r in self._rows:
+            c = _COLOUR.get(r.state, "")
+            t.add_row(r.app, f"[{c}]{r.state}[/]" if c else r.state, r.health, r.url,
+                      r.last_change, Text(r.last_error, style="red"))
+        parts: list[Any] = [t]
+        if self._banner:
+            parts.append(Text(self._banner, style="yellow"))
+        return Group(*parts)
+
+    def _refresh(self) -> None:
+        self._live.update(self._render(), refresh=True)
+
+    def started(self, apps_file: str, roots: Sequence[str], resync: float) -> None:
+        self._print(f"watching {apps_file} (resync every {resync:g} s); Ctrl-C to stop")
+
+    def files_changed(self, paths: Sequence[str]) -> None:
+        shown = ", ".join(paths[:3]) + (f" (+{len(paths) - 3} more)" if len(paths) > 3 else "")
+        self._print(f"[dim]changed: {shown}[/]")
+
+    def pass_started(self, cycle: str, reason: str, reevaluated: Sequence[str]) -> None:
+        pass
+
+    def app_errors(self, errors: Sequence[EvalError]) -> None:
+        for e in errors:
+            where = e.file + (f":{e.line}:{e.column}" if e.line else "")
+            self._print(f"[red]error[/] {e.app or '(apps file)'} {where}: {e.message}")
+
+    def step(self, o: StepOutcome) -> None:
+        s = o.step
+        tail = f" → {o.url}" if o.url else ""
+        msg = f"  [red]{_first_line(o.message)}[/]" if o.outcome == "failed" else ""
+        self._print(f"{_MARK[o.outcome]} {s.action} {s.app} ({s.cause}) "
+                    f"{o.seconds:.1f}s{tail}{msg}")
+
+    def pass_finished(self, cycle: str, seconds: float, steps: int, held: Sequence[str]) -> None:
+        pass
+
+    def crash_loop(self, a: Attempts, retry_in: float) -> None:
+        self._print(f"[red]crash-looping[/] {a.app}: exit code {a.exit_code or '?'}, "
+                    f"attempt {a.count}, next try in {retry_in:.0f} s")
+
+    def engine_unavailable(self, error: str, retry_in: float) -> None:
+        self._banner = f"Docker engine not answering; retrying (every ≤{retry_in:.0f} s): " \
+                       f"{_first_line(error, 100)}"
+        self._print(f"[yellow]engine unavailable[/]: {_first_line(error)}")
+        self._refresh()
+
+    def engine_back(self, down_for: float) -> None:
+        self._banner = ""
+        self._print(f"[green]engine back[/] after {down_for:.0f} s")
+        self._refresh()
+
+    def lock_busy(self, holder: str) -> None:
+        self._banner = f"waiting for {holder} (state lock)"
+        self._refresh()
+
+    def rows(self, rows: Sequence[Row]) -> None:
+        self._rows = tuple(rows)
+        if self._banner.startswith("waiting for"):
+            self._banner = ""
+        self._refresh()
+
+    def stopped(self, reason: str, down: Sequence[str]) -> None:
+        for line in down:
+            self._print(f"[green]✓[/] removed {line}")
+        self._print(f"stopped ({reason})")
+        self._live.stop()
