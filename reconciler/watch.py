@@ -38,12 +38,14 @@ from reconciler.watch_state import (
     Attempts,
     Backoff,
     Probe,
+    crash_details,
     desired_key,
     hold_back,
     record_attempts,
     record_probes,
     settle,
     unhealthy_marks,
+    with_logs,
 )
 from reconciler.watch_ui import Reporter, build_rows
 from state import RunOutcome, StateLock, Store
@@ -65,12 +67,21 @@ class WatchOptions:
 
 
 class _EngineView:
-    """The engine as `prepare` sees it: container listings carry the watch loop's health marks.
-    Everything else is the real engine."""
+    """The engine as a watch pass sees it: container listings carry the loop's health marks, and
+    a container that stopped by itself leaves its exit status and last log lines behind when it
+    is removed (crash-loop reports). Everything else is the real engine."""
 
     def __init__(self, inner: Engine, marks: Callable[[], Mapping[str, str]]) -> None:
         self._inner = inner
         self._marks = marks
+        self.last_exit: dict[str, tuple[str, str]] = {}  # app -> (exit code, last log lines)
+
+    def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
+        c = self._inner.inspect(container_id)
+        if c is not None and c.state not in ("running", "created"):
+            code, _ = crash_details("", c.status)
+            self.last_exit[c.app] = (code, self._inner.logs(container_id, tail=10))
+        self._inner.stop_and_remove(container_id, timeout=timeout)
 
     def list_containers(self, install: str) -> tuple[ObservedContainer, ...]:
         marks = self._marks()
@@ -126,7 +137,8 @@ class Watch:
         self._last: tuple[DesiredState, ObservedState] | None = None
         self._down_since: float | None = None
         self._engine_fails = 0
-        self._view = cast(Engine, _EngineView(engine, self._marks))
+        self._spy = _EngineView(engine, self._marks)
+        self._view = cast(Engine, self._spy)
         self._watcher = FileWatcher(self._on_files, step_ms=options.step_ms)
 
     # -- triggers ---------------------------------------------------------------------------
@@ -260,7 +272,7 @@ class Watch:
         run_id = store.begin_run("watch", the_plan.render())
         naming = Naming(store.install_id, str(self.settings.state_dir))
         applied = apply_plan(
-            the_plan, desired, observed, engine=self.engine, recorder=store, naming=naming,
+            the_plan, desired, observed, engine=self._view, recorder=store, naming=naming,
             options=ApplyOptions(parallel=self.settings.parallel,
                                  health_timeout=self.settings.health_timeout),
             on_event=self._on_step)
@@ -287,7 +299,10 @@ class Watch:
             before = self.attempts
             self.attempts = record_attempts(before, applied.outcomes, keys, now,
                                             self.options.backoff)
-            for app, a in self.attempts.items():
+            for app, a in list(self.attempts.items()):
+                if a is not before.get(app) and a.failed and app in self._spy.last_exit:
+                    code, logs = self._spy.last_exit.pop(app)
+                    a = self.attempts[app] = with_logs(a, logs, code)
                 if a is not before.get(app) and a.crash_looping and a.failed:
                     self.reporter.crash_loop(a, a.until - now)
         self.attempts = settle(self.attempts, (), keys, now, self.options.backoff)

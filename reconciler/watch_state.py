@@ -29,6 +29,7 @@ __all__ = [
     "record_probes",
     "settle",
     "unhealthy_marks",
+    "with_logs",
 ]
 
 RETRY_ACTIONS = frozenset({"build", "pull", "start", "restart", "replace"})
