@@ -118,11 +118,25 @@ class DigestRow(SQLModel, table=True):
     digest: str
 
 
+class EvalCacheRow(SQLModel, table=True):
+    """Evaluated app definitions: `slot` is an app path ("" for the apps file), `key` a hash of
+    everything the evaluation depended on (entry, files' size and mtime, directories), `value`
+    the pickled result. A hit skips the Starlark sandbox entirely."""
+
+    __tablename__ = "eval_cache"
+    slot: str = Field(primary_key=True)
+    key: str
+    value: bytes
+
+
 def table(model: type[SQLModel]) -> Table:
     """The Core table behind a model (queries use Core: cheaper than ORM rows)."""
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
 
 TABLES = [
-    table(m) for m in (MetaRow, ImageRow, ContainerRow, AppliedRow, RunRow, RunStepRow, DigestRow)
+    table(m)
+    for m in (
+        MetaRow, ImageRow, ContainerRow, AppliedRow, RunRow, RunStepRow, DigestRow, EvalCacheRow
+    )
 ]

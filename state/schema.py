@@ -18,12 +18,16 @@ from state.db import transaction
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "create_tables", "migrate", "prepare"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Migration = Callable[[sqlite3.Connection], None]
 
+def _v1_to_v2(conn: sqlite3.Connection) -> None:
+    """v2 adds the eval_cache table only (created from the models after the steps run)."""
+
+
 MIGRATIONS: dict[int, Migration] = {
-    # v1 is the first schema: nothing to migrate from yet.
+    1: _v1_to_v2,
 }
 
 

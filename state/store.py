@@ -320,3 +320,27 @@ class Store:
                 rows,
             )
             conn.executemany("DELETE FROM file_digests WHERE path = ?", gone)
+
+    # -- evaluation cache ----------------------------------------------------------------------
+
+    def eval_cache(self) -> dict[str, tuple[str, bytes]]:
+        """slot -> (key, pickled value) of every cached evaluation (one query)."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT slot, key, value FROM eval_cache").fetchall()
+        return {slot: (key, bytes(value)) for slot, key, value in rows}
+
+    def save_eval_cache(
+        self, entries: Mapping[str, tuple[str, bytes]], *, drop: Iterable[str] = ()
+    ) -> None:
+        """Upsert cached evaluations and delete the `drop` slots; no write when both are empty."""
+        rows = [(slot, key, value) for slot, (key, value) in entries.items()]
+        gone = [(slot,) for slot in drop]
+        if not rows and not gone:
+            return
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO eval_cache (slot, key, value) VALUES (?, ?, ?)"
+                " ON CONFLICT(slot) DO UPDATE SET key = excluded.key, value = excluded.value",
+                rows,
+            )
+            conn.executemany("DELETE FROM eval_cache WHERE slot = ?", gone)

@@ -127,7 +127,7 @@ def test_older_schema_is_migrated_keeping_data(
     """Opening an older database runs the migrations from its version up, creates the tables
     it lacked, records the new version, and keeps existing rows."""
     db = _make_v0(state_dir)
-    monkeypatch.setattr(state.schema, "MIGRATIONS", {0: _add_health})
+    monkeypatch.setattr(state.schema, "MIGRATIONS", {**state.schema.MIGRATIONS, 0: _add_health})
     with Store.open(state_dir) as s:
         assert s.schema_version() == SCHEMA_VERSION
         (c,) = s.containers()
@@ -145,7 +145,7 @@ def test_failed_migration_rolls_back(state_dir: Path, monkeypatch: pytest.Monkey
         _add_health(conn)
         conn.execute("ALTER TABLE no_such_table ADD COLUMN x INTEGER")
 
-    monkeypatch.setattr(state.schema, "MIGRATIONS", {0: broken})
+    monkeypatch.setattr(state.schema, "MIGRATIONS", {**state.schema.MIGRATIONS, 0: broken})
     with pytest.raises(StateError, match="no such table: no_such_table"):
         Store.open(state_dir)
     assert _meta(db)["schema_version"] == "0"
