@@ -108,7 +108,7 @@ def _candidates(entry: AppEntry, last: App | None, err: AppError) -> list[str]:
 def _evaluate_one(
     entry: AppEntry, prev: AppMemo | None, deadline: float, eval_app: EvalApp
 ) -> AppMemo:
-    before = dict(prev.fingerprint) if prev else {}
+    before = dict(fingerprint(prev.files())) if prev else {}  # stamps as of now, pre-eval
     last = prev.app if prev else None
     try:
         app = eval_app(entry, deadline=deadline)

@@ -3,6 +3,7 @@ events or for content to be served (every wait bounded), and a private second Do
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -41,10 +42,8 @@ class WatchProc:
         for line in self.proc.stderr:
             with self._cond:
                 self.raw.append(line)
-                try:
+                with contextlib.suppress(ValueError):
                     self.events.append(json.loads(line))
-                except ValueError:
-                    pass
                 self._cond.notify_all()
 
     def named(self, name: str) -> list[Event]:

@@ -1,0 +1,95 @@
+"""Backoff, plan filtering and health bookkeeping of `ace watch`: pure functions of `now`."""
+
+from __future__ import annotations
+
+from reconciler.executor import StepOutcome
+from reconciler.types import Plan, Step
+from reconciler.watch_state import (
+    Attempts,
+    Backoff,
+    Probe,
+    crash_details,
+    hold_back,
+    record_attempts,
+    record_probes,
+    settle,
+    unhealthy_marks,
+)
+
+BUILD = Step("build:/web", "build", "/web", "img:2", "build inputs changed: index.html")
+REPLACE = Step("replace:/web", "replace", "/web", "c1", "build inputs changed", ("build:/web",))
+REMOVE = Step("remove:/web:old", "remove", "/web", "old", "stale older version",
+              ("replace:/web",))
+START_API = Step("start:/api", "start", "/api", "img:a", "container gone")
+PLAN = Plan((BUILD, REPLACE, REMOVE, START_API))
+KEYS = {"/web": "v2:img:2", "/api": "va:img:a"}
+
+
+def failed(step: Step, message: str = "container exited: Exited (3)") -> StepOutcome:
+    return StepOutcome(step, "failed", message)
+
+
+def test_delays_double_and_cap() -> None:
+    """1 s doubling, capped."""
+    b = Backoff(first=1.0, cap=60.0)
+    assert [b.delay(n) for n in (1, 2, 3, 4, 7, 8)] == [1.0, 2.0, 4.0, 8.0, 60.0, 60.0]
+
+
+def test_attempts_count_per_desired_key() -> None:
+    """Each failed try of the same version doubles the wait; a new save starts afresh."""
+    a = record_attempts({}, [failed(START_API)], KEYS, now=100.0)
+    assert (a["/api"].count, a["/api"].until, a["/api"].exit_code) == (1, 101.0, "3")
+    a = record_attempts(a, [failed(START_API)], KEYS, now=101.5)
+    assert (a["/api"].count, a["/api"].until) == (2, 103.5)
+    assert a["/api"].crash_looping
+    a = record_attempts(a, [failed(START_API)], {"/api": "new"}, now=102.0)
+    assert a["/api"].count == 1
+
+
+def test_successful_build_alone_is_no_attempt() -> None:
+    """A build that succeeded (with no container step) does not count; skipped steps neither."""
+    done = StepOutcome(BUILD, "done")
+    skipped = StepOutcome(REPLACE, "skipped")
+    assert record_attempts({}, [done, skipped], KEYS, now=1.0) == {}
+
+
+def test_hold_back_drops_retries_and_dependents_only() -> None:
+    """A backing-off app loses its build/replace and what depends on them; others keep theirs."""
+    attempts = {"/web": Attempts("/web", KEYS["/web"], 2, 10.0, 12.0, True)}
+    filtered, held = hold_back(PLAN, attempts, KEYS, now=11.0)
+    assert [s.id for s in filtered.steps] == ["start:/api"]
+    assert held == ("/web",)
+    same, none = hold_back(PLAN, attempts, KEYS, now=12.0)  # the wait is over
+    assert same.steps == PLAN.steps and none == ()
+    new, none = hold_back(PLAN, attempts, {**KEYS, "/web": "v3"}, now=11.0)  # a new save
+    assert new.steps == PLAN.steps and none == ()
+
+
+def test_settle_resets_after_healthy_period() -> None:
+    """Attempts are forgotten after 30 s of health since the last one, or when undeclared."""
+    attempts = {"/web": Attempts("/web", "k", 3, 100.0, 104.0, True),
+                "/gone": Attempts("/gone", "k", 1, 100.0, 101.0, True)}
+    keys = {"/web": "k"}
+    assert set(settle(attempts, ["/web"], keys, now=120.0)) == {"/web"}
+    assert settle(attempts, ["/web"], keys, now=130.0) == {}
+    assert set(settle(attempts, [], keys, now=500.0)) == {"/web"}  # never healthy: kept
+
+
+def test_crash_details() -> None:
+    """Exit code and log lines come from the executor's failure text or a container status."""
+    msg = "health check failed: container exited: Exited (137)\nlast log lines:\nboom\nbye"
+    assert crash_details(msg) == ("137", "boom\nbye")
+    assert crash_details("", "Exited (1) 3 seconds ago") == ("1", "")
+    assert crash_details("no port") == ("", "")
+
+
+def test_probes_mark_unhealthy_after_threshold() -> None:
+    """Failures count per container in a row; a success or a new container resets them."""
+    probes: dict[str, Probe] = {}
+    for _ in range(2):
+        probes = record_probes(probes, {"/web": ("c1", False, "404 Not Found")})
+    assert unhealthy_marks(probes, 3) == {}
+    probes = record_probes(probes, {"/web": ("c1", False, "404 Not Found")})
+    assert unhealthy_marks(probes, 3) == {"c1": "unhealthy: 404 Not Found (3 probes in a row)"}
+    assert record_probes(probes, {"/web": ("c2", False, "x")})["/web"].fails == 1
+    assert record_probes(probes, {"/web": ("c1", True, "200 OK")})["/web"].fails == 0
