@@ -256,6 +256,11 @@ def logs(target: Annotated[str, typer.Argument(help="App path, e.g. /web")],
             sys.stdout.write(engine.logs(c.id, tail=tail))
 
 
+from reconciler.cli_run import register as _register_run  # noqa: E402
+
+_register_run(app)
+
+
 def main() -> None:
     app()
 
