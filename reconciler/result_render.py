@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from apps.model import App
 from reconciler import render
@@ -50,10 +51,9 @@ def print_result(result: dict[str, Any], *, console: Console | None = None) -> N
         out.print(table)
     elif isinstance(values, list):
         for v in values:
-            out.print(escape(_cell(v)), soft_wrap=True, markup=False, highlight=False)
+            out.print(Text(_cell(v)), soft_wrap=True)
     elif values not in (None, "", {}):
-        out.print(escape(_cell(values)) if not isinstance(values, str) else values,
-                  soft_wrap=True, markup=False, highlight=False)
+        out.print(Text(_cell(values)), soft_wrap=True)
     errors = result.get("param_errors") or {}
     for name, message in errors.items():
         render.err_console.print(f"[yellow]param {escape(str(name))}[/]: {escape(str(message))}",
