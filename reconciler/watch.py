@@ -18,7 +18,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -28,12 +27,12 @@ from apps.errors import AceError, EngineError, StateError
 from apps.model import EvalError
 from reconciler.desired import Naming
 from reconciler.executor import ApplyOptions, ApplyResult, StepOutcome, adopt, apply_plan
-from reconciler.health import probe
 from reconciler.pipeline import Settings, observe, prepare
 from reconciler.ports import Engine
 from reconciler.types import DesiredState, ObservedContainer, ObservedState, Plan
 from reconciler.watch_eval import EvalMemory, evaluate_incremental
 from reconciler.watch_files import FileWatcher, WatchSet
+from reconciler.watch_probe import Target, probe_all
 from reconciler.watch_state import (
     Attempts,
     Backoff,
@@ -95,20 +94,12 @@ class _EngineView:
 def probe_services(desired: DesiredState, observed: ObservedState
                    ) -> dict[str, tuple[str, bool, str]]:
     """app -> (container id, ok, detail) for each running current-version service."""
-    running = {(c.app, c.version): c for c in observed.containers if c.state == "running"}
-    targets = [(a, running[(a.path, a.version)]) for a in desired.apps
-               if a.service and (a.path, a.version) in running
-               and running[(a.path, a.version)].host_port]
-
-    def one(t: tuple[Any, ObservedContainer]) -> tuple[str, tuple[str, bool, str]]:
-        a, c = t
-        status, detail = probe(a.scheme, c.host_port or 0, a.health, timeout=2.0)
-        return a.path, (c.id, status == 200, detail)
-
-    if not targets:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(16, len(targets))) as pool:
-        return dict(pool.map(one, targets))
+    running = {(c.app, c.version): c for c in observed.containers
+               if c.state == "running" and c.host_port}
+    found = [(a, running[(a.path, a.version)]) for a in desired.apps
+             if a.service and (a.path, a.version) in running]
+    answers = probe_all([Target(a.path, a.scheme, c.host_port or 0, a.health) for a, c in found])
+    return {a.path: (c.id, answers[a.path][0] == 200, answers[a.path][1]) for a, c in found}
 
 
 class Watch:

@@ -93,3 +93,41 @@ def test_probes_mark_unhealthy_after_threshold() -> None:
     assert unhealthy_marks(probes, 3) == {"c1": "unhealthy: 404 Not Found (3 probes in a row)"}
     assert record_probes(probes, {"/web": ("c2", False, "x")})["/web"].fails == 1
     assert record_probes(probes, {"/web": ("c1", True, "200 OK")})["/web"].fails == 0
+
+
+def test_probe_all_statuses() -> None:
+    """One-thread probes: 200 and 404 from a live server, refused and silent ports fail."""
+    import http.server
+    import socket
+    import threading
+
+    from reconciler.watch_probe import Target, probe_all
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200 if self.path == "/ok" else 404)
+            self.end_headers()
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepts, never answers
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    refused = free.getsockname()[1]
+    free.close()
+    port = srv.server_address[1]
+    try:
+        got = probe_all([Target("ok", "http", port, "/ok"), Target("nf", "http", port, "/x"),
+                         Target("refused", "http", refused, "/"),
+                         Target("silent", "http", silent.getsockname()[1], "/")], timeout=0.5)
+    finally:
+        srv.shutdown()
+        silent.close()
+    assert got["ok"][0] == 200 and got["nf"] == (404, "404 Not Found")
+    assert got["refused"][0] == 0 and "Refused" in got["refused"][1]
+    assert got["silent"] == (0, "timed out after 0.5 s")

@@ -1,0 +1,199 @@
+"""Benchmark `ace watch`: save-to-serving latency against the raw docker build + run + first 200
+of the same change, measured in one run; then the idle cost of watching many apps.
+
+Run: python tests/bench/bench_watch.py [--repeat 5] [--apps 100] [--idle 30]
+Needs a Docker engine and a local busybox:latest.
+
+Latency: ace is timed from writing index.html until the new content is served at the app's URL
+(taken from watch's JSON status events); raw is `docker build` + `docker run -d` + polling the
+published port until the new content answers, on a copy of the same context. Runs alternate so
+both see the same machine. Idle: with N apps converged, RSS and CPU of the watch process over a
+window, with engine events and state-db writes counted (both should be zero).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from state.db import derive_install_id  # noqa: E402
+from tests.engine.appkit import WEB_APP_STAR, WEB_CONTAINERFILE, WEB_PARAMS  # noqa: E402
+from tests.engine.watchkit import WatchProc  # noqa: E402
+
+SERVE = "mkdir -p /w && echo $N > /w/index.html && exec httpd -f -p 8080 -h /w"
+IDLE_APP_STAR = (
+    'load("container.in", "container")\n'
+    'app = ace.app("svc " + param.N, container=container.config(\n'
+    f'    "image:busybox", port=8080, command=["sh", "-c", {SERVE!r}]))\n'
+)
+
+
+def _get(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as r:
+            return r.read().decode() if r.status == 200 else None
+    except OSError:
+        return None
+
+
+def _until(pred: object, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():  # type: ignore[operator]
+            return
+        time.sleep(0.01)
+    raise TimeoutError("condition not met")
+
+
+def _web(root: Path) -> None:
+    (root / "web").mkdir(parents=True)
+    (root / "web/Containerfile").write_text(WEB_CONTAINERFILE)
+    (root / "web/index.html").write_text("v0\n")
+    (root / "web/app.star").write_text(WEB_APP_STAR)
+    (root / "web/params.star").write_text(WEB_PARAMS)
+    (root / "apps.star").write_text('app("/web", "./web")\n')
+
+
+def ace_latency(w: WatchProc, root: Path, body: str) -> tuple[float, float]:
+    """(save-to-serving seconds, of which the executor's build + replace steps took)."""
+    seen = len(w.events)
+    t0 = time.perf_counter()
+    (root / "web/index.html").write_text(body)
+
+    def served() -> bool:
+        url = w.row("/web").get("url", "")
+        return bool(url) and _get(url) == body
+
+    _until(served, 60)
+    took = time.perf_counter() - t0
+    steps = sum(e.get("seconds", 0.0) for e in w.events[seen:] if e["event"] == "step_done")
+    return took, steps
+
+
+def raw_latency(ctx: Path, body: str, tag: str) -> float:
+    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    t0 = time.perf_counter()
+    (ctx / "index.html").write_text(body)
+    labels = [a for k in ("dev.ace.managed=1", "dev.ace.install=bench", "dev.ace.app=/web",
+                          "dev.ace.inputs=x") for a in ("--label", k)]  # as ace labels images
+    subprocess.run(["docker", "build", "-q", *labels, "-f", "Containerfile", "-t", tag, "."],
+                   cwd=ctx, check=True, capture_output=True, env=env)
+    cid = subprocess.run(["docker", "run", "-d", "--init", "-p", "127.0.0.1::8080", tag],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    port = subprocess.run(["docker", "port", cid, "8080/tcp"], check=True, capture_output=True,
+                          text=True).stdout.split(":")[-1].strip()
+    _until(lambda: _get(f"http://127.0.0.1:{port}/index.html") == body, 60)
+    took = time.perf_counter() - t0
+    subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+    return took
+
+
+def bench_latency(repeat: int) -> None:
+    root = Path(tempfile.mkdtemp(prefix="ace-bench-watch-"))
+    _web(root)
+    raw_ctx = root / "raw"
+    shutil.copytree(root / "web", raw_ctx)
+    w = WatchProc(root / "apps.star", "--resync", "5")
+    try:
+        _until(lambda: bool(w.row("/web").get("url")) and _get(w.row("/web")["url"]) == "v0\n",
+               120)
+        raw_latency(raw_ctx, "warm\n", "ace-bench-raw:warm")  # warm the builder cache
+        ace, raw, loop = [], [], []
+        for i in range(repeat):
+            took, steps = ace_latency(w, root, f"ace {i} {time.time()}\n")
+            ace.append(took)
+            loop.append(took - steps)
+            raw.append(raw_latency(raw_ctx, f"raw {i} {time.time()}\n", f"ace-bench-raw:{i}"))
+            time.sleep(1.0)
+        a, r, o = statistics.median(ace), statistics.median(raw), statistics.median(loop)
+        print(f"save-to-serving, median of {repeat}: ace {a:.3f} s, raw docker {r:.3f} s, "
+              f"overhead {a - r:+.3f} s (ratio {a / r:.2f})")
+        print(f"  of which the watch loop (event, debounce, evaluate, hash, observe, plan, "
+              f"report): {o:.3f} s; the rest is the executor's build + replace steps")
+        print("  ace:  " + " ".join(f"{x:.3f}" for x in ace))
+        print("  raw:  " + " ".join(f"{x:.3f}" for x in raw))
+        print("  loop: " + " ".join(f"{x:.3f}" for x in loop))
+    finally:
+        w.stop()
+        subprocess.run(["python", "-m", "reconciler", "down", "--images", "-f",
+                        str(root / "apps.star")], capture_output=True)
+        ids = subprocess.run(["docker", "images", "-q", "ace-bench-raw"], capture_output=True,
+                             text=True).stdout.split()
+        if ids:
+            subprocess.run(["docker", "rmi", "-f", *ids], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _db_stamp(state: Path) -> tuple[tuple[str, int, int], ...]:
+    return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                 for p in sorted(state.glob("ace.db*")))
+
+
+def bench_idle(apps: int, window: float) -> None:
+    root = Path(tempfile.mkdtemp(prefix="ace-bench-idle-"))
+    (root / "svc").mkdir()
+    (root / "svc/app.star").write_text(IDLE_APP_STAR)
+    (root / "svc/params.star").write_text('param("N", default="0")\n')
+    (root / "apps.star").write_text("".join(
+        f'app("/s{i}", "./svc", params={{"N": "v{i}"}})\n' for i in range(apps)))
+    w = WatchProc(root / "apps.star", "--resync", "5", "--parallel", "8")
+    try:
+        t0 = time.monotonic()
+        _until(lambda: (rows := w.named("status")) and sum(
+            r["state"] == "running" for r in rows[-1]["apps"]) == apps, 600)
+        print(f"idle: {apps} apps converged in {time.monotonic() - t0:.1f} s")
+        time.sleep(6)  # one resync with health probes after convergence
+        pid = w.proc.pid
+        db0, cpu0, t_start = _db_stamp(root / ".ace"), _cpu_seconds(pid), time.time()
+        time.sleep(window)
+        cpu = (_cpu_seconds(pid) - cpu0) / window * 100
+        install = derive_install_id(root / ".ace")
+        events = subprocess.run(
+            ["docker", "events", "--since", str(int(t_start)), "--until", str(int(time.time())),
+             "--filter", f"label=dev.ace.install={install}"],
+            capture_output=True, text=True).stdout.splitlines()
+        print(f"idle over {window:.0f} s: RSS {_rss_mb(pid):.1f} MB, CPU {cpu:.2f} %, "
+              f"engine container events {len(events)}, state db changed "
+              f"{_db_stamp(root / '.ace') != db0}")
+    finally:
+        w.stop()
+        subprocess.run([sys.executable, "-m", "reconciler", "down", "-f",
+                        str(root / "apps.star")], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--apps", type=int, default=100)
+    ap.add_argument("--idle", type=float, default=30.0)
+    args = ap.parse_args()
+    bench_latency(args.repeat)
+    if args.apps:
+        bench_idle(args.apps, args.idle)
+
+
+if __name__ == "__main__":
+    main()
