@@ -12,30 +12,46 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from apps.appsfile import read_apps_file
+from apps.cache import CacheUpdate, evaluate_cached
 from apps.errors import AppError
+from apps.limits import DEFAULT_DEADLINE, DEFAULT_MEMORY_LIMIT
 from apps.model import App, AppEntry, EvalError, EvalResult
-from apps.runtime import AppRuntime, CommandRunner, evaluate_entry
-from apps.sandbox import DEFAULT_DEADLINE, DEFAULT_MEMORY_LIMIT
+
+if TYPE_CHECKING:
+    from apps.runtime import AppRuntime, CommandRunner, evaluate_entry
 
 __all__ = [
     "DEFAULT_DEADLINE",
     "DEFAULT_MEMORY_LIMIT",
     "AppError",
     "AppRuntime",
+    "CacheUpdate",
     "CommandRunner",
     "evaluate",
+    "evaluate_cached",
     "evaluate_app",
     "evaluate_entry",
     "load_entries",
 ]
 
 
+def __getattr__(name: str) -> Any:
+    """The Starlark side loads on first use: a fully cached pass never imports it."""
+    if name in ("AppRuntime", "CommandRunner", "evaluate_entry"):
+        from apps import runtime
+
+        return getattr(runtime, name)
+    raise AttributeError(f"module 'apps' has no attribute {name!r}")
+
+
 def load_entries(
     apps_file: str | Path, *, deadline: float = DEFAULT_DEADLINE
 ) -> tuple[AppEntry, ...]:
     """The apps declared in the apps file; raises the first error as a located AppError."""
+    from apps.appsfile import read_apps_file
+
     declared, _ = read_apps_file(apps_file, deadline=deadline)
     if declared.errors:
         e = declared.errors[0]
@@ -51,6 +67,8 @@ def evaluate_app(
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
 ) -> App:
     """Evaluate one app; raises a located AppError."""
+    from apps.runtime import evaluate_entry
+
     app, _ = evaluate_entry(entry, deadline=deadline, environ=environ, memory_limit=memory_limit)
     return app
 
@@ -65,6 +83,9 @@ def evaluate(
     """Evaluate the apps file and every app it declares. `deadline` (seconds) applies to the
     apps file and to each app separately; `environ` (default: the process environment) is where
     secrets come from."""
+    from apps.appsfile import read_apps_file
+    from apps.runtime import evaluate_entry
+
     env = dict(os.environ if environ is None else environ)
     declared, path = read_apps_file(apps_file, deadline=deadline, memory_limit=memory_limit)
     apps: list[App] = []

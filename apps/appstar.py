@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import starlark as sl
@@ -15,6 +14,7 @@ from apps.builtins import install_app_builtins, plugin_module
 from apps.container import files_read, resolve_container
 from apps.context import AppContext
 from apps.errors import AppError
+from apps.locate import SPEC_ROOT, find_file, known_specs, search_dirs
 from apps.model import Action, App, AppEntry, ContainerConfig, Route
 from apps.params import ParamDecl, env_value, evaluate_params, resolve_params
 from apps.permissions import check_call, lookup_secret, resolve_secrets
@@ -31,32 +31,7 @@ __all__ = [
     "search_dirs",
 ]
 
-SPEC_ROOT = Path(__file__).resolve().parent / "specs"
 _NO_ATTR = re.compile(r"Object of type `struct` has no attribute `([A-Za-z_][A-Za-z0-9_]*)`")
-
-
-def known_specs() -> tuple[str, ...]:
-    return tuple(sorted(p.name for p in SPEC_ROOT.iterdir() if (p / "app.star").is_file()))
-
-
-def search_dirs(entry: AppEntry) -> tuple[str, ...]:
-    """Where the app's files are looked up, first wins: the source, then the spec."""
-    dirs: list[str] = []
-    if entry.source not in ("", "-"):
-        dirs.append(entry.source)
-    if entry.spec:
-        dirs.append(str(SPEC_ROOT / entry.spec))
-    return tuple(dirs)
-
-
-def find_file(dirs: tuple[str, ...], rel: str) -> str | None:
-    for d in dirs:
-        candidate = os.path.join(d, rel)
-        if os.path.isfile(candidate):
-            real, root = os.path.realpath(candidate), os.path.realpath(d)
-            if real == root or real.startswith(root + os.sep):
-                return os.path.abspath(candidate)
-    return None
 
 
 def entry_location(entry: AppEntry) -> Location:

@@ -12,6 +12,7 @@ kills a child that overruns it.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import re
 import resource
@@ -44,8 +45,8 @@ __all__ = [
     "starlark_error",
 ]
 
-DEFAULT_DEADLINE = 2.0
-DEFAULT_MEMORY_LIMIT = 1 << 30  # extra address space a child evaluation may use
+from apps.limits import DEFAULT_DEADLINE, DEFAULT_MEMORY_LIMIT  # noqa: E402
+
 MAX_CALLSTACK = 200  # well under 1000: deeper stacks can crash starlark-pyo3
 BUILTIN_PREFIX = "<ace:"  # file names of our own prelude sources
 
@@ -237,6 +238,7 @@ def _child(conn: Connection, fn: Callable[[HostChannel], Any], memory_limit: int
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)  # Rust panics print to fd 2; the parent reports them instead
+        faulthandler.disable()  # an intended crash here is reported by the parent, not dumped
         with contextlib.suppress(ValueError, OSError):
             _, hard = resource.getrlimit(resource.RLIMIT_AS)
             soft = _address_space() + memory_limit

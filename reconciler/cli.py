@@ -9,22 +9,34 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 import apps
 from apps.errors import AceError, EngineError
-from reconciler import render
-from reconciler.executor import StepOutcome
 from reconciler.logs import setup_logging
 from reconciler.pipeline import PassResult, Settings, prepare, run_pass, state_dir_for
 from reconciler.planner import PullPolicy
 from reconciler.ports import Engine
-from reconciler.report import drift_items, probe_health, status_rows
 from state import StateLock, Store
 
+if TYPE_CHECKING:
+    from reconciler.executor import StepOutcome
+
 __all__ = ["app", "main"]
+
+
+class _LazyRender:
+    """rich loads only when something is printed: a silent no-op reconcile never needs it."""
+
+    def __getattr__(self, name: str) -> Any:
+        from reconciler import render as module
+
+        return getattr(module, name)
+
+
+render = _LazyRender()
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                   pretty_exceptions_enable=False,
@@ -192,6 +204,8 @@ def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
             last = store.last_run()
             failed = {s.app: s.message for s in (store.run_steps(last.id) if last else ())
                       if s.outcome == "failed"}
+    from reconciler.report import probe_health, status_rows
+
     rows = status_rows(desired, observed, probe_health(desired, observed), failed)
     if as_json:
         render.print_json({"apps": [r.to_json() for r in rows],
@@ -210,6 +224,8 @@ def drift(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
         settings = _settings(file, state_dir)
         with _session(settings, lock_timeout=None) as (store, engine):
             result, desired, observed, recorded, _, _ = prepare(settings, store, engine)
+    from reconciler.report import drift_items, probe_health
+
     items = drift_items(desired, observed, recorded, probe_health(desired, observed))
     if as_json:
         render.print_json({"in_sync": not items, "items": [i.to_json() for i in items],

@@ -13,11 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-import structlog
-
 from apps.errors import EngineError
 from reconciler.desired import Naming
 from reconciler.health import wait_healthy
+from reconciler.logs import get_logger
 from reconciler.ports import Engine, VolumeMount
 from reconciler.types import (
     LABEL_APP,
@@ -38,7 +37,7 @@ from reconciler.types import (
 
 __all__ = ["ApplyOptions", "ApplyResult", "Recorder", "StepOutcome", "adopt", "apply_plan"]
 
-log = structlog.get_logger("ace.apply")
+log = get_logger("ace.apply")
 Outcome = Literal["done", "failed", "skipped"]
 
 

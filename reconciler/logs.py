@@ -1,31 +1,91 @@
-"""structlog setup: JSON lines with --log-json (machines), short console lines otherwise.
+"""structlog setup and loggers: JSON lines with --log-json (machines), short console lines
+otherwise. Event names are stable snake_case facts (plan_computed, step_started, step_failed...).
 
-Event names are stable snake_case facts (plan_computed, step_started, step_failed, ...)."""
+`get_logger` returns a light proxy that imports structlog only when an event passes the level
+threshold, so a quiet no-op reconcile never pays for importing it.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
-import structlog
+__all__ = ["get_logger", "setup_logging"]
 
-__all__ = ["setup_logging"]
+_threshold = logging.WARNING
+_settings: dict[str, bool] = {"json_lines": False, "configured": False}
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+           "error": logging.ERROR, "critical": logging.CRITICAL}
 
 
-def setup_logging(*, json_lines: bool = False, verbose: bool = False) -> None:
-    level = logging.INFO if (json_lines or verbose) else logging.WARNING
-    processors: list[structlog.types.Processor] = [
+class Logger:
+    """A bound logger that defers to structlog for every event at or above the threshold."""
+
+    __slots__ = ("_context", "_name")
+
+    def __init__(self, name: str, context: dict[str, Any] | None = None) -> None:
+        self._name = name
+        self._context = context or {}
+
+    def bind(self, **kw: Any) -> Logger:
+        return Logger(self._name, {**self._context, **kw})
+
+    def _emit(self, level: str, event: str, kw: dict[str, Any]) -> None:
+        if _LEVELS[level] < _threshold:
+            return
+        import structlog
+
+        if not _settings["configured"]:
+            _configure()
+        logger = structlog.get_logger(self._name).bind(**self._context)
+        getattr(logger, level)(event, **kw)
+
+    def debug(self, event: str, **kw: Any) -> None:
+        self._emit("debug", event, kw)
+
+    def info(self, event: str, **kw: Any) -> None:
+        self._emit("info", event, kw)
+
+    def warning(self, event: str, **kw: Any) -> None:
+        self._emit("warning", event, kw)
+
+    def error(self, event: str, **kw: Any) -> None:
+        self._emit("error", event, kw)
+
+
+def get_logger(name: str) -> Logger:
+    return Logger(name)
+
+
+def setup_logging(*, json_lines: bool = False, verbose: bool = False,
+                  level: int | None = None) -> None:
+    """Set the level and format. structlog is configured now when info events will show (they
+    are emitted on every pass), else on the first warning."""
+    global _threshold
+    _threshold = level if level is not None else (
+        logging.INFO if (json_lines or verbose) else logging.WARNING)
+    _settings.update(json_lines=json_lines, configured=False)
+    if _threshold <= logging.INFO:
+        _configure()
+
+
+def _configure() -> None:
+    import structlog
+
+    processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    if json_lines:
+    if _settings["json_lines"]:
         processors += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
     else:
         processors.append(structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
     structlog.configure(
         processors=processors,
-        wrapper_class=structlog.make_filtering_bound_logger(level),
+        wrapper_class=structlog.make_filtering_bound_logger(_threshold),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+    _settings["configured"] = True

@@ -10,13 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import structlog
-
 import apps
 from apps.model import EvalResult
 from reconciler.desired import Naming, desired_state
 from reconciler.executor import ApplyOptions, ApplyResult, StepOutcome, adopt, apply_plan
 from reconciler.hashing import DigestCache
+from reconciler.logs import get_logger
 from reconciler.planner import PlanOptions, PullPolicy, plan
 from reconciler.ports import Engine
 from reconciler.types import DesiredState, ObservedState, Plan, RecordedState
@@ -25,7 +24,7 @@ from state.records import StepOutcome as StoredOutcome
 
 __all__ = ["PassResult", "Settings", "observe", "prepare", "run_pass", "state_dir_for"]
 
-log = structlog.get_logger("ace.pass")
+log = get_logger("ace.pass")
 
 
 def state_dir_for(apps_file: str | Path, override: str | None = None) -> Path:
@@ -86,7 +85,12 @@ def prepare(
     """Evaluate (unless given), hash, observe and plan. Writes only changed file digests."""
     t: dict[str, float] = {}
     t0 = time.perf_counter()
-    result = evaluation or apps.evaluate(settings.apps_file, deadline=settings.deadline)
+    result = evaluation
+    if result is None:
+        result, update = apps.evaluate_cached(
+            settings.apps_file, store.eval_cache(), deadline=settings.deadline
+        )
+        store.save_eval_cache(update.save, drop=update.drop)
     t["evaluate"] = time.perf_counter() - t0
     naming = Naming(store.install_id, str(settings.state_dir))
     t1 = time.perf_counter()
@@ -135,7 +139,9 @@ def run_pass(
                                      health_timeout=settings.health_timeout),
                 on_event=on_event,
             )
-            outcome: RunOutcome = "ok" if applied.ok else ("partial" if applied.changed else "failed")
+            outcome: RunOutcome = (
+                "ok" if applied.ok else ("partial" if applied.changed else "failed")
+            )
             store.finish_run(run_id, outcome, [
                 StoredOutcome.of(o.step, o.outcome, o.message, o.seconds) for o in applied.outcomes
             ])

@@ -3,15 +3,14 @@ Only objects carrying this installation's labels are listed, so nothing else can
 
 from __future__ import annotations
 
-import structlog
-
 from reconciler.desired import slug
+from reconciler.logs import get_logger
 from reconciler.ports import Engine
 from state import Store
 
 __all__ = ["teardown"]
 
-log = structlog.get_logger("ace.down")
+log = get_logger("ace.down")
 
 
 def teardown(

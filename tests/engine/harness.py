@@ -3,6 +3,7 @@ outside the Engine protocol (make unlabelled objects, kill a container, count AP
 
 from __future__ import annotations
 
+import http.client
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -138,15 +139,24 @@ class DockerHarness(Harness):
 
     @contextmanager
     def api_calls(self) -> Iterator[list[str]]:
-        api = self.engine._api  # connected before counting
+        """Every request the driver makes: plain HTTP reads and SDK calls alike."""
+        api = self.engine.sdk._api  # connected before counting
         seen: list[str] = []
         send = api.send
+        raw_request = http.client.HTTPConnection.request
 
         def counting(request: Any, **kw: Any) -> Any:
             seen.append(f"{request.method} {request.path_url}")
             return send(request, **kw)
 
-        with mock.patch.object(api, "send", counting):
+        def counting_raw(conn: http.client.HTTPConnection, method: str, url: str,
+                         *a: Any, **kw: Any) -> Any:
+            seen.append(f"{method} {url}")
+            return raw_request(conn, method, url, *a, **kw)
+
+        with mock.patch.object(api, "send", counting), mock.patch.object(
+            http.client.HTTPConnection, "request", counting_raw
+        ):
             yield seen
 
     def down_engine(self) -> Engine:

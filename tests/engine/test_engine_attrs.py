@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.buildkit import needs_buildkit
-from reconciler.engine_attrs import (
+from reconciler.driver.buildkit import needs_buildkit
+from reconciler.driver.attrs import (
     container_from_inspect,
     container_from_listing,
     image_from_listing,

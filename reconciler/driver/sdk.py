@@ -1,4 +1,4 @@
-"""DockerEngine: the one module that talks to Docker (docker SDK 7.x), implementing ports.Engine.
+"""SdkEngine: the Docker SDK (7.x) side of the driver package: builds, runs, stops, logs.
 
 Every SDK or transport failure leaves this module as apps.errors.EngineError (retryable when the
 engine does not answer). Mutating calls on existing objects first check the dev.ace.managed=1
@@ -22,12 +22,12 @@ import docker.types
 import requests
 
 from apps.errors import EngineError
-from reconciler.buildkit import build_with_cli, find_buildkit_cli, needs_buildkit
-from reconciler.engine_attrs import (
+from reconciler.driver.attrs import (
     container_from_inspect,
     container_from_listing,
     image_from_listing,
 )
+from reconciler.driver.buildkit import build_with_cli, find_buildkit_cli, needs_buildkit
 from reconciler.ports import CommandResult, VolumeMount
 from reconciler.types import (
     LABEL_INSTALL,
@@ -37,13 +37,13 @@ from reconciler.types import (
     ObservedImage,
 )
 
-__all__ = ["TIMED_OUT_EXIT_CODE", "DockerEngine"]
+__all__ = ["TIMED_OUT_EXIT_CODE", "SdkEngine"]
 
 TIMED_OUT_EXIT_CODE = 124  # CommandResult.exit_code of a command killed at its timeout
 _LOG_TAIL = 20
 
 
-class DockerEngine:
+class SdkEngine:
     """The Engine protocol on a real Docker engine. Connects lazily, on the first call."""
 
     def __init__(self, base_url: str | None = None, timeout: float = 30.0) -> None:
