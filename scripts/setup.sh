@@ -21,7 +21,7 @@ fi
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' >"$log" 2>&1; then
+if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check --config-settings editable_mode=compat -e '.[dev]' >"$log" 2>&1; then
     cat "$log" >&2
     echo "setup.sh: pip install -e '.[dev]' failed" >&2
     exit 1
