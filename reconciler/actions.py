@@ -9,6 +9,8 @@ app's image.
 - `error`: "" on success, else what went wrong (exit code and the last lines of stderr).
 - `error_code`: the command's exit code (124 timeout, 127 executable not found).
 With process_partial=True a non-zero exit still returns the output in `value` (and sets error).
+stream=True is accepted and behaves like stream=False (output arrives when the command ends);
+stdout_file=True returns the path of a file under the state dir holding stdout.
 """
 
 from __future__ import annotations
@@ -147,7 +149,7 @@ def ensure_image(
         StoredOutcome.of(o.step, o.outcome, o.message, o.seconds) for o in applied.outcomes])
     for o in applied.outcomes:
         if o.outcome != "done":
-            raise AceError(f"app {path}: {o.step.action} of image {o.step.target} failed: "
+            raise AceError(f"app {path}: could not {o.step.action} its image {o.step.target}: "
                            f"{o.message}")
     return target
 

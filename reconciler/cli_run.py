@@ -49,7 +49,8 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_cmd(target: Annotated[str, typer.Argument(metavar="APP", help="App path, e.g. /cmd")],
                 action: Annotated[str | None, typer.Argument(
-                    help="Action name (or path); optional when the app has one action.")] = None,
+                    metavar="[ACTION]",
+                    help="Action name (or path); optional with one action.")] = None,
                 file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
                 param: ParamOpt = None, dry_run: DryRunOpt = False, as_json: JsonOpt = False,
                 timeout: TimeoutOpt = DEFAULT_TIMEOUT, pull: PullOpt = "missing",

@@ -164,7 +164,7 @@ def test_ensure_image_applies_only_that_apps_image_steps(project: Settings) -> N
 
 def test_build_failure_is_a_clear_error(project: Settings, tmp_path: Path) -> None:
     (tmp_path / "built" / "Containerfile").write_text("FROM busybox\nRUN exit 9\n")
-    with pytest.raises(AceError, match="app /built: build of image .* failed: "):
+    with pytest.raises(AceError, match="app /built: could not build its image .*: "):
         run_action(project, FakeEngine(), "/built", None)
 
 

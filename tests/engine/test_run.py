@@ -249,7 +249,7 @@ def test_build_failure_is_a_clear_error(project: Project) -> None:
     project.write("svc/app.star", SERVICE_APP)
     project.apps('app("/svc", "./svc")')
     code, out, err = ace(project, "run", "/svc")
-    assert code == 1 and "app /svc: build of image" in err and "failed" in err
+    assert code == 1 and "app /svc: could not build its image" in err and "failed" in err
 
 
 def test_reconcile_during_a_command_waits_and_leaves_it_alone(project: Project) -> None:
