@@ -16,14 +16,15 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import structlog
 import typer
 
 from reconciler.logs import setup_logging
-from reconciler.watch import Watch, WatchOptions, default_engine
-from reconciler.watch_ui import JsonReporter, LiveReporter, Reporter
+
+if TYPE_CHECKING:  # the loop loads only when `ace watch` runs, not for every ace command
+    from reconciler.watch import Watch
+    from reconciler.watch_ui import Reporter
 
 __all__ = ["register"]
 
@@ -35,7 +36,11 @@ DownOpt = Annotated[bool, typer.Option("--down-on-exit",
                                        help="Remove ace's containers when watch stops.")]
 
 
-def _reporter(log_json: bool) -> Reporter:
+def _reporter(log_json: bool) -> "Reporter":
+    import structlog
+
+    from reconciler.watch_ui import JsonReporter, LiveReporter
+
     if log_json or not sys.stdout.isatty():
         setup_logging(json_lines=True)
         return JsonReporter()
@@ -44,7 +49,7 @@ def _reporter(log_json: bool) -> Reporter:
     return LiveReporter()
 
 
-def _install_signals(watch: Watch, down_on_exit: bool) -> None:
+def _install_signals(watch: "Watch", down_on_exit: bool) -> None:
     def hard_exit() -> None:
         sys.stderr.flush()
         os._exit(130)
@@ -83,6 +88,8 @@ def register(app: typer.Typer) -> None:
               resync: ResyncOpt = 5.0, down_on_exit: DownOpt = False,
               log_json: LogJsonOpt = False) -> None:
         """Keep reconciling: on every relevant file change and every --resync seconds."""
+        from reconciler.watch import Watch, WatchOptions, default_engine
+
         with _errors():
             settings = _settings(file, state_dir, pull=pull, parallel=parallel,
                                  health_timeout=health_timeout, deadline=deadline)
