@@ -1,0 +1,81 @@
+"""Request paths, normalised before routing so that no spelling reaches another app's prefix.
+
+Refused (400): dot segments (`.`/`..`, also percent-encoded), encoded slashes or backslashes
+(`%2F`, `%5C`), raw backslashes, NUL and control characters, and request targets that are not
+origin-form (`/path?query`; absolute-form `http://host/path` is reduced to its path). Browsers
+resolve dot segments before sending, so only crafted requests carry them. Empty segments
+(`//`) collapse. Routing compares decoded segments; the upstream gets the original spelling of
+the kept segments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+__all__ = ["NormPath", "PathRefused", "join_prefix", "normalise", "prefix_segments"]
+
+
+class PathRefused(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class NormPath:
+    raw: tuple[str, ...]  # kept segments as sent (percent-encoding preserved)
+    decoded: tuple[str, ...]
+    trailing: bool  # the path ended in "/" (and is not the root)
+    query: str  # "" or "?..."
+
+    @property
+    def path(self) -> str:
+        return self.tail(0)
+
+    def tail(self, n: int) -> str:
+        """The raw path after the first n segments ("/" when nothing is left)."""
+        rest = self.raw[n:]
+        if not rest:
+            return "/"
+        return "/" + "/".join(rest) + ("/" if self.trailing else "")
+
+    def starts_with(self, prefix: tuple[str, ...]) -> bool:
+        return self.decoded[: len(prefix)] == prefix
+
+
+def _check(seg: str) -> str:
+    low = seg.lower()
+    if "%2f" in low or "%5c" in low:
+        raise PathRefused("encoded slash in path")
+    dec = unquote(seg, errors="strict") if "%" in seg else seg
+    if dec in (".", ".."):
+        raise PathRefused("dot segment in path (path traversal)")
+    if any(ord(c) < 0x20 or c == "\x7f" for c in dec):
+        raise PathRefused("control character in path")
+    return dec
+
+
+def normalise(target: str) -> NormPath:
+    if target.startswith(("http://", "https://")):
+        parts = urlsplit(target)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if not target.startswith("/"):
+        raise PathRefused("request target must be a path")
+    path, sep, query = target.partition("?")
+    if "\\" in path or "#" in path:
+        raise PathRefused("backslash or fragment in path")
+    try:
+        pieces = path.split("/")[1:]
+        raw = tuple(p for p in pieces if p)
+        decoded = tuple(_check(p) for p in raw)
+    except UnicodeDecodeError:
+        raise PathRefused("invalid percent-encoding in path") from None
+    return NormPath(raw, decoded, bool(raw) and path.endswith("/"), sep + query)
+
+
+def prefix_segments(prefix: str) -> tuple[str, ...]:
+    return tuple(unquote(p) for p in prefix.split("/") if p)
+
+
+def join_prefix(app_path: str, route_path: str) -> str:
+    """The public prefix of a route: app "/web" + route "/" -> "/web"; "/" + "/" -> "/"."""
+    segs = [p for p in (app_path + "/" + route_path).split("/") if p]
+    return "/" + "/".join(segs)

@@ -1,0 +1,156 @@
+"""The routing table: public path prefixes of every app's `ace.proxy` routes, and where each app's
+container currently answers.
+
+An app at `/web` with `ace.proxy("/api", ...)` owns the public prefix `/web/api`; the longest
+prefix (in segments) wins; an app at `/` with route `/` catches everything else. Entries are
+immutable and rebuilt after every pass; the per-app `Slot` (current container, last error) is
+mutable and lives across rebuilds, so a switch to a new container is one assignment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from apps.model import App, Route
+from reconciler.proxy.paths import NormPath, join_prefix, prefix_segments
+from reconciler.types import DesiredState, ObservedContainer, ObservedState
+
+__all__ = ["CONTAINER_URL", "Backend", "Entry", "Match", "Slot", "Table", "build_entries",
+           "container_backends"]
+
+CONTAINER_URL = "<CONTAINER_URL>"
+
+
+class Backend:
+    """One upstream origin (scheme, host, port, base path). `inflight` counts requests and
+    websockets using it; it is only touched on the proxy's event loop."""
+
+    __slots__ = ("base_path", "host", "inflight", "port", "scheme")
+
+    def __init__(self, scheme: str, host: str, port: int, base_path: str = "") -> None:
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.base_path = base_path.rstrip("/")
+        self.inflight = 0
+
+    @classmethod
+    def from_url(cls, url: str) -> Backend:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"unsupported upstream URL {url!r}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return cls(parts.scheme, parts.hostname, port, parts.path)
+
+    @property
+    def netloc(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        return self.host if self.port == default else f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.netloc}{self.base_path}"
+
+    def same(self, other: Backend | None) -> bool:
+        return other is not None and (self.scheme, self.host, self.port, self.base_path) == (
+            other.scheme, other.host, other.port, other.base_path)
+
+    def __repr__(self) -> str:
+        return f"Backend({self.url}, inflight={self.inflight})"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    app: str  # app path
+    name: str  # app name (for error pages)
+    prefix: str  # public prefix, e.g. "/web/api"
+    segs: tuple[str, ...]
+    route: Route
+    app_segs: tuple[str, ...]
+    external: Backend | None = None  # None: the app's container
+
+    @property
+    def redirect_bare(self) -> bool:
+        """`/web` answers with a redirect to `/web/` (the app's own root route)."""
+        return bool(self.segs) and self.route.path.strip("/") == ""
+
+
+@dataclass
+class Slot:
+    """An app's live state: the container that gets new requests, and its last error."""
+
+    app: str
+    backend: Backend | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    entry: Entry
+    upstream_path: str  # path (and query) the upstream sees, without the backend base path
+    stripped: str  # the public prefix removed from the path ("" when none): X-Forwarded-Prefix
+
+
+class Table:
+    """Entries sorted most specific first."""
+
+    def __init__(self, entries: Iterable[Entry]) -> None:
+        self.entries = tuple(sorted(entries, key=lambda e: (-len(e.segs), -len(e.app_segs),
+                                                            e.prefix)))
+
+    def find(self, path: NormPath) -> Entry | None:
+        for e in self.entries:
+            if path.starts_with(e.segs):
+                return e
+        return None
+
+    def resolve(self, entry: Entry, path: NormPath) -> Match:
+        """Apply strip_app and strip_path to a path that `find` matched to `entry`."""
+        r = entry.route
+        n = len(entry.app_segs) if r.strip_app else 0
+        strip = prefix_segments(r.strip_path)
+        if strip and path.decoded[n:n + len(strip)] == strip:
+            n += len(strip)
+        stripped = "/" + "/".join(path.raw[:n]) if n else ""
+        return Match(entry, path.tail(n) + path.query, stripped)
+
+
+def build_entries(apps: Sequence[App]) -> list[Entry]:
+    """Entries for every route of every app. An external upstream URL that does not parse gives
+    no entry for that route (the app's other routes still work)."""
+    out: list[Entry] = []
+    for a in apps:
+        for r in a.routes:
+            external = None
+            if r.url != CONTAINER_URL:
+                try:
+                    external = Backend.from_url(r.url)
+                except ValueError:
+                    continue
+            prefix = join_prefix(a.path, r.path)
+            out.append(Entry(a.path, a.name, prefix, prefix_segments(prefix), r,
+                             prefix_segments(a.path), external))
+    return out
+
+
+def container_backends(desired: DesiredState, observed: ObservedState
+                       ) -> dict[str, tuple[Backend | None, str]]:
+    """app -> (backend of its serving container, container id) for each service app: the newest
+    running container of the desired version, else the newest running one of any version (an
+    old version keeps serving while a new one builds)."""
+    out: dict[str, tuple[Backend | None, str]] = {}
+    by_app: dict[str, list[ObservedContainer]] = {}
+    for c in observed.containers:
+        if c.state == "running" and c.host_port:
+            by_app.setdefault(c.app, []).append(c)
+    for a in desired.apps:
+        if not a.service:
+            continue
+        running = by_app.get(a.path, [])
+        if not running:
+            out[a.path] = (None, "")
+            continue
+        best = max(running, key=lambda c: (c.version == a.version, c.created))
+        out[a.path] = (Backend(a.scheme, "127.0.0.1", best.host_port or 0), best.id)
+    return out

@@ -1,0 +1,196 @@
+"""The proxy as a service of `ace watch` / `ace serve`: its event loop runs in a daemon thread;
+the reconcile side calls `update` after each pass and `switch` (the executor's `on_switch`) when a
+new container of an app passed its health check, before the old one is stopped.
+
+While it runs, `<state dir>/proxy.json` records its address, so `ace status` can show each app's
+public URL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from apps.model import App
+from reconciler.proxy.routing import Backend, Table, build_entries, container_backends
+from reconciler.proxy.server import ProxyCore
+from reconciler.types import DesiredState, ObservedState
+
+__all__ = ["DEFAULT_LISTEN", "ProxyService", "is_loopback", "parse_listen", "public_base",
+           "public_urls"]
+
+DEFAULT_LISTEN = "127.0.0.1:8000"
+RECORD = "proxy.json"
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """"HOST:PORT", "[V6]:PORT" or ":PORT" (loopback) -> (host, port)."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"--listen {listen!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN}")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def public_urls(apps: Sequence[App], base: str) -> dict[str, str]:
+    """app path -> its public URL on the proxy, for apps with at least one route."""
+    return {a.path: base + a.path.rstrip("/") + "/" for a in apps if a.routes}
+
+
+def public_base(state_dir: Path) -> str:
+    """The base URL of the proxy serving this state dir, or "" when none runs."""
+    try:
+        rec = json.loads((state_dir / RECORD).read_text())
+        os.kill(int(rec["pid"]), 0)
+        return str(rec["url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
+class ProxyService:
+    def __init__(self, listen: str = DEFAULT_LISTEN, *, state_dir: Path | None = None,
+                 drain: float = 10.0, connect_timeout: float = 3.0) -> None:
+        self.host, self.port = parse_listen(listen)
+        self.state_dir = state_dir
+        self.drain = drain
+        self.core = ProxyCore(connect_timeout=connect_timeout, status=self._status)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._last: tuple[Sequence[App], DesiredState, ObservedState, dict[str, str],
+                          list[dict[str, Any]]] | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def loopback(self) -> bool:
+        return is_loopback(self.host)
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> None:
+        """Bind and serve; raises OSError when the address cannot be bound."""
+        ready: Future[None] = Future()
+        self._thread = threading.Thread(target=self._run, args=(ready,), name="ace-proxy",
+                                        daemon=True)
+        self._thread.start()
+        ready.result(timeout=10)
+        if self.state_dir is not None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.state_dir / f".{RECORD}.{os.getpid()}"
+            tmp.write_text(json.dumps({"url": self.base_url, "pid": os.getpid()}))
+            tmp.replace(self.state_dir / RECORD)
+
+    def _run(self, ready: Future[None]) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        try:
+            self._server = loop.run_until_complete(asyncio.start_server(
+                self.core.client, self.host, self.port, limit=64 * 1024, backlog=1024))
+            sock = self._server.sockets[0].getsockname()
+            self.port = int(sock[1])
+        except BaseException as exc:
+            ready.set_exception(exc)
+            loop.close()
+            return
+        ready.set_result(None)
+        try:
+            loop.run_forever()
+        finally:
+            self._server.close()
+            self.core.pool.close_idle()
+            tasks = asyncio.all_tasks(loop)
+            for t in tasks:
+                t.cancel()
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.close()
+
+    def stop(self) -> None:
+        if self.state_dir is not None:
+            rec = self.state_dir / RECORD
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                if json.loads(rec.read_text())["pid"] == os.getpid():
+                    rec.unlink()
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> ProxyService:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _call(self, coro: Any, timeout: float) -> Any:
+        assert self._loop is not None, "proxy not started"
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    # -- what the reconcile side calls ------------------------------------------------------
+
+    def update(self, apps: Sequence[App], desired: DesiredState, observed: ObservedState,
+               errors: Mapping[str, str] | None = None,
+               eval_errors: list[dict[str, Any]] | None = None) -> None:
+        """Routes of `apps`, containers from `observed`; `errors` are the apps' latest errors
+        (an app keeps its last error while it has no container)."""
+        table = Table(build_entries(apps))
+        backends = container_backends(desired, observed)
+        errs = dict(errors or {})
+        self._last = (apps, desired, observed, errs, list(eval_errors or []))
+
+        async def apply() -> None:
+            core = self.core
+            for app in [a for a in core.slots if a not in backends]:
+                del core.slots[app]
+            for app, (b, _) in backends.items():
+                slot = core.slots.get(app)
+                if slot is None:
+                    await core.switch(app, b, 0.0)
+                    slot = core.slots[app]
+                elif b is None:
+                    slot.backend = None
+                elif not b.same(slot.backend):
+                    await core.switch(app, b, 0.0)
+                if app in errs:
+                    slot.error = errs[app]
+                elif b is not None:
+                    slot.error = ""
+            core.table = table
+
+        self._call(apply(), 10)
+
+    def switch(self, app: str, new_url: str, old_url: str | None = None) -> None:
+        """The executor's `on_switch`: new requests go to `new_url` from now on; returns once
+        requests in flight on the previous container finished (or `drain` seconds passed)."""
+        self._call(self.core.switch(app, Backend.from_url(new_url), self.drain), self.drain + 5)
+
+    def _status(self) -> dict[str, Any]:
+        """`ace status --json` for what the last pass saw (health probed now)."""
+        from reconciler.report import probe_health, status_rows
+
+        if self._last is None:
+            return {"apps": [], "errors": []}
+        apps, desired, observed, errs, eval_errors = self._last
+        rows = status_rows(desired, observed, probe_health(desired, observed), errs,
+                           public=public_urls(apps, self.base_url))
+        return {"apps": [r.to_json() for r in rows], "errors": eval_errors}
