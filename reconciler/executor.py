@@ -61,11 +61,18 @@ class Recorder(Protocol):
     def forget_app(self, app: str) -> None: ...
 
 
+# on_switch(app path, new container URL, previous container URL or None): called once a new
+# container of the app is healthy (start, replace, restart), before an old one is stopped; a
+# proxy points new requests at the new URL and returns when the old one's requests drained.
+SwitchHook = Callable[[str, str, "str | None"], None]
+
+
 @dataclass(frozen=True, slots=True)
 class ApplyOptions:
     parallel: int = 4
     health_timeout: float = 60.0
     stop_timeout: float = 5.0
+    on_switch: SwitchHook | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +193,19 @@ def _launch(ctx: _Context, app: DesiredApp) -> ObservedContainer:
     return c
 
 
+def _switch(ctx: _Context, app: DesiredApp, new: ObservedContainer,
+            old: ObservedContainer | None) -> None:
+    """Tell `on_switch` (a proxy) that `new` serves the app now; errors there never fail the
+    step (the proxy also learns from the next pass)."""
+    if ctx.options.on_switch is None or new.host_port is None:
+        return
+    old_url = f"{app.scheme}://127.0.0.1:{old.host_port}" if old and old.host_port else None
+    try:
+        ctx.options.on_switch(app.path, f"{app.scheme}://127.0.0.1:{new.host_port}", old_url)
+    except Exception as exc:  # a hook must not break the apply
+        log.warning("switch_hook_failed", app=app.path, error=str(exc))
+
+
 def _run_step(ctx: _Context, step: Step) -> str:
     """Execute one step; returns the URL of a started service (or "")."""
     app = ctx.desired.get(step.app)
@@ -205,17 +225,18 @@ def _run_step(ctx: _Context, step: Step) -> str:
     if step.action in ("start", "replace"):
         assert app is not None
         c = _launch(ctx, app)
-        if step.action == "replace":
-            old = ctx.by_name.get(step.target)
-            if old is not None:
-                ctx.engine.stop_and_remove(old.id, timeout=ctx.options.stop_timeout)
-                ctx.record(ctx.recorder.forget_container, container_id=old.id)
+        old = ctx.by_name.get(step.target) if step.action == "replace" else None
+        _switch(ctx, app, c, old)
+        if old is not None:
+            ctx.engine.stop_and_remove(old.id, timeout=ctx.options.stop_timeout)
+            ctx.record(ctx.recorder.forget_container, container_id=old.id)
         _record_running(ctx, app, c)
         return f"{app.scheme}://127.0.0.1:{c.host_port}"
     if step.action == "restart":
         assert app is not None
         c = ctx.engine.start(ctx.by_name[step.target].id)
         _healthy_or_fail(ctx, app, c)
+        _switch(ctx, app, c, None)
         _record_running(ctx, app, c)
         return f"{app.scheme}://127.0.0.1:{c.host_port}"
     if step.action in ("stop", "remove"):
