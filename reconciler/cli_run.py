@@ -14,9 +14,10 @@ from typing import Annotated
 import typer
 
 from apps.errors import AceError
-from reconciler.actions import DEFAULT_TIMEOUT
 
 __all__ = ["register"]
+
+DEFAULT_TIMEOUT = 300.0  # as reconciler.actions.DEFAULT_TIMEOUT (imported only when run runs)
 
 ParamOpt = Annotated[list[str] | None, typer.Option(
     "--param", "-p", help="NAME=VALUE: a param value for this run (repeatable).")]
@@ -26,10 +27,7 @@ TimeoutOpt = Annotated[float, typer.Option(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `run` and `actions` commands."""
-    import apps
-    from reconciler import render
-    from reconciler.actions import find_app, run_action
+    """Add the `run` and `actions` commands (their modules load only when one runs)."""
     from reconciler.cli import (
         DeadlineOpt,
         FileOpt,
@@ -43,8 +41,6 @@ def register(app: typer.Typer) -> None:
         _errors,
         _settings,
     )
-    from reconciler.logs import setup_logging
-    from reconciler.result_render import actions_json, print_actions, print_result
 
     @app.command("run")
     def run_cmd(target: Annotated[str, typer.Argument(metavar="APP", help="App path, e.g. /cmd")],
@@ -57,6 +53,11 @@ def register(app: typer.Typer) -> None:
                 lock_timeout: LockOpt = 60.0, deadline: DeadlineOpt = 2.0,
                 verbose: VerboseOpt = False, log_json: LogJsonOpt = False) -> None:
         """Run an app's action; its container.run calls run in fresh containers of its image."""
+        from reconciler import render
+        from reconciler.actions import run_action
+        from reconciler.logs import setup_logging
+        from reconciler.result_render import print_result
+
         setup_logging(json_lines=log_json, verbose=verbose)
         with _errors():
             try:
@@ -85,6 +86,11 @@ def register(app: typer.Typer) -> None:
                     file: FileOpt = Path("apps.star"), as_json: JsonOpt = False,
                     deadline: DeadlineOpt = 2.0) -> None:
         """List apps' actions with their descriptions. Touches no engine."""
+        import apps
+        from reconciler import render
+        from reconciler.actions import find_app
+        from reconciler.result_render import actions_json, print_actions
+
         with _errors():
             if not file.exists():
                 raise AceError(f"apps file {file} not found: pass -f FILE or set ACE_FILE")

@@ -138,3 +138,9 @@ def test_bad_arguments_raise_before_anything_runs(kw: dict[str, Any], message: s
     with pytest.raises(ValueError, match=message):
         r(call(**kw))
     assert engine.runs == []
+
+
+def test_cli_default_timeout_matches_the_runner() -> None:
+    from reconciler import actions, cli_run
+
+    assert cli_run.DEFAULT_TIMEOUT == actions.DEFAULT_TIMEOUT == 300.0
