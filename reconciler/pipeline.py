@@ -70,8 +70,10 @@ class PassResult:
 
 
 def observe(engine: Engine, install: str) -> ObservedState:
-    """The engine's truth: one sparse container listing and one image listing."""
-    return ObservedState(engine.list_containers(install), engine.list_images())
+    """The engine's truth: one sparse container listing and one image listing. Containers of
+    `ace run` commands carry no version label: they are transient and never planned for."""
+    containers = tuple(c for c in engine.list_containers(install) if c.version)
+    return ObservedState(containers, engine.list_images())
 
 
 def _digest_prefix(result: EvalResult) -> str:
