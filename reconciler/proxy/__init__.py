@@ -1,5 +1,6 @@
 """ace's HTTP proxy: one stable address serving every app's `ace.proxy` routes.
 
+- `address`: `--listen` parsing, loopback check, public URLs (light: no asyncio)
 - `routing`: public prefixes, strip rules, the per-app slot of the serving container
 - `paths`: request path normalisation (no traversal into another app's prefix)
 - `headers`: hop-by-hop, forwarding headers, Location rewriting, route response headers
@@ -7,15 +8,3 @@
 - `server`: the asyncio front and the relay (keep-alive, streaming, websocket pipes)
 - `service`: the proxy as a thread of `ace watch` / `ace serve`; `switch` drains old containers
 """
-
-from reconciler.proxy.service import (
-    DEFAULT_LISTEN,
-    ProxyService,
-    is_loopback,
-    parse_listen,
-    public_base,
-    public_urls,
-)
-
-__all__ = ["DEFAULT_LISTEN", "ProxyService", "is_loopback", "parse_listen", "public_base",
-           "public_urls"]

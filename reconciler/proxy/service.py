@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import json
 import os
 import threading
@@ -19,49 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from apps.model import App
+from reconciler.proxy.address import DEFAULT_LISTEN, RECORD, is_loopback, parse_listen, public_urls
 from reconciler.proxy.routing import Backend, Table, build_entries, container_backends
 from reconciler.proxy.server import ProxyCore
 from reconciler.types import DesiredState, ObservedState
 
-__all__ = ["DEFAULT_LISTEN", "ProxyService", "is_loopback", "parse_listen", "public_base",
-           "public_urls"]
-
-DEFAULT_LISTEN = "127.0.0.1:8000"
-RECORD = "proxy.json"
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """"HOST:PORT", "[V6]:PORT" or ":PORT" (loopback) -> (host, port)."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"--listen {listen!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN}")
-    host = host.strip("[]") or "127.0.0.1"
-    return host, int(port)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def public_urls(apps: Sequence[App], base: str) -> dict[str, str]:
-    """app path -> its public URL on the proxy, for apps with at least one route."""
-    return {a.path: base + a.path.rstrip("/") + "/" for a in apps if a.routes}
-
-
-def public_base(state_dir: Path) -> str:
-    """The base URL of the proxy serving this state dir, or "" when none runs."""
-    try:
-        rec = json.loads((state_dir / RECORD).read_text())
-        os.kill(int(rec["pid"]), 0)
-        return str(rec["url"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return ""
-
+__all__ = ["ProxyService"]
 
 class ProxyService:
     def __init__(self, listen: str = DEFAULT_LISTEN, *, state_dir: Path | None = None,

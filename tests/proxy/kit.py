@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from apps.model import App, AppEntry, Route
-from reconciler.proxy import ProxyService
+from reconciler.proxy.service import ProxyService
 from reconciler.types import (
     ContainerSpec,
     DesiredApp,

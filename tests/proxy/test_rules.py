@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from apps.model import App, Route
+from reconciler.proxy.address import is_loopback, parse_listen
 from reconciler.proxy.headers import request_headers, response_headers, rewrite_location
 from reconciler.proxy.http1 import Framing, Head
 from reconciler.proxy.paths import PathRefused, join_prefix, normalise
 from reconciler.proxy.routing import Backend, Match, Table, build_entries
-from reconciler.proxy.service import is_loopback, parse_listen
 from tests.proxy.kit import CONTAINER, app
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 
 from apps.model import Route
-from reconciler.proxy import public_base
+from reconciler.proxy.address import public_base
 from tests.proxy.kit import CONTAINER, app, configure, get_json, request, running
 from tests.proxy.upstream import upstream, ws_connect, ws_frame, ws_read
 
@@ -216,7 +216,7 @@ def test_drain_is_bounded() -> None:
 def test_ace_endpoints_and_state_record(tmp_path: object) -> None:
     from pathlib import Path
 
-    from reconciler.proxy import ProxyService
+    from reconciler.proxy.service import ProxyService
     state = Path(str(tmp_path))
     with upstream("a") as a, ProxyService("127.0.0.1:0", state_dir=state) as p:
         configure(p, [app("/web")], {"/web": a.port})
