@@ -99,14 +99,17 @@ def print_status(rows: Sequence[AppStatus]) -> None:
         console.print("[dim]no apps[/]")
         return
     t = Table(box=None, pad_edge=False)
-    for col in ("APP", "STATE", "HEALTH", "URL", "CONTAINER", "SINCE", "DETAIL"):
+    public = any(r.public_url for r in rows)  # a proxy (ace watch / ace serve) runs
+    cols = ("APP", "STATE", "HEALTH", "URL", *(("PUBLIC URL",) if public else ()), "CONTAINER",
+            "SINCE", "DETAIL")
+    for col in cols:
         t.add_column(col, overflow="fold")
     colour = {"running": "green", "stopped": "red", "missing": "yellow", "failed": "red",
               "error": "red", "orphaned": "yellow"}
     for r in rows:
         c = colour.get(r.state, "")
-        t.add_row(r.path, f"[{c}]{r.state}[/]" if c else r.state, r.health, r.url, r.container,
-                  _ago(r.since), r.detail)
+        t.add_row(r.path, f"[{c}]{r.state}[/]" if c else r.state, r.health, r.url,
+                  *((r.public_url,) if public else ()), r.container, _ago(r.since), r.detail)
     console.print(t)
 
 

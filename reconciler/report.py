@@ -4,8 +4,9 @@ Both read one observation; health is probed live (one GET per running service, i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from reconciler.health import probe
@@ -30,11 +31,12 @@ class AppStatus:
     image: str
     since: int  # unix seconds the container was created, 0 when none
     detail: str = ""
+    public_url: str = ""  # the app on ace's proxy (`ace watch` / `ace serve`), "" when none runs
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "state": self.state, "health": self.health, "url": self.url,
-                "container": self.container, "image": self.image, "since": self.since,
-                "detail": self.detail}
+                "public_url": self.public_url, "container": self.container,
+                "image": self.image, "since": self.since, "detail": self.detail}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +81,20 @@ def probe_health(desired: DesiredState, observed: ObservedState) -> dict[str, st
 
 def status_rows(
     desired: DesiredState, observed: ObservedState, health: dict[str, str],
-    failed_steps: dict[str, str] | None = None,
+    failed_steps: dict[str, str] | None = None, public: Mapping[str, str] | None = None,
+) -> list[AppStatus]:
+    """One row per app; `public` maps app paths to their URLs on a running proxy."""
+    rows = _rows(desired, observed, health, failed_steps or {})
+    if public:
+        rows = [replace(r, public_url=public.get(r.path, "")) for r in rows]
+    return rows
+
+
+def _rows(
+    desired: DesiredState, observed: ObservedState, health: dict[str, str],
+    failed_steps: dict[str, str],
 ) -> list[AppStatus]:
     rows: list[AppStatus] = []
-    failed_steps = failed_steps or {}
     for app in sorted(desired.apps, key=lambda a: a.path):
         c = _current(app, observed)
         if not app.service:
