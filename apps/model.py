@@ -236,4 +236,5 @@ class EvalResult:
         return {
             "apps": [a.to_json() for a in self.apps],
             "errors": [e.to_json() for e in self.errors],
+            "warnings": [w.to_json() for w in self.warnings],
         }

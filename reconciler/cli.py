@@ -6,8 +6,8 @@ Exit codes: 0 success (nothing changed, or in sync), 1 error, 2 changes made or 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -20,6 +20,9 @@ from reconciler.pipeline import PassResult, Settings, prepare, run_pass, state_d
 from reconciler.planner import PullPolicy
 from reconciler.ports import Engine
 from state import StateLock, Store
+
+if TYPE_CHECKING:
+    pass
 
 if TYPE_CHECKING:
     from reconciler.executor import StepOutcome
@@ -142,15 +145,8 @@ def plan_cmd(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
     raise typer.Exit(2 if detailed and the_plan.steps else 0)
 
 
-def _progress(enabled: bool) -> Callable[[str, StepOutcome], None]:
-    if not enabled:
-        return lambda kind, o: None
-
-    def show(kind: str, o: StepOutcome) -> None:
-        if kind == "start":
-            render.err_console.print(f"[dim]… {o.step.action} {o.step.app} ({o.step.cause})[/]",
-                                     soft_wrap=True)
-    return show
+def _quiet(kind: str, outcome: StepOutcome) -> None:
+    """No progress display (JSON output, logs, or not a terminal)."""
 
 
 @app.command()
@@ -166,8 +162,10 @@ def reconcile(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
         settings = _settings(file, state_dir, pull=pull, parallel=parallel,
                              health_timeout=health_timeout, deadline=deadline)
         tty = sys.stderr.isatty() and not as_json and not log_json
-        with _session(settings, lock_timeout=lock_timeout) as (store, engine):
-            res = run_pass(settings, store, engine, dry_run=dry_run, on_event=_progress(tty))
+        shown = render.progress(True) if tty else nullcontext(_quiet)
+        with _session(settings, lock_timeout=lock_timeout) as (store, engine), \
+                shown as on_event:
+            res = run_pass(settings, store, engine, dry_run=dry_run, on_event=on_event)
     _report(res, as_json=as_json, dry_run=dry_run, verbose=verbose)
     if not res.ok:
         raise typer.Exit(1)
@@ -204,9 +202,12 @@ def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
             last = store.last_run()
             failed = {s.app: s.message for s in (store.run_steps(last.id) if last else ())
                       if s.outcome == "failed"}
+    from reconciler.proxy.address import public_base, public_urls
     from reconciler.report import probe_health, status_rows
 
-    rows = status_rows(desired, observed, probe_health(desired, observed), failed)
+    base = public_base(settings.state_dir)  # "" unless `ace watch`/`ace serve` runs a proxy
+    rows = status_rows(desired, observed, probe_health(desired, observed), failed,
+                       public=public_urls(result.apps, base) if base else None)
     if as_json:
         render.print_json({"apps": [r.to_json() for r in rows],
                            "errors": [e.to_json() for e in result.errors]})
@@ -284,3 +285,8 @@ def main() -> None:
 from reconciler.cli_watch import register as _register_watch  # noqa: E402
 
 _register_watch(app)
+
+
+from reconciler.cli_serve import register as _register_serve  # noqa: E402
+
+_register_serve(app)

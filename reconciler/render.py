@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -20,6 +22,7 @@ __all__ = [
     "console",
     "err_console",
     "print_errors",
+    "print_warnings",
     "print_json",
     "print_outcomes",
     "print_plan",
@@ -43,6 +46,13 @@ def print_errors(errors: Iterable[EvalError]) -> None:
         where = e.file + (f":{e.line}:{e.column}" if e.line else "")
         app = e.app or "(apps file)"
         err_console.print(f"[red]error[/] [bold]{app}[/] {where}\n  {e.message}", soft_wrap=True)
+
+
+def print_warnings(warnings: Iterable[EvalError]) -> None:
+    for w in warnings:
+        where = w.file + (f":{w.line}:{w.column}" if w.line else "")
+        err_console.print(f"[yellow]warning[/] [bold]{w.app or '(apps file)'}[/] {where}\n"
+                          f"  {w.message}", soft_wrap=True)
 
 
 def plan_json(plan: Plan, outcomes: Sequence[StepOutcome] = ()) -> dict[str, Any]:
@@ -69,6 +79,31 @@ def print_plan(plan: Plan, *, verbose: bool) -> None:
     if verbose:
         for n in plan.noops:
             console.print(f"[dim]ok       {n.app}  ({n.reason})[/]", soft_wrap=True)
+
+
+@contextmanager
+def progress(enabled: bool) -> Iterator[Callable[[str, StepOutcome], None]]:
+    """A spinner per running step on stderr (a terminal only); steps report from worker
+    threads, which rich's Progress handles."""
+    if not enabled:
+        yield lambda kind, outcome: None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    tasks: dict[str, Any] = {}
+    lock = threading.Lock()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err_console, transient=True) as bar:
+
+        def on_event(kind: str, o: StepOutcome) -> None:
+            with lock:
+                if kind == "start":
+                    tasks[o.step.id] = bar.add_task(
+                        f"{o.step.action} {o.step.app} [dim]({o.step.cause})[/]", total=None)
+                elif o.step.id in tasks:  # the summary after the pass shows how it ended
+                    bar.remove_task(tasks.pop(o.step.id))
+
+        yield on_event
 
 
 def print_outcomes(outcomes: Sequence[StepOutcome]) -> None:
@@ -140,4 +175,5 @@ def print_config(result: EvalResult) -> None:
         console.print(f"[bold]{a.path}[/] ({a.name}): {desc}", soft_wrap=True)
         if a.actions:
             console.print("  actions: " + ", ".join(x.name for x in a.actions), soft_wrap=True)
+    print_warnings(result.warnings)
     print_errors(result.errors)
