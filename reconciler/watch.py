@@ -24,9 +24,16 @@ from typing import Any, cast
 import structlog
 
 from apps.errors import AceError, EngineError, StateError
-from apps.model import EvalError
+from apps.model import EvalError, EvalResult
 from reconciler.desired import Naming
-from reconciler.executor import ApplyOptions, ApplyResult, StepOutcome, adopt, apply_plan
+from reconciler.executor import (
+    ApplyOptions,
+    ApplyResult,
+    StepOutcome,
+    SwitchHook,
+    adopt,
+    apply_plan,
+)
 from reconciler.pipeline import Settings, observe, prepare
 from reconciler.ports import Engine
 from reconciler.types import DesiredState, ObservedContainer, ObservedState, Plan
@@ -63,6 +70,11 @@ class WatchOptions:
     engine_retry_cap: float = 8.0
     down_on_exit: bool = False
     step_ms: int = 60  # quiet time that ends a burst of file changes
+    watch_files: bool = True  # False: resync timer only (`ace serve`)
+    # The proxy's hooks (`ace watch` / `ace serve`, see cli_serve.proxy_hooks): the executor's
+    # on_switch, and on_pass(evaluation, desired, observed, app errors) after every pass.
+    on_switch: SwitchHook | None = None
+    on_pass: Callable[[EvalResult, DesiredState, ObservedState, dict[str, str]], None] | None = None
 
 
 class _EngineView:
@@ -217,8 +229,8 @@ class Watch:
         if errors != self._errors:
             self.reporter.app_errors([e for e in errors if e not in self._errors])
             self._errors = errors
-        if self._last is None:  # no pass yet (engine down?): watch the app files meanwhile
-            self._watcher.update(self._watch_set(DesiredState(())))
+        if self._last is None and self.options.watch_files:  # no pass yet (engine down?):
+            self._watcher.update(self._watch_set(DesiredState(())))  # watch the app files
         lock = self._lock()
         if lock is None:
             return 0.0
@@ -240,8 +252,11 @@ class Watch:
         if applied is not None and applied.changed:  # show what runs now, not before
             observed = observe(self.engine, store.install_id)
         self._last = (desired, observed)
-        self._after(applied, desired, observed, held)
-        self._watcher.update(self._watch_set(desired))
+        errs = self._after(applied, desired, observed, held)
+        if self.options.on_pass is not None:
+            self.options.on_pass(evaluated.result, desired, observed, errs)
+        if self.options.watch_files:
+            self._watcher.update(self._watch_set(desired))
         steps = len(applied.outcomes) if applied else 0
         self.reporter.pass_finished(cycle, self.clock() - start, steps, held)
         return self._next_delay(held)
@@ -265,7 +280,8 @@ class Watch:
         applied = apply_plan(
             the_plan, desired, observed, engine=self._view, recorder=store, naming=naming,
             options=ApplyOptions(parallel=self.settings.parallel,
-                                 health_timeout=self.settings.health_timeout),
+                                 health_timeout=self.settings.health_timeout,
+                                 on_switch=self.options.on_switch),
             on_event=self._on_step)
         outcome: RunOutcome = "ok" if applied.ok else ("partial" if applied.changed else "failed")
         store.finish_run(run_id, outcome, [
@@ -283,7 +299,8 @@ class Watch:
                                        f"{o.step.cause}"
 
     def _after(self, applied: ApplyResult | None, desired: DesiredState,
-               observed: ObservedState, held: tuple[str, ...]) -> None:
+               observed: ObservedState, held: tuple[str, ...]) -> dict[str, str]:
+        """Book-keeping after a pass; returns each app's error (evaluation or failed step)."""
         keys = {a.path: desired_key(a) for a in desired.apps}
         now = self.clock()
         if applied is not None:
@@ -303,6 +320,7 @@ class Watch:
                 errs.setdefault(o.step.app, o.message)
         self.reporter.rows(build_rows(desired, observed, self.health, self.attempts,
                                       self.changes, errs))
+        return errs
 
     def _engine_down(self, error: str) -> float:
         self._engine_fails += 1
