@@ -33,8 +33,11 @@ DrainOpt = Annotated[float, typer.Option(
     "--drain", min=0.0, help="Seconds requests in flight on a replaced container may take.")]
 
 
-def start_proxy(listen: str, state_dir: Path, drain: float = 10.0) -> "ProxyService":
-    """Bind the proxy (AceError when it cannot); warn on stderr when it is not loopback-only."""
+def start_proxy(listen: str, state_dir: Path, drain: float = 10.0, *, required: bool = True
+                ) -> "ProxyService | None":
+    """Bind the proxy; warn on stderr when it is not loopback-only. When it cannot bind: an
+    AceError, or (not `required`) a warning and None: `ace watch` on the default address keeps
+    working when another ace already serves there."""
     from reconciler.proxy.service import ProxyService
 
     try:
@@ -48,8 +51,12 @@ def start_proxy(listen: str, state_dir: Path, drain: float = 10.0) -> "ProxyServ
     try:
         proxy.start()
     except OSError as exc:
-        raise AceError(f"proxy cannot listen on {listen}: {exc.strerror or exc} "
-                       f"(use --listen HOST:PORT, or --no-proxy)") from None
+        msg = f"proxy cannot listen on {listen}: {exc.strerror or exc}"
+        if required:
+            raise AceError(f"{msg} (use --listen HOST:PORT, or --no-proxy)") from None
+        print(f"warning: {msg}; watching without the proxy (use --listen HOST:PORT)",
+              file=sys.stderr)
+        return None
     print(f"ace proxy serving apps on {proxy.base_url}", file=sys.stderr)
     return proxy
 
@@ -96,6 +103,7 @@ def register(app: typer.Typer) -> None:
                                  health_timeout=health_timeout, deadline=deadline)
             reporter = _reporter(log_json)
             proxy = start_proxy(listen, settings.state_dir, drain)
+            assert proxy is not None
             try:
                 loop = Watch(settings, default_engine(), reporter,
                              WatchOptions(resync=resync, down_on_exit=down_on_exit,

@@ -80,21 +80,32 @@ def register(app: typer.Typer) -> None:
         _errors,
         _settings,
     )
+    from reconciler.cli_serve import DrainOpt, ListenOpt, NoProxyOpt, proxy_hooks, start_proxy
+    from reconciler.proxy.address import DEFAULT_LISTEN
 
     @app.command()
     def watch(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
               pull: PullOpt = "missing", parallel: ParallelOpt = 4,
               health_timeout: HealthOpt = 60.0, deadline: DeadlineOpt = 2.0,
               resync: ResyncOpt = 5.0, down_on_exit: DownOpt = False,
-              log_json: LogJsonOpt = False) -> None:
-        """Keep reconciling: on every relevant file change and every --resync seconds."""
+              listen: ListenOpt = DEFAULT_LISTEN, no_proxy: NoProxyOpt = False,
+              drain: DrainOpt = 10.0, log_json: LogJsonOpt = False) -> None:
+        """Keep reconciling: on every relevant file change and every --resync seconds; serve
+        every app's routes on one address (--listen) unless --no-proxy."""
         from reconciler.watch import Watch, WatchOptions, default_engine
 
         with _errors():
             settings = _settings(file, state_dir, pull=pull, parallel=parallel,
                                  health_timeout=health_timeout, deadline=deadline)
             reporter = _reporter(log_json)
-            loop = Watch(settings, default_engine(), reporter,
-                         WatchOptions(resync=resync, down_on_exit=down_on_exit))
-            _install_signals(loop, down_on_exit)
-            loop.run()
+            proxy = None if no_proxy else start_proxy(listen, settings.state_dir, drain,
+                                                      required=listen != DEFAULT_LISTEN)
+            try:
+                loop = Watch(settings, default_engine(), reporter,
+                             WatchOptions(resync=resync, down_on_exit=down_on_exit,
+                                          **(proxy_hooks(proxy) if proxy else {})))
+                _install_signals(loop, down_on_exit)
+                loop.run()
+            finally:
+                if proxy is not None:
+                    proxy.stop()

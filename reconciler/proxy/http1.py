@@ -19,6 +19,7 @@ __all__ = [
     "parse_request",
     "parse_response",
     "read_head",
+    "read_response_head",
     "request_framing",
     "response_framing",
 ]
@@ -77,6 +78,30 @@ async def read_head(reader: asyncio.StreamReader) -> bytes | None:
         raise BadMessage(f"message head larger than {MAX_HEAD} bytes") from None
 
 
+async def read_response_head(reader: asyncio.StreamReader) -> bytes | None:
+    """Like `read_head`, but lenient as upstreams are: lines may end in a bare LF (busybox
+    httpd's CGI responses do)."""
+    lines: list[bytes] = []
+    size = 0
+    while True:
+        try:
+            line = await reader.readline()
+        except (ValueError, asyncio.LimitOverrunError):
+            raise BadMessage(f"message head larger than {MAX_HEAD} bytes") from None
+        if not line.endswith(b"\n"):
+            if not lines and not line.strip():
+                return None
+            raise BadMessage("connection closed in the middle of a message head")
+        size += len(line)
+        if size > MAX_HEAD:
+            raise BadMessage(f"message head larger than {MAX_HEAD} bytes")
+        if line in (b"\r\n", b"\n"):
+            if lines:
+                return b"".join(lines)
+            continue  # tolerate blank lines before the status line
+        lines.append(line)
+
+
 def _headers(lines: list[bytes]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for raw in lines:
@@ -103,7 +128,7 @@ def parse_request(raw: bytes) -> Head:
 
 
 def parse_response(raw: bytes) -> Head:
-    lines = raw[:-4].split(b"\r\n")
+    lines = [x.rstrip(b"\r") for x in raw.rstrip(b"\r\n").split(b"\n")]
     parts = lines[0].split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
         raise BadMessage(f"malformed status line {lines[0][:80]!r}")

@@ -50,9 +50,9 @@ class Pool:
         tls = None
         if b.scheme == "https":
             tls = self._tls = self._tls or ssl.create_default_context()
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(b.host, b.port, ssl=tls, limit=64 * 1024),
-            self.connect_timeout)
+        async with asyncio.timeout(self.connect_timeout):
+            reader, writer = await asyncio.open_connection(b.host, b.port, ssl=tls,
+                                                           limit=64 * 1024)
         return Conn(key, reader, writer)
 
     def put(self, c: Conn) -> None:

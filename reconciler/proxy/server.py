@@ -21,6 +21,7 @@ from reconciler.proxy.http1 import (
     parse_request,
     parse_response,
     read_head,
+    read_response_head,
     request_framing,
     response_framing,
 )
@@ -34,6 +35,7 @@ __all__ = ["ProxyCore"]
 FIRST_HEAD_TIMEOUT = 30.0
 KEEPALIVE_TIMEOUT = 75.0
 UPSTREAM_HEAD_TIMEOUT = 300.0
+SMALL_BODY = 16 * 1024
 _NET_ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, BadMessage,
                TimeoutError)
 
@@ -61,7 +63,8 @@ class ProxyCore:
         try:
             while True:
                 try:
-                    raw = await asyncio.wait_for(read_head(reader), timeout)
+                    async with asyncio.timeout(timeout):
+                        raw = await read_head(reader)
                 except BadMessage as exc:
                     writer.write(page_response(400, "Bad request", [str(exc)], close=True))
                     break
@@ -167,7 +170,8 @@ class ProxyCore:
                     await copy_body(reader, conn.writer, framing, chunked_out=True)
                 await conn.writer.drain()
                 while True:
-                    raw = await asyncio.wait_for(read_head(conn.reader), UPSTREAM_HEAD_TIMEOUT)
+                    async with asyncio.timeout(UPSTREAM_HEAD_TIMEOUT):
+                        raw = await read_response_head(conn.reader)
                     if raw is None:
                         raise ConnectionResetError("upstream closed the connection")
                     resp = parse_response(raw)
@@ -222,9 +226,13 @@ class ProxyCore:
             out.append(("Content-Length", "0"))
         if not keep:
             out.append(("Connection", "close"))
-        writer.write(encode_head(f"HTTP/1.1 {resp.status} {resp.reason}", out))
+        first_line = encode_head(f"HTTP/1.1 {resp.status} {resp.reason}", out)
         try:
-            await copy_body(conn.reader, writer, rf, chunked_out=chunked_out)
+            if rf.kind == "length" and rf.length <= SMALL_BODY:  # one write for small answers
+                writer.write(first_line + await conn.reader.readexactly(rf.length))
+            else:
+                writer.write(first_line)
+                await copy_body(conn.reader, writer, rf, chunked_out=chunked_out)
             await writer.drain()
         except BaseException:
             conn.close()

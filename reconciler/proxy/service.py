@@ -25,6 +25,15 @@ from reconciler.types import DesiredState, ObservedState
 
 __all__ = ["ProxyService"]
 
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when installed (about twice the requests per CPU second), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class ProxyService:
     def __init__(self, listen: str = DEFAULT_LISTEN, *, state_dir: Path | None = None,
                  drain: float = 10.0, connect_timeout: float = 3.0) -> None:
@@ -63,7 +72,7 @@ class ProxyService:
             tmp.replace(self.state_dir / RECORD)
 
     def _run(self, ready: Future[None]) -> None:
-        loop = self._loop = asyncio.new_event_loop()
+        loop = self._loop = _new_loop()
         try:
             self._server = loop.run_until_complete(asyncio.start_server(
                 self.core.client, self.host, self.port, limit=64 * 1024, backlog=1024))
