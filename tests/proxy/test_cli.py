@@ -1,0 +1,60 @@
+"""`start_proxy` (shared by `ace serve` and `ace watch`): warnings, bind failures, the record
+`ace status` reads; and upstream heads with bare LF line ends."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import pytest
+
+from apps.errors import AceError
+from reconciler.cli_serve import start_proxy
+from reconciler.proxy.address import public_base
+from reconciler.proxy.http1 import parse_response, read_response_head
+
+
+def test_non_loopback_listen_warns(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    with pytest.raises(AceError, match="proxy cannot listen on 192.0.2.1:0"):
+        start_proxy("192.0.2.1:0", tmp_path)  # TEST-NET address: warned about, never bound
+    assert "reachable from other machines" in capsys.readouterr().err
+
+
+def test_busy_address_fails_or_warns(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        listen = f"127.0.0.1:{s.getsockname()[1]}"
+        with pytest.raises(AceError, match="--no-proxy"):
+            start_proxy(listen, tmp_path)
+        assert start_proxy(listen, tmp_path, required=False) is None
+        assert "watching without the proxy" in capsys.readouterr().err
+    with pytest.raises(AceError, match="expected HOST:PORT"):
+        start_proxy("nonsense", tmp_path)
+
+
+def test_started_proxy_is_recorded_for_status(tmp_path: Path) -> None:
+    proxy = start_proxy("127.0.0.1:0", tmp_path)
+    assert proxy is not None
+    try:
+        assert public_base(tmp_path) == proxy.base_url
+    finally:
+        proxy.stop()
+    assert public_base(tmp_path) == ""
+
+
+def test_response_heads_with_bare_lf() -> None:
+    async def read(data: bytes) -> bytes | None:
+        r = asyncio.StreamReader()
+        r.feed_data(data)
+        r.feed_eof()
+        return await read_response_head(r)
+
+    raw = asyncio.run(read(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\n\nbody"))
+    assert raw is not None
+    head = parse_response(raw)
+    assert head.status == 200 and head.get("content-type") == "text/plain"
+    assert asyncio.run(read(b"")) is None
+    crlf = asyncio.run(read(b"HTTP/1.1 404 Not Found\r\nA: b\r\n\r\n"))
+    assert crlf is not None and parse_response(crlf).reason == "Not Found"
