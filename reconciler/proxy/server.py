@@ -36,6 +36,7 @@ FIRST_HEAD_TIMEOUT = 30.0
 KEEPALIVE_TIMEOUT = 75.0
 UPSTREAM_HEAD_TIMEOUT = 300.0
 SMALL_BODY = 16 * 1024
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _NET_ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, BadMessage,
                TimeoutError)
 
@@ -155,9 +156,11 @@ class ProxyCore:
     async def _send(self, reader: asyncio.StreamReader, head: Head, framing: Framing,
                     backend: Backend, first: str, headers: list[tuple[str, str]]
                     ) -> tuple[Conn, Head]:
-        """Send the request (streaming its body) and read the response head. A reused
-        connection the upstream closed meanwhile is retried once on a fresh one when no body
-        was sent."""
+        """Send the request (streaming its body) and read the response head. Retried once on a
+        fresh connection when nothing came back and no body was sent, if the connection was a
+        reused one the upstream had closed meanwhile, or if the method is idempotent and the
+        upstream closed or reset it without a byte (docker's port proxy accepts, then finds the
+        container's backlog full); never after a timeout."""
         for attempt in (0, 1):
             try:
                 conn = await self.pool.get(backend)
@@ -179,7 +182,9 @@ class ProxyCore:
                         return conn, resp
             except _NET_ERRORS as exc:
                 conn.close()
-                if attempt == 0 and conn.reused and framing.kind == "none":
+                closed = isinstance(exc, ConnectionError)
+                if attempt == 0 and framing.kind == "none" and (
+                        conn.reused or (closed and head.method in IDEMPOTENT)):
                     continue
                 raise _Upstream(str(exc) or type(exc).__name__) from None
         raise AssertionError("unreachable")

@@ -51,8 +51,8 @@ def serve_proxy(upstream_port: int) -> None:
         sys.stdin.read()
 
 
-def _wrk(url: str, seconds: int, connections: int) -> tuple[float, float, int]:
-    """(requests/s, p99 ms, errors) of one wrk run."""
+def _wrk(url: str, seconds: int, connections: int) -> tuple[float, float, int, int]:
+    """(requests/s, p99 ms, socket errors, non-2xx answers) of one wrk run."""
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
                          capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -61,9 +61,8 @@ def _wrk(url: str, seconds: int, connections: int) -> tuple[float, float, int]:
     p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
     errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = (sum(int(x) for x in errs.groups()) if errs else 0) + (
-        int(non2xx.group(1)) if non2xx else 0)
-    return rps, p99, errors
+    return (rps, p99, sum(int(x) for x in errs.groups()) if errs else 0,
+            int(non2xx.group(1)) if non2xx else 0)
 
 
 def _wait_ok(url: str, timeout: float = 20.0) -> None:
@@ -108,13 +107,13 @@ def main() -> None:
         _wait_ok(direct)
         _wait_ok(via)
         _wrk(via, 2, args.connections)  # warm-up
-        results: dict[str, list[tuple[float, float, int]]] = {"direct": [], "proxy": []}
+        results: dict[str, list[tuple[float, float, int, int]]] = {"direct": [], "proxy": []}
         for r in range(args.rounds):
             for name, url in (("direct", direct), ("proxy", via)):
                 res = _wrk(url, args.seconds, args.connections)
                 results[name].append(res)
                 print(f"round {r + 1} {name:6}: {res[0]:9.0f} req/s  p99 {res[1]:7.2f} ms  "
-                      f"errors {res[2]}", flush=True)
+                      f"socket errors {res[2]}  non-2xx {res[3]}", flush=True)
         d = max(results["direct"], key=lambda x: x[0])
         p = max(results["proxy"], key=lambda x: x[0])
         print(f"\n{args.connections} connections, {args.seconds} s per run, best of "

@@ -230,3 +230,34 @@ def test_ace_endpoints_and_state_record(tmp_path: object) -> None:
         assert set(row) >= {"state", "health", "url", "container", "image", "since", "detail"}
         assert request(p, "GET", "/_ace/other")[0] == 404
     assert public_base(state) == ""
+
+
+def test_idempotent_request_retried_once_when_upstream_closes_without_answer() -> None:
+    """docker's port proxy accepts and then closes when the container cannot take the
+    connection: a GET is retried once on a new connection; a request with a body is not."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    seen: list[int] = []
+
+    def serve() -> None:
+        for i in range(4):
+            c, _ = listener.accept()
+            c.settimeout(5)
+            c.recv(65536)
+            seen.append(i)
+            if i % 2 == 0:
+                c.close()  # hang up without a byte
+                continue
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            c.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    with running() as p:
+        configure(p, [app("/web")], {"/web": listener.getsockname()[1]})
+        status, _, body = request(p, "GET", "/web/")
+        assert (status, body) == (200, b"ok") and seen == [0, 1]
+        status, _, body = request(p, "POST", "/web/", body=b"data")
+        assert status == 502 and b"upstream closed the connection" in body
+    listener.close()
