@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from apps.model import EvalError, EvalResult
@@ -45,14 +46,15 @@ def print_errors(errors: Iterable[EvalError]) -> None:
     for e in errors:
         where = e.file + (f":{e.line}:{e.column}" if e.line else "")
         app = e.app or "(apps file)"
-        err_console.print(f"[red]error[/] [bold]{app}[/] {where}\n  {e.message}", soft_wrap=True)
+        err_console.print(f"[red]error[/] [bold]{escape(app)}[/] {escape(where)}\n"
+                          f"  {escape(e.message)}", soft_wrap=True)
 
 
 def print_warnings(warnings: Iterable[EvalError]) -> None:
     for w in warnings:
         where = w.file + (f":{w.line}:{w.column}" if w.line else "")
-        err_console.print(f"[yellow]warning[/] [bold]{w.app or '(apps file)'}[/] {where}\n"
-                          f"  {w.message}", soft_wrap=True)
+        err_console.print(f"[yellow]warning[/] [bold]{escape(w.app or '(apps file)')}[/] "
+                          f"{escape(where)}\n  {escape(w.message)}", soft_wrap=True)
 
 
 def plan_json(plan: Plan, outcomes: Sequence[StepOutcome] = ()) -> dict[str, Any]:
@@ -74,11 +76,13 @@ def print_plan(plan: Plan, *, verbose: bool) -> None:
     if not plan.steps:
         console.print("[dim]nothing to do[/]")
     for s in plan.steps:
-        console.print(f"[bold]{s.action:8}[/] {s.app}  [dim]{s.target}[/]  ({s.cause})",
+        console.print(f"[bold]{s.action:8}[/] {escape(s.app)}  [dim]{escape(s.target)}[/]  "
+                      f"({escape(s.cause)})",
                       soft_wrap=True)
     if verbose:
         for n in plan.noops:
-            console.print(f"[dim]ok       {n.app}  ({n.reason})[/]", soft_wrap=True)
+            console.print(f"[dim]ok       {escape(n.app)}  ({escape(n.reason)})[/]",
+                          soft_wrap=True)
 
 
 @contextmanager
@@ -109,14 +113,15 @@ def progress(enabled: bool) -> Iterator[Callable[[str, StepOutcome], None]]:
 def print_outcomes(outcomes: Sequence[StepOutcome]) -> None:
     for o in outcomes:
         s = o.step
-        line = f"{_MARK[o.outcome]} {s.action:8} {s.app}  ({s.cause})"
+        line = f"{_MARK[o.outcome]} {s.action:8} {escape(s.app)}  ({escape(s.cause)})"
         if o.seconds:
             line += f" [dim]{o.seconds:.1f}s[/]"
         if o.url:
             line += f"  {o.url}"
         console.print(line, soft_wrap=True)
         if o.outcome != "done" and o.message:
-            console.print("    " + o.message.replace("\n", "\n    "), style="red", soft_wrap=True)
+            console.print("    " + o.message.replace("\n", "\n    "), style="red", soft_wrap=True,
+                          markup=False)
 
 
 def _ago(ts: int) -> str:
@@ -143,8 +148,9 @@ def print_status(rows: Sequence[AppStatus]) -> None:
               "error": "red", "orphaned": "yellow"}
     for r in rows:
         c = colour.get(r.state, "")
-        t.add_row(r.path, f"[{c}]{r.state}[/]" if c else r.state, r.health, r.url,
-                  *((r.public_url,) if public else ()), r.container, _ago(r.since), r.detail)
+        t.add_row(escape(r.path), f"[{c}]{r.state}[/]" if c else r.state, escape(r.health), r.url,
+                  *((r.public_url,) if public else ()), r.container, _ago(r.since),
+                  escape(r.detail))
     console.print(t)
 
 
@@ -157,7 +163,7 @@ def print_drift(items: Sequence[DriftItem]) -> None:
         t.add_column(col, overflow="fold")
     for i in items:
         kind = "[red]drift[/]" if i.kind == "drift" else "[yellow]pending[/]"
-        t.add_row(i.app, kind, i.what, i.expected, i.actual)
+        t.add_row(escape(i.app), kind, escape(i.what), escape(i.expected), escape(i.actual))
     console.print(t)
 
 
@@ -172,8 +178,10 @@ def print_config(result: EvalResult) -> None:
             desc = f"build {c.containerfile}"
         if c is not None:
             desc += f", port {c.port}, lifetime {c.lifetime}, health {c.health}"
-        console.print(f"[bold]{a.path}[/] ({a.name}): {desc}", soft_wrap=True)
+        console.print(f"[bold]{escape(a.path)}[/] ({escape(a.name)}): {escape(desc)}",
+                      soft_wrap=True)
         if a.actions:
-            console.print("  actions: " + ", ".join(x.name for x in a.actions), soft_wrap=True)
+            console.print("  actions: " + ", ".join(x.name for x in a.actions), soft_wrap=True,
+                          markup=False)
     print_warnings(result.warnings)
     print_errors(result.errors)
