@@ -100,7 +100,8 @@ def _session(settings: Settings, *, lock_timeout: float | None) -> Iterator[tupl
     lock = None
     if lock_timeout is not None:
         lock = StateLock(settings.state_dir).acquire(
-            lock_timeout, lambda msg: render.err_console.print(f"[yellow]{msg}[/]"))
+            lock_timeout,
+            lambda msg: render.err_console.print(msg, style="yellow", markup=False))
     try:
         with Store.open(settings.state_dir) as store:
             yield store, _engine()

@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
                 done = run_action(
                     settings, _engine(), target, action, param or (), dry_run=dry_run,
                     timeout=timeout, lock_timeout=lock_timeout,
-                    on_wait=lambda msg: render.err_console.print(f"[yellow]{msg}[/]"))
+                    on_wait=lambda msg: render.err_console.print(msg, style="yellow", markup=False))
             except AceError as exc:
                 if as_json:
                     render.print_json({"ok": False, "app": target, "error": str(exc)})

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import structlog
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -165,8 +166,9 @@ class LiveReporter:
             t.add_column(col, overflow="fold")
         for r in self._rows:
             c = _COLOUR.get(r.state, "")
-            t.add_row(r.app, f"[{c}]{r.state}[/]" if c else r.state, r.health, r.url,
-                      r.last_change, Text(r.last_error, style="red"))
+            state = f"[{c}]{r.state}[/]" if c else r.state
+            t.add_row(escape(r.app), state, escape(r.health), r.url, escape(r.last_change),
+                      Text(r.last_error, style="red"))
         parts: list[Any] = [t]
         if self._banner:
             parts.append(Text(self._banner, style="yellow"))
@@ -180,7 +182,7 @@ class LiveReporter:
 
     def files_changed(self, paths: Sequence[str]) -> None:
         shown = ", ".join(paths[:3]) + (f" (+{len(paths) - 3} more)" if len(paths) > 3 else "")
-        self._print(f"[dim]changed: {shown}[/]")
+        self._print(f"[dim]changed: {escape(shown)}[/]")
 
     def pass_started(self, cycle: str, reason: str, reevaluated: Sequence[str]) -> None:
         pass
@@ -188,26 +190,27 @@ class LiveReporter:
     def app_errors(self, errors: Sequence[EvalError]) -> None:
         for e in errors:
             where = e.file + (f":{e.line}:{e.column}" if e.line else "")
-            self._print(f"[red]error[/] {e.app or '(apps file)'} {where}: {e.message}")
+            self._print(f"[red]error[/] {escape(e.app or '(apps file)')} {escape(where)}: "
+                        f"{escape(e.message)}")
 
     def step(self, o: StepOutcome) -> None:
         s = o.step
         tail = f" → {o.url}" if o.url else ""
-        msg = f"  [red]{_first_line(o.message)}[/]" if o.outcome == "failed" else ""
-        self._print(f"{_MARK[o.outcome]} {s.action} {s.app} ({s.cause}) "
+        msg = f"  [red]{escape(_first_line(o.message))}[/]" if o.outcome == "failed" else ""
+        self._print(f"{_MARK[o.outcome]} {s.action} {escape(s.app)} ({escape(s.cause)}) "
                     f"{o.seconds:.1f}s{tail}{msg}")
 
     def pass_finished(self, cycle: str, seconds: float, steps: int, held: Sequence[str]) -> None:
         pass
 
     def crash_loop(self, a: Attempts, retry_in: float) -> None:
-        self._print(f"[red]crash-looping[/] {a.app}: exit code {a.exit_code or '?'}, "
+        self._print(f"[red]crash-looping[/] {escape(a.app)}: exit code {a.exit_code or '?'}, "
                     f"attempt {a.count}, next try in {retry_in:.0f} s")
 
     def engine_unavailable(self, error: str, retry_in: float) -> None:
         self._banner = f"Docker engine not answering; retrying (every ≤{retry_in:.0f} s): " \
                        f"{_first_line(error, 100)}"
-        self._print(f"[yellow]engine unavailable[/]: {_first_line(error)}")
+        self._print(f"[yellow]engine unavailable[/]: {escape(_first_line(error))}")
         self._refresh()
 
     def engine_back(self, down_for: float) -> None:
@@ -227,6 +230,6 @@ class LiveReporter:
 
     def stopped(self, reason: str, down: Sequence[str]) -> None:
         for line in down:
-            self._print(f"[green]✓[/] removed {line}")
+            self._print(f"[green]✓[/] removed {escape(line)}")
         self._print(f"stopped ({reason})")
         self._live.stop()
