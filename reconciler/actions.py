@@ -28,14 +28,11 @@ import apps
 from apps.errors import AceError, AppError
 from apps.model import Action, App, EvalResult
 from apps.params import ParamDecl, convert_value
-from reconciler.desired import Naming
-from reconciler.executor import ApplyOptions, apply_plan
 from reconciler.logs import get_logger
-from reconciler.pipeline import Settings, prepare
+from reconciler.pipeline import Settings, apply_recorded, prepare
 from reconciler.ports import CommandResult, Engine
 from reconciler.types import LABEL_APP, LABEL_INSTALL, DesiredApp, Plan
-from state import RunOutcome, StateLock, Store
-from state.records import StepOutcome as StoredOutcome
+from state import StateLock, Store
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -124,7 +121,6 @@ def parse_params(decls: Sequence[ParamDecl], given: Sequence[str], app: str) -> 
 
 def ensure_image(
     settings: Settings, store: Store, engine: Engine, evaluation: EvalResult, path: str,
-    *, parallel: int = 1,
 ) -> DesiredApp:
     """Plan as reconcile would, then apply only the app's build/pull steps. Returns the app's
     desired state (its `image` is what to run). AceError when the image cannot be made."""
@@ -139,14 +135,8 @@ def ensure_image(
             raise AceError(f"app {path}: image {target.image} is missing" + (
                 f" ({why})" if why else ""))
         return target
-    sub = Plan(steps=steps)
-    run_id = store.begin_run("run", sub.render())
-    applied = apply_plan(sub, desired, observed, engine=engine, recorder=store,
-                         naming=Naming(store.install_id, str(settings.state_dir)),
-                         options=ApplyOptions(parallel=parallel))
-    outcome: RunOutcome = "ok" if applied.ok else "failed"
-    store.finish_run(run_id, outcome, [
-        StoredOutcome.of(o.step, o.outcome, o.message, o.seconds) for o in applied.outcomes])
+    applied = apply_recorded(Plan(steps=steps), desired, observed, settings=settings,
+                             store=store, engine=engine, command="run")
     for o in applied.outcomes:
         if o.outcome != "done":
             raise AceError(f"app {path}: could not {o.step.action} its image {o.step.target}: "

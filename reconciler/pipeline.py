@@ -13,7 +13,14 @@ from pathlib import Path
 import apps
 from apps.model import EvalResult
 from reconciler.desired import Naming, desired_state
-from reconciler.executor import ApplyOptions, ApplyResult, StepOutcome, adopt, apply_plan
+from reconciler.executor import (
+    ApplyOptions,
+    ApplyResult,
+    StepOutcome,
+    SwitchHook,
+    adopt,
+    apply_plan,
+)
 from reconciler.hashing import DigestCache
 from reconciler.logs import get_logger
 from reconciler.planner import PlanOptions, PullPolicy, plan
@@ -22,7 +29,15 @@ from reconciler.types import DesiredState, ObservedState, Plan, RecordedState
 from state import RunOutcome, Store
 from state.records import StepOutcome as StoredOutcome
 
-__all__ = ["PassResult", "Settings", "observe", "prepare", "run_pass", "state_dir_for"]
+__all__ = [
+    "PassResult",
+    "Settings",
+    "apply_recorded",
+    "observe",
+    "prepare",
+    "run_pass",
+    "state_dir_for",
+]
 
 log = get_logger("ace.pass")
 
@@ -109,6 +124,35 @@ def prepare(
     return result, desired, observed, recorded, the_plan, t
 
 
+def apply_recorded(
+    the_plan: Plan,
+    desired: DesiredState,
+    observed: ObservedState,
+    *,
+    settings: Settings,
+    store: Store,
+    engine: Engine,
+    command: str,
+    on_event: Callable[[str, StepOutcome], None] = lambda kind, outcome: None,
+    on_switch: SwitchHook | None = None,
+) -> ApplyResult:
+    """Apply a plan and record it as one run with per-step outcomes (reconcile, watch and
+    `ace run` all go through here)."""
+    run_id = store.begin_run(command, the_plan.render())
+    applied = apply_plan(
+        the_plan, desired, observed, engine=engine, recorder=store,
+        naming=Naming(store.install_id, str(settings.state_dir)),
+        options=ApplyOptions(parallel=settings.parallel, health_timeout=settings.health_timeout,
+                             on_switch=on_switch),
+        on_event=on_event,
+    )
+    outcome: RunOutcome = "ok" if applied.ok else ("partial" if applied.changed else "failed")
+    store.finish_run(run_id, outcome, [
+        StoredOutcome.of(o.step, o.outcome, o.message, o.seconds) for o in applied.outcomes
+    ])
+    return applied
+
+
 def run_pass(
     settings: Settings,
     store: Store,
@@ -133,20 +177,8 @@ def run_pass(
     if not dry_run:
         adopted = adopt(desired, observed, recorded, store)
         if the_plan.steps:
-            run_id = store.begin_run(command, the_plan.render())
-            naming = Naming(store.install_id, str(settings.state_dir))
-            applied = apply_plan(
-                the_plan, desired, observed, engine=engine, recorder=store, naming=naming,
-                options=ApplyOptions(parallel=settings.parallel,
-                                     health_timeout=settings.health_timeout),
-                on_event=on_event,
-            )
-            outcome: RunOutcome = (
-                "ok" if applied.ok else ("partial" if applied.changed else "failed")
-            )
-            store.finish_run(run_id, outcome, [
-                StoredOutcome.of(o.step, o.outcome, o.message, o.seconds) for o in applied.outcomes
-            ])
+            applied = apply_recorded(the_plan, desired, observed, settings=settings, store=store,
+                                     engine=engine, command=command, on_event=on_event)
     seconds = time.perf_counter() - start
     bound.info("pass_finished", seconds=round(seconds, 3), dry_run=dry_run)
     return PassResult(cycle, result, desired, observed, recorded, the_plan, applied, adopted,

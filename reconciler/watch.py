@@ -25,16 +25,13 @@ import structlog
 
 from apps.errors import AceError, EngineError, StateError
 from apps.model import EvalError, EvalResult
-from reconciler.desired import Naming
 from reconciler.executor import (
-    ApplyOptions,
     ApplyResult,
     StepOutcome,
     SwitchHook,
     adopt,
-    apply_plan,
 )
-from reconciler.pipeline import Settings, observe, prepare
+from reconciler.pipeline import Settings, apply_recorded, observe, prepare
 from reconciler.ports import Engine
 from reconciler.types import DesiredState, ObservedContainer, ObservedState, Plan
 from reconciler.watch_eval import EvalMemory, evaluate_incremental
@@ -54,8 +51,7 @@ from reconciler.watch_state import (
     with_logs,
 )
 from reconciler.watch_ui import Reporter, build_rows
-from state import RunOutcome, StateLock, Store
-from state.records import StepOutcome as StoredOutcome
+from state import StateLock, Store
 
 __all__ = ["Watch", "WatchOptions", "probe_services"]
 
@@ -275,17 +271,9 @@ class Watch:
         adopt(desired, observed, store.recorded(), store)
         if not the_plan.steps:
             return None, held
-        run_id = store.begin_run("watch", the_plan.render())
-        naming = Naming(store.install_id, str(self.settings.state_dir))
-        applied = apply_plan(
-            the_plan, desired, observed, engine=self._view, recorder=store, naming=naming,
-            options=ApplyOptions(parallel=self.settings.parallel,
-                                 health_timeout=self.settings.health_timeout,
-                                 on_switch=self.options.on_switch),
-            on_event=self._on_step)
-        outcome: RunOutcome = "ok" if applied.ok else ("partial" if applied.changed else "failed")
-        store.finish_run(run_id, outcome, [
-            StoredOutcome.of(o.step, o.outcome, o.message, o.seconds) for o in applied.outcomes])
+        applied = apply_recorded(the_plan, desired, observed, settings=self.settings,
+                                 store=store, engine=self._view, command="watch",
+                                 on_event=self._on_step, on_switch=self.options.on_switch)
         if not applied.ok:
             self.engine.ping()  # an outage mid-apply is an outage, not a crash loop
         return applied, held
