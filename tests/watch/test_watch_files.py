@@ -77,8 +77,9 @@ def test_watcher_sees_new_files_coalesces_and_ignores(tmp_path: Path) -> None:
             time.sleep(0.005)
         assert sink.wait(5)
         time.sleep(0.5)
-        # One burst (a straggling event may end up in a second one on a loaded machine).
-        assert 1 <= len(sink.batches) <= 2, sink.batches
+        # Coalesced: one burst when the machine is quiet; a loaded machine may split it into a
+        # few, never anything near one batch per save.
+        assert 1 <= len(sink.batches) <= 4, sink.batches
         sink.batches.clear()
         sink.event.clear()
         (tmp_path / ".ace").mkdir()
