@@ -5,7 +5,8 @@ Run: python tests/bench/bench_watch.py [--repeat 5] [--apps 100] [--idle 30]
 Needs a Docker engine and a local busybox:latest.
 
 Latency: ace is timed from writing index.html until the new content is served at the app's URL
-(taken from watch's JSON status events); raw is `docker build` + `docker run -d` + polling the
+(taken from watch's JSON status events); raw is `docker build` (with the builder ace picks:
+BuildKit when a client has it) + `docker run -d` + polling the
 published port until the new content answers, on a copy of the same context. Runs alternate so
 both see the same machine. Idle: with N apps converged, RSS and CPU of the watch process over a
 window, with engine events and state-db writes counted (both should be zero).
@@ -26,6 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from apps.errors import EngineError  # noqa: E402
+from reconciler.driver.buildkit import find_buildkit_cli  # noqa: E402
 from state.db import derive_install_id  # noqa: E402
 from tests.engine.appkit import WEB_APP_STAR, WEB_CONTAINERFILE, WEB_PARAMS  # noqa: E402
 from tests.engine.watchkit import WatchProc  # noqa: E402
@@ -80,13 +83,22 @@ def ace_latency(w: WatchProc, root: Path, body: str) -> tuple[float, float]:
     return took, steps
 
 
+def _builder() -> tuple[str, dict[str, str]]:
+    """The same builder ace's driver picks: a BuildKit-capable CLI when there is one."""
+    try:
+        cli = find_buildkit_cli(os.environ)
+    except EngineError:
+        return "docker", {**os.environ, "DOCKER_BUILDKIT": "0"}
+    return cli, {**os.environ, "DOCKER_BUILDKIT": "1"}
+
+
 def raw_latency(ctx: Path, body: str, tag: str) -> float:
-    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    cli, env = _builder()
     t0 = time.perf_counter()
     (ctx / "index.html").write_text(body)
     labels = [a for k in ("dev.ace.managed=1", "dev.ace.install=bench", "dev.ace.app=/web",
                           "dev.ace.inputs=x") for a in ("--label", k)]  # as ace labels images
-    subprocess.run(["docker", "build", "-q", *labels, "-f", "Containerfile", "-t", tag, "."],
+    subprocess.run([cli, "build", "-q", *labels, "-f", "Containerfile", "-t", tag, "."],
                    cwd=ctx, check=True, capture_output=True, env=env)
     cid = subprocess.run(["docker", "run", "-d", "--init", "-p", "127.0.0.1::8080", tag],
                          check=True, capture_output=True, text=True).stdout.strip()
