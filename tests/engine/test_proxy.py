@@ -210,6 +210,8 @@ def test_no_failed_request_while_an_edit_is_rebuilt(project: Project,
         t.join(10)
     failed = [r for r in results if r not in ((200, "v1\n"), (200, "v2\n"))]
     assert not failed, f"{len(failed)} of {len(results)} failed, e.g. {failed[:3]}"
+    print(f"{len(results)} requests across the rebuild, "
+          f"{results.count((200, 'v1' + chr(10)))} v1, {results.count((200, 'v2' + chr(10)))} v2")
     assert (200, "v2\n") in results and len(results) > 50
     assert any(e.get("event") == "step_done" and e.get("action") == "replace"
                for e in w.events)
