@@ -63,8 +63,10 @@ def setup_logging(*, json_lines: bool = False, verbose: bool = False,
     """Set the level and format. structlog is configured now when info events will show (they
     are emitted on every pass), else on the first warning."""
     global _threshold
+    # Without -v or --log-json a person reads the rich output, which already says what failed:
+    # only errors ace did not report otherwise reach the log.
     _threshold = level if level is not None else (
-        logging.INFO if (json_lines or verbose) else logging.WARNING)
+        logging.INFO if (json_lines or verbose) else logging.ERROR)
     _settings.update(json_lines=json_lines, configured=False)
     if _threshold <= logging.INFO:
         _configure()

@@ -32,8 +32,9 @@ __all__ = [
     "plan_json",
 ]
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Piped output is not wrapped at 80 columns: tables stay one row per app for grep and less.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
 
 _MARK = {"done": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]"}
 
