@@ -183,6 +183,8 @@ def _report(res: PassResult, *, as_json: bool, dry_run: bool, verbose: bool) -> 
                            "errors": [e.to_json() for e in res.evaluation.errors],
                            "seconds": round(res.seconds, 3)})
         return
+    if not (dry_run or verbose or outcomes or res.evaluation.errors):
+        return  # nothing happened: say nothing (and load no rendering code)
     if dry_run:
         render.print_plan(res.plan, verbose=verbose)
     else:
