@@ -305,3 +305,31 @@ def test_pull_never_blocks_missing_image(project: Project) -> None:
     out = project.ace_json("plan", "--pull", "never")
     assert out["steps"] == []
     assert "--pull never" in out["noops"][0]["reason"]
+
+
+NOOP_PROBE = """
+import sys
+from reconciler.cli import main
+sys.argv = ["ace", "reconcile", "-f", sys.argv[1]]
+try:
+    main()
+except SystemExit as e:
+    code = e.code
+heavy = ("docker", "starlark", "rich", "structlog", "sqlalchemy", "sqlmodel", "requests")
+print(code, sorted(m for m in heavy if m in sys.modules))
+"""
+
+
+def test_noop_reconcile_loads_nothing_heavy(project: Project) -> None:
+    """The no-op path evaluates from the cache and lists over plain HTTP: neither the Docker
+    SDK, Starlark, rich nor structlog is even imported (each costs 50-300 ms per run)."""
+    import subprocess
+    import sys
+
+    project.web_app()
+    project.apps(WEB, HELLO)
+    project.ace("reconcile")
+    project.ace("reconcile")  # the first run after a change fills the evaluation cache
+    out = subprocess.run([sys.executable, "-c", NOOP_PROBE, str(project.apps_file)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "0 []", out.stdout + out.stderr
