@@ -42,6 +42,16 @@ class Naming:
         return os.path.join(self.state_dir, "secrets", slug(app_path), digest)
 
 
+def _health_path(app: App) -> str:
+    """The health path as the container sees it: behind a `strip_app=False` route to the app's
+    container, requests keep the app path in front, and so does the health check."""
+    assert app.container is not None
+    keeps_prefix = any(r.url == "<CONTAINER_URL>" and not r.strip_app for r in app.routes)
+    if keeps_prefix and app.path != "/":
+        return app.path.rstrip("/") + app.container.health
+    return app.container.health
+
+
 def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | None:
     """The desired container state of one app; None for apps without a container."""
     cfg = app.container
@@ -97,7 +107,7 @@ def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | No
         spec=spec,
         version=version_of(spec),
         scheme=cfg.scheme,
-        health=cfg.health,
+        health=_health_path(app),
         secret_files=tuple(secrets),
         spec_json=spec_json(spec),
     )

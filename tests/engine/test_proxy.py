@@ -121,11 +121,11 @@ def cgi_app(project: Project, name: str, route: str = "", health: str = "/") -> 
 
 def test_two_apps_routes_strip_rules_and_headers(project: Project,
                                                 procs: list[WatchProc]) -> None:
-    """/web and a root app answer at their paths; strip_app=False shows the full path; the
-    container sees our forwarding headers, never the client's."""
+    """/web and a root app answer at their paths; strip_app=False shows the full path (and the
+    health check uses it too); the container sees our forwarding headers, never the client's."""
     project.web_app(page="web v1")
     cgi_app(project, "cgi")
-    cgi_app(project, "full", ", strip_app=False", health="/full/")
+    cgi_app(project, "full", ", strip_app=False")  # health "/" is checked at /full/
     project.apps('app("/web", "./web")', 'app("/", "./cgi")', 'app("/full", "./full")')
     w, base = start(project, procs, "serve")
     wait_body(base + "/web/", "web v1\n", 90)
