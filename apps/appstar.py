@@ -233,6 +233,7 @@ def build_app(
         container=container,
         settings=tuple(record["settings"].items()),
         files=tuple(files),
+        redirect_bare_path=bool(record.get("redirect_bare_path", False)),
     )
 
 

@@ -73,7 +73,8 @@ CONSTANTS = (
 # ace.*
 
 _ACE_PRELUDE = """
-def _ace_app_fn(name, routes=[], permissions=[], actions=[], container=None, settings={}, **kwargs):
+def _ace_app_fn(name, routes=[], permissions=[], actions=[], container=None, settings={},
+               redirect_bare_path=False, **kwargs):
     ids = []
     for a in actions:
         if type(a) != "struct" or not hasattr(a, "_ace_action"):
@@ -84,9 +85,10 @@ def _ace_app_fn(name, routes=[], permissions=[], actions=[], container=None, set
     for r in routes:
         rs.append(r if type(r) == "dict" else {"_ace_kind": getattr(r, "_ace_kind", type(r))})
     i = _ace_app(call_stack(), name, rs, permissions, ids, container, settings,
-                 sorted(kwargs.keys()))
+                 sorted(kwargs.keys()), redirect_bare_path)
     return struct(name=name, routes=routes, permissions=permissions, actions=actions,
-                  container=container, settings=settings, _ace_app=i, **kwargs)
+                  container=container, settings=settings,
+                  redirect_bare_path=redirect_bare_path, _ace_app=i, **kwargs)
 
 def _ace_action_fn(name, path, run, suggest=None, description="", hidden=[], **kwargs):
     if type(run) != "function":
@@ -134,8 +136,12 @@ def install_app_builtins(ctx: AppContext, module: sl.Module) -> None:
         container: Any,
         settings: Any,
         extra: list[str],
+        redirect_bare_path: Any = False,
     ) -> int:
         loc = ctx.where(call_stack, "app")
+        if not isinstance(redirect_bare_path, bool):
+            raise ctx.fail("ace.app: redirect_bare_path must be True or False, got "
+                           f"{json.dumps(redirect_bare_path)}", loc)
         if not isinstance(name, str):
             raise ctx.fail(f"ace.app: name must be a string, got {json.dumps(name)}", loc)
         if not isinstance(permissions, list) or not all(
@@ -156,6 +162,7 @@ def install_app_builtins(ctx: AppContext, module: sl.Module) -> None:
                 "actions": action_ids,
                 "container": None if container is None else container["_ace_call"],
                 "settings": settings,
+                "redirect_bare_path": redirect_bare_path,
                 "location": loc,
             }
         )

@@ -24,6 +24,21 @@ from apps.model import App, AppEntry, EvalError, EvalResult
 __all__ = ["CACHE_SCHEME", "CacheUpdate", "evaluate_cached"]
 
 CACHE_SCHEME = "ace-eval-1"
+
+
+def _model_shape() -> str:
+    """The field names of every cached value type: a model change invalidates old entries
+    (a pickled value of an older shape would load with fields missing)."""
+    from dataclasses import fields
+
+    from apps import model
+
+    types = (model.App, model.AppEntry, model.ContainerConfig, model.Volume, model.Route,
+             model.Permission, model.Action, model.EvalError)
+    return ";".join(t.__name__ + ":" + ",".join(f.name for f in fields(t)) for t in types)
+
+
+_SHAPE = _model_shape()
 APPS_FILE_SLOT = ""
 
 Cache = Mapping[str, tuple[str, bytes]]
@@ -55,7 +70,7 @@ def _stat(path: str) -> tuple[str, int, int, int]:
 
 
 def _key(*parts: object) -> str:
-    return hashlib.sha256(repr((CACHE_SCHEME,) + parts).encode()).hexdigest()
+    return hashlib.sha256(repr((CACHE_SCHEME, _SHAPE) + parts).encode()).hexdigest()
 
 
 def _apps_file_key(path: str) -> str:

@@ -174,6 +174,7 @@ class App:
     container: ContainerConfig | None = None
     settings: tuple[tuple[str, Any], ...] = ()
     files: tuple[str, ...] = ()  # absolute paths of every file the evaluation read
+    redirect_bare_path: bool = False  # the proxy answers /app with a redirect to /app/
 
     @property
     def path(self) -> str:
@@ -191,6 +192,7 @@ class App:
             "permissions": [p.to_json() for p in self.permissions],
             "container": self.container.to_json() if self.container else None,
             "settings": dict(self.settings),
+            "redirect_bare_path": self.redirect_bare_path,
             "files": list(self.files),
         }
 

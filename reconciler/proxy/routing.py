@@ -69,11 +69,13 @@ class Entry:
     route: Route
     app_segs: tuple[str, ...]
     external: Backend | None = None  # None: the app's container
+    redirect_bare_path: bool = False  # the app asked for it (ace.app(redirect_bare_path=True))
 
     @property
     def redirect_bare(self) -> bool:
-        """`/web` answers with a redirect to `/web/` (the app's own root route)."""
-        return bool(self.segs) and self.route.path.strip("/") == ""
+        """`/web` answers with a redirect to `/web/` when the app asks for it (for its own root
+        route); otherwise `/web` is served as the app's root."""
+        return self.redirect_bare_path and bool(self.segs) and self.route.path.strip("/") == ""
 
 
 @dataclass
@@ -130,7 +132,7 @@ def build_entries(apps: Sequence[App]) -> list[Entry]:
                     continue
             prefix = join_prefix(a.path, r.path)
             out.append(Entry(a.path, a.name, prefix, prefix_segments(prefix), r,
-                             prefix_segments(a.path), external))
+                             prefix_segments(a.path), external, a.redirect_bare_path))
     return out
 
 

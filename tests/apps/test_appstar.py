@@ -305,6 +305,8 @@ APP_STAR_ERRORS = [
      "proxy.config: url must be a non-empty string", "app.star", 2, 5),
     ({"app.star": 'x = {}["k"]\napp = ace.app("x")\n'}, "Key `\"k\"` was not found",
      "app.star", 1, 5),
+    ({"app.star": 'app = ace.app("x", redirect_bare_path="yes")\n'},
+     "ace.app: redirect_bare_path must be True or False", "app.star", 1, 7),
 ]
 
 
@@ -350,3 +352,13 @@ def test_evaluate_app_for_one_entry(tmp_path: Path) -> None:
     with pytest.raises(apps.AppError) as info:
         apps.evaluate_app(broken)
     assert "param x is not declared" in info.value.message
+
+
+def test_redirect_bare_path_is_kept(tmp_path: Path) -> None:
+    """OpenRun's framework specs ask for /app -> /app/ redirects; the default is no redirect."""
+    asked = evaluate_files(tmp_path / "a", {"app.star": 'app = ace.app("x", '
+                                                          'redirect_bare_path=True)\n'})
+    assert only_app(asked).redirect_bare_path is True
+    assert only_app(asked).to_json()["redirect_bare_path"] is True
+    plain = evaluate_files(tmp_path / "b", {"app.star": 'app = ace.app("x")\n'})
+    assert only_app(plain).redirect_bare_path is False

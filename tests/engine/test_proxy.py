@@ -131,7 +131,7 @@ def test_two_apps_routes_strip_rules_and_headers(project: Project,
     wait_body(base + "/web/", "web v1\n", 90)
     wait_body(base + "/", "cgi\n", 60)
     wait_body(base + "/full/", "full full path\n", 60)
-    status, _ = get(base + "/web")  # urllib follows the redirect to /web/
+    status, _ = get(base + "/web")  # no redirect_bare_path: /web is served as the root
     assert status == 200
     env = env_of(base + "/cgi-bin/env/x?q=1")
     assert env["REQUEST_URI"] == "/cgi-bin/env/x?q=1"

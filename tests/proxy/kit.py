@@ -21,9 +21,10 @@ from reconciler.types import (
 CONTAINER = "<CONTAINER_URL>"
 
 
-def app(path: str, *routes: Route, name: str = "") -> App:
+def app(path: str, *routes: Route, name: str = "", redirect_bare_path: bool = False) -> App:
     return App(entry=AppEntry(path=path, source="-"), name=name or path.strip("/") or "root",
-               params=(), routes=routes or (Route("/", CONTAINER),))
+               params=(), routes=routes or (Route("/", CONTAINER),),
+               redirect_bare_path=redirect_bare_path)
 
 
 def state(ports: dict[str, int | None]) -> tuple[DesiredState, ObservedState]:

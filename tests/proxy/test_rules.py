@@ -73,12 +73,20 @@ def test_strip_app_strip_path_and_prefix_header() -> None:
     assert resolve("/s/api/v1/") == ("/v1/", "/s/api")
 
 
-def test_bare_app_path_redirects_only_for_the_app_root_route() -> None:
-    entries = {e.prefix: e for e in build_entries([app("/web"), app("/", name="root"),
-                                                  app("/x", Route("/api", CONTAINER))])}
+def test_bare_app_path_redirects_only_when_asked_and_for_the_app_root_route() -> None:
+    """ace.app(redirect_bare_path=True) turns /web into a redirect to /web/ (as OpenRun's
+    framework specs ask); without it /web is served as the app's root."""
+    entries = {e.prefix: e for e in build_entries([
+        app("/web", redirect_bare_path=True), app("/", name="root", redirect_bare_path=True),
+        app("/x", Route("/api", CONTAINER), redirect_bare_path=True), app("/plain")])}
     assert entries["/web"].redirect_bare
     assert not entries["/"].redirect_bare
     assert not entries["/x/api"].redirect_bare
+    assert not entries["/plain"].redirect_bare
+    t = _table(app("/plain"))
+    p = normalise("/plain")
+    e = t.find(p)
+    assert e is not None and t.resolve(e, p).upstream_path == "/"
 
 
 def _match(route: Route, path: str = "/web/a") -> Match:

@@ -48,7 +48,8 @@ def test_strip_rules_and_preserve_host() -> None:
 def test_redirects_location_rewrite_and_response_headers() -> None:
     with upstream("a") as a, running() as p:
         hdr = (("X-Frame-Options", "SAMEORIGIN"), ("X-Seen", "$url"))
-        configure(p, [app("/web", Route("/", CONTAINER, response_headers=hdr))], {"/web": a.port})
+        configure(p, [app("/web", Route("/", CONTAINER, response_headers=hdr),
+                          redirect_bare_path=True)], {"/web": a.port})
         status, h, _ = request(p, "GET", "/web?q=1")
         assert status == 301 and h["location"] == "/web/?q=1"
         assert request(p, "POST", "/web", body=b"x")[0] == 308
