@@ -13,7 +13,7 @@ import hashlib
 import os
 import pickle
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from apps.errors import AppError
@@ -87,8 +87,13 @@ def _app_key(entry: AppEntry, files: Sequence[str], environ: Mapping[str, str] |
              secrets: bool) -> str:
     dirs = search_dirs(entry)
     env = tuple(sorted(environ.items())) if secrets and environ is not None else ()
-    return _key(repr(entry), tuple(_stat(f) for f in files), tuple(_stat(d) for d in dirs),
-                secrets, env)
+    return _key(repr(_unplaced(entry)), tuple(_stat(f) for f in files),
+                tuple(_stat(d) for d in dirs), secrets, env)
+
+
+def _unplaced(entry: AppEntry) -> AppEntry:
+    """The entry without its line: moving an app(...) call in the apps file changes nothing."""
+    return replace(entry, line=0)
 
 
 def _load(blob: bytes) -> object | None:
@@ -141,10 +146,10 @@ def evaluate_cached(
         hit = cache.get(entry.path)
         if hit is not None:
             cached = _load(hit[1])
-            if isinstance(cached, App) and cached.entry == entry and hit[0] == _app_key(
-                entry, cached.files, env, _uses_secrets(cached)
+            if isinstance(cached, App) and _unplaced(cached.entry) == _unplaced(entry) and (
+                hit[0] == _app_key(entry, cached.files, env, _uses_secrets(cached))
             ):
-                apps.append(cached)
+                apps.append(replace(cached, entry=entry))
                 continue
         from apps.runtime import evaluate_entry
 

@@ -93,3 +93,24 @@ def test_errors_are_not_cached_and_removed_apps_dropped(tmp_path: Path) -> None:
     _touch_later(f)
     r, upd = evaluate_cached(f, {**cache, "/w": ("stale", b"x")})
     assert r.apps == () and "/w" in upd.drop
+
+
+def test_moving_an_app_in_the_apps_file_reuses_it(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A comment added above app(...) re-reads the apps file but re-evaluates no app; the
+    app's entry carries its new line."""
+    f = _project(tmp_path)
+    cache = _apply({}, evaluate_cached(f, {})[1])
+    f.write_text('# my apps\n\napp("/w", "./w")\n')
+    _touch_later(f)
+    calls: list[str] = []
+    real = apps.runtime.evaluate_entry
+
+    def counting(entry: object, **kw: object) -> object:
+        calls.append(str(entry))
+        return real(entry, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(apps.runtime, "evaluate_entry", counting)
+    r, upd = evaluate_cached(f, cache)
+    assert calls == [] and set(upd.save) == {""}
+    assert r.apps[0].entry.line == 3
