@@ -95,6 +95,16 @@ class Project:
     def ace_json(self, *args: str, expect: int | None = 0) -> Any:
         return json.loads(self.ace(*args, "--json", expect=expect)[1])
 
+    def cleanup(self) -> None:
+        """Remove every container, image and volume of this project's installation."""
+        label = {"label": f"{LABEL_INSTALL}={self.install}"}
+        for c in self.containers():
+            c.remove(force=True)
+        for img in self.client.images.list(filters=label):
+            self.client.images.remove(img.id, force=True)
+        for v in self.client.volumes.list(filters=label):
+            v.remove(force=True)
+
     def spawn(self, *args: str) -> subprocess.Popen[str]:
         """Run ace in its own process (for kills and concurrency)."""
         return subprocess.Popen(

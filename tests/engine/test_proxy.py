@@ -7,13 +7,11 @@ URL in `ace status`."""
 from __future__ import annotations
 
 import http.client
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -48,24 +46,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def project(tmp_path: Path, docker_client: docker.DockerClient, busybox: str
-            ) -> Iterator[Project]:
-    p = Project(tmp_path / "proj", docker_client)
-    p.root.mkdir()
-    yield p
-    for c in p.containers():
-        c.remove(force=True)
-    for img in docker_client.images.list(filters={"label": f"dev.ace.install={p.install}"}):
-        docker_client.images.remove(img.id, force=True)
-
-
-@pytest.fixture
-def procs() -> Iterator[list[WatchProc]]:
-    running: list[WatchProc] = []
-    yield running
-    for w in running:
-        w.stop(signal.SIGKILL)
 
 
 class AceProc(WatchProc):

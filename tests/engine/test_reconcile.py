@@ -7,8 +7,6 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import docker
 import pytest
@@ -20,18 +18,6 @@ pytestmark = pytest.mark.engine
 WEB = 'app("/web", "./web")'
 HELLO = 'app("/hello", "./hello")'
 
-
-@pytest.fixture
-def project(tmp_path: Path, docker_client: docker.DockerClient, busybox: str
-            ) -> Iterator[Project]:
-    p = Project(tmp_path, docker_client)
-    yield p
-    for c in p.containers():
-        c.remove(force=True)
-    for img in docker_client.images.list(filters={"label": f"dev.ace.install={p.install}"}):
-        docker_client.images.remove(img.id, force=True)
-    for v in docker_client.volumes.list(filters={"label": f"dev.ace.install={p.install}"}):
-        v.remove(force=True)
 
 
 def test_converge_then_idempotent(project: Project) -> None:

@@ -88,10 +88,7 @@ def project(tmp_path: Path, docker_client: docker.DockerClient, busybox: str
     p.apps('app("/tools", "./tools", params={"greeting": "hello"})',
            'app("/ic", "-", spec="image-cmd", params={"image": "busybox"})')
     yield p
-    for c in p.containers():
-        c.remove(force=True)
-    for img in docker_client.images.list(filters={"label": f"dev.ace.install={p.install}"}):
-        docker_client.images.remove(img.id, force=True)
+    p.cleanup()
 
 
 def ace(project: Project, *args: str) -> tuple[int, str, str]:

@@ -4,7 +4,6 @@ check replaces the container, the engine restarting is survived, and exit is qui
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,30 +25,12 @@ CMD ["sh", "-c", "echo dying now; exit 3"]
 """
 
 
-@pytest.fixture
-def project(tmp_path: Path, docker_client: docker.DockerClient, busybox: str
-            ) -> Iterator[Project]:
-    p = Project(tmp_path / "proj", docker_client)
-    p.root.mkdir()
-    yield p
-    for c in p.containers():
-        c.remove(force=True)
-    for img in docker_client.images.list(filters={"label": f"dev.ace.install={p.install}"}):
-        docker_client.images.remove(img.id, force=True)
 
 
-@pytest.fixture
-def watches() -> Iterator[list[WatchProc]]:
-    running: list[WatchProc] = []
-    yield running
-    for w in running:
-        w.stop(signal.SIGKILL)
-
-
-def start_watch(project: Project, watches: list[WatchProc], *args: str,
+def start_watch(project: Project, procs: list[WatchProc], *args: str,
                 env: dict[str, str] | None = None) -> WatchProc:
     w = WatchProc(project.apps_file, "--resync", "1", "--health-timeout", "10", *args, env=env)
-    watches.append(w)
+    procs.append(w)
     return w
 
 
@@ -57,12 +38,12 @@ def is_step(e: Event, action: str, app: str, event: str = "step_done") -> bool:
     return e.get("event") == event and e.get("action") == action and e.get("app") == app
 
 
-def test_edit_is_served_and_exit_is_quick(project: Project, watches: list[WatchProc]) -> None:
+def test_edit_is_served_and_exit_is_quick(project: Project, procs: list[WatchProc]) -> None:
     """A saved edit in the build context is built and served; SIGTERM exits within 2 s and
     leaves the service running."""
     project.web_app()
     project.apps(WEB)
-    w = start_watch(project, watches)
+    w = start_watch(project, procs)
     w.wait_served("/web", "v1\n", 60)
     project.write("web/index.html", "v2\n")
     w.wait_served("/web", "v2\n", 30)
@@ -73,12 +54,12 @@ def test_edit_is_served_and_exit_is_quick(project: Project, watches: list[WatchP
     assert [c.status for c in project.containers("/web")] == ["running"]
 
 
-def test_broken_app_star_keeps_old_app(project: Project, watches: list[WatchProc]) -> None:
+def test_broken_app_star_keeps_old_app(project: Project, procs: list[WatchProc]) -> None:
     """A syntax error in app.star is reported with file and line; the running container is left
     alone (even when killed meanwhile it comes back as the last good version); the fix applies."""
     project.web_app()
     project.apps(WEB)
-    w = start_watch(project, watches)
+    w = start_watch(project, procs)
     url = w.wait_served("/web", "v1\n", 60)
     before = [c.id for c in project.containers("/web")]
     good = (project.root / "web/app.star").read_text()
@@ -94,12 +75,12 @@ def test_broken_app_star_keeps_old_app(project: Project, watches: list[WatchProc
 
 
 def test_killed_or_removed_container_comes_back(
-    project: Project, watches: list[WatchProc], docker_client: docker.DockerClient
+    project: Project, procs: list[WatchProc], docker_client: docker.DockerClient
 ) -> None:
     """A container killed or removed outside ace is back within the resync period (+ health)."""
     project.web_app()
     project.apps(WEB)
-    w = start_watch(project, watches)
+    w = start_watch(project, procs)
     w.wait_served("/web", "v1\n", 60)
     (c,) = project.containers("/web")
     c.kill()
@@ -114,7 +95,7 @@ def test_killed_or_removed_container_comes_back(
     w.wait_served("/web", "v1\n", 10)
 
 
-def test_crash_loop_backs_off(project: Project, watches: list[WatchProc]) -> None:
+def test_crash_loop_backs_off(project: Project, procs: list[WatchProc]) -> None:
     """An app whose container keeps exiting is retried at 1, 2, 4 ... s, not every resync, and
     reported as crash-looping with its exit code and last log lines."""
     project.web_app()  # a healthy neighbour is not affected
@@ -122,7 +103,7 @@ def test_crash_loop_backs_off(project: Project, watches: list[WatchProc]) -> Non
     project.write("crash/app.star", (project.root / "web/app.star").read_text())
     project.write("crash/params.star", (project.root / "web/params.star").read_text())
     project.apps(WEB, CRASH)
-    w = start_watch(project, watches, "--resync", "0.3")
+    w = start_watch(project, procs, "--resync", "0.3")
     w.wait_for(lambda e: is_step(e, "start", "/crash", "step_failed"), 60, "first crash")
     t0 = time.monotonic()
     time.sleep(12)
@@ -139,12 +120,12 @@ def test_crash_loop_backs_off(project: Project, watches: list[WatchProc]) -> Non
     assert time.monotonic() - t0 < 30
 
 
-def test_apps_file_edit_adds_and_removes(project: Project, watches: list[WatchProc]) -> None:
+def test_apps_file_edit_adds_and_removes(project: Project, procs: list[WatchProc]) -> None:
     """An app added to the apps file starts; removed, its container goes."""
     project.web_app()
     project.web_app("web2", page="two")
     project.apps(WEB)
-    w = start_watch(project, watches)
+    w = start_watch(project, procs)
     w.wait_served("/web", "v1\n", 60)
     project.apps(WEB, WEB2)
     w.wait_served("/web2", "two\n", 60)
@@ -154,11 +135,11 @@ def test_apps_file_edit_adds_and_removes(project: Project, watches: list[WatchPr
     assert [c.status for c in project.containers("/web")] == ["running"]
 
 
-def test_failing_health_check_replaces(project: Project, watches: list[WatchProc]) -> None:
+def test_failing_health_check_replaces(project: Project, procs: list[WatchProc]) -> None:
     """A running service that fails several probes in a row is replaced by a fresh container."""
     project.web_app()
     project.apps('app("/web", "./web", params={"health": "/index.html"})')
-    w = start_watch(project, watches)
+    w = start_watch(project, procs)
     w.wait_served("/web", "v1\n", 60)
     (c,) = project.containers("/web")
     c.exec_run(["rm", "/www/index.html"])  # the service now answers 404
@@ -167,11 +148,11 @@ def test_failing_health_check_replaces(project: Project, watches: list[WatchProc
     w.wait_served("/web", "v1\n", 10)
 
 
-def test_reconcile_waits_for_watch(project: Project, watches: list[WatchProc]) -> None:
+def test_reconcile_waits_for_watch(project: Project, procs: list[WatchProc]) -> None:
     """`ace reconcile` run while watch runs gets the lock between passes and finds no work."""
     project.web_app()
     project.apps(WEB)
-    w = start_watch(project, watches)
+    w = start_watch(project, procs)
     w.wait_served("/web", "v1\n", 60)
     out = project.ace_json("reconcile", "--lock-timeout", "10")
     assert out["steps"] == []
@@ -191,7 +172,7 @@ def second_engine(tmp_path: Path, busybox: str) -> Iterator[SecondEngine]:
 
 
 def test_engine_restart_is_survived(tmp_path: Path, second_engine: SecondEngine,
-                                    watches: list[WatchProc]) -> None:
+                                    procs: list[WatchProc]) -> None:
     """The engine going away is said once; an edit made meanwhile is applied and the stopped
     container is back when the engine answers again."""
     client = docker.DockerClient(base_url=second_engine.host, timeout=30)
@@ -201,7 +182,7 @@ def test_engine_restart_is_survived(tmp_path: Path, second_engine: SecondEngine,
     project.apps(WEB)
     w = WatchProc(project.apps_file, "--resync", "1", "--health-timeout", "10",
                   env={"DOCKER_HOST": second_engine.host, "ACE_ENGINE_TIMEOUT": "5"})
-    watches.append(w)
+    procs.append(w)
     w.wait_served("/web", "v1\n", 60)
     second_engine.stop()
     w.wait_for(lambda e: e.get("event") == "engine_unavailable", 20, "engine_unavailable")
