@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from apps.errors import EngineError
+from reconciler.driver.policy import build_failure, own_labels, require_managed
 from reconciler.ports import CommandResult, VolumeMount
 from reconciler.types import (
     LABEL_APP,
@@ -177,7 +178,7 @@ class FakeEngine:
                 src = rest.split()[-2] if not rest.startswith("[") else json.loads(rest)[0]
                 if not os.path.exists(os.path.join(context_dir, src)):
                     emit(f"COPY failed: file not found in build context: {src}")
-                    raise EngineError(_build_failure(tag, log))
+                    raise EngineError(build_failure(tag, log[-20:]))
             elif word == "RUN":
                 script = _BUILDKIT_FLAG.sub("RUN ", step)[4:].strip()
                 res = interpret(exec_form(script), args, "/")
@@ -185,7 +186,7 @@ class FakeEngine:
                     emit(line)
                 if res.code:
                     emit(f"The command '/bin/sh -c {script}' returned a non-zero code: {res.code}")
-                    raise EngineError(_build_failure(tag, log))
+                    raise EngineError(build_failure(tag, log[-20:]))
         for img in self.images.values():
             img.tags.discard(tag)
         all_labels = {**(base.labels if base else {}), **labels, LABEL_MANAGED: "1"}
@@ -218,7 +219,7 @@ class FakeEngine:
         memory: int | None = None,
     ) -> ObservedContainer:
         self._call("run_container")
-        labels = _own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
+        labels = own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
         c = self._new_container(name, image, tuple(command), dict(env), labels, port, mounts)
         self._run(c)
         return self._observe(c)
@@ -239,7 +240,7 @@ class FakeEngine:
         self._call("stop_and_remove")
         c = self._find(container_id)
         if c is not None:
-            _require_managed(c.labels, f"container {c.name}", "remove")
+            require_managed(c.labels, f"container {c.name}", "remove")
             del self.containers[c.id]
 
     def logs(self, container_id: str, *, tail: int = 50) -> str:
@@ -252,7 +253,7 @@ class FakeEngine:
         img = self._find_image(ref)
         if img is None:
             return
-        _require_managed(img.labels, f"image {ref}", "remove")
+        require_managed(img.labels, f"image {ref}", "remove")
         if any(self._find_image(c.image) is img for c in self.containers.values()):
             raise EngineError(f"remove image {ref}: image is being used by a container")
         img.tags.discard(_ref(ref))
@@ -267,15 +268,15 @@ class FakeEngine:
     def ensure_volume(self, name: str, labels: Mapping[str, str]) -> None:
         self._call("ensure_volume")
         if name in self.volumes:
-            _require_managed(self.volumes[name], f"volume {name}", "use")
+            require_managed(self.volumes[name], f"volume {name}", "use")
         else:
-            self.volumes[name] = _own_labels(labels, f"volume {name}", {})
+            self.volumes[name] = own_labels(labels, f"volume {name}", {})
 
     def remove_volume(self, name: str) -> None:
         self._call("remove_volume")
         if name not in self.volumes:
             return
-        _require_managed(self.volumes[name], f"volume {name}", "remove")
+        require_managed(self.volumes[name], f"volume {name}", "remove")
         if any(m.source == name for c in self.containers.values() for m in c.mounts):
             raise EngineError(f"remove volume {name}: volume is in use")
         del self.volumes[name]
@@ -292,7 +293,7 @@ class FakeEngine:
         timeout: float = 300.0,
     ) -> CommandResult:
         self._call("run_command")
-        _own_labels(labels, f"command in {image}", {})
+        own_labels(labels, f"command in {image}", {})
         self._image(image, f"create command container from {image}")
         res = interpret(tuple(command), dict(env), cwd or "/", timeout)
         timed_out = res.running or res.slept > timeout
@@ -376,7 +377,7 @@ class FakeEngine:
         c = self._find(container_id)
         if c is None:
             raise EngineError(f"cannot {verb} container {container_id}: it does not exist")
-        _require_managed(c.labels, f"container {c.name}", verb)
+        require_managed(c.labels, f"container {c.name}", verb)
         return c
 
     def _observe(self, c: FakeContainer) -> ObservedContainer:
@@ -392,19 +393,3 @@ def _ref(ref: str) -> str:
     last = ref.rsplit("/", 1)[-1]
     return ref if ":" in last or "@" in last or ref.startswith("sha256:") else f"{ref}:latest"
 
-
-def _build_failure(tag: str, log: list[str]) -> str:
-    return f"build of {tag} failed\n" + "\n".join(log[-20:])
-
-
-def _require_managed(labels: Mapping[str, str], what: str, verb: str) -> None:
-    if labels.get(LABEL_MANAGED) != "1":
-        raise EngineError(
-            f"refusing to {verb} {what}: it is not managed by ace (no {LABEL_MANAGED}=1 label)"
-        )
-
-
-def _own_labels(labels: Mapping[str, str], what: str, extra: Mapping[str, str]) -> dict[str, str]:
-    if not labels.get(LABEL_INSTALL):
-        raise EngineError(f"{what}: refusing to create an object without the {LABEL_INSTALL} label")
-    return {**extra, **labels, LABEL_MANAGED: "1"}

@@ -29,6 +29,7 @@ from reconciler.driver.attrs import (
     image_from_listing,
 )
 from reconciler.driver.buildkit import build_with_cli, find_buildkit_cli, needs_buildkit
+from reconciler.driver.policy import build_failure, own_labels, require_managed
 from reconciler.ports import CommandResult, VolumeMount
 from reconciler.types import (
     LABEL_INSTALL,
@@ -156,7 +157,7 @@ class SdkEngine:
                 emit=emit,
             )
             if code != 0:
-                raise EngineError(_build_failure(tag, tail, f"{cli} exited with {code}"))
+                raise EngineError(build_failure(tag, tail, f"{cli} exited with {code}"))
         else:
             with _translated(f"build {tag}"):
                 for chunk in self._api.build(
@@ -174,7 +175,7 @@ class SdkEngine:
                             emit(line.rstrip())
                     if "error" in chunk:
                         emit(str(chunk["error"]).strip())
-                        raise EngineError(_build_failure(tag, tail))
+                        raise EngineError(build_failure(tag, tail))
         with _translated(f"inspect built image {tag}"):
             return str(self._api.inspect_image(tag)["Id"])
 
@@ -206,7 +207,7 @@ class SdkEngine:
                 labels = self._api.inspect_image(ref)["Config"].get("Labels") or {}
             except docker.errors.NotFound:
                 return
-            _require_managed(labels, f"image {ref}", "remove")
+            require_managed(labels, f"image {ref}", "remove")
             self._api.remove_image(ref)
 
     # -- containers -------------------------------------------------------------------------
@@ -224,7 +225,7 @@ class SdkEngine:
         cpus: float | None = None,
         memory: int | None = None,
     ) -> ObservedContainer:
-        labels = _own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
+        labels = own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
         with _translated(f"create container {name}"):
             container = self._client.containers.create(
                 image,
@@ -259,7 +260,7 @@ class SdkEngine:
         raw = self._inspect_container(container_id)
         if raw is None:
             return
-        _require_managed(raw["Config"].get("Labels") or {}, f"container {_name(raw)}", "remove")
+        require_managed(raw["Config"].get("Labels") or {}, f"container {_name(raw)}", "remove")
         with _translated(f"stop container {_name(raw)}"):
             try:
                 if raw["State"].get("Running"):
@@ -282,7 +283,7 @@ class SdkEngine:
         mounts: Sequence[VolumeMount] = (),
         timeout: float = 300.0,
     ) -> CommandResult:
-        labels = _own_labels(labels, f"command in {image}", {})
+        labels = own_labels(labels, f"command in {image}", {})
         with _translated(f"create command container from {image}"):
             cid = self._api.create_container(
                 image,
@@ -334,9 +335,9 @@ class SdkEngine:
             try:
                 existing = self._api.inspect_volume(name).get("Labels") or {}
             except docker.errors.NotFound:
-                self._api.create_volume(name, labels=_own_labels(labels, f"volume {name}", {}))
+                self._api.create_volume(name, labels=own_labels(labels, f"volume {name}", {}))
                 return
-            _require_managed(existing, f"volume {name}", "use")
+            require_managed(existing, f"volume {name}", "use")
 
     def remove_volume(self, name: str) -> None:
         with _translated(f"remove volume {name}"):
@@ -344,7 +345,7 @@ class SdkEngine:
                 existing = self._api.inspect_volume(name).get("Labels") or {}
             except docker.errors.NotFound:
                 return
-            _require_managed(existing, f"volume {name}", "remove")
+            require_managed(existing, f"volume {name}", "remove")
             self._api.remove_volume(name)
 
     # -- helpers ----------------------------------------------------------------------------
@@ -360,7 +361,7 @@ class SdkEngine:
         raw = self._inspect_container(container_id)
         if raw is None:
             raise EngineError(f"cannot {verb} container {container_id}: it does not exist")
-        _require_managed(raw["Config"].get("Labels") or {}, f"container {_name(raw)}", verb)
+        require_managed(raw["Config"].get("Labels") or {}, f"container {_name(raw)}", verb)
         return raw
 
     def _reinspect(self, container_id: str) -> ObservedContainer:
@@ -393,24 +394,6 @@ def _translated(what: str) -> Iterator[None]:
         raise EngineError(f"{what}: {e}{hint}", retryable=down) from e
     except requests.exceptions.RequestException as e:
         raise EngineError(f"{what}: the Docker engine is not answering: {e}", retryable=True) from e
-
-
-def _build_failure(tag: str, tail: deque[str], why: str = "") -> str:
-    lines = "\n".join(tail)
-    return f"build of {tag} failed{': ' + why if why else ''}\n{lines}"
-
-
-def _require_managed(labels: Mapping[str, str], what: str, verb: str) -> None:
-    if labels.get(LABEL_MANAGED) != "1":
-        raise EngineError(
-            f"refusing to {verb} {what}: it is not managed by ace (no {LABEL_MANAGED}=1 label)"
-        )
-
-
-def _own_labels(labels: Mapping[str, str], what: str, extra: Mapping[str, str]) -> dict[str, str]:
-    if not labels.get(LABEL_INSTALL):
-        raise EngineError(f"{what}: refusing to create an object without the {LABEL_INSTALL} label")
-    return {**extra, **labels, LABEL_MANAGED: "1"}
 
 
 def _mounts(mounts: Sequence[VolumeMount]) -> list[docker.types.Mount]:

@@ -1,0 +1,34 @@
+"""The driver's safety rules, shared with the test twin (tests/fakes.py) so the two cannot drift:
+ace only touches objects labelled as managed, and creates nothing without its installation
+label. No engine calls here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from apps.errors import EngineError
+from reconciler.types import LABEL_INSTALL, LABEL_MANAGED
+
+__all__ = ["build_failure", "own_labels", "require_managed"]
+
+
+def require_managed(labels: Mapping[str, str], what: str, verb: str) -> None:
+    """Refuse to `verb` an object that ace did not create."""
+    if labels.get(LABEL_MANAGED) != "1":
+        raise EngineError(
+            f"refusing to {verb} {what}: it is not managed by ace (no {LABEL_MANAGED}=1 label)"
+        )
+
+
+def own_labels(labels: Mapping[str, str], what: str, extra: Mapping[str, str]) -> dict[str, str]:
+    """The labels to create an object with: the caller's (which must name the installation),
+    plus `extra`, plus the managed mark."""
+    if not labels.get(LABEL_INSTALL):
+        raise EngineError(f"{what}: refusing to create an object without the {LABEL_INSTALL} label")
+    return {**extra, **labels, LABEL_MANAGED: "1"}
+
+
+def build_failure(tag: str, tail: Iterable[str], why: str = "") -> str:
+    """A failed build's message: what failed and the last lines of its log."""
+    lines = "\n".join(tail)
+    return f"build of {tag} failed{': ' + why if why else ''}\n{lines}"
