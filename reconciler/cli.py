@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -60,7 +60,6 @@ DeadlineOpt = Annotated[float, typer.Option("--eval-deadline", help="Seconds per
 DetailOpt = Annotated[bool, typer.Option("--detailed-exitcode",
                                          help="Exit 2 when changes were made or are pending.")]
 
-T = TypeVar("T")
 
 
 def _engine() -> Engine:

@@ -33,7 +33,13 @@ from reconciler.executor import (
 )
 from reconciler.pipeline import Settings, apply_recorded, observe, prepare
 from reconciler.ports import Engine
-from reconciler.types import DesiredState, ObservedContainer, ObservedState, Plan
+from reconciler.types import (
+    DesiredState,
+    ObservedContainer,
+    ObservedState,
+    Plan,
+    RecordedState,
+)
 from reconciler.watch_eval import EvalMemory, evaluate_incremental
 from reconciler.watch_files import FileWatcher, WatchSet
 from reconciler.watch_probe import Target, probe_all
@@ -233,10 +239,9 @@ class Watch:
         start = self.clock()
         try:
             with structlog.contextvars.bound_contextvars(cycle=cycle):
-                *_, the_plan, _ = got = prepare(self.settings, store, self._view,
-                                                evaluation=evaluated.result)
-                desired, observed = got[1], got[2]
-                applied, held = self._apply(store, the_plan, desired, observed)
+                _, desired, observed, recorded, the_plan, _ = prepare(
+                    self.settings, store, self._view, evaluation=evaluated.result)
+                applied, held = self._apply(store, the_plan, desired, observed, recorded)
         except EngineError as exc:
             return self._engine_down(str(exc))
         finally:
@@ -264,11 +269,12 @@ class Watch:
         return max(0.05, min([self.options.resync, *ends]))
 
     def _apply(self, store: Store, the_plan: Plan, desired: DesiredState,
-               observed: ObservedState) -> tuple[ApplyResult | None, tuple[str, ...]]:
+               observed: ObservedState, recorded: RecordedState
+               ) -> tuple[ApplyResult | None, tuple[str, ...]]:
         """adopt + apply + record, exactly as `run_pass` does, on the plan minus held retries."""
         keys = {a.path: desired_key(a) for a in desired.apps}
         the_plan, held = hold_back(the_plan, self.attempts, keys, self.clock())
-        adopt(desired, observed, store.recorded(), store)
+        adopt(desired, observed, recorded, store)
         if not the_plan.steps:
             return None, held
         applied = apply_recorded(the_plan, desired, observed, settings=self.settings,
