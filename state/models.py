@@ -137,6 +137,13 @@ def table(model: type[SQLModel]) -> Table:
 TABLES = [
     table(m)
     for m in (
-        MetaRow, ImageRow, ContainerRow, AppliedRow, RunRow, RunStepRow, DigestRow, EvalCacheRow
+        MetaRow,
+        ImageRow,
+        ContainerRow,
+        AppliedRow,
+        RunRow,
+        RunStepRow,
+        DigestRow,
+        EvalCacheRow,
     )
 ]

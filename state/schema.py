@@ -14,13 +14,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from apps.errors import StateError
-from state.db import transaction
+from state.db import BUSY_TIMEOUT_MS, transaction
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "create_tables", "migrate", "prepare"]
 
 SCHEMA_VERSION = 2
 
 Migration = Callable[[sqlite3.Connection], None]
+
 
 def _v1_to_v2(conn: sqlite3.Connection) -> None:
     """v2 adds the eval_cache table only (created from the models after the steps run)."""
@@ -55,6 +56,12 @@ def migrate(
         steps[version](conn)
 
 
+def _load_models() -> None:
+    import sqlalchemy.dialects.sqlite  # noqa: F401
+
+    import state.models  # noqa: F401
+
+
 def create_tables(conn: sqlite3.Connection) -> None:
     """CREATE TABLE/INDEX IF NOT EXISTS for every model, with DDL compiled from the sqlmodel
     tables (imported here only: the store's queries do not need them)."""
@@ -73,16 +80,17 @@ def create_tables(conn: sqlite3.Connection) -> None:
 def prepare(conn: sqlite3.Connection, path: Path, install_id: str) -> None:
     """Put `path` in WAL mode and at SCHEMA_VERSION: create a fresh database, migrate an older
     one, refuse a newer one. Writes nothing when the schema and install id are current."""
-    (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
-    if str(mode).lower() != "wal":
-        raise StateError(f"state database {path}: cannot enable WAL (journal mode {mode})")
+    _enable_wal(conn, path)
     meta = _meta(conn, path)
     version = _version(meta, path)
     if version == SCHEMA_VERSION and meta and meta.get("install_id") == install_id:
         return  # the common case
+    _load_models()  # seconds of imports: not while holding the write lock
     with transaction(conn):
         meta = _meta(conn, path)  # again, under the write lock: another opener may have won
         version = _version(meta, path)
+        if version == SCHEMA_VERSION and meta and meta.get("install_id") == install_id:
+            return
         if version is not None and version < SCHEMA_VERSION:
             migrate(conn, version, where=str(path))
         create_tables(conn)
@@ -94,6 +102,30 @@ def prepare(conn: sqlite3.Connection, path: Path, install_id: str) -> None:
             " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             facts.items(),
         )
+
+
+def _enable_wal(conn: sqlite3.Connection, path: Path) -> None:
+    """Switch to WAL (persistent, so usually already on: one read, no lock taken).
+
+    Changing the journal mode needs an exclusive lock, and SQLite answers SQLITE_BUSY at once
+    rather than through the busy handler when two processes open a fresh database together, so
+    retry with a short backoff up to the busy timeout."""
+    (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while str(mode).lower() != "wal":
+        try:
+            (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) and "busy" not in str(e):
+                raise
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+            continue
+        if str(mode).lower() != "wal":
+            raise StateError(f"state database {path}: cannot enable WAL (journal mode {mode})")
 
 
 def _meta(conn: sqlite3.Connection, path: Path) -> dict[str, str] | None:

@@ -61,3 +61,44 @@ def test_two_processes_write_without_database_locked(tmp_path: Path) -> None:
         assert len(store.digest_cache("/")) == 300
         applied = [(a.path, a.version) for a in store.recorded().apps]
         assert applied == [("/a", "149"), ("/b", "149")]
+
+
+OPENER = """
+import sys, time
+from pathlib import Path
+from state import Store
+state_dir, go = sys.argv[1], Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.001)
+with Store.open(state_dir) as store:
+    store.begin_run("reconcile", "open race")
+print("ok", flush=True)
+"""
+
+
+def test_many_processes_open_a_fresh_state_dir_at_once(tmp_path: Path) -> None:
+    """Openers racing on a fresh database (each switching it to WAL and creating the schema)
+    all succeed: the journal-mode switch, which SQLite refuses at once instead of waiting on the
+    busy timeout, is retried. Several rounds, because a lost race is a matter of timing."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for round_ in range(2):
+        state_dir, go = tmp_path / f"state{round_}", tmp_path / f"go{round_}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPENER, str(state_dir), str(go)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=REPO,
+                env=env,
+            )  # fmt: skip
+            for _ in range(6)
+        ]
+        time.sleep(0.4)
+        go.touch()
+        for proc in procs:
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+            assert out.strip() == "ok"
+        with Store.open(state_dir) as store:
+            assert len(store.runs(limit=100)) == 6
