@@ -317,9 +317,10 @@ def run_action(
 ) -> ActionRun:
     """Evaluate, make the image exist, then call the action.
 
-    The state lock is held for the whole run, the action included: a command's container carries
-    the app's labels, and a reconcile pass seeing it would stop it (command apps run no container)
-    or remove it as a stale version. `ace watch` waits for the lock like it does for reconcile."""
+    The state lock is held while the image is made (a build or pull is a recorded apply), not
+    while the action runs: a command's container carries no version label, so reconcile and
+    watch passes never plan for it, and passes never remove images. A long action thus does not
+    hold up `ace watch`."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     result = evaluation or apps.evaluate(settings.apps_file, deadline=settings.deadline)
@@ -331,20 +332,20 @@ def run_action(
             settings.state_dir, command=f"ace run {path}").acquire(lock_timeout, on_wait):
         t1 = time.perf_counter()
         target = ensure_image(settings, store, engine, result, app.path)
+        install = store.install_id
         timings["image"] = time.perf_counter() - t1
-        runner = CommandRunner(engine=engine, image=target.image, app=app.path,
-                               install=store.install_id, env=dict(target.spec.env),
-                               timeout=timeout,
-                               output_dir=os.path.join(str(settings.state_dir), "output"))
-        runtime.command_runner = runner
-        t2 = time.perf_counter()
-        try:
-            out = runtime.call_action(chosen.name, dry_run, args)
-        except AppError as e:
-            raise _value_error(e, runner) from None
-        finally:
-            runtime.command_runner = None
-        timings["action"] = time.perf_counter() - t2
+    runner = CommandRunner(engine=engine, image=target.image, app=app.path, install=install,
+                           env=dict(target.spec.env), timeout=timeout,
+                           output_dir=os.path.join(str(settings.state_dir), "output"))
+    runtime.command_runner = runner
+    t2 = time.perf_counter()
+    try:
+        out = runtime.call_action(chosen.name, dry_run, args)
+    except AppError as e:
+        raise _value_error(e, runner) from None
+    finally:
+        runtime.command_runner = None
+    timings["action"] = time.perf_counter() - t2
     return ActionRun(app.path, chosen.name, target.image, out, tuple(runner.calls), timings)
 
 
