@@ -54,6 +54,7 @@ class ProxyCore:
         self.status = status
         self.started = time.time()
         self.requests = 0
+        self.ready = False  # no pass has told us the apps yet
 
     # -- client side ------------------------------------------------------------------------
 
@@ -104,6 +105,11 @@ class ProxyCore:
             writer.write(await self._internal(path, method, keep))
             return keep
         entry = self.table.find(path)
+        if entry is None and not self.ready:
+            writer.write(page_response(503, "ace is starting", [
+                "the first reconcile pass is still running; apps are served when it is done"],
+                close=not keep, method=method, extra=[("Retry-After", "1")]))
+            return keep
         if entry is None:
             writer.write(page_response(404, "No app at this path", [path.path], close=not keep,
                                        method=method))

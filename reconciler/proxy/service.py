@@ -147,6 +147,7 @@ class ProxyService:
                 elif b is not None:
                     slot.error = ""
             core.table = table
+            core.ready = True
 
         self._call(apply(), 10)
 

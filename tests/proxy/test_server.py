@@ -150,6 +150,15 @@ def test_down_app_pages_name_the_app_and_its_error_quickly() -> None:
         assert request(p, "GET", "/nothing-here")[0] == 404
 
 
+def test_before_the_first_pass_every_path_says_starting() -> None:
+    with running() as p:
+        status, h, body = request(p, "GET", "/web/")
+        assert status == 503 and b"ace is starting" in body and h["retry-after"] == "1"
+        assert request(p, "GET", "/_ace/health")[0] == 200
+        configure(p, [app("/web")], {"/web": None})
+        assert request(p, "GET", "/nothing-here")[0] == 404
+
+
 def test_connect_timeout_answers_instead_of_hanging() -> None:
     with running(connect_timeout=0.5) as p:
         listener = socket.socket()
