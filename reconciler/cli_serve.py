@@ -69,7 +69,7 @@ def proxy_hooks(proxy: "ProxyService") -> dict[str, Any]:
         proxy.update(result.apps, desired, observed, errors,
                      [e.to_json() for e in result.errors])
 
-    switch: Callable[[str, str, str | None], None] = proxy.switch
+    switch: Callable[[str, str, str | None, str], None] = proxy.switch
     return {"on_switch": switch, "on_pass": on_pass}
 
 

@@ -61,10 +61,11 @@ class Recorder(Protocol):
     def forget_app(self, app: str) -> None: ...
 
 
-# on_switch(app path, new container URL, previous container URL or None): called once a new
-# container of the app is healthy (start, replace, restart), before an old one is stopped; a
-# proxy points new requests at the new URL and returns when the old one's requests drained.
-SwitchHook = Callable[[str, str, "str | None"], None]
+# on_switch(app path, new container URL, previous container URL or None, new container's
+# network address "ip:port" or ""): called once a new container of the app is healthy (start,
+# replace, restart), before an old one is stopped; a proxy points new requests at the new
+# container and returns when the old one's requests drained.
+SwitchHook = Callable[[str, str, "str | None", str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +202,8 @@ def _switch(ctx: _Context, app: DesiredApp, new: ObservedContainer,
         return
     old_url = f"{app.scheme}://127.0.0.1:{old.host_port}" if old and old.host_port else None
     try:
-        ctx.options.on_switch(app.path, f"{app.scheme}://127.0.0.1:{new.host_port}", old_url)
+        ctx.options.on_switch(app.path, f"{app.scheme}://127.0.0.1:{new.host_port}", old_url,
+                              new.address)
     except Exception as exc:  # a hook must not break the apply
         log.warning("switch_hook_failed", app=app.path, error=str(exc))
 

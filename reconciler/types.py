@@ -101,6 +101,7 @@ class ObservedContainer:
     created: int = 0  # unix seconds
     image: str = ""
     health: str = ""  # "" unknown; "unhealthy: <detail>" set by `ace watch` after failed probes
+    address: str = ""  # "ip:port" of the service port on the container's network ("" unknown)
 
 
 @dataclass(frozen=True, slots=True)

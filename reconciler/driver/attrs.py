@@ -43,6 +43,7 @@ def container_from_listing(row: Mapping[str, Any]) -> ObservedContainer:
         host_port=host_port,
         created=int(row.get("Created", 0)),
         image=row.get("Image", ""),
+        address=_address(row.get("NetworkSettings"), want),
     )
 
 
@@ -69,6 +70,7 @@ def container_from_inspect(raw: Mapping[str, Any]) -> ObservedContainer:
         host_port=host_port,
         created=_unix(raw.get("Created", "")),
         image=raw["Config"].get("Image", ""),
+        address=_address(raw.get("NetworkSettings"), labels.get(LABEL_PORT, "")),
     )
 
 
@@ -78,6 +80,19 @@ def image_from_listing(row: Mapping[str, Any]) -> ObservedImage:
     return ObservedImage(
         id=row["Id"], tags=tags, app=labels.get(LABEL_APP, ""), inputs=labels.get(LABEL_INPUTS, "")
     )
+
+
+def _address(settings: Mapping[str, Any] | None, port: str) -> str:
+    """"ip:port" of the service port on the container's network (the default bridge first), for
+    the proxy to connect without the engine's port forwarder; "" without an IPv4 address."""
+    if not port.isdigit():
+        return ""
+    networks = (settings or {}).get("Networks") or {}
+    for name in sorted(networks, key=lambda n: n != "bridge"):
+        ip = (networks[name] or {}).get("IPAddress") or ""
+        if ip:
+            return f"{ip}:{port}"
+    return ""
 
 
 def _unix(stamp: str) -> int:

@@ -24,24 +24,32 @@ CONTAINER_URL = "<CONTAINER_URL>"
 
 class Backend:
     """One upstream origin (scheme, host, port, base path). `inflight` counts requests and
-    websockets using it; it is only touched on the proxy's event loop."""
+    websockets using it; it is only touched on the proxy's event loop.
 
-    __slots__ = ("base_path", "host", "inflight", "port", "scheme")
+    `direct` is a container's own (ip, port) on its network: the pool connects there first,
+    skipping the engine's userland port forwarder (a process and a second connection per
+    request), and falls back to the published (host, port) when that network is unreachable
+    from here (an engine in a VM, rootless mode)."""
 
-    def __init__(self, scheme: str, host: str, port: int, base_path: str = "") -> None:
+    __slots__ = ("base_path", "direct", "host", "inflight", "port", "scheme")
+
+    def __init__(self, scheme: str, host: str, port: int, base_path: str = "",
+                 direct: tuple[str, int] | None = None) -> None:
         self.scheme = scheme
         self.host = host
         self.port = port
         self.base_path = base_path.rstrip("/")
+        self.direct = direct if scheme == "http" else None
         self.inflight = 0
 
     @classmethod
-    def from_url(cls, url: str) -> Backend:
+    def from_url(cls, url: str, direct: str = "") -> Backend:
+        """A backend for `url`; `direct` is the container's "ip:port" or ""."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"unsupported upstream URL {url!r}")
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        return cls(parts.scheme, parts.hostname, port, parts.path)
+        return cls(parts.scheme, parts.hostname, port, parts.path, _split(direct))
 
     @property
     def netloc(self) -> str:
@@ -53,8 +61,9 @@ class Backend:
         return f"{self.scheme}://{self.netloc}{self.base_path}"
 
     def same(self, other: Backend | None) -> bool:
-        return other is not None and (self.scheme, self.host, self.port, self.base_path) == (
-            other.scheme, other.host, other.port, other.base_path)
+        return other is not None and (
+            self.scheme, self.host, self.port, self.base_path, self.direct) == (
+            other.scheme, other.host, other.port, other.base_path, other.direct)
 
     def __repr__(self) -> str:
         return f"Backend({self.url}, inflight={self.inflight})"
@@ -154,5 +163,12 @@ def container_backends(desired: DesiredState, observed: ObservedState
             out[a.path] = (None, "")
             continue
         best = max(running, key=lambda c: (c.version == a.version, c.created))
-        out[a.path] = (Backend(a.scheme, "127.0.0.1", best.host_port or 0), best.id)
+        out[a.path] = (Backend(a.scheme, "127.0.0.1", best.host_port or 0,
+                               direct=_split(best.address)), best.id)
     return out
+
+
+def _split(address: str) -> tuple[str, int] | None:
+    """("ip", port) of an "ip:port" address; None for "" or anything malformed."""
+    host, sep, port = address.rpartition(":")
+    return (host, int(port)) if sep and host and port.isdigit() else None

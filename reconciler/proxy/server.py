@@ -143,8 +143,12 @@ class ProxyCore:
     async def _internal(self, path: NormPath, method: str, keep: bool) -> bytes:
         rest = path.decoded[1:]
         if rest == ("health",):
+            pool = self.pool
+            via = ("published ports" if pool.direct_broken else
+                   "container network" if pool.direct_worked else "unknown yet")
             return json_response({"ok": True, "uptime": round(time.time() - self.started, 1),
-                                  "requests": self.requests, "apps": len(self.slots)},
+                                  "requests": self.requests, "apps": len(self.slots),
+                                  "upstreams_via": via},
                                  close=not keep, method=method)
         if rest == ("status",) and self.status is not None:
             loop = asyncio.get_running_loop()

@@ -151,10 +151,13 @@ class ProxyService:
 
         self._call(apply(), 10)
 
-    def switch(self, app: str, new_url: str, old_url: str | None = None) -> None:
-        """The executor's `on_switch`: new requests go to `new_url` from now on; returns once
-        requests in flight on the previous container finished (or `drain` seconds passed)."""
-        self._call(self.core.switch(app, Backend.from_url(new_url), self.drain), self.drain + 5)
+    def switch(self, app: str, new_url: str, old_url: str | None = None,
+               address: str = "") -> None:
+        """The executor's `on_switch`: new requests go to `new_url` (through the container's
+        network `address` when it is reachable) from now on; returns once requests in flight
+        on the previous container finished (or `drain` seconds passed)."""
+        backend = Backend.from_url(new_url, direct=address)
+        self._call(self.core.switch(app, backend, self.drain), self.drain + 5)
 
     def _status(self) -> dict[str, Any]:
         """`ace status --json` for what the last pass saw (health probed now)."""

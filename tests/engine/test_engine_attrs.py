@@ -31,6 +31,22 @@ def test_listing_reads_the_loopback_port_of_the_app_port() -> None:
                                                                   1700000000)
 
 
+def test_container_network_address_prefers_the_default_bridge() -> None:
+    """The proxy's direct address: the bridge IP with the labelled port; none without an IP
+    (host network mode, an exited container) or without a port label."""
+    nets = {"Networks": {"mynet": {"IPAddress": "10.1.0.5"}, "bridge": {"IPAddress": "172.17.0.3"}}}
+    row = {"Id": "a", "Names": ["/x"], "Labels": LABELS, "NetworkSettings": nets}
+    assert container_from_listing(row).address == "172.17.0.3:8080"
+    only = {"Networks": {"mynet": {"IPAddress": "10.1.0.5"}}}
+    assert container_from_listing({**row, "NetworkSettings": only}).address == "10.1.0.5:8080"
+    host = {"Networks": {"host": {"IPAddress": ""}}}
+    assert container_from_listing({**row, "NetworkSettings": host}).address == ""
+    assert container_from_listing({**row, "Labels": {LABEL_APP: "/web"}}).address == ""
+    raw = {"Id": "a", "Name": "/x", "Config": {"Labels": LABELS}, "State": {"Status": "running"},
+           "NetworkSettings": {"Ports": {}, **nets}}
+    assert container_from_inspect(raw).address == "172.17.0.3:8080"
+
+
 def test_inspect_of_an_exited_container() -> None:
     """An exited container has no host port and an `Exited (code)` status like listings."""
     raw = {

@@ -132,6 +132,8 @@ def test_two_apps_routes_strip_rules_and_headers(project: Project,
     conn.close()
     status, body = get(base + "/_ace/health")
     assert status == 200 and '"ok": true' in body
+    # containers are reached on their own network, not through the engine's port forwarder
+    assert '"upstreams_via": "container network"' in body
     rows = project.ace_json("status")["apps"]
     public = {r["path"]: r["public_url"] for r in rows}
     assert public == {"/": base + "/", "/full": base + "/full/", "/web": base + "/web/"}

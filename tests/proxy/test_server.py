@@ -211,6 +211,62 @@ def test_switch_sends_new_requests_to_new_backend_and_drains_old() -> None:
         assert get_json(p, "/web/x")["name"] == "new"
 
 
+def test_container_network_address_is_used_first() -> None:
+    """A backend's direct address (the container's own ip:port) gets the requests; the
+    published port is not used while it answers."""
+    with upstream("published") as pub, upstream("direct") as direct, running() as p:
+        configure(p, [app("/web")], {"/web": pub.port})
+        p.switch("/web", pub.url, None, f"127.0.0.1:{direct.port}")
+        for _ in range(3):
+            assert get_json(p, "/web/x")["name"] == "direct"
+        assert pub.hits == 0 and not p.core.pool.direct_broken
+        assert get_json(p, "/_ace/health")["upstreams_via"] == "container network"
+
+
+def test_refused_direct_address_falls_back_for_that_request_only() -> None:
+    """A refusal means the container is reachable but not listening there: that request goes to
+    the published port, and direct connections stay on for the next ones."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    refused = closed.getsockname()[1]
+    with upstream("published") as pub, running() as p:
+        configure(p, [app("/web")], {"/web": pub.port})
+        p.switch("/web", pub.url, None, f"127.0.0.1:{refused}")
+        assert get_json(p, "/web/x")["name"] == "published"
+        assert not p.core.pool.direct_broken
+    closed.close()
+
+
+def test_unreachable_container_network_turns_direct_connections_off() -> None:
+    """An address the host cannot reach (an engine in a VM) costs at most one short connect
+    attempt: the pool then uses published ports only."""
+    full = socket.socket()  # a listener whose accept queue is full: new SYNs go unanswered
+    full.bind(("127.0.0.1", 0))
+    full.listen(0)
+    queued = []
+    for _ in range(4):
+        c = socket.socket()
+        c.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            c.connect(full.getsockname())
+        queued.append(c)
+    time.sleep(0.1)
+    with upstream("published") as pub, running() as p:
+        configure(p, [app("/web")], {"/web": pub.port})
+        p.switch("/web", pub.url, None, f"127.0.0.1:{full.getsockname()[1]}")
+        t0 = time.monotonic()
+        assert get_json(p, "/web/x")["name"] == "published"
+        assert time.monotonic() - t0 < 1.5
+        assert p.core.pool.direct_broken
+        assert get_json(p, "/_ace/health")["upstreams_via"] == "published ports"
+        t0 = time.monotonic()
+        assert get_json(p, "/web/y")["name"] == "published"
+        assert time.monotonic() - t0 < 0.3
+    for c in queued:
+        c.close()
+    full.close()
+
+
 def test_drain_is_bounded() -> None:
     with upstream("old") as old, upstream("new") as new, running(drain=0.3) as p:
         configure(p, [app("/web")], {"/web": old.port})
