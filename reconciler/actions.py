@@ -28,9 +28,10 @@ import apps
 from apps.errors import AceError, AppError
 from apps.model import Action, App, EvalResult
 from apps.params import ParamDecl, convert_value
+from reconciler.executor import app_mounts
 from reconciler.logs import get_logger
 from reconciler.pipeline import Settings, apply_recorded, prepare
-from reconciler.ports import CommandResult, Engine
+from reconciler.ports import CommandResult, Engine, VolumeMount
 from reconciler.types import LABEL_APP, LABEL_INSTALL, DesiredApp, Plan
 from state import StateLock, Store
 
@@ -159,6 +160,7 @@ class CommandRunner:
     env: Mapping[str, str]
     timeout: float = DEFAULT_TIMEOUT
     output_dir: str = ""  # where stdout_file=True writes output files
+    mounts: Sequence[VolumeMount] = ()  # the app's volumes and secret files, as its service has
     calls: list[dict[str, Any]] = field(default_factory=list)  # what ran, for reports
     last_error: str = ""  # the last failed call's error (its `value` raises)
 
@@ -175,7 +177,7 @@ class CommandRunner:
         labels = {LABEL_INSTALL: self.install, LABEL_APP: self.app, LABEL_COMMAND: "1"}
         t0 = time.perf_counter()
         res = self.engine.run_command(image=self.image, command=command, env=env, cwd=cwd,
-                                      labels=labels, timeout=self.timeout)
+                                      labels=labels, mounts=self.mounts, timeout=self.timeout)
         seconds = time.perf_counter() - t0
         reply = self._reply(call, command, res)
         self.calls.append({"command": command, "exit_code": res.exit_code,
@@ -333,10 +335,12 @@ def run_action(
         t1 = time.perf_counter()
         target = ensure_image(settings, store, engine, result, app.path)
         install = store.install_id
+        mounts = app_mounts(engine, install, target)
         timings["image"] = time.perf_counter() - t1
     runner = CommandRunner(engine=engine, image=target.image, app=app.path, install=install,
                            env=dict(target.spec.env), timeout=timeout,
-                           output_dir=os.path.join(str(settings.state_dir), "output"))
+                           output_dir=os.path.join(str(settings.state_dir), "output"),
+                           mounts=mounts)
     runtime.command_runner = runner
     t2 = time.perf_counter()
     try:

@@ -130,6 +130,12 @@ def _labels(naming: Naming, app: DesiredApp) -> dict[str, str]:
 
 
 def _mounts(ctx: _Context, app: DesiredApp) -> list[VolumeMount]:
+    return app_mounts(ctx.engine, ctx.naming.install, app)
+
+
+def app_mounts(engine: Engine, install: str, app: DesiredApp) -> list[VolumeMount]:
+    """The app's mounts, made ready: rendered secret files written (0600), named volumes
+    created with ace's labels. Shared by service containers and `ace run` commands."""
     for host, content in app.secret_files:
         if not os.path.exists(host):
             os.makedirs(os.path.dirname(host), mode=0o700, exist_ok=True)
@@ -139,8 +145,8 @@ def _mounts(ctx: _Context, app: DesiredApp) -> list[VolumeMount]:
     mounts = []
     for kind, source, target, ro in app.spec.volumes:
         if kind == "volume":
-            ctx.engine.ensure_volume(source, {LABEL_MANAGED: "1", LABEL_INSTALL: ctx.naming.install,
-                                              LABEL_APP: app.path})
+            engine.ensure_volume(source, {LABEL_MANAGED: "1", LABEL_INSTALL: install,
+                                          LABEL_APP: app.path})
         mounts.append(VolumeMount(kind, source, target, ro))
     return mounts
 

@@ -277,3 +277,36 @@ def test_actions_listing(project: Project) -> None:
                                           "description": "Run specified command in container"}]
     code, _, err = ace(project, "actions", "/nope")
     assert code == 1 and "unknown app /nope" in err
+
+
+VOLUME_APP = """load("container.in", "container")
+
+def put(dry_run, args):
+    container.run("sh", ["-c", "echo " + args.word + " > /data/word"])
+    return ace.result("put", ["ok"])
+
+def get(dry_run, args):
+    word = container.run("cat", ["/data/word"]).value
+    conf = container.run("cat", ["/conf/settings.txt"]).value
+    return ace.result("get", word + conf)
+
+app = ace.app("Vol", actions=[ace.action("Put", "/put", put), ace.action("Get", "/get", get)],
+    container=container.config("image:busybox", lifetime=container.COMMAND,
+                               volumes=["/data", "./conf:/conf:ro"]),
+    permissions=[ace.permission("container.in", "run", ["sh"]),
+                 ace.permission("container.in", "run", ["cat"])])
+"""
+
+
+def test_commands_see_the_apps_volumes(project: Project) -> None:
+    """Commands of an app get the app's mounts, as its service would: a named volume keeps
+    what one command wrote for the next; a bind mount from the source dir is read-only."""
+    project.write("vol/app.star", VOLUME_APP)
+    project.write("vol/params.star", 'param("word", default="none")\n')
+    project.write("vol/conf/settings.txt", "from the source dir\n")
+    project.apps('app("/vol", "./vol")')
+    assert run_ok(project, "/vol", "Put", "-p", "word=persisted") == ["put", "ok"]
+    assert run_ok(project, "/vol", "Get") == ["get", "persisted", "from the source dir"]
+    volumes = project.client.volumes.list(filters={"label": "dev.ace.app=/vol"})
+    assert len(volumes) == 1
+    assert project.containers() == []
