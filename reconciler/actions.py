@@ -161,6 +161,7 @@ class CommandRunner:
     timeout: float = DEFAULT_TIMEOUT
     output_dir: str = ""  # where stdout_file=True writes output files
     mounts: Sequence[VolumeMount] = ()  # the app's volumes and secret files, as its service has
+    on_output: Callable[[str], None] | None = None  # live output of `stream=True` calls
     calls: list[dict[str, Any]] = field(default_factory=list)  # what ran, for reports
     last_error: str = ""  # the last failed call's error (its `value` raises)
 
@@ -177,7 +178,8 @@ class CommandRunner:
         labels = {LABEL_INSTALL: self.install, LABEL_APP: self.app, LABEL_COMMAND: "1"}
         t0 = time.perf_counter()
         res = self.engine.run_command(image=self.image, command=command, env=env, cwd=cwd,
-                                      labels=labels, mounts=self.mounts, timeout=self.timeout)
+                                      labels=labels, mounts=self.mounts, timeout=self.timeout,
+                                      on_output=self.on_output if call.get("stream") else None)
         seconds = time.perf_counter() - t0
         reply = self._reply(call, command, res)
         self.calls.append({"command": command, "exit_code": res.exit_code,
@@ -316,6 +318,7 @@ def run_action(
     lock_timeout: float = 60.0,
     on_wait: Callable[[str], None] | None = None,
     evaluation: EvalResult | None = None,
+    on_output: Callable[[str], None] | None = None,
 ) -> ActionRun:
     """Evaluate, make the image exist, then call the action.
 
@@ -340,7 +343,7 @@ def run_action(
     runner = CommandRunner(engine=engine, image=target.image, app=app.path, install=install,
                            env=dict(target.spec.env), timeout=timeout,
                            output_dir=os.path.join(str(settings.state_dir), "output"),
-                           mounts=mounts)
+                           mounts=mounts, on_output=on_output)
     runtime.command_runner = runner
     t2 = time.perf_counter()
     try:

@@ -8,6 +8,7 @@ through the plan/apply machinery, holding the state lock), then calls the action
 # No `from __future__ import annotations`: typer reads the annotations of the commands, whose
 # option types are imported inside `register` (reconciler.cli imports this module at its end).
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -42,6 +43,11 @@ def register(app: typer.Typer) -> None:
         _settings,
     )
 
+    def _live(text: str) -> None:
+        """Output of `container.run(..., stream=True)` as it comes, on stderr."""
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
     @app.command("run")
     def run_cmd(target: Annotated[str, typer.Argument(metavar="APP", help="App path, e.g. /cmd")],
                 action: Annotated[str | None, typer.Argument(
@@ -65,7 +71,8 @@ def register(app: typer.Typer) -> None:
                 done = run_action(
                     settings, _engine(), target, action, param or (), dry_run=dry_run,
                     timeout=timeout, lock_timeout=lock_timeout,
-                    on_wait=lambda msg: render.err_console.print(msg, style="yellow", markup=False))
+                    on_wait=lambda msg: render.err_console.print(msg, style="yellow", markup=False),
+                    on_output=_live)
             except AceError as exc:
                 if as_json:
                     render.print_json({"ok": False, "app": target, "error": str(exc)})

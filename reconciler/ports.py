@@ -106,6 +106,8 @@ class Engine(Protocol):
         labels: Mapping[str, str],
         mounts: Sequence[VolumeMount] = (),
         timeout: float = 300.0,
+        on_output: Callable[[str], None] | None = None,
     ) -> CommandResult:
-        """A fresh --rm container of `image` running `command`; stdout/stderr kept apart."""
+        """A fresh --rm container of `image` running `command`; stdout/stderr kept apart.
+        `on_output` gets the output (both streams, as text) while the command runs."""
         ...

@@ -291,11 +291,15 @@ class FakeEngine:
         labels: Mapping[str, str],
         mounts: Sequence[VolumeMount] = (),
         timeout: float = 300.0,
+        on_output: Callable[[str], None] | None = None,
     ) -> CommandResult:
         self._call("run_command")
         own_labels(labels, f"command in {image}", {})
         self._image(image, f"create command container from {image}")
         res = interpret(tuple(command), dict(env), cwd or "/", timeout)
+        if on_output is not None:
+            for line in (*res.out, *res.err):
+                on_output(f"{line}\n")
         timed_out = res.running or res.slept > timeout
         return CommandResult(
             exit_code=TIMED_OUT_EXIT_CODE if timed_out else res.code,

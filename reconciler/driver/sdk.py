@@ -8,9 +8,11 @@ go through a BuildKit-capable docker CLI, because the SDK only speaks the classi
 
 from __future__ import annotations
 
+import codecs
 import math
 import os
 import re
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -282,6 +284,7 @@ class SdkEngine:
         labels: Mapping[str, str],
         mounts: Sequence[VolumeMount] = (),
         timeout: float = 300.0,
+        on_output: Callable[[str], None] | None = None,
     ) -> CommandResult:
         labels = own_labels(labels, f"command in {image}", {})
         with _translated(f"create command container from {image}"):
@@ -296,16 +299,36 @@ class SdkEngine:
                 ),
             )["Id"]
         try:
-            return self._run_to_end(cid, timeout)
+            return self._run_to_end(cid, timeout, on_output)
         finally:
             self._force_remove(cid)
 
-    def _run_to_end(self, cid: str, timeout: float) -> CommandResult:
+    def _follow(self, cid: str, on_output: Callable[[str], None]) -> threading.Thread:
+        """A thread passing the container's output (both streams) to `on_output` as it comes;
+        a broken stream only ends the live view (the output is read in full afterwards)."""
+
+        def pump() -> None:
+            decoder = codecs.getincrementaldecoder("utf-8")("replace")
+            with suppress(docker.errors.APIError, requests.exceptions.RequestException,
+                          OSError):
+                for chunk in self._api.logs(cid, stdout=True, stderr=True, stream=True,
+                                            follow=True):
+                    text = decoder.decode(chunk)
+                    if text:
+                        on_output(text)
+
+        t = threading.Thread(target=pump, name=f"ace-output-{cid[:12]}", daemon=True)
+        t.start()
+        return t
+
+    def _run_to_end(self, cid: str, timeout: float,
+                    on_output: Callable[[str], None] | None) -> CommandResult:
         try:
             with _translated("start command container"):
                 self._api.start(cid)
         except EngineError as e:  # e.g. the executable is missing: report it like a shell
             return CommandResult(exit_code=127, stdout="", stderr=str(e))
+        follower = self._follow(cid, on_output) if on_output is not None else None
         deadline = time.monotonic() + timeout
         timed_out = False
         code = TIMED_OUT_EXIT_CODE
@@ -318,6 +341,8 @@ class SdkEngine:
                 timed_out = True
                 with suppress(docker.errors.APIError):  # it may have finished in between
                     self._api.kill(cid)
+        if follower is not None:
+            follower.join(timeout=5)  # the log stream ends with the container
         with _translated("read command output"):
             out = self._api.logs(cid, stdout=True, stderr=False)
             err = self._api.logs(cid, stdout=False, stderr=True)

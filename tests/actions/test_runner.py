@@ -4,7 +4,7 @@ becomes the {value, error, error_code} reply the Starlark action sees."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,13 @@ class StubEngine:
 
     def run_command(self, *, image: str, command: Sequence[str], env: Mapping[str, str],
                     cwd: str, labels: Mapping[str, str], mounts: Sequence[VolumeMount] = (),
-                    timeout: float = 300.0) -> CommandResult:
+                    timeout: float = 300.0,
+                    on_output: Callable[[str], None] | None = None) -> CommandResult:
         self.runs.append({"image": image, "command": list(command), "env": dict(env),
-                          "cwd": cwd, "labels": dict(labels), "timeout": timeout})
+                          "cwd": cwd, "labels": dict(labels), "timeout": timeout,
+                          "live": on_output is not None})
+        if on_output is not None:
+            on_output(self.result.stdout)
         return self.result
 
 
@@ -59,9 +63,20 @@ def test_command_env_cwd_labels_and_timeout_reach_the_engine() -> None:
         "image": "busybox:latest", "command": ["ls", "-l", "3", "1.5"],
         "env": {"APP_ENV": "a", "SHARED": "call", "EXTRA": "1", "EQ": "a=b"}, "cwd": "/tmp",
         "labels": {LABEL_INSTALL: "inst1", LABEL_APP: "/cmd", LABEL_COMMAND: "1"},
-        "timeout": 7.0,
+        "timeout": 7.0, "live": False,
     }]
     assert r.calls[0]["command"] == ["ls", "-l", "3", "1.5"] and r.calls[0]["exit_code"] == 0
+
+
+def test_stream_shows_output_live_and_still_returns_it() -> None:
+    """stream=True sends the output to `on_output` while the command runs; without it (or
+    without a live view) nothing is shown. The value is the whole output either way."""
+    shown: list[str] = []
+    r, engine = runner(ok("a\nb\n"), on_output=shown.append)
+    assert r(call(stream=True))["value"] == ["a", "b"]
+    assert r(call())["value"] == ["a", "b"]
+    assert [run["live"] for run in engine.runs] == [True, False]
+    assert shown == ["a\nb\n"]
 
 
 def test_lines_then_stderr_unless_excluded() -> None:

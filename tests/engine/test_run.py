@@ -310,3 +310,34 @@ def test_commands_see_the_apps_volumes(project: Project) -> None:
     volumes = project.client.volumes.list(filters={"label": "dev.ace.app=/vol"})
     assert len(volumes) == 1
     assert project.containers() == []
+
+
+STREAM_APP = """load("container.in", "container")
+
+def slow(dry_run, args):
+    res = container.run("sh", ["-c", "echo first; sleep 3; echo second"], stream=True)
+    return ace.result("slow", res.value)
+
+app = ace.app("Slow", actions=[ace.action("Slow", "/slow", slow)],
+    container=container.config("image:busybox", lifetime=container.COMMAND),
+    permissions=[ace.permission("container.in", "run", ["sh"])])
+"""
+
+
+def test_stream_shows_output_while_the_command_runs(project: Project) -> None:
+    """stream=True: each line is on stderr as the command prints it; the result still has all."""
+    project.write("slow/app.star", STREAM_APP)
+    project.apps('app("/slow", "./slow")')
+    proc = project.spawn("run", "/slow")
+    assert proc.stderr is not None
+    seen = ""
+    while "first" not in seen:
+        line = proc.stderr.readline()
+        assert line, f"stderr ended before the first line; exit {proc.wait()}"
+        seen += line
+    still_running = proc.poll() is None
+    out, err = proc.communicate(timeout=60)
+    assert still_running, "the first line arrived only after the command ended"
+    assert proc.returncode == 0, err
+    assert out.splitlines() == ["slow", "first", "second"]
+    assert "second" in err
