@@ -36,24 +36,7 @@ def test_two_processes_write_without_database_locked(tmp_path: Path) -> None:
     """Concurrent writers from two processes (both opening a fresh state dir) all succeed:
     writes queue on the busy timeout instead of failing with "database is locked"."""
     state_dir, go = tmp_path / "state", tmp_path / "go"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(state_dir), name, str(go)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-            env=env,
-        )  # fmt: skip
-        for name in ("a", "b")
-    ]
-    time.sleep(0.5)
-    go.touch()
-    results = [p.communicate(timeout=120) for p in procs]
-    for proc, (out, err) in zip(procs, results, strict=True):
-        assert proc.returncode == 0, err
-        assert out.strip() == "ok"
+    _race([[WRITER, str(state_dir), name, str(go)] for name in ("a", "b")], go)
     with Store.open(state_dir) as store:
         assert len(store.runs(limit=1000)) == 300
         assert all(r.outcome == "ok" for r in store.runs(limit=1000))
@@ -80,25 +63,31 @@ def test_many_processes_open_a_fresh_state_dir_at_once(tmp_path: Path) -> None:
     """Openers racing on a fresh database (each switching it to WAL and creating the schema)
     all succeed: the journal-mode switch, which SQLite refuses at once instead of waiting on the
     busy timeout, is retried. Several rounds, because a lost race is a matter of timing."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     for round_ in range(2):
         state_dir, go = tmp_path / f"state{round_}", tmp_path / f"go{round_}"
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-c", OPENER, str(state_dir), str(go)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                cwd=REPO,
-                env=env,
-            )  # fmt: skip
-            for _ in range(6)
-        ]
-        time.sleep(0.4)
-        go.touch()
-        for proc in procs:
-            out, err = proc.communicate(timeout=60)
-            assert proc.returncode == 0, err
-            assert out.strip() == "ok"
+        _race([[OPENER, str(state_dir), str(go)] for _ in range(6)], go)
         with Store.open(state_dir) as store:
             assert len(store.runs(limit=100)) == 6
+
+
+def _race(scripts: list[list[str]], go: Path) -> None:
+    """Start a Python process per `[script, *args]`, let them all go at once (by creating
+    `go`), and require each to exit 0 having printed "ok"."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", *script],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env=env,
+        )  # fmt: skip
+        for script in scripts
+    ]
+    time.sleep(0.5)
+    go.touch()
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert out.strip() == "ok"
