@@ -63,11 +63,11 @@ DetailOpt = Annotated[bool, typer.Option("--detailed-exitcode",
 
 
 def _engine() -> Engine:
+    """The engine, not yet contacted: the first call (usually the container listing) fails
+    with the same "not answering" message a ping would give, one round trip cheaper."""
     from reconciler.driver import DockerEngine
 
-    engine = DockerEngine()
-    engine.ping()
-    return engine
+    return DockerEngine()
 
 
 @contextmanager

@@ -84,11 +84,23 @@ class PassResult:
         return self.applied is not None and self.applied.changed
 
 
-def observe(engine: Engine, install: str) -> ObservedState:
-    """The engine's truth: one sparse container listing and one image listing. Containers of
-    `ace run` commands carry no version label: they are transient and never planned for."""
+def observe(engine: Engine, install: str, desired: DesiredState | None = None) -> ObservedState:
+    """The engine's truth: one sparse container listing, and the images it leaves open.
+
+    Containers of `ace run` commands carry no version label: they are transient and never
+    planned for. Without `desired`, every image is listed (status, drift). With it, an app whose
+    container of the desired version runs under its image's name vouches for that image; only
+    the other apps' images are listed, filtered by the engine — none at all when everything
+    runs, so a no-op pass is a single listing call."""
     containers = tuple(c for c in engine.list_containers(install) if c.version)
-    return ObservedState(containers, engine.list_images())
+    if desired is None:
+        return ObservedState(containers, engine.list_images())
+    running = {(c.app, c.version, c.image) for c in containers if c.state == "running"}
+    vouched = frozenset(a.image for a in desired.apps
+                        if a.service and (a.path, a.version, a.image) in running)
+    needed = sorted({a.image for a in desired.apps} - vouched)
+    images = engine.list_images(needed) if needed else ()
+    return ObservedState(containers, images, vouched)
 
 
 def _digest_prefix(result: EvalResult) -> str:
@@ -117,7 +129,7 @@ def prepare(
         store.save_digests(cache.fresh)
     t["hash"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    observed = observe(engine, store.install_id)
+    observed = observe(engine, store.install_id, desired)
     t["observe"] = time.perf_counter() - t2
     recorded = store.recorded()
     the_plan = plan(desired, observed, recorded, PlanOptions(pull=settings.pull))

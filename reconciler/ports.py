@@ -38,8 +38,9 @@ class Engine(Protocol):
         """All containers (any state) labelled with this installation: ONE sparse API call."""
         ...
 
-    def list_images(self) -> tuple[ObservedImage, ...]:
-        """All local images (tags and ace labels): ONE API call, no per-image inspect."""
+    def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:
+        """Local images (tags and ace labels): ONE API call, no per-image inspect. With
+        `references`, only images tagged with one of them (filtered by the engine)."""
         ...
 
     def build(

@@ -116,9 +116,12 @@ class ObservedImage:
 class ObservedState:
     containers: tuple[ObservedContainer, ...]
     images: tuple[ObservedImage, ...]
+    # tags known present without an image listing: a listed container still shows the name it
+    # was created from only while that name resolves to its image (else the engine shows an id)
+    vouched: frozenset[str] = frozenset()
 
     def image_tags(self) -> frozenset[str]:
-        tags: set[str] = set()
+        tags: set[str] = set(self.vouched)
         for img in self.images:
             tags.update(img.tags)
         return frozenset(tags)

@@ -251,7 +251,7 @@ class Watch:
             self.reporter.engine_back(self.clock() - self._down_since)
             self._down_since, self._engine_fails = None, 0
         if applied is not None and applied.changed:  # show what runs now, not before
-            observed = observe(self.engine, store.install_id)
+            observed = observe(self.engine, store.install_id, desired)
         self._last = (desired, observed)
         errs = self._after(applied, desired, observed, held)
         if self.options.on_pass is not None:

@@ -62,6 +62,7 @@ class FakeContainer:
     host_ip: str = ""
     created: int = 0
     logs: list[str] = field(default_factory=list)
+    image_id: str = ""
 
 
 class FakeEngine:
@@ -118,14 +119,16 @@ class FakeEngine:
         mine = [c for c in self.containers.values() if c.labels.get(LABEL_INSTALL) == install]
         return tuple(sorted((self._observe(c) for c in mine), key=lambda o: o.name))
 
-    def list_images(self) -> tuple[ObservedImage, ...]:
+    def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:
         self._call("list_images")
+        wanted = set(references or ())
         return tuple(
             ObservedImage(
                 id=i.id, tags=tuple(sorted(i.tags)), app=i.labels.get(LABEL_APP, ""),
                 inputs=i.labels.get(LABEL_INPUTS, ""),
             )
             for i in self.images.values()
+            if not references or wanted & set(i.tags)
         )
 
     def build(
@@ -351,7 +354,7 @@ class FakeEngine:
                                   f" {m.source}")
         self._now += 1
         c = FakeContainer(self._next_id("c"), name, image, command or img.cmd, env, labels, port,
-                          tuple(mounts), created=self._now)
+                          tuple(mounts), created=self._now, image_id=img.id)
         self.containers[c.id] = c
         return c
 
@@ -389,8 +392,14 @@ class FakeEngine:
         return ObservedContainer(
             id=c.id, name=c.name, app=c.labels.get(LABEL_APP, ""),
             version=c.labels.get(LABEL_VERSION, ""), state=c.state, status=status,
-            host_port=c.host_port, created=c.created, image=c.image,
+            host_port=c.host_port, created=c.created, image=self._shown_image(c),
         )
+
+    def _shown_image(self, c: FakeContainer) -> str:
+        """Like the engine's listing: the name the container was created from while it still
+        resolves to the container's image, else the image id."""
+        img = self._find_image(c.image)
+        return c.image if img is not None and img.id == c.image_id else c.image_id
 
 
 def _ref(ref: str) -> str:

@@ -137,10 +137,12 @@ class DockerEngine:
                               {"all": "1", "filters": filters})
         return tuple(sorted((container_from_listing(r) for r in rows), key=lambda c: c.name))
 
-    def list_images(self) -> tuple[ObservedImage, ...]:
+    def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:
         if self._raw is None:
-            return self.sdk.list_images()
-        return tuple(image_from_listing(r) for r in self._get_json("/images/json", "list images"))
+            return self.sdk.list_images(references)
+        query = {"filters": json.dumps({"reference": list(references)})} if references else None
+        rows = self._get_json("/images/json", "list images", query)
+        return tuple(image_from_listing(r) for r in rows)
 
     # -- everything else through the SDK -----------------------------------------------------
 

@@ -91,9 +91,10 @@ class SdkEngine:
             rows = self._api.containers(all=True, filters={"label": [f"{LABEL_INSTALL}={install}"]})
         return tuple(sorted((container_from_listing(r) for r in rows), key=lambda c: c.name))
 
-    def list_images(self) -> tuple[ObservedImage, ...]:
+    def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:
         with _translated("list images"):
-            rows = self._api.images()
+            rows = self._api.images(filters={"reference": list(references)} if references
+                                    else None)
         return tuple(image_from_listing(r) for r in rows)
 
     def inspect(self, container_id: str) -> ObservedContainer | None:

@@ -72,6 +72,10 @@ class Harness(ABC):
     def host_ips(self, container_id: str) -> set[str]: ...
 
     @abstractmethod
+    def rmi_outside(self, ref: str) -> None:
+        """`docker rmi -f REF` by someone else: only the name goes while a container uses it."""
+
+    @abstractmethod
     def api_calls(self) -> AbstractContextManager[list[str]]: ...
 
     @abstractmethod
@@ -95,6 +99,12 @@ class FakeHarness(Harness):
 
     def host_ips(self, container_id: str) -> set[str]:
         return {self.engine.published(container_id)[0]}
+
+    def rmi_outside(self, ref: str) -> None:
+        for img in list(self.engine.images.values()):
+            img.tags.discard(ref)
+            if ref == img.id:  # an untagged image stays while a container uses it
+                del self.engine.images[img.id]
 
     @contextmanager
     def api_calls(self) -> Iterator[list[str]]:
@@ -136,6 +146,9 @@ class DockerHarness(Harness):
     def host_ips(self, container_id: str) -> set[str]:
         ports = self.client.api.inspect_container(container_id)["NetworkSettings"]["Ports"]
         return {b["HostIp"] for binds in ports.values() for b in binds or []}
+
+    def rmi_outside(self, ref: str) -> None:
+        self.client.api.remove_image(ref, force=True)
 
     @contextmanager
     def api_calls(self) -> Iterator[list[str]]:

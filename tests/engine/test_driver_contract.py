@@ -214,6 +214,37 @@ def test_build_labels_and_exposed_ports(h: Harness, tmp_path: Path) -> None:
     assert not [i for i in h.engine.list_images() if tag in i.tags]
 
 
+def test_image_listing_filtered_by_reference(h: Harness, tmp_path: Path) -> None:
+    """With references, one call lists only the images carrying one of those tags."""
+    cf = write(tmp_path / "Containerfile", "FROM busybox\nCMD [\"sleep\", \"60\"]\n")
+    tag = f"ace-test/{h.install}:ref"
+    image_id = h.engine.build(context_dir=str(tmp_path), containerfile=cf, tag=tag,
+                              build_args={}, labels=h.labels(**{LABEL_INPUTS: "r"}))
+    with h.api_calls() as calls:
+        found = h.engine.list_images([tag, f"ace-test/{h.install}:absent"])
+    assert len(calls) == 1, calls
+    assert [(i.id, tag in i.tags) for i in found] == [(image_id, True)]
+    assert h.engine.list_images([f"ace-test/{h.install}:absent"]) == ()
+    h.engine.remove_image(tag)
+
+
+def test_listing_shows_the_image_name_only_while_it_resolves(h: Harness, tmp_path: Path) -> None:
+    """A container's listed image is the name it was created from; once that name is removed
+    outside ace (rmi -f while in use), the listing shows the image id instead. The planner
+    trusts a running container's image name as proof that the image exists."""
+    cf = write(tmp_path / "Containerfile", "FROM busybox\nCMD [\"sleep\", \"60\"]\n")
+    tag = f"ace-test/{h.install}:named"
+    image_id = h.engine.build(context_dir=str(tmp_path), containerfile=cf, tag=tag,
+                              build_args={}, labels=h.labels(**{LABEL_INPUTS: "n"}))
+    c = h.engine.run_container(name=h.name("named"), image=tag, port=8080, command=[], env={},
+                               mounts=[], labels=h.labels())
+    assert [x.image for x in h.engine.list_containers(h.install)] == [tag]
+    h.rmi_outside(tag)
+    assert [x.image for x in h.engine.list_containers(h.install)] == [image_id]
+    h.engine.stop_and_remove(c.id)
+    h.rmi_outside(image_id)
+
+
 def test_build_with_buildkit_mount(h: Harness, tmp_path: Path) -> None:
     """`RUN --mount` (BuildKit only) builds too."""
     cf = write(tmp_path / "Containerfile",
