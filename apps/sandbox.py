@@ -150,6 +150,24 @@ def _source_line(file: str, line: int) -> str:
     return ""
 
 
+def _unclosed_bracket(loc: Location, text: str) -> tuple[Location, str] | None:
+    """starlark-pyo3 places a bracket left open (the parser meets a newline or the end of the
+    file) at 1:1. Starlark's syntax is Python's in this respect, so Python's parser finds the
+    bracket: its location, and what it says ("'(' was never closed")."""
+    if (loc.line, loc.column) != (1, 1) or "Parse error: unexpected new line" not in text:
+        return None
+    try:
+        with open(loc.file, encoding="utf-8") as f:
+            source = f.read()
+        compile(source, loc.file, "exec", dont_inherit=True)
+    except SyntaxError as e:
+        if e.lineno and "never closed" in str(e.msg):
+            return Location(loc.file, e.lineno, e.offset or 1), str(e.msg)
+    except (OSError, UnicodeDecodeError, ValueError):
+        pass
+    return None
+
+
 def error_message(text: str) -> str:
     m = _ERROR_LINE.search(text)
     return m[1].strip() if m else text.strip().splitlines()[-1] if text.strip() else "error"
@@ -172,6 +190,11 @@ def starlark_error(
         return sink.error
     text = str(exc)
     loc = locate(text, is_user) or fallback
+    unclosed = _unclosed_bracket(loc, text)
+    if unclosed is not None:
+        loc, what = unclosed
+        return AppError(f"Parse error: {what}; close it (or remove it)", app=app,
+                        file=loc.file, line=loc.line, column=loc.column)
     if sink.error is not None:
         message = sink.error.message
     elif isinstance(exc, AppError):

@@ -86,6 +86,8 @@ APP_FILE_ERRORS = [
     ('app("/a//b", "web")\n', "has an empty segment", "", 1, 1),
     ('app("/a/", "web")\n', "has an empty segment", "", 1, 1),
     ('x = 1\n  app("/web", "missing")\n', "Parse error", "", 2, 1),
+    ('app("/a", "a")\napp("/web", "web",\n    params={"a": 1}\n', "'(' was never closed", "",
+     2, 4),
     ('app(3, "web")\n', "path must be a string", "", 1, 1),
     ('x = 1\napp("/web", "missing")\n', "source directory", "/web", 2, 1),
     ('app("/web", "web", spec="nope")\n', "unknown spec 'nope'; built-in specs: container, "
