@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -261,19 +261,37 @@ def down(targets: Annotated[list[str] | None, typer.Argument(help="App paths (de
         render.console.print(f"[green]✓[/] removed {line}")
 
 
+def _write_out(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _write_note(text: str) -> None:
+    render.err_console.print(text, style="dim", markup=False)
+
+
 @app.command()
 def logs(target: Annotated[str, typer.Argument(help="App path, e.g. /web")],
          file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
-         tail: Annotated[int, typer.Option("--tail", help="Lines from the end.")] = 100) -> None:
-    """Print the last log lines of an app's container."""
+         tail: Annotated[int, typer.Option("--tail", help="Lines from the end.")] = 100,
+         follow: Annotated[bool, typer.Option(
+             "--follow", help="Keep printing; across replaces, follow the app's new container."
+         )] = False) -> None:
+    """Print the last log lines of an app's container (--follow: and what comes after)."""
+    from reconciler.follow import follow_app, newest
+
     with _errors():
         settings = _settings(file, state_dir)
         with _session(settings, lock_timeout=None) as (store, engine):
-            mine = [c for c in engine.list_containers(store.install_id) if c.app == target]
-            if not mine:
+            c = newest(engine.list_containers(store.install_id), target)
+            if c is None:
                 raise AceError(f"app {target} has no container (is it declared and reconciled?)")
-            c = max(mine, key=lambda c: (c.state == "running", c.created))
-            sys.stdout.write(engine.logs(c.id, tail=tail))
+            if not follow:
+                sys.stdout.write(engine.logs(c.id, tail=tail))
+                return
+            with suppress(KeyboardInterrupt):
+                follow_app(engine, store.install_id, target, c, tail=tail,
+                           out=_write_out, note=_write_note)
 
 
 from reconciler.cli_run import register as _register_run  # noqa: E402

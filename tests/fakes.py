@@ -251,6 +251,15 @@ class FakeEngine:
         c = self._get(container_id)
         return "".join(f"{line}\n" for line in c.logs[-tail:] if tail > 0)
 
+    def follow_logs(self, container_id: str, *, tail: int,
+                    on_output: Callable[[str], None]) -> None:
+        """The fake's containers print nothing new: the lines so far, then the end."""
+        self._call("follow_logs")
+        c = self._get(container_id)
+        lines = c.logs if tail < 0 else c.logs[-tail:] if tail > 0 else []
+        for line in lines:
+            on_output(f"{line}\n")
+
     def remove_image(self, ref: str) -> None:
         self._call("remove_image")
         img = self._find_image(ref)

@@ -152,6 +152,10 @@ class DockerEngine:
     def logs(self, container_id: str, *, tail: int = 50) -> str:
         return self.sdk.logs(container_id, tail=tail)
 
+    def follow_logs(self, container_id: str, *, tail: int,
+                    on_output: Callable[[str], None]) -> None:
+        self.sdk.follow_logs(container_id, tail=tail, on_output=on_output)
+
     def image_exposed_ports(self, ref: str) -> tuple[int, ...]:
         return self.sdk.image_exposed_ports(ref)
 

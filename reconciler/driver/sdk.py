@@ -106,6 +106,16 @@ class SdkEngine:
             out = self._api.logs(container_id, stdout=True, stderr=True, tail=tail)
         return out.decode("utf-8", "replace")
 
+    def follow_logs(self, container_id: str, *, tail: int,
+                    on_output: Callable[[str], None]) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        with _translated(f"follow logs of {container_id}"):
+            for chunk in self._api.logs(container_id, stdout=True, stderr=True, stream=True,
+                                        follow=True, tail="all" if tail < 0 else tail):
+                text = decoder.decode(chunk)
+                if text:
+                    on_output(text)
+
     def image_exposed_ports(self, ref: str) -> tuple[int, ...]:
         with _translated(f"inspect image {ref}"):
             exposed = self._api.inspect_image(ref)["Config"].get("ExposedPorts") or {}

@@ -330,3 +330,37 @@ def test_noop_reconcile_loads_nothing_heavy(project: Project) -> None:
     assert out.stdout.splitlines()[0] == "0 []", out.stdout + out.stderr
     # one listing call: running containers vouch for their images, so none are listed
     assert out.stdout.splitlines()[1] == "/containers/json", out.stdout
+
+
+CHATTY_APP_STAR = """load("container.in", "container")
+app = ace.app("Chatty", container=container.config("image:busybox", port=8080,
+    command=["sh", "-c", "echo started " + param.tag +
+             " && mkdir -p /w && echo ok > /w/index.html && exec httpd -f -p 8080 -h /w"]))
+"""
+
+
+def test_logs_follow_the_app_across_a_replace(project: Project) -> None:
+    """`ace logs --follow` keeps going when a reconcile replaces the container: the new one's
+    output follows the old one's, with a note on stderr."""
+    project.write("chatty/app.star", CHATTY_APP_STAR)
+    project.write("chatty/params.star", 'param("tag", default="one")\n')
+    project.apps('app("/chatty", "./chatty")')
+    project.ace("reconcile")
+    proc = project.spawn("logs", "/chatty", "--follow")
+    assert proc.stdout is not None
+    try:
+        assert proc.stdout.readline().strip() == "started one"
+        project.apps('app("/chatty", "./chatty", params={"tag": "two"})')
+        project.ace("reconcile")
+        result: list[str] = []
+        reader = threading.Thread(target=lambda: result.append(proc.stdout.readline()
+                                                               if proc.stdout else ""))
+        reader.start()
+        reader.join(timeout=20)
+        assert result and result[0].strip() == "started two", result
+        assert proc.poll() is None  # still following
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert "following " in err
