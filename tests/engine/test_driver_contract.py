@@ -137,6 +137,19 @@ def test_logs_tail(h: Harness) -> None:
     assert h.engine.logs(c.id).split() == ["oops", "one", "two"]
 
 
+def test_follow_logs_streams_until_the_container_stops(h: Harness) -> None:
+    """follow_logs() gives the last `tail` lines, then returns once the container stops."""
+    c = h.serve(command=["sh", "-c", "echo a; echo b; echo c; sleep 0.5"])
+    h.wait_for(lambda: "c" in h.engine.logs(c.id).split(), "the logs")
+    seen: list[str] = []
+    h.engine.follow_logs(c.id, tail=2, on_output=seen.append)
+    assert "".join(seen).split() == ["b", "c"]
+    h.wait_for(lambda: h.state(c.id) == "exited", "the container to exit")
+    everything: list[str] = []
+    h.engine.follow_logs(c.id, tail=-1, on_output=everything.append)
+    assert "".join(everything).split() == ["a", "b", "c"]
+
+
 def test_refuses_containers_it_did_not_create(h: Harness) -> None:
     """An unlabelled container made by someone else is never stopped, started or removed."""
     foreign = h.foreign_container(h.name("foreign"))
