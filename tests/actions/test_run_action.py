@@ -93,7 +93,8 @@ def test_find_app_errors(project: Settings) -> None:
     assert find_app(result, "/cmd")[0].name == "Cmd"
     with pytest.raises(AceError, match=r"unknown app /nope \(apps: /cmd, /built, /web\)"):
         find_app(result, "/nope")
-    with pytest.raises(AceError, match="app /broken has errors:\n  /broken: .*app.star:1:1: Parse"):
+    with pytest.raises(AceError, match="app /broken has errors:\n  /broken: .*app.star:1:5: "
+                                       "Parse error: '[(]' was never closed"):
         find_app(result, "/broken")
 
 
