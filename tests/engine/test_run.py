@@ -307,7 +307,8 @@ def test_commands_see_the_apps_volumes(project: Project) -> None:
     project.apps('app("/vol", "./vol")')
     assert run_ok(project, "/vol", "Put", "-p", "word=persisted") == ["put", "ok"]
     assert run_ok(project, "/vol", "Get") == ["get", "persisted", "from the source dir"]
-    volumes = project.client.volumes.list(filters={"label": "dev.ace.app=/vol"})
+    volumes = project.client.volumes.list(
+        filters={"label": ["dev.ace.app=/vol", f"dev.ace.install={project.install}"]})
     assert len(volumes) == 1
     assert project.containers() == []
 
