@@ -17,13 +17,11 @@ from apps.sandbox import (
     BUILTIN_PREFIX,
     DEFAULT_DEADLINE,
     DEFAULT_MEMORY_LIMIT,
-    DIALECT,
-    GLOBALS,
     Deadline,
     ErrorSink,
     HostChannel,
     Location,
-    eval_options,
+    eval_declarations,
     locate,
     run_isolated,
     starlark_error,
@@ -199,13 +197,8 @@ def _evaluate(apps_file: str, text: str, deadline: Deadline) -> AppsFile:
             return
         out.entries.append(entry)
 
-    module = sl.Module()
-    module.add_callable("_ace_app", app_)
-    module.add_callable("print", lambda *a, **k: None)
     try:
-        sl.eval(module, sl.parse(BUILTIN_PREFIX + "apps>", _PRELUDE, DIALECT), GLOBALS)
-        ast = sl.parse(apps_file, text, DIALECT)
-        sl.eval_with(eval_options(deadline), module, ast, GLOBALS)
+        eval_declarations("apps", _PRELUDE, "_ace_app", app_, apps_file, text, deadline)
     except (sl.StarlarkError, AppError) as e:
         located = starlark_error(
             e, app="", sink=sink, is_user=is_user, deadline=deadline,

@@ -12,12 +12,10 @@ import starlark as sl
 from apps.errors import AppError
 from apps.sandbox import (
     BUILTIN_PREFIX,
-    DIALECT,
-    GLOBALS,
     Deadline,
     ErrorSink,
     Location,
-    eval_options,
+    eval_declarations,
     locate,
     starlark_error,
 )
@@ -129,13 +127,8 @@ def evaluate_params(
             location=loc,
         )
 
-    module = sl.Module()
-    module.add_callable("_ace_param", param_)
-    module.add_callable("print", lambda *a, **k: None)
     try:
-        sl.eval(module, sl.parse(BUILTIN_PREFIX + "params>", _PRELUDE, DIALECT), GLOBALS)
-        ast = sl.parse(path, source, DIALECT)
-        sl.eval_with(eval_options(deadline), module, ast, GLOBALS)
+        eval_declarations("params", _PRELUDE, "_ace_param", param_, path, source, deadline)
     except (sl.StarlarkError, AppError) as e:
         raise starlark_error(
             e, app=app, sink=sink, is_user=is_user, deadline=deadline,

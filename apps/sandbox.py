@@ -95,6 +95,18 @@ def eval_options(deadline: Deadline) -> sl.EvalOptions:
     return sl.EvalOptions(check_cancelled=deadline.check, max_callstack_size=MAX_CALLSTACK)
 
 
+def eval_declarations(kind: str, prelude: str, hook: str, fn: Callable[..., Any], path: str,
+                      source: str, deadline: Deadline) -> None:
+    """Evaluate a declarations file (the apps file, params.star): our `prelude` (named
+    `<ace:KIND>`, defining the user-facing builtin over the callable `hook`), then the user's
+    `source`. `print` is silenced. Raises StarlarkError / AppError like `sl.eval`."""
+    module = sl.Module()
+    module.add_callable(hook, fn)
+    module.add_callable("print", lambda *a, **k: None)
+    sl.eval(module, sl.parse(BUILTIN_PREFIX + kind + ">", prelude, DIALECT), GLOBALS)
+    sl.eval_with(eval_options(deadline), module, sl.parse(path, source, DIALECT), GLOBALS)
+
+
 @dataclass(slots=True)
 class ErrorSink:
     """Side channel: the innermost AppError raised by our callables or loader during one

@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
         _errors,
         _settings,
     )
-    from reconciler.cli_watch import DownOpt, ResyncOpt, _install_signals, _reporter
+    from reconciler.cli_watch import DownOpt, ResyncOpt, _reporter, run_loop
 
     @app.command()
     def serve(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
@@ -96,19 +96,11 @@ def register(app: typer.Typer) -> None:
               resync: ResyncOpt = 5.0, down_on_exit: DownOpt = False,
               log_json: LogJsonOpt = False) -> None:
         """Serve every app's routes on one address; reconcile every --resync seconds."""
-        from reconciler.watch import Watch, WatchOptions, default_engine
-
         with _errors():
             settings = _settings(file, state_dir, pull=pull, parallel=parallel,
                                  health_timeout=health_timeout, deadline=deadline)
             reporter = _reporter(log_json)
             proxy = start_proxy(listen, settings.state_dir, drain)
             assert proxy is not None
-            try:
-                loop = Watch(settings, default_engine(), reporter,
-                             WatchOptions(resync=resync, down_on_exit=down_on_exit,
-                                          watch_files=False, **proxy_hooks(proxy)))
-                _install_signals(loop, down_on_exit)
-                loop.run()
-            finally:
-                proxy.stop()
+            run_loop(settings, reporter, proxy, resync=resync, down_on_exit=down_on_exit,
+                     watch_files=False)

@@ -23,6 +23,8 @@ import typer
 from reconciler.logs import setup_logging
 
 if TYPE_CHECKING:  # the loop loads only when `ace watch` runs, not for every ace command
+    from reconciler.pipeline import Settings
+    from reconciler.proxy.service import ProxyService
     from reconciler.watch import Watch
     from reconciler.watch_ui import Reporter
 
@@ -47,6 +49,25 @@ def _reporter(log_json: bool) -> "Reporter":
     setup_logging(json_lines=False)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
     return LiveReporter()
+
+
+def run_loop(settings: "Settings", reporter: "Reporter", proxy: "ProxyService | None", *,
+             resync: float, down_on_exit: bool, watch_files: bool) -> None:
+    """The loop of `ace watch` / `ace serve` until a signal, the proxy (if any) in step with
+    it and stopped at the end."""
+    from reconciler.cli_serve import proxy_hooks
+    from reconciler.watch import Watch, WatchOptions, default_engine
+
+    try:
+        loop = Watch(settings, default_engine(), reporter,
+                     WatchOptions(resync=resync, down_on_exit=down_on_exit,
+                                  watch_files=watch_files,
+                                  **(proxy_hooks(proxy) if proxy else {})))
+        _install_signals(loop, down_on_exit)
+        loop.run()
+    finally:
+        if proxy is not None:
+            proxy.stop()
 
 
 def _install_signals(watch: "Watch", down_on_exit: bool) -> None:
@@ -80,7 +101,7 @@ def register(app: typer.Typer) -> None:
         _errors,
         _settings,
     )
-    from reconciler.cli_serve import DrainOpt, ListenOpt, NoProxyOpt, proxy_hooks, start_proxy
+    from reconciler.cli_serve import DrainOpt, ListenOpt, NoProxyOpt, start_proxy
     from reconciler.proxy.address import DEFAULT_LISTEN
 
     @app.command()
@@ -92,20 +113,11 @@ def register(app: typer.Typer) -> None:
               drain: DrainOpt = 10.0, log_json: LogJsonOpt = False) -> None:
         """Keep reconciling: on every relevant file change and every --resync seconds; serve
         every app's routes on one address (--listen) unless --no-proxy."""
-        from reconciler.watch import Watch, WatchOptions, default_engine
-
         with _errors():
             settings = _settings(file, state_dir, pull=pull, parallel=parallel,
                                  health_timeout=health_timeout, deadline=deadline)
             reporter = _reporter(log_json)
             proxy = None if no_proxy else start_proxy(listen, settings.state_dir, drain,
                                                       required=listen != DEFAULT_LISTEN)
-            try:
-                loop = Watch(settings, default_engine(), reporter,
-                             WatchOptions(resync=resync, down_on_exit=down_on_exit,
-                                          **(proxy_hooks(proxy) if proxy else {})))
-                _install_signals(loop, down_on_exit)
-                loop.run()
-            finally:
-                if proxy is not None:
-                    proxy.stop()
+            run_loop(settings, reporter, proxy, resync=resync, down_on_exit=down_on_exit,
+                     watch_files=True)
