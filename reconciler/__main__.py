@@ -1,5 +1,5 @@
 """`python -m reconciler` runs the ace CLI."""
 
-from reconciler.cli import main
+from reconciler.cli.app import main
 
 main()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import cast
 
 from apps.errors import StateError
-from reconciler.types import Pairs
+from reconciler.core.types import Pairs
 
 __all__ = [
     "BUSY_TIMEOUT_MS",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from reconciler.types import Pairs, Step
+from reconciler.core.types import Pairs, Step
 
 __all__ = [
     "ContainerRecord",

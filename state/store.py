@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import get_args
 
 from apps.errors import StateError
-from reconciler.types import Pairs, RecordedApp, RecordedState
+from reconciler.core.types import Pairs, RecordedApp, RecordedState
 from state.db import connect, derive_install_id, dump_pairs, load_pairs, transaction, translated
 from state.records import (
     ContainerRecord,

@@ -19,8 +19,8 @@ import docker
 import pytest
 
 from apps.errors import EngineError
+from reconciler.core.types import LABEL_INSTALL
 from reconciler.driver import DockerEngine
-from reconciler.types import LABEL_INSTALL
 
 BUSYBOX = "busybox:latest"
 _STATIC_BUSYBOX = ("/bin/busybox", "/usr/bin/busybox")

@@ -17,9 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from apps.errors import EngineError
-from reconciler.driver.policy import build_failure, own_labels, require_managed
-from reconciler.ports import CommandResult, VolumeMount
-from reconciler.types import (
+from reconciler.core.types import (
     LABEL_APP,
     LABEL_INPUTS,
     LABEL_INSTALL,
@@ -29,6 +27,8 @@ from reconciler.types import (
     ObservedContainer,
     ObservedImage,
 )
+from reconciler.driver.policy import build_failure, own_labels, require_managed
+from reconciler.driver.ports import CommandResult, VolumeMount
 from tests.fake_shell import exec_form, interpret
 
 __all__ = ["FakeContainer", "FakeEngine", "FakeImage", "TIMED_OUT_EXIT_CODE"]

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from apps.errors import EngineError
+from reconciler.core.types import LABEL_INSTALL, ObservedContainer, ObservedImage
 from reconciler.driver.attrs import container_from_listing, image_from_listing
-from reconciler.ports import CommandResult, VolumeMount
-from reconciler.types import LABEL_INSTALL, ObservedContainer, ObservedImage
+from reconciler.driver.ports import CommandResult, VolumeMount
 
 if TYPE_CHECKING:
     from reconciler.driver.sdk import SdkEngine

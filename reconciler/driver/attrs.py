@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.types import (
+from reconciler.core.types import (
     LABEL_APP,
     LABEL_INPUTS,
     LABEL_PORT,

@@ -16,8 +16,8 @@ import requests
 
 from apps.errors import EngineError
 from reconciler.driver.policy import own_labels
+from reconciler.driver.ports import CommandResult, VolumeMount
 from reconciler.driver.sdkerrors import docker_mounts, translated
-from reconciler.ports import CommandResult, VolumeMount
 
 __all__ = ["TIMED_OUT_EXIT_CODE", "run_command", "stream_text"]
 

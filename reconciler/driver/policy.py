@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from apps.errors import EngineError
-from reconciler.types import LABEL_INSTALL, LABEL_MANAGED
+from reconciler.core.types import LABEL_INSTALL, LABEL_MANAGED
 
 __all__ = ["build_failure", "own_labels", "require_managed"]
 

@@ -21,6 +21,13 @@ import docker.errors
 import docker.types
 
 from apps.errors import EngineError
+from reconciler.core.types import (
+    LABEL_INSTALL,
+    LABEL_MANAGED,
+    LABEL_PORT,
+    ObservedContainer,
+    ObservedImage,
+)
 from reconciler.driver.attrs import (
     container_from_inspect,
     container_from_listing,
@@ -29,15 +36,8 @@ from reconciler.driver.attrs import (
 from reconciler.driver.buildkit import build_with_cli, find_buildkit_cli, needs_buildkit
 from reconciler.driver.commands import TIMED_OUT_EXIT_CODE, run_command, stream_text
 from reconciler.driver.policy import build_failure, own_labels, require_managed
+from reconciler.driver.ports import CommandResult, VolumeMount
 from reconciler.driver.sdkerrors import docker_mounts, translated
-from reconciler.ports import CommandResult, VolumeMount
-from reconciler.types import (
-    LABEL_INSTALL,
-    LABEL_MANAGED,
-    LABEL_PORT,
-    ObservedContainer,
-    ObservedImage,
-)
 
 __all__ = ["TIMED_OUT_EXIT_CODE", "SdkEngine"]
 

@@ -12,7 +12,7 @@ import docker.types
 import requests
 
 from apps.errors import EngineError
-from reconciler.ports import VolumeMount
+from reconciler.driver.ports import VolumeMount
 
 __all__ = ["docker_mounts", "translated"]
 

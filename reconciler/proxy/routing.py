@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from apps.model import App, Route
+from reconciler.core.types import DesiredState, ObservedContainer, ObservedState
 from reconciler.proxy.paths import NormPath, join_prefix, prefix_segments
-from reconciler.types import DesiredState, ObservedContainer, ObservedState
 
 __all__ = ["CONTAINER_URL", "Backend", "Entry", "Match", "Slot", "Table", "build_entries",
            "container_backends"]

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from apps.model import App
+from reconciler.core.types import DesiredState, ObservedState
 from reconciler.proxy.address import DEFAULT_LISTEN, RECORD, is_loopback, parse_listen, public_urls
 from reconciler.proxy.routing import Backend, Table, build_entries, container_backends
 from reconciler.proxy.server import ProxyCore
-from reconciler.types import DesiredState, ObservedState
 
 __all__ = ["ProxyService"]
 
@@ -161,7 +161,7 @@ class ProxyService:
 
     def _status(self) -> dict[str, Any]:
         """`ace status --json` for what the last pass saw (health probed now)."""
-        from reconciler.report import probe_health, status_rows
+        from reconciler.core.report import probe_health, status_rows
 
         if self._last is None:
             return {"apps": [], "errors": []}

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 
 import apps
-from reconciler.result_render import actions_json, print_actions, print_result
+from reconciler.cli.results import actions_json, print_actions, print_result
 
 
 def shown(result: dict[str, Any]) -> list[str]:

@@ -11,9 +11,9 @@ import pytest
 
 import apps
 from apps.errors import AceError, AppError
-from reconciler.actions import ensure_image, find_app, parse_params, pick_action, run_action
-from reconciler.pipeline import Settings
-from reconciler.types import LABEL_APP
+from reconciler.actions.run import ensure_image, find_app, parse_params, pick_action, run_action
+from reconciler.apply.pipeline import Settings
+from reconciler.core.types import LABEL_APP
 from state import StateLock, Store
 from tests.fakes import FakeEngine
 

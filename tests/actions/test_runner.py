@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.actions import LABEL_COMMAND, CommandRunner
-from reconciler.ports import CommandResult, VolumeMount
-from reconciler.types import LABEL_APP, LABEL_INSTALL
+from reconciler.actions.run import LABEL_COMMAND, CommandRunner
+from reconciler.core.types import LABEL_APP, LABEL_INSTALL
+from reconciler.driver.ports import CommandResult, VolumeMount
 
 DEFAULTS: dict[str, Any] = {
     "path": "ls", "args": [], "env": [], "process_partial": False, "stdout_file": False,
@@ -156,6 +156,7 @@ def test_bad_arguments_raise_before_anything_runs(kw: dict[str, Any], message: s
 
 
 def test_cli_default_timeout_matches_the_runner() -> None:
-    from reconciler import actions, cli_run
+    from reconciler.actions import run as actions
+    from reconciler.cli import run as cli_run
 
     assert cli_run.DEFAULT_TIMEOUT == actions.DEFAULT_TIMEOUT == 300.0

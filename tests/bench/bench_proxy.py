@@ -34,14 +34,14 @@ LABEL = "dev.ace.bench=proxy"
 def serve_proxy(upstream_port: int, address: str) -> None:
     """Child mode: the proxy with one app at /app; prints its port, runs until stdin closes."""
     from apps.model import App, AppEntry, Route
-    from reconciler.proxy.service import ProxyService
-    from reconciler.types import (
+    from reconciler.core.types import (
         ContainerSpec,
         DesiredApp,
         DesiredState,
         ObservedContainer,
         ObservedState,
     )
+    from reconciler.proxy.service import ProxyService
 
     app = App(entry=AppEntry(path="/app", source="-"), name="bench", params=(),
               routes=(Route("/", "<CONTAINER_URL>"),))

@@ -14,8 +14,8 @@ from typing import Any
 import docker
 from typer.testing import CliRunner
 
-from reconciler.cli import app as cli_app
-from reconciler.types import LABEL_APP, LABEL_INSTALL
+from reconciler.cli.app import app as cli_app
+from reconciler.core.types import LABEL_APP, LABEL_INSTALL
 from state.db import derive_install_id
 
 WEB_CONTAINERFILE = """FROM busybox

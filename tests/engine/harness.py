@@ -12,9 +12,9 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from unittest import mock
 
+from reconciler.core.types import LABEL_APP, LABEL_INSTALL, LABEL_VERSION
 from reconciler.driver import DockerEngine
-from reconciler.ports import Engine
-from reconciler.types import LABEL_APP, LABEL_INSTALL, LABEL_VERSION
+from reconciler.driver.ports import Engine
 from tests.fakes import FakeEngine
 
 __all__ = ["BUSYBOX", "DockerHarness", "FakeHarness", "Harness"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from reconciler.core.types import LABEL_APP, LABEL_INPUTS, LABEL_PORT, LABEL_VERSION
 from reconciler.driver.attrs import (
     container_from_inspect,
     container_from_listing,
     image_from_listing,
 )
 from reconciler.driver.buildkit import needs_buildkit
-from reconciler.types import LABEL_APP, LABEL_INPUTS, LABEL_PORT, LABEL_VERSION
 
 LABELS = {LABEL_APP: "/web", LABEL_VERSION: "v9", LABEL_PORT: "8080"}
 

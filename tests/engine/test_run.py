@@ -12,8 +12,8 @@ import docker
 import pytest
 from typer.testing import CliRunner
 
-from reconciler.actions import LABEL_COMMAND
-from reconciler.cli import app as cli_app
+from reconciler.actions.run import LABEL_COMMAND
+from reconciler.cli.app import app as cli_app
 from state.db import derive_install_id
 from tests.engine.appkit import Project
 

@@ -9,14 +9,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from apps.model import App, AppEntry, Route
-from reconciler.proxy.service import ProxyService
-from reconciler.types import (
+from reconciler.core.types import (
     ContainerSpec,
     DesiredApp,
     DesiredState,
     ObservedContainer,
     ObservedState,
 )
+from reconciler.proxy.service import ProxyService
 
 CONTAINER = "<CONTAINER_URL>"
 

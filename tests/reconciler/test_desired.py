@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from apps.model import App, AppEntry, ContainerConfig, Route, Volume
-from reconciler.desired import Naming, desired_app, slug
-from reconciler.hashing import DigestCache
+from reconciler.core.desired import Naming, desired_app, slug
+from reconciler.core.hashing import DigestCache
 
 NAMING = Naming("inst", "/state")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.follow import follow_app, newest
-from reconciler.types import LABEL_APP, LABEL_INSTALL, LABEL_VERSION
+from reconciler.cli.follow import follow_app, newest
+from reconciler.core.types import LABEL_APP, LABEL_INSTALL, LABEL_VERSION
 from tests.fakes import FakeEngine
 
 INSTALL = "inst-follow"

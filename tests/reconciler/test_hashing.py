@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.hashing import DigestCache, context_files, hash_build_inputs, version_of
-from reconciler.types import ContainerSpec
+from reconciler.core.hashing import DigestCache, context_files, hash_build_inputs, version_of
+from reconciler.core.types import ContainerSpec
 
 
 def _ctx(tmp_path: Path) -> Path:

@@ -3,9 +3,9 @@ pass where everything runs makes one listing call; only the other apps' images a
 
 from __future__ import annotations
 
-from reconciler.pipeline import observe
-from reconciler.planner import plan
-from reconciler.types import (
+from reconciler.apply.pipeline import observe
+from reconciler.core.planner import plan
+from reconciler.core.types import (
     LABEL_APP,
     LABEL_INSTALL,
     LABEL_VERSION,

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from reconciler.hashing import spec_json, version_of
-from reconciler.planner import PlanOptions, plan
-from reconciler.types import (
+from reconciler.core.hashing import spec_json, version_of
+from reconciler.core.planner import PlanOptions, plan
+from reconciler.core.types import (
     BuildInputs,
     ContainerSpec,
     DesiredApp,

@@ -7,9 +7,9 @@ import io
 from rich.console import Console
 
 from apps.model import EvalError
-from reconciler import render
-from reconciler.executor import StepOutcome
-from reconciler.types import Step
+from reconciler.apply.executor import StepOutcome
+from reconciler.cli import render
+from reconciler.core.types import Step
 
 
 def _capture(monkeypatch: object) -> io.StringIO:

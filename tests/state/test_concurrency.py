@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 WRITER = """
 import sys, time
 from pathlib import Path
-from reconciler.types import RecordedApp
+from reconciler.core.types import RecordedApp
 from state import StepOutcome, Store
 state_dir, name, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 with Store.open(state_dir) as store:

@@ -13,7 +13,7 @@ import pytest
 import state.schema
 import state.store
 from apps.errors import StateError
-from reconciler.types import RecordedApp
+from reconciler.core.types import RecordedApp
 from state import DB_NAME, INSTALL_ID_ENV, SCHEMA_VERSION, Store, derive_install_id
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from apps.errors import StateError
-from reconciler.types import RecordedApp, RecordedState, Step
+from reconciler.core.types import RecordedApp, RecordedState, Step
 from state import ContainerRecord, ImageRecord, StepOutcome, Store
 
 FILES = (("index.html", "sha256:aa"), ("css/site.css", "sha256:bb"))

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 import apps
+from apps.incremental import EvalMemory, evaluate_incremental
 from apps.model import App
-from reconciler.watch_eval import EvalMemory, evaluate_incremental
 from tests.engine.appkit import WEB_APP_STAR, WEB_CONTAINERFILE, WEB_PARAMS
 
 

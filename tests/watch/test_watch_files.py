@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from reconciler.watch_files import FileWatcher, WatchSet, watch_roots
+from reconciler.watch.files import FileWatcher, WatchSet, watch_roots
 
 
 def make(tmp_path: Path) -> WatchSet:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from reconciler.executor import StepOutcome
-from reconciler.types import Plan, Step
-from reconciler.watch_state import (
+from reconciler.apply.executor import StepOutcome
+from reconciler.core.types import Plan, Step
+from reconciler.watch.backoff import (
     Attempts,
     Backoff,
     Probe,
@@ -101,7 +101,7 @@ def test_probe_all_statuses() -> None:
     import socket
     import threading
 
-    from reconciler.watch_probe import Target, probe_all
+    from reconciler.apply.probe import Target, probe_all
 
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802

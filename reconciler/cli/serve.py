@@ -18,8 +18,8 @@ import typer
 
 from apps.errors import AceError
 from apps.model import EvalResult
+from reconciler.core.types import DesiredState, ObservedState
 from reconciler.proxy.address import DEFAULT_LISTEN
-from reconciler.types import DesiredState, ObservedState
 
 if TYPE_CHECKING:
     from reconciler.proxy.service import ProxyService
@@ -75,7 +75,7 @@ def proxy_hooks(proxy: "ProxyService") -> dict[str, Any]:
 
 def register(app: typer.Typer) -> None:
     """Add the `serve` command, with the common options of `watch`."""
-    from reconciler.cli import (
+    from reconciler.cli.app import (
         DeadlineOpt,
         FileOpt,
         HealthOpt,
@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
         _errors,
         _settings,
     )
-    from reconciler.cli_watch import DownOpt, ResyncOpt, _reporter, run_loop
+    from reconciler.cli.watch import DownOpt, ResyncOpt, _reporter, run_loop
 
     @app.command()
     def serve(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,

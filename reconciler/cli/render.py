@@ -15,9 +15,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from apps.model import EvalError, EvalResult
-from reconciler.executor import StepOutcome
-from reconciler.report import AppStatus, DriftItem
-from reconciler.types import Plan
+from reconciler.apply.executor import StepOutcome
+from reconciler.core.report import AppStatus, DriftItem
+from reconciler.core.types import Plan
 
 __all__ = [
     "console",

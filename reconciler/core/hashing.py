@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from reconciler.types import ContainerSpec
+from reconciler.core.types import ContainerSpec
 
 __all__ = [
     "HASH_SCHEME",

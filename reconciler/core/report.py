@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from reconciler.health import probe
-from reconciler.types import (
+from reconciler.apply.health import probe
+from reconciler.core.types import (
     DesiredApp,
     DesiredState,
     ObservedContainer,

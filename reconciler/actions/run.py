@@ -28,11 +28,11 @@ import apps
 from apps.errors import AceError, AppError
 from apps.model import Action, App, EvalResult
 from apps.params import ParamDecl, convert_value
-from reconciler.executor import app_mounts
+from reconciler.apply.executor import app_mounts
+from reconciler.apply.pipeline import Settings, apply_recorded, prepare
+from reconciler.core.types import LABEL_APP, LABEL_INSTALL, DesiredApp, Plan
+from reconciler.driver.ports import CommandResult, Engine, VolumeMount
 from reconciler.logs import get_logger
-from reconciler.pipeline import Settings, apply_recorded, prepare
-from reconciler.ports import CommandResult, Engine, VolumeMount
-from reconciler.types import LABEL_APP, LABEL_INSTALL, DesiredApp, Plan
 from state import StateLock, Store
 
 __all__ = [

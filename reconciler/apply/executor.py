@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from apps.errors import EngineError
-from reconciler.desired import Naming
-from reconciler.health import wait_healthy
-from reconciler.logs import get_logger
-from reconciler.ports import Engine, VolumeMount
-from reconciler.types import (
+from reconciler.apply.health import wait_healthy
+from reconciler.core.desired import Naming
+from reconciler.core.types import (
     LABEL_APP,
     LABEL_INPUTS,
     LABEL_INSTALL,
@@ -34,6 +32,8 @@ from reconciler.types import (
     RecordedState,
     Step,
 )
+from reconciler.driver.ports import Engine, VolumeMount
+from reconciler.logs import get_logger
 
 __all__ = ["ApplyOptions", "ApplyResult", "Recorder", "StepOutcome", "adopt", "apply_plan"]
 

@@ -6,7 +6,7 @@ through the plan/apply machinery, holding the state lock), then calls the action
 """
 
 # No `from __future__ import annotations`: typer reads the annotations of the commands, whose
-# option types are imported inside `register` (reconciler.cli imports this module at its end).
+# option types are imported inside `register` (reconciler.cli.app imports this module at its end).
 
 import sys
 from pathlib import Path
@@ -18,7 +18,7 @@ from apps.errors import AceError
 
 __all__ = ["register"]
 
-DEFAULT_TIMEOUT = 300.0  # as reconciler.actions.DEFAULT_TIMEOUT (imported only when run runs)
+DEFAULT_TIMEOUT = 300.0  # as reconciler.actions.run.DEFAULT_TIMEOUT (imported only when run runs)
 
 ParamOpt = Annotated[list[str] | None, typer.Option(
     "--param", "-p", help="NAME=VALUE: a param value for this run (repeatable).")]
@@ -29,7 +29,7 @@ TimeoutOpt = Annotated[float, typer.Option(
 
 def register(app: typer.Typer) -> None:
     """Add the `run` and `actions` commands (their modules load only when one runs)."""
-    from reconciler.cli import (
+    from reconciler.cli.app import (
         DeadlineOpt,
         FileOpt,
         JsonOpt,
@@ -59,10 +59,10 @@ def register(app: typer.Typer) -> None:
                 lock_timeout: LockOpt = 60.0, deadline: DeadlineOpt = 2.0,
                 verbose: VerboseOpt = False, log_json: LogJsonOpt = False) -> None:
         """Run an app's action; its container.run calls run in fresh containers of its image."""
-        from reconciler import render
-        from reconciler.actions import run_action
+        from reconciler.actions.run import run_action
+        from reconciler.cli import render
+        from reconciler.cli.results import print_result
         from reconciler.logs import setup_logging
-        from reconciler.result_render import print_result
 
         setup_logging(json_lines=log_json, verbose=verbose)
         with _errors():
@@ -94,9 +94,9 @@ def register(app: typer.Typer) -> None:
                     deadline: DeadlineOpt = 2.0) -> None:
         """List apps' actions with their descriptions. Touches no engine."""
         import apps
-        from reconciler import render
-        from reconciler.actions import find_app
-        from reconciler.result_render import actions_json, print_actions
+        from reconciler.actions.run import find_app
+        from reconciler.cli import render
+        from reconciler.cli.results import actions_json, print_actions
 
         with _errors():
             if not file.exists():

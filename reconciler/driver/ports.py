@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from reconciler.types import ObservedContainer, ObservedImage
+from reconciler.core.types import ObservedContainer, ObservedImage
 
 __all__ = ["CommandResult", "Engine", "VolumeMount"]
 

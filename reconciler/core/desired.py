@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 
 from apps.model import App, EvalResult
-from reconciler.hashing import DigestCache, hash_build_inputs, spec_json, version_of
-from reconciler.types import BuildInputs, ContainerSpec, DesiredApp, DesiredState
+from reconciler.core.hashing import DigestCache, hash_build_inputs, spec_json, version_of
+from reconciler.core.types import BuildInputs, ContainerSpec, DesiredApp, DesiredState
 
 __all__ = ["Naming", "desired_state", "desired_app", "slug"]
 

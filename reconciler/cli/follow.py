@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Iterable
 
 from apps.errors import EngineError
-from reconciler.ports import Engine
-from reconciler.types import ObservedContainer
+from reconciler.core.types import ObservedContainer
+from reconciler.driver.ports import Engine
 
 __all__ = ["follow_app", "newest"]
 

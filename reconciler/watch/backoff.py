@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from reconciler.executor import StepOutcome
-from reconciler.types import DesiredApp, Plan, Step
+from reconciler.apply.executor import StepOutcome
+from reconciler.core.types import DesiredApp, Plan, Step
 
 __all__ = [
     "RETRY_ACTIONS",

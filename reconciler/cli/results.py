@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from apps.model import App
-from reconciler import render
+from reconciler.cli import render
 
 __all__ = ["actions_json", "print_actions", "print_result"]
 

@@ -17,7 +17,7 @@ from re import Pattern
 
 import watchfiles
 
-from reconciler.hashing import ignore_matcher
+from reconciler.core.hashing import ignore_matcher
 
 __all__ = ["FileWatcher", "WatchSet", "watch_roots"]
 

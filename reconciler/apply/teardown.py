@@ -3,9 +3,9 @@ Only objects carrying this installation's labels are listed, so nothing else can
 
 from __future__ import annotations
 
-from reconciler.desired import slug
+from reconciler.core.desired import slug
+from reconciler.driver.ports import Engine
 from reconciler.logs import get_logger
-from reconciler.ports import Engine
 from state import Store
 
 __all__ = ["teardown"]

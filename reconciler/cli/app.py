@@ -15,17 +15,17 @@ import typer
 
 import apps
 from apps.errors import AceError, EngineError
+from reconciler.apply.pipeline import PassResult, Settings, prepare, run_pass, state_dir_for
+from reconciler.core.planner import PullPolicy
+from reconciler.driver.ports import Engine
 from reconciler.logs import setup_logging
-from reconciler.pipeline import PassResult, Settings, prepare, run_pass, state_dir_for
-from reconciler.planner import PullPolicy
-from reconciler.ports import Engine
 from state import StateLock, Store
 
 if TYPE_CHECKING:
     pass
 
 if TYPE_CHECKING:
-    from reconciler.executor import StepOutcome
+    from reconciler.apply.executor import StepOutcome
 
 __all__ = ["app", "main"]
 
@@ -34,7 +34,7 @@ class _LazyRender:
     """rich loads only when something is printed: a silent no-op reconcile never needs it."""
 
     def __getattr__(self, name: str) -> Any:
-        from reconciler import render as module
+        from reconciler.cli import render as module
 
         return getattr(module, name)
 
@@ -205,8 +205,8 @@ def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
             last = store.last_run()
             failed = {s.app: s.message for s in (store.run_steps(last.id) if last else ())
                       if s.outcome == "failed"}
+    from reconciler.core.report import probe_health, status_rows
     from reconciler.proxy.address import public_base, public_urls
-    from reconciler.report import probe_health, status_rows
 
     base = public_base(settings.state_dir)  # "" unless `ace watch`/`ace serve` runs a proxy
     rows = status_rows(desired, observed, probe_health(desired, observed), failed,
@@ -228,7 +228,7 @@ def drift(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
         settings = _settings(file, state_dir)
         with _session(settings, lock_timeout=None) as (store, engine):
             result, desired, observed, recorded, _, _ = prepare(settings, store, engine)
-    from reconciler.report import drift_items, probe_health
+    from reconciler.core.report import drift_items, probe_health
 
     items = drift_items(desired, observed, recorded, probe_health(desired, observed))
     if as_json:
@@ -249,7 +249,7 @@ def down(targets: Annotated[list[str] | None, typer.Argument(help="App paths (de
          volumes: Annotated[bool, typer.Option("--volumes", help="Remove named volumes.")] = False,
          lock_timeout: LockOpt = 60.0, log_json: LogJsonOpt = False) -> None:
     """Stop and remove ace's containers (all, or of the given apps)."""
-    from reconciler.teardown import teardown
+    from reconciler.apply.teardown import teardown
 
     setup_logging(json_lines=log_json)
     with _errors():
@@ -278,7 +278,7 @@ def logs(target: Annotated[str, typer.Argument(help="App path, e.g. /web")],
              "--follow", help="Keep printing; across replaces, follow the app's new container."
          )] = False) -> None:
     """Print the last log lines of an app's container (--follow: and what comes after)."""
-    from reconciler.follow import follow_app, newest
+    from reconciler.cli.follow import follow_app, newest
 
     with _errors():
         settings = _settings(file, state_dir)
@@ -294,7 +294,7 @@ def logs(target: Annotated[str, typer.Argument(help="App path, e.g. /web")],
                            out=_write_out, note=_write_note)
 
 
-from reconciler.cli_run import register as _register_run  # noqa: E402
+from reconciler.cli.run import register as _register_run  # noqa: E402
 
 _register_run(app)
 
@@ -303,11 +303,11 @@ def main() -> None:
     app()
 
 
-from reconciler.cli_watch import register as _register_watch  # noqa: E402
+from reconciler.cli.watch import register as _register_watch  # noqa: E402
 
 _register_watch(app)
 
 
-from reconciler.cli_serve import register as _register_serve  # noqa: E402
+from reconciler.cli.serve import register as _register_serve  # noqa: E402
 
 _register_serve(app)

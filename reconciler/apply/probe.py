@@ -1,7 +1,7 @@
 """Cheap periodic health probes for `ace watch`: every plain-HTTP target probed at once from one
 thread with non-blocking sockets (a GET, read the status line), so watching 100 apps costs a few
 milliseconds of CPU per round instead of a thread pool of http.client connections. HTTPS targets
-go through `reconciler.health.probe`."""
+go through `reconciler.apply.health.probe`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from reconciler.health import probe
+from reconciler.apply.health import probe
 
 __all__ = ["Target", "probe_all"]
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from reconciler.types import (
+from reconciler.core.types import (
     DesiredApp,
     DesiredState,
     NoOp,

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import apps
 from apps.model import EvalResult
-from reconciler.desired import Naming, desired_state
-from reconciler.executor import (
+from reconciler.apply.executor import (
     ApplyOptions,
     ApplyResult,
     StepOutcome,
@@ -21,11 +20,12 @@ from reconciler.executor import (
     adopt,
     apply_plan,
 )
-from reconciler.hashing import DigestCache
+from reconciler.core.desired import Naming, desired_state
+from reconciler.core.hashing import DigestCache
+from reconciler.core.planner import PlanOptions, PullPolicy, plan
+from reconciler.core.types import DesiredState, ObservedState, Plan, RecordedState
+from reconciler.driver.ports import Engine
 from reconciler.logs import get_logger
-from reconciler.planner import PlanOptions, PullPolicy, plan
-from reconciler.ports import Engine
-from reconciler.types import DesiredState, ObservedState, Plan, RecordedState
 from state import RunOutcome, Store
 from state.records import StepOutcome as StoredOutcome
 

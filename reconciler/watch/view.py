@@ -23,10 +23,10 @@ from rich.table import Table
 from rich.text import Text
 
 from apps.model import EvalError
-from reconciler.executor import StepOutcome
-from reconciler.report import status_rows
-from reconciler.types import DesiredState, ObservedState
-from reconciler.watch_state import Attempts
+from reconciler.apply.executor import StepOutcome
+from reconciler.core.report import status_rows
+from reconciler.core.types import DesiredState, ObservedState
+from reconciler.watch.backoff import Attempts
 
 __all__ = ["JsonReporter", "LiveReporter", "Reporter", "Row", "build_rows"]
 

@@ -7,7 +7,7 @@ exits at once.
 """
 
 # No `from __future__ import annotations`: typer reads the annotations of `watch`, whose option
-# types are imported inside `register` (reconciler.cli imports this module at its end).
+# types are imported inside `register` (reconciler.cli.app imports this module at its end).
 
 import logging
 import os
@@ -23,10 +23,10 @@ import typer
 from reconciler.logs import setup_logging
 
 if TYPE_CHECKING:  # the loop loads only when `ace watch` runs, not for every ace command
-    from reconciler.pipeline import Settings
+    from reconciler.apply.pipeline import Settings
     from reconciler.proxy.service import ProxyService
-    from reconciler.watch import Watch
-    from reconciler.watch_ui import Reporter
+    from reconciler.watch.loop import Watch
+    from reconciler.watch.view import Reporter
 
 __all__ = ["register"]
 
@@ -41,7 +41,7 @@ DownOpt = Annotated[bool, typer.Option("--down-on-exit",
 def _reporter(log_json: bool) -> "Reporter":
     import structlog
 
-    from reconciler.watch_ui import JsonReporter, LiveReporter
+    from reconciler.watch.view import JsonReporter, LiveReporter
 
     if log_json or not sys.stdout.isatty():
         setup_logging(json_lines=True)
@@ -55,8 +55,8 @@ def run_loop(settings: "Settings", reporter: "Reporter", proxy: "ProxyService | 
              resync: float, down_on_exit: bool, watch_files: bool) -> None:
     """The loop of `ace watch` / `ace serve` until a signal, the proxy (if any) in step with
     it and stopped at the end."""
-    from reconciler.cli_serve import proxy_hooks
-    from reconciler.watch import Watch, WatchOptions, default_engine
+    from reconciler.cli.serve import proxy_hooks
+    from reconciler.watch.loop import Watch, WatchOptions, default_engine
 
     try:
         loop = Watch(settings, default_engine(), reporter,
@@ -90,7 +90,7 @@ def _install_signals(watch: "Watch", down_on_exit: bool) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the `watch` command, with the common options of `reconcile`."""
-    from reconciler.cli import (
+    from reconciler.cli.app import (
         DeadlineOpt,
         FileOpt,
         HealthOpt,
@@ -101,7 +101,7 @@ def register(app: typer.Typer) -> None:
         _errors,
         _settings,
     )
-    from reconciler.cli_serve import DrainOpt, ListenOpt, NoProxyOpt, start_proxy
+    from reconciler.cli.serve import DrainOpt, ListenOpt, NoProxyOpt, start_proxy
     from reconciler.proxy.address import DEFAULT_LISTEN
 
     @app.command()

@@ -24,26 +24,25 @@ from typing import Any, cast
 import structlog
 
 from apps.errors import AceError, EngineError, StateError
+from apps.incremental import EvalMemory, evaluate_incremental
 from apps.model import EvalError, EvalResult
-from reconciler.executor import (
+from reconciler.apply.executor import (
     ApplyResult,
     StepOutcome,
     SwitchHook,
     adopt,
 )
-from reconciler.pipeline import Settings, apply_recorded, observe, prepare
-from reconciler.ports import Engine
-from reconciler.types import (
+from reconciler.apply.pipeline import Settings, apply_recorded, observe, prepare
+from reconciler.apply.probe import Target, probe_all
+from reconciler.core.types import (
     DesiredState,
     ObservedContainer,
     ObservedState,
     Plan,
     RecordedState,
 )
-from reconciler.watch_eval import EvalMemory, evaluate_incremental
-from reconciler.watch_files import FileWatcher, WatchSet
-from reconciler.watch_probe import Target, probe_all
-from reconciler.watch_state import (
+from reconciler.driver.ports import Engine
+from reconciler.watch.backoff import (
     Attempts,
     Backoff,
     Probe,
@@ -56,7 +55,8 @@ from reconciler.watch_state import (
     unhealthy_marks,
     with_logs,
 )
-from reconciler.watch_ui import Reporter, build_rows
+from reconciler.watch.files import FileWatcher, WatchSet
+from reconciler.watch.view import Reporter, build_rows
 from state import StateLock, Store
 
 __all__ = ["Watch", "WatchOptions", "probe_services"]
@@ -335,7 +335,7 @@ class Watch:
         return WatchSet.of(files, contexts, str(self.settings.state_dir))
 
     def _down(self, store: Store) -> list[str]:
-        from reconciler.teardown import teardown
+        from reconciler.apply.teardown import teardown
 
         lock = StateLock(self.settings.state_dir, command="ace watch --down-on-exit")
         try:
