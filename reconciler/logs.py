@@ -2,21 +2,38 @@
 otherwise. Event names are stable snake_case facts (plan_computed, step_started, step_failed...).
 
 `get_logger` returns a light proxy that imports structlog only when an event passes the level
-threshold, so a quiet no-op reconcile never pays for importing it.
+threshold, so a quiet no-op reconcile never pays for importing it. `bound(cycle=...)` adds
+context to every event emitted inside it, in this thread and in the tasks it hands on with
+`contextvars.copy_context()` (the executor does), without importing structlog either.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["get_logger", "setup_logging"]
+__all__ = ["bound", "get_logger", "setup_logging"]
 
 _threshold = logging.WARNING
 _settings: dict[str, bool] = {"json_lines": False, "configured": False}
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR, "critical": logging.CRITICAL}
+_bound: contextvars.ContextVar[tuple[tuple[str, Any], ...]] = contextvars.ContextVar(
+    "ace_log_bound", default=())
+
+
+@contextmanager
+def bound(**kw: Any) -> Iterator[None]:
+    """Every event logged inside carries `kw` (e.g. the pass's cycle id)."""
+    token = _bound.set(tuple({**dict(_bound.get()), **kw}.items()))
+    try:
+        yield
+    finally:
+        _bound.reset(token)
 
 
 class Logger:
@@ -38,7 +55,7 @@ class Logger:
 
         if not _settings["configured"]:
             _configure()
-        logger = structlog.get_logger(self._name).bind(**self._context)
+        logger = structlog.get_logger(self._name).bind(**{**dict(_bound.get()), **self._context})
         getattr(logger, level)(event, **kw)
 
     def debug(self, event: str, **kw: Any) -> None:

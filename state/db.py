@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import cast
 
 from apps.errors import StateError
-from reconciler.core.types import Pairs
+from state.records import Pairs
 
 __all__ = [
     "BUSY_TIMEOUT_MS",

@@ -1,13 +1,16 @@
-"""Frozen values the store returns and accepts (besides RecordedApp/RecordedState)."""
+"""Frozen values the store returns and accepts. `state/` owns them: it imports nothing of
+`reconciler/`, which reads the record through these types (RecordedState is the planner's
+third input)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from reconciler.core.types import Pairs, Step
-
 __all__ = [
+    "Pairs",
+    "RecordedApp",
+    "RecordedState",
     "ContainerRecord",
     "DigestEntries",
     "ImageRecord",
@@ -17,10 +20,36 @@ __all__ = [
     "StepResult",
 ]
 
+Pairs = tuple[tuple[str, str], ...]
 RunOutcome = Literal["ok", "failed", "partial"]
 StepResult = Literal["done", "failed", "skipped"]
 # path -> (size, mtime_ns, digest)
 DigestEntries = dict[str, tuple[int, int, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedApp:
+    """What the database remembers of an app's last successful apply."""
+
+    path: str
+    version: str
+    image: str
+    container_id: str = ""
+    files: Pairs = ()  # build-input manifest of the last build
+    spec_json: str = ""  # canonical JSON of the last applied ContainerSpec
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedState:
+    """Every app's last successful apply, as the planner reads it."""
+
+    apps: tuple[RecordedApp, ...] = ()
+
+    def get(self, path: str) -> RecordedApp | None:
+        for a in self.apps:
+            if a.path == path:
+                return a
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +92,6 @@ class StepOutcome:
     message: str = ""
     duration: float = 0.0
 
-    @classmethod
-    def of(
-        cls, step: Step, outcome: StepResult, message: str = "", duration: float = 0.0
-    ) -> StepOutcome:
-        return cls(
-            step.id, step.app, step.action, step.target, step.cause, outcome, message, duration
-        )
 
 
 @dataclass(frozen=True, slots=True)

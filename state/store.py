@@ -17,12 +17,14 @@ from types import TracebackType
 from typing import get_args
 
 from apps.errors import StateError
-from reconciler.core.types import Pairs, RecordedApp, RecordedState
 from state.db import connect, derive_install_id, dump_pairs, load_pairs, transaction, translated
 from state.records import (
     ContainerRecord,
     DigestEntries,
     ImageRecord,
+    Pairs,
+    RecordedApp,
+    RecordedState,
     RunOutcome,
     RunRecord,
     StepOutcome,

@@ -28,8 +28,8 @@ import apps
 from apps.errors import AceError, AppError
 from apps.model import Action, App, EvalResult
 from apps.params import ParamDecl, convert_value
-from reconciler.apply.executor import app_mounts
-from reconciler.apply.pipeline import Settings, apply_recorded, prepare
+from reconciler.apply.mounts import app_mounts
+from reconciler.apply.pipeline import Prepared, Settings, run_pass
 from reconciler.core.types import LABEL_APP, LABEL_INSTALL, DesiredApp, Plan
 from reconciler.driver.ports import CommandResult, Engine, VolumeMount
 from reconciler.logs import get_logger
@@ -123,22 +123,23 @@ def parse_params(decls: Sequence[ParamDecl], given: Sequence[str], app: str) -> 
 def ensure_image(
     settings: Settings, store: Store, engine: Engine, evaluation: EvalResult, path: str,
 ) -> DesiredApp:
-    """Plan as reconcile would, then apply only the app's build/pull steps. Returns the app's
-    desired state (its `image` is what to run). AceError when the image cannot be made."""
-    _, desired, observed, _, the_plan, _ = prepare(settings, store, engine, evaluation=evaluation)
-    target = next((a for a in desired.apps if a.path == path), None)
+    """The ordinary pass, applying only the app's build/pull steps. Returns the app's desired
+    state (its `image` is what to run). AceError when the image cannot be made."""
+
+    def image_steps(prepared: Prepared) -> Plan:
+        return Plan(tuple(s for s in prepared.plan.steps
+                          if s.app == path and s.action in ("build", "pull")))
+
+    res = run_pass(settings, store, engine, reason="run", command="run", evaluation=evaluation,
+                   select=image_steps)
+    target = next((a for a in res.prepared.desired.apps if a.path == path), None)
     if target is None:
         raise AceError(f"app {path} declares no container: container.run has no image to use")
-    steps = tuple(s for s in the_plan.steps if s.app == path and s.action in ("build", "pull"))
-    if not steps:
-        if target.image not in observed.image_tags():
-            why = next((n.reason for n in the_plan.noops if n.app == path), "")
-            raise AceError(f"app {path}: image {target.image} is missing" + (
-                f" ({why})" if why else ""))
-        return target
-    applied = apply_recorded(Plan(steps=steps), desired, observed, settings=settings,
-                             store=store, engine=engine, command="run")
-    for o in applied.outcomes:
+    if not res.selected.steps and target.image not in res.prepared.observed.image_tags():
+        why = next((n.reason for n in res.plan.noops if n.app == path), "")
+        raise AceError(f"app {path}: image {target.image} is missing" + (
+            f" ({why})" if why else ""))
+    for o in res.outcomes:
         if o.outcome != "done":
             raise AceError(f"app {path}: could not {o.step.action} its image {o.step.target}: "
                            f"{o.message}")

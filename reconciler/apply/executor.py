@@ -5,7 +5,8 @@ other apps. Replacing a service is zero-downtime: new container, health check, t
 
 from __future__ import annotations
 
-import os
+import contextvars
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import Any, Literal, Protocol
 
 from apps.errors import EngineError
 from reconciler.apply.health import wait_healthy
+from reconciler.apply.mounts import app_mounts
 from reconciler.core.desired import Naming
 from reconciler.core.types import (
     LABEL_APP,
@@ -78,11 +80,16 @@ class ApplyOptions:
 
 @dataclass(frozen=True, slots=True)
 class StepOutcome:
+    """How one step ended. `exit_code`/`logs` describe a container the step found exited on
+    its own (a crash) before it restarted or removed it."""
+
     step: Step
     outcome: Outcome
     message: str = ""
     seconds: float = 0.0
     url: str = ""
+    exit_code: str = ""
+    logs: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,17 @@ class ApplyResult:
 
 class StepFailed(Exception):
     pass
+
+
+_EXITED = re.compile(r"Exited \((-?\d+)\)")
+_CRASH_LOG_LINES = 10
+
+
+@dataclass
+class _Done:
+    url: str = ""
+    exit_code: str = ""
+    logs: str = ""
 
 
 @dataclass
@@ -132,23 +150,6 @@ def _labels(naming: Naming, app: DesiredApp) -> dict[str, str]:
 def _mounts(ctx: _Context, app: DesiredApp) -> list[VolumeMount]:
     return app_mounts(ctx.engine, ctx.naming.install, app)
 
-
-def app_mounts(engine: Engine, install: str, app: DesiredApp) -> list[VolumeMount]:
-    """The app's mounts, made ready: rendered secret files written (0600), named volumes
-    created with ace's labels. Shared by service containers and `ace run` commands."""
-    for host, content in app.secret_files:
-        if not os.path.exists(host):
-            os.makedirs(os.path.dirname(host), mode=0o700, exist_ok=True)
-            fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(content)
-    mounts = []
-    for kind, source, target, ro in app.spec.volumes:
-        if kind == "volume":
-            engine.ensure_volume(source, {LABEL_MANAGED: "1", LABEL_INSTALL: install,
-                                          LABEL_APP: app.path})
-        mounts.append(VolumeMount(kind, source, target, ro))
-    return mounts
 
 
 def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> None:
@@ -214,8 +215,20 @@ def _switch(ctx: _Context, app: DesiredApp, new: ObservedContainer,
         log.warning("switch_hook_failed", app=app.path, error=str(exc))
 
 
-def _run_step(ctx: _Context, step: Step) -> str:
-    """Execute one step; returns the URL of a started service (or "")."""
+def _crashed(ctx: _Context, c: ObservedContainer | None, done: _Done) -> None:
+    """Keep the exit code and last log lines of a container that stopped by itself."""
+    if c is None or c.state in ("running", "created", "paused", "restarting"):
+        return
+    m = _EXITED.search(c.status)
+    done.exit_code = m.group(1) if m else ""
+    try:
+        done.logs = ctx.engine.logs(c.id, tail=_CRASH_LOG_LINES)
+    except EngineError:
+        done.logs = ""
+
+
+def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
+    """Execute one step; `done` receives the URL of a started service and crash details."""
     app = ctx.desired.get(step.app)
     if step.action == "build":
         assert app is not None and app.build is not None
@@ -226,34 +239,39 @@ def _run_step(ctx: _Context, step: Step) -> str:
                                     tag=app.image, build_args=dict(b.build_args), labels=labels)
         ctx.record(ctx.recorder.record_image, app=app.path, tag=app.image, image_id=image_id,
                    input_hash=b.input_hash, files=b.files)
-        return ""
+        return
     if step.action == "pull":
         ctx.engine.pull(step.target)
-        return ""
+        return
     if step.action in ("start", "replace"):
         assert app is not None
-        c = _launch(ctx, app)
         old = ctx.by_name.get(step.target) if step.action == "replace" else None
+        _crashed(ctx, old, done)
+        c = _launch(ctx, app)
         _switch(ctx, app, c, old)
         if old is not None:
             ctx.engine.stop_and_remove(old.id, timeout=ctx.options.stop_timeout)
             ctx.record(ctx.recorder.forget_container, container_id=old.id)
         _record_running(ctx, app, c)
-        return f"{app.scheme}://127.0.0.1:{c.host_port}"
+        done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
+        return
     if step.action == "restart":
         assert app is not None
-        c = ctx.engine.start(ctx.by_name[step.target].id)
+        before = ctx.by_name[step.target]
+        _crashed(ctx, before, done)
+        c = ctx.engine.start(before.id)
         _healthy_or_fail(ctx, app, c)
         _switch(ctx, app, c, None)
         _record_running(ctx, app, c)
-        return f"{app.scheme}://127.0.0.1:{c.host_port}"
+        done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
+        return
     if step.action in ("stop", "remove"):
         c = ctx.by_name[step.target]
         ctx.engine.stop_and_remove(c.id, timeout=ctx.options.stop_timeout)
         ctx.record(ctx.recorder.forget_container, container_id=c.id)
         if step.app not in ctx.declared or (app is not None and not app.service):
             ctx.record(ctx.recorder.forget_app, app=step.app)
-        return ""
+        return
     raise StepFailed(f"unknown action {step.action}")
 
 
@@ -270,12 +288,15 @@ def _run_group(ctx: _Context, steps: list[Step]) -> list[StepOutcome]:
             ctx.on_event("start", StepOutcome(step, "skipped"))
             slog.info("step_started")
             t0 = time.monotonic()
+            done_ = _Done()
             try:
-                url = _run_step(ctx, step)
-                res = StepOutcome(step, "done", "", time.monotonic() - t0, url)
+                _run_step(ctx, step, done_)
+                res = StepOutcome(step, "done", "", time.monotonic() - t0, done_.url,
+                                  done_.exit_code, done_.logs)
                 slog.info("step_done", seconds=round(res.seconds, 3))
             except (StepFailed, EngineError, OSError) as exc:
-                res = StepOutcome(step, "failed", str(exc), time.monotonic() - t0)
+                res = StepOutcome(step, "failed", str(exc), time.monotonic() - t0, "",
+                                  done_.exit_code, done_.logs)
                 slog.warning("step_failed", error=str(exc), seconds=round(res.seconds, 3))
         done[step.id] = res.outcome
         out.append(res)
@@ -303,7 +324,10 @@ def apply_plan(
     if not groups:
         return ApplyResult(())
     with ThreadPoolExecutor(max_workers=max(1, options.parallel)) as pool:
-        results = list(pool.map(lambda g: _run_group(ctx, g), groups.values()))
+        # each app's steps log with the caller's bound context (the pass's cycle id)
+        runs = [pool.submit(contextvars.copy_context().run, _run_group, ctx, g)
+                for g in groups.values()]
+        results = [r.result() for r in runs]
     order = {s.id: i for i, s in enumerate(plan.steps)}
     outcomes = sorted((o for r in results for o in r), key=lambda o: order[o.step.id])
     return ApplyResult(tuple(outcomes))

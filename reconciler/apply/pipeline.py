@@ -1,12 +1,18 @@
-"""One reconcile pass: evaluate -> observe -> plan -> apply. The CLI and the watch loop both call
-`run_pass`; nothing else decides what to do."""
+"""One reconcile pass: evaluate -> observe -> plan -> apply. `ace reconcile`, `ace watch` and
+`ace run` all call `run_pass`; nothing else decides what to do.
+
+- `prepare` is the read half (evaluate, hash, observe, plan) that `plan`, `status` and `drift`
+  stop after; it writes only changed file digests and evaluation-cache entries.
+- `run_pass` adds the write half: adopt what runs unrecorded, apply the (selected) plan, record
+  the run. Every log line of the pass carries one `cycle` id.
+"""
 
 from __future__ import annotations
 
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,20 +26,20 @@ from reconciler.apply.executor import (
     adopt,
     apply_plan,
 )
+from reconciler.apply.observe import observe, with_health
 from reconciler.core.desired import Naming, desired_state
 from reconciler.core.hashing import DigestCache
 from reconciler.core.planner import PlanOptions, PullPolicy, plan
 from reconciler.core.types import DesiredState, ObservedState, Plan, RecordedState
 from reconciler.driver.ports import Engine
-from reconciler.logs import get_logger
+from reconciler.logs import bound, get_logger
 from state import RunOutcome, Store
 from state.records import StepOutcome as StoredOutcome
 
 __all__ = [
     "PassResult",
+    "Prepared",
     "Settings",
-    "apply_recorded",
-    "observe",
     "prepare",
     "run_pass",
     "state_dir_for",
@@ -52,6 +58,8 @@ def state_dir_for(apps_file: str | Path, override: str | None = None) -> Path:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """What every command that runs a pass is configured with."""
+
     apps_file: Path
     state_dir: Path
     pull: PullPolicy = "missing"
@@ -61,19 +69,43 @@ class Settings:
 
 
 @dataclass(frozen=True, slots=True)
-class PassResult:
-    """Everything one pass saw and did."""
+class Prepared:
+    """The read half of a pass: what was declared, what runs, what was recorded, and the plan
+    that takes the one to the other."""
 
-    cycle: str
     evaluation: EvalResult
     desired: DesiredState
     observed: ObservedState
     recorded: RecordedState
     plan: Plan
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PassResult:
+    """Everything one pass saw and did. `plan` is the whole plan; `selected` the part that was
+    applied (the same unless the caller's `select` filtered it); `applied` is None when nothing
+    was applied (dry run, or nothing to do)."""
+
+    cycle: str
+    reason: str
+    prepared: Prepared
+    selected: Plan
     applied: ApplyResult | None = None
     adopted: tuple[str, ...] = ()
     seconds: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def evaluation(self) -> EvalResult:
+        return self.prepared.evaluation
+
+    @property
+    def plan(self) -> Plan:
+        return self.prepared.plan
+
+    @property
+    def outcomes(self) -> tuple[StepOutcome, ...]:
+        return self.applied.outcomes if self.applied else ()
 
     @property
     def ok(self) -> bool:
@@ -84,34 +116,18 @@ class PassResult:
         return self.applied is not None and self.applied.changed
 
 
-def observe(engine: Engine, install: str, desired: DesiredState | None = None) -> ObservedState:
-    """The engine's truth: one sparse container listing, and the images it leaves open.
-
-    Containers of `ace run` commands carry no version label: they are transient and never
-    planned for. Without `desired`, every image is listed (status, drift). With it, an app whose
-    container of the desired version runs under its image's name vouches for that image; only
-    the other apps' images are listed, filtered by the engine — none at all when everything
-    runs, so a no-op pass is a single listing call."""
-    containers = tuple(c for c in engine.list_containers(install) if c.version)
-    if desired is None:
-        return ObservedState(containers, engine.list_images())
-    running = {(c.app, c.version, c.image) for c in containers if c.state == "running"}
-    vouched = frozenset(a.image for a in desired.apps
-                        if a.service and (a.path, a.version, a.image) in running)
-    needed = sorted({a.image for a in desired.apps} - vouched)
-    images = engine.list_images(needed) if needed else ()
-    return ObservedState(containers, images, vouched)
-
-
 def _digest_prefix(result: EvalResult) -> str:
     dirs = [a.container.build_dir for a in result.apps if a.container and a.container.build_dir]
     return os.path.commonpath(dirs) if dirs else "/"
 
 
 def prepare(
-    settings: Settings, store: Store, engine: Engine, *, evaluation: EvalResult | None = None
-) -> tuple[EvalResult, DesiredState, ObservedState, RecordedState, Plan, dict[str, float]]:
-    """Evaluate (unless given), hash, observe and plan. Writes only changed file digests."""
+    settings: Settings, store: Store, engine: Engine, *, evaluation: EvalResult | None = None,
+    marks: Mapping[str, str] | None = None,
+) -> Prepared:
+    """Evaluate (unless given), hash, observe and plan. `marks` (container id -> "unhealthy:
+    ...") are written onto the observed containers before planning. Writes only changed file
+    digests and evaluation-cache entries."""
     t: dict[str, float] = {}
     t0 = time.perf_counter()
     result = evaluation
@@ -129,30 +145,20 @@ def prepare(
         store.save_digests(cache.fresh)
     t["hash"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    observed = observe(engine, store.install_id, desired)
+    observed = with_health(observe(engine, store.install_id, desired), marks or {})
     t["observe"] = time.perf_counter() - t2
     recorded = store.recorded()
     the_plan = plan(desired, observed, recorded, PlanOptions(pull=settings.pull))
-    return result, desired, observed, recorded, the_plan, t
+    return Prepared(result, desired, observed, recorded, the_plan, t)
 
 
-def apply_recorded(
-    the_plan: Plan,
-    desired: DesiredState,
-    observed: ObservedState,
-    *,
-    settings: Settings,
-    store: Store,
-    engine: Engine,
-    command: str,
-    on_event: Callable[[str, StepOutcome], None] = lambda kind, outcome: None,
-    on_switch: SwitchHook | None = None,
-) -> ApplyResult:
-    """Apply a plan and record it as one run with per-step outcomes (reconcile, watch and
-    `ace run` all go through here)."""
-    run_id = store.begin_run(command, the_plan.render())
+def _apply(prepared: Prepared, selected: Plan, *, settings: Settings, store: Store,
+           engine: Engine, command: str, on_event: Callable[[str, StepOutcome], None],
+           on_switch: SwitchHook | None) -> ApplyResult:
+    """Apply a plan and record it as one run with per-step outcomes."""
+    run_id = store.begin_run(command, selected.render())
     applied = apply_plan(
-        the_plan, desired, observed, engine=engine, recorder=store,
+        selected, prepared.desired, prepared.observed, engine=engine, recorder=store,
         naming=Naming(store.install_id, str(settings.state_dir)),
         options=ApplyOptions(parallel=settings.parallel, health_timeout=settings.health_timeout,
                              on_switch=on_switch),
@@ -160,7 +166,9 @@ def apply_recorded(
     )
     outcome: RunOutcome = "ok" if applied.ok else ("partial" if applied.changed else "failed")
     store.finish_run(run_id, outcome, [
-        StoredOutcome.of(o.step, o.outcome, o.message, o.seconds) for o in applied.outcomes
+        StoredOutcome(o.step.id, o.step.app, o.step.action, o.step.target, o.step.cause,
+                      o.outcome, o.message, o.seconds)
+        for o in applied.outcomes
     ])
     return applied
 
@@ -170,28 +178,46 @@ def run_pass(
     store: Store,
     engine: Engine,
     *,
-    dry_run: bool = False,
+    reason: str = "reconcile",
     command: str = "reconcile",
+    cycle: str | None = None,
+    dry_run: bool = False,
     evaluation: EvalResult | None = None,
+    marks: Mapping[str, str] | None = None,
+    select: Callable[[Prepared], Plan] | None = None,
     on_event: Callable[[str, StepOutcome], None] = lambda kind, outcome: None,
+    on_switch: SwitchHook | None = None,
 ) -> PassResult:
-    cycle = uuid.uuid4().hex[:8]
-    bound = log.bind(cycle=cycle)
-    start = time.perf_counter()
-    result, desired, observed, recorded, the_plan, timings = prepare(
-        settings, store, engine, evaluation=evaluation
-    )
-    for err in result.errors:
-        bound.warning("app_error", app=err.app, file=err.file, line=err.line, error=err.message)
-    bound.info("plan_computed", steps=len(the_plan.steps), noops=len(the_plan.noops))
-    applied: ApplyResult | None = None
-    adopted: tuple[str, ...] = ()
-    if not dry_run:
-        adopted = adopt(desired, observed, recorded, store)
-        if the_plan.steps:
-            applied = apply_recorded(the_plan, desired, observed, settings=settings, store=store,
-                                     engine=engine, command=command, on_event=on_event)
-    seconds = time.perf_counter() - start
-    bound.info("pass_finished", seconds=round(seconds, 3), dry_run=dry_run)
-    return PassResult(cycle, result, desired, observed, recorded, the_plan, applied, adopted,
-                      seconds, timings)
+    """The one pass body: prepare, adopt, apply what `select` keeps of the plan, record.
+
+    - `reason` says why the pass runs ("reconcile", "files", "resync", "run"); `command` names
+      the run in the store's history.
+    - `evaluation`: an evaluation the caller already made (watch's incremental one, `ace run`'s
+      with action runtimes); the caller then reports its errors. Otherwise this pass evaluates
+      and logs each app error as `app_error`.
+    - `select(prepared) -> Plan`: the part of the plan to apply (watch holds back apps that are
+      backing off; `ace run` keeps one app's image steps). Default: all of it.
+    - `dry_run`: prepare and stop (nothing adopted, applied or recorded).
+    """
+    cycle = cycle or uuid.uuid4().hex[:8]
+    with bound(cycle=cycle):
+        start = time.perf_counter()
+        prepared = prepare(settings, store, engine, evaluation=evaluation, marks=marks)
+        if evaluation is None:
+            for err in prepared.evaluation.errors:
+                log.warning("app_error", app=err.app, file=err.file, line=err.line,
+                            error=err.message)
+        selected = select(prepared) if select is not None else prepared.plan
+        log.info("plan_computed", reason=reason, steps=len(prepared.plan.steps),
+                 selected=len(selected.steps), noops=len(prepared.plan.noops))
+        applied: ApplyResult | None = None
+        adopted: tuple[str, ...] = ()
+        if not dry_run:
+            adopted = adopt(prepared.desired, prepared.observed, prepared.recorded, store)
+            if selected.steps:
+                applied = _apply(prepared, selected, settings=settings, store=store,
+                                 engine=engine, command=command, on_event=on_event,
+                                 on_switch=on_switch)
+        seconds = time.perf_counter() - start
+        log.info("pass_finished", seconds=round(seconds, 3), dry_run=dry_run)
+    return PassResult(cycle, reason, prepared, selected, applied, adopted, seconds)

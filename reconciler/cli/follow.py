@@ -10,21 +10,16 @@ left off). It ends only on Ctrl-C.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from apps.errors import EngineError
-from reconciler.core.types import ObservedContainer
+from reconciler.core.types import ObservedContainer, current_container
 from reconciler.driver.ports import Engine
 
-__all__ = ["follow_app", "newest"]
+__all__ = ["follow_app"]
 
 Write = Callable[[str], None]
 
-
-def newest(containers: Iterable[ObservedContainer], app: str) -> ObservedContainer | None:
-    """The app's container to show: a running one before others, then the newest."""
-    mine = [c for c in containers if c.app == app and c.version]
-    return max(mine, key=lambda c: (c.state == "running", c.created)) if mine else None
 
 
 def follow_app(engine: Engine, install: str, app: str, first: ObservedContainer, *,
@@ -59,7 +54,7 @@ def _next_running(engine: Engine, install: str, app: str, note: Write, poll: flo
     said = ""
     while True:
         try:
-            found = newest(engine.list_containers(install), app)
+            found = current_container(engine.list_containers(install), app)
         except EngineError as exc:
             found, why = None, f"the engine is not answering ({exc})"
         else:

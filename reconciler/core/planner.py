@@ -27,6 +27,7 @@ from reconciler.core.types import (
     RecordedApp,
     RecordedState,
     Step,
+    container_rank,
 )
 
 __all__ = ["PlanOptions", "plan"]
@@ -40,7 +41,7 @@ class PlanOptions:
 
 
 def _newest_first(cs: Sequence[ObservedContainer]) -> list[ObservedContainer]:
-    return sorted(cs, key=lambda c: (c.state == "running", c.created, c.id), reverse=True)
+    return sorted(cs, key=container_rank, reverse=True)
 
 
 def _files_cause(recorded: RecordedApp | None, files: Sequence[tuple[str, str]]) -> str:

@@ -1,24 +1,22 @@
 """What runs versus what was declared and recorded: `ace status` rows and `ace drift` items.
 
-Both read one observation; health is probed live (one GET per running service, in parallel)."""
+Both read one observation and the health the caller probed (`apply.health.probe_health`);
+pure: no I/O here."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from reconciler.apply.health import probe
 from reconciler.core.types import (
-    DesiredApp,
     DesiredState,
-    ObservedContainer,
     ObservedState,
     RecordedState,
+    current_container,
 )
 
-__all__ = ["AppStatus", "DriftItem", "drift_items", "probe_health", "status_rows"]
+__all__ = ["AppStatus", "DriftItem", "drift_items", "status_rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,32 +50,6 @@ class DriftItem:
                 "expected": self.expected, "actual": self.actual}
 
 
-def _current(app: DesiredApp, observed: ObservedState) -> ObservedContainer | None:
-    mine = [c for c in observed.containers if c.app == app.path]
-    if not mine:
-        return None
-    return max(mine, key=lambda c: (c.state == "running", c.version == app.version, c.created))
-
-
-def probe_health(desired: DesiredState, observed: ObservedState) -> dict[str, str]:
-    """app path -> "healthy"/"unhealthy: ..." for each running service container."""
-    targets: list[tuple[str, DesiredApp, ObservedContainer]] = []
-    for app in desired.apps:
-        c = _current(app, observed)
-        if app.service and c is not None and c.state == "running" and c.host_port:
-            targets.append((app.path, app, c))
-
-    def one(t: tuple[str, DesiredApp, ObservedContainer]) -> tuple[str, str]:
-        path, app, c = t
-        assert c.host_port is not None
-        status, detail = probe(app.scheme, c.host_port, app.health, timeout=2.0)
-        return path, "healthy" if status == 200 else f"unhealthy: {detail}"
-
-    if not targets:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(16, len(targets))) as pool:
-        return dict(pool.map(one, targets))
-
 
 def status_rows(
     desired: DesiredState, observed: ObservedState, health: dict[str, str],
@@ -96,7 +68,7 @@ def _rows(
 ) -> list[AppStatus]:
     rows: list[AppStatus] = []
     for app in sorted(desired.apps, key=lambda a: a.path):
-        c = _current(app, observed)
+        c = current_container(observed.containers, app.path, app.version)
         if not app.service:
             rows.append(AppStatus(app.path, "command", "-", "", "", app.image, 0,
                                   "image only; run actions with ace run"))

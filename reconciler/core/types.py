@@ -6,8 +6,11 @@ holds an SDK or ORM object.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
+
+from state.records import Pairs, RecordedApp, RecordedState
 
 __all__ = [
     "LABEL_APP",
@@ -28,6 +31,8 @@ __all__ = [
     "RecordedApp",
     "RecordedState",
     "Step",
+    "container_rank",
+    "current_container",
 ]
 
 # Labels ace puts on every container, image and volume it creates.
@@ -38,7 +43,6 @@ LABEL_VERSION = "dev.ace.version"  # container version hash
 LABEL_INPUTS = "dev.ace.inputs"  # image build-input hash
 LABEL_PORT = "dev.ace.port"  # container port
 
-Pairs = tuple[tuple[str, str], ...]
 Action = Literal["build", "pull", "start", "replace", "restart", "stop", "remove"]
 
 
@@ -104,6 +108,20 @@ class ObservedContainer:
     address: str = ""  # "ip:port" of the service port on the container's network ("" unknown)
 
 
+def container_rank(c: ObservedContainer, version: str = "") -> tuple[bool, bool, int, str]:
+    """How much a container stands for its app: running first, then of `version`, then newest."""
+    return (c.state == "running", bool(version) and c.version == version, c.created, c.id)
+
+
+def current_container(containers: Iterable[ObservedContainer], app: str, version: str = ""
+                      ) -> ObservedContainer | None:
+    """The app's current container, by one rule the planner, status, drift and log following
+    share: a running one before others, one of `version` (the desired one) before others, then
+    the newest. Containers of `ace run` commands (no version label) never count."""
+    mine = [c for c in containers if c.app == app and c.version]
+    return max(mine, key=lambda c: container_rank(c, version)) if mine else None
+
+
 @dataclass(frozen=True, slots=True)
 class ObservedImage:
     id: str
@@ -126,28 +144,6 @@ class ObservedState:
             tags.update(img.tags)
         return frozenset(tags)
 
-
-@dataclass(frozen=True, slots=True)
-class RecordedApp:
-    """What the database remembers of an app's last successful apply."""
-
-    path: str
-    version: str
-    image: str
-    container_id: str = ""
-    files: Pairs = ()  # build-input manifest of the last build
-    spec_json: str = ""  # canonical JSON of the last applied ContainerSpec
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedState:
-    apps: tuple[RecordedApp, ...] = ()
-
-    def get(self, path: str) -> RecordedApp | None:
-        for a in self.apps:
-            if a.path == path:
-                return a
-        return None
 
 
 @dataclass(frozen=True, slots=True)

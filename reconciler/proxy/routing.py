@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from apps.model import App, Route
-from reconciler.core.types import DesiredState, ObservedContainer, ObservedState
+from reconciler.core.types import (
+    DesiredState,
+    ObservedContainer,
+    ObservedState,
+    current_container,
+)
 from reconciler.proxy.paths import NormPath, join_prefix, prefix_segments
 
 __all__ = ["CONTAINER_URL", "Backend", "Entry", "Match", "Slot", "Table", "build_entries",
@@ -158,11 +163,10 @@ def container_backends(desired: DesiredState, observed: ObservedState
     for a in desired.apps:
         if not a.service:
             continue
-        running = by_app.get(a.path, [])
-        if not running:
+        best = current_container(by_app.get(a.path, []), a.path, a.version)
+        if best is None:
             out[a.path] = (None, "")
             continue
-        best = max(running, key=lambda c: (c.version == a.version, c.created))
         out[a.path] = (Backend(a.scheme, "127.0.0.1", best.host_port or 0,
                                direct=_split(best.address)), best.id)
     return out

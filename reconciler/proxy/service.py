@@ -161,7 +161,8 @@ class ProxyService:
 
     def _status(self) -> dict[str, Any]:
         """`ace status --json` for what the last pass saw (health probed now)."""
-        from reconciler.core.report import probe_health, status_rows
+        from reconciler.apply.health import probe_health
+        from reconciler.core.report import status_rows
 
         if self._last is None:
             return {"apps": [], "errors": []}

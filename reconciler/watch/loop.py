@@ -1,13 +1,13 @@
 """`ace watch`: the reconcile pass, run again whenever something may have changed.
 
 Triggers: a burst of relevant file changes (coalesced), and a resync timer. Each pass is the
-ordinary one: incremental evaluation -> `prepare` (hash, observe, plan) -> the plan minus retry
-steps of apps still backing off -> the executor. Events never say what to do, only when to look.
+ordinary one (`run_pass`) given the incremental evaluation, the loop's health marks, and a
+`select` that holds back the retry steps of apps still backing off. Events never say what to do,
+only when to look.
 
 - The state lock is held only during a pass; `ace reconcile` meanwhile waits for it.
 - Health: on each resync tick running services are probed; after `unhealthy_after` failures in
-  a row, the engine view given to `prepare` marks the container unhealthy and the planner
-  replaces it.
+  a row, the container is handed to the planner marked unhealthy and the planner replaces it.
 - Engine outages: said once, retried with backoff (capped), reconciled when it answers again.
 """
 
@@ -18,35 +18,22 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, cast
-
-import structlog
+from dataclasses import dataclass, field
 
 from apps.errors import AceError, EngineError, StateError
 from apps.incremental import EvalMemory, evaluate_incremental
 from apps.model import EvalError, EvalResult
-from reconciler.apply.executor import (
-    ApplyResult,
-    StepOutcome,
-    SwitchHook,
-    adopt,
-)
-from reconciler.apply.pipeline import Settings, apply_recorded, observe, prepare
-from reconciler.apply.probe import Target, probe_all
-from reconciler.core.types import (
-    DesiredState,
-    ObservedContainer,
-    ObservedState,
-    Plan,
-    RecordedState,
-)
+from reconciler.apply.executor import StepOutcome, SwitchHook
+from reconciler.apply.health import probe_services
+from reconciler.apply.observe import observe
+from reconciler.apply.pipeline import PassResult, Prepared, Settings, run_pass
+from reconciler.core.types import DesiredState, ObservedState, Plan
 from reconciler.driver.ports import Engine
+from reconciler.logs import get_logger
 from reconciler.watch.backoff import (
     Attempts,
     Backoff,
     Probe,
-    crash_details,
     desired_key,
     hold_back,
     record_attempts,
@@ -56,12 +43,12 @@ from reconciler.watch.backoff import (
     with_logs,
 )
 from reconciler.watch.files import FileWatcher, WatchSet
-from reconciler.watch.view import Reporter, build_rows
+from reconciler.watch.reporter import Reporter, build_rows
 from state import StateLock, Store
 
-__all__ = ["Watch", "WatchOptions", "probe_services"]
+__all__ = ["Watch", "WatchOptions"]
 
-log = structlog.get_logger("ace.watch")
+log = get_logger("ace.watch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,41 +66,6 @@ class WatchOptions:
     on_pass: Callable[[EvalResult, DesiredState, ObservedState, dict[str, str]], None] | None = None
 
 
-class _EngineView:
-    """The engine as a watch pass sees it: container listings carry the loop's health marks, and
-    a container that stopped by itself leaves its exit status and last log lines behind when it
-    is removed (crash-loop reports). Everything else is the real engine."""
-
-    def __init__(self, inner: Engine, marks: Callable[[], Mapping[str, str]]) -> None:
-        self._inner = inner
-        self._marks = marks
-        self.last_exit: dict[str, tuple[str, str]] = {}  # app -> (exit code, last log lines)
-
-    def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
-        c = self._inner.inspect(container_id)
-        if c is not None and c.state not in ("running", "created"):
-            code, _ = crash_details("", c.status)
-            self.last_exit[c.app] = (code, self._inner.logs(container_id, tail=10))
-        self._inner.stop_and_remove(container_id, timeout=timeout)
-
-    def list_containers(self, install: str) -> tuple[ObservedContainer, ...]:
-        marks = self._marks()
-        return tuple(replace(c, health=marks[c.id]) if c.id in marks else c
-                     for c in self._inner.list_containers(install))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-def probe_services(desired: DesiredState, observed: ObservedState
-                   ) -> dict[str, tuple[str, bool, str]]:
-    """app -> (container id, ok, detail) for each running current-version service."""
-    running = {(c.app, c.version): c for c in observed.containers
-               if c.state == "running" and c.host_port}
-    found = [(a, running[(a.path, a.version)]) for a in desired.apps
-             if a.service and (a.path, a.version) in running]
-    answers = probe_all([Target(a.path, a.scheme, c.host_port or 0, a.health) for a, c in found])
-    return {a.path: (c.id, answers[a.path][0] == 200, answers[a.path][1]) for a, c in found}
 
 
 class Watch:
@@ -142,8 +94,6 @@ class Watch:
         self._last: tuple[DesiredState, ObservedState] | None = None
         self._down_since: float | None = None
         self._engine_fails = 0
-        self._spy = _EngineView(engine, self._marks)
-        self._view = cast(Engine, self._spy)
         self._watcher = FileWatcher(self._on_files, step_ms=options.step_ms)
 
     # -- triggers ---------------------------------------------------------------------------
@@ -201,7 +151,11 @@ class Watch:
 
     def _probe(self) -> None:
         assert self._last is not None
-        results = probe_services(*self._last)
+        desired = self._last[0]
+        versions = {a.path: a.version for a in desired.apps}
+        results = {app: (p.container, p.ok, p.detail)  # the desired version's container only
+                   for app, p in probe_services(*self._last).items()
+                   if p.version == versions[app]}
         self.probes = record_probes(self.probes, results)
         self.health = {app: "healthy" if ok else f"unhealthy: {detail}"
                        for app, (_, ok, detail) in results.items()}
@@ -237,11 +191,21 @@ class Watch:
         if lock is None:
             return 0.0
         start = self.clock()
+        held: tuple[str, ...] = ()
+
+        def select(prepared: Prepared) -> Plan:
+            nonlocal held
+            keys = {a.path: desired_key(a) for a in prepared.desired.apps}
+            kept, held = hold_back(prepared.plan, self.attempts, keys, self.clock())
+            return kept
+
         try:
-            with structlog.contextvars.bound_contextvars(cycle=cycle):
-                _, desired, observed, recorded, the_plan, _ = prepare(
-                    self.settings, store, self._view, evaluation=evaluated.result)
-                applied, held = self._apply(store, the_plan, desired, observed, recorded)
+            res = run_pass(self.settings, store, self.engine, reason=reason, command="watch",
+                           cycle=cycle, evaluation=evaluated.result, marks=self._marks(),
+                           select=select, on_event=self._on_step,
+                           on_switch=self.options.on_switch)
+            if res.applied is not None and not res.applied.ok:
+                self.engine.ping()  # an outage mid-apply is an outage, not a crash loop
         except EngineError as exc:
             return self._engine_down(str(exc))
         finally:
@@ -250,16 +214,16 @@ class Watch:
         if self._down_since is not None:
             self.reporter.engine_back(self.clock() - self._down_since)
             self._down_since, self._engine_fails = None, 0
-        if applied is not None and applied.changed:  # show what runs now, not before
+        desired, observed = res.prepared.desired, res.prepared.observed
+        if res.changed:  # show what runs now, not before
             observed = observe(self.engine, store.install_id, desired)
         self._last = (desired, observed)
-        errs = self._after(applied, desired, observed, held)
+        errs = self._after(res, observed, held)
         if self.options.on_pass is not None:
             self.options.on_pass(evaluated.result, desired, observed, errs)
         if self.options.watch_files:
             self._watcher.update(self._watch_set(desired))
-        steps = len(applied.outcomes) if applied else 0
-        self.reporter.pass_finished(cycle, self.clock() - start, steps, held)
+        self.reporter.pass_finished(cycle, self.clock() - start, len(res.outcomes), held)
         return self._next_delay(held)
 
     def _next_delay(self, held: tuple[str, ...]) -> float:
@@ -268,21 +232,6 @@ class Watch:
         ends = [self.attempts[a].until - now for a in held if a in self.attempts]
         return max(0.05, min([self.options.resync, *ends]))
 
-    def _apply(self, store: Store, the_plan: Plan, desired: DesiredState,
-               observed: ObservedState, recorded: RecordedState
-               ) -> tuple[ApplyResult | None, tuple[str, ...]]:
-        """adopt + apply + record, exactly as `run_pass` does, on the plan minus held retries."""
-        keys = {a.path: desired_key(a) for a in desired.apps}
-        the_plan, held = hold_back(the_plan, self.attempts, keys, self.clock())
-        adopt(desired, observed, recorded, store)
-        if not the_plan.steps:
-            return None, held
-        applied = apply_recorded(the_plan, desired, observed, settings=self.settings,
-                                 store=store, engine=self._view, command="watch",
-                                 on_event=self._on_step, on_switch=self.options.on_switch)
-        if not applied.ok:
-            self.engine.ping()  # an outage mid-apply is an outage, not a crash loop
-        return applied, held
 
     def _on_step(self, kind: str, o: StepOutcome) -> None:
         if kind != "end" or o.outcome == "skipped":
@@ -292,19 +241,21 @@ class Watch:
             self.changes[o.step.app] = f"{time.strftime('%H:%M:%S')} {o.step.action}: " \
                                        f"{o.step.cause}"
 
-    def _after(self, applied: ApplyResult | None, desired: DesiredState,
-               observed: ObservedState, held: tuple[str, ...]) -> dict[str, str]:
+    def _after(self, res: PassResult, observed: ObservedState, held: tuple[str, ...]
+               ) -> dict[str, str]:
         """Book-keeping after a pass; returns each app's error (evaluation or failed step)."""
+        desired, applied = res.prepared.desired, res.applied
         keys = {a.path: desired_key(a) for a in desired.apps}
         now = self.clock()
         if applied is not None:
             before = self.attempts
             self.attempts = record_attempts(before, applied.outcomes, keys, now,
                                             self.options.backoff)
+            crashed = {o.step.app: o for o in applied.outcomes if o.exit_code or o.logs}
             for app, a in list(self.attempts.items()):
-                if a is not before.get(app) and a.failed and app in self._spy.last_exit:
-                    code, logs = self._spy.last_exit.pop(app)
-                    a = self.attempts[app] = with_logs(a, logs, code)
+                if a is not before.get(app) and a.failed and app in crashed:
+                    o = crashed[app]
+                    a = self.attempts[app] = with_logs(a, o.logs, o.exit_code)
                 if a is not before.get(app) and a.crash_looping and a.failed:
                     self.reporter.crash_loop(a, a.until - now)
         self.attempts = settle(self.attempts, (), keys, now, self.options.backoff)

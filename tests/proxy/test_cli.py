@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from apps.errors import AceError
-from reconciler.cli.serve import start_proxy
+from reconciler.cli.loop import start_proxy
 from reconciler.proxy.address import public_base
 from reconciler.proxy.http1 import parse_response, read_response_head
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.cli.follow import follow_app, newest
-from reconciler.core.types import LABEL_APP, LABEL_INSTALL, LABEL_VERSION
+from reconciler.cli.follow import follow_app
+from reconciler.core.types import LABEL_APP, LABEL_INSTALL, LABEL_VERSION, current_container
 from tests.fakes import FakeEngine
 
 INSTALL = "inst-follow"
@@ -48,7 +48,7 @@ def test_follows_the_app_across_a_replace_a_restart_and_an_outage() -> None:
             raise KeyboardInterrupt
 
     ids: dict[str, str] = {}
-    first = newest(engine.list_containers(INSTALL), "/web")
+    first = current_container(engine.list_containers(INSTALL), "/web")
     assert first is not None and first.id == old
     with pytest.raises(KeyboardInterrupt):
         follow_app(engine, INSTALL, "/web", first, tail=1, out=out.append, note=notes.append,
@@ -67,6 +67,6 @@ def test_newest_prefers_a_running_container() -> None:
     a = start(engine, "web-1", "v1", [])
     start(engine, "web-2", "v2", [])
     engine.crash(next(c for c in engine.containers if c != a))
-    found = newest(engine.list_containers(INSTALL), "/web")
+    found = current_container(engine.list_containers(INSTALL), "/web")
     assert found is not None and found.id == a
-    assert newest(engine.list_containers(INSTALL), "/other") is None
+    assert current_container(engine.list_containers(INSTALL), "/other") is None

@@ -101,7 +101,7 @@ def test_runs_round_trip(store: Store) -> None:
     step = Step("build:/web", "build", "/web", "ace/web:1", "build inputs changed: index.html")
     first = store.begin_run("reconcile", "build /web ...", started_at=100.0)
     steps = [
-        StepOutcome.of(step, "done", duration=1.5),
+        StepOutcome(step.id, step.app, step.action, step.target, step.cause, "done", duration=1.5),
         StepOutcome(
             "replace:/web",
             "/web",

@@ -101,7 +101,7 @@ def test_probe_all_statuses() -> None:
     import socket
     import threading
 
-    from reconciler.apply.probe import Target, probe_all
+    from reconciler.apply.health import Target, probe_all
 
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802

@@ -1,4 +1,5 @@
-"""What a person (or a machine) sees of `ace watch`.
+"""What a person (or a machine) sees of `ace watch`: the two implementations of the watch
+loop's `Reporter`.
 
 - `LiveReporter` (a terminal): a rich Live table (app, state, health, URL, last change, last error)
   and one line above it per applied change, with its cause.
@@ -11,9 +12,8 @@ No decisions here, only presentation.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 import structlog
 from rich.console import Console, Group
@@ -24,66 +24,10 @@ from rich.text import Text
 
 from apps.model import EvalError
 from reconciler.apply.executor import StepOutcome
-from reconciler.core.report import status_rows
-from reconciler.core.types import DesiredState, ObservedState
 from reconciler.watch.backoff import Attempts
+from reconciler.watch.reporter import Row, first_line
 
-__all__ = ["JsonReporter", "LiveReporter", "Reporter", "Row", "build_rows"]
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    app: str
-    state: str  # running, stopped, missing, crash-looping, error, orphaned, command
-    health: str
-    url: str
-    last_change: str
-    last_error: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"app": self.app, "state": self.state, "health": self.health, "url": self.url,
-                "last_change": self.last_change, "last_error": self.last_error}
-
-
-def _first_line(text: str, width: int = 120) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
-def build_rows(
-    desired: DesiredState, observed: ObservedState, health: Mapping[str, str],
-    attempts: Mapping[str, Attempts], changes: Mapping[str, str], errors: Mapping[str, str],
-) -> tuple[Row, ...]:
-    """One row per app: status_rows of the last pass, with crash loops and last events."""
-    out: list[Row] = []
-    for r in status_rows(desired, observed, dict(health)):
-        state, err = r.state, errors.get(r.path, "")
-        a = attempts.get(r.path)
-        if a is not None and a.crash_looping and a.failed:
-            state = "crash-looping"
-            tail = " | ".join(a.logs.strip().splitlines()[-2:])
-            err = f"exit code {a.exit_code or '?'}" + (f"; last log: {tail}" if tail else "")
-        elif not err and r.detail and r.state not in ("running", "command"):
-            err = r.detail
-        out.append(Row(r.path, state, r.health, r.url, changes.get(r.path, ""),
-                       _first_line(err)))
-    return tuple(out)
-
-
-class Reporter(Protocol):
-    def started(self, apps_file: str, roots: Sequence[str], resync: float) -> None: ...
-    def files_changed(self, paths: Sequence[str]) -> None: ...
-    def pass_started(self, cycle: str, reason: str, reevaluated: Sequence[str]) -> None: ...
-    def app_errors(self, errors: Sequence[EvalError]) -> None: ...
-    def step(self, outcome: StepOutcome) -> None: ...
-    def pass_finished(self, cycle: str, seconds: float, steps: int, held: Sequence[str]) -> None:
-        ...
-    def crash_loop(self, a: Attempts, retry_in: float) -> None: ...
-    def engine_unavailable(self, error: str, retry_in: float) -> None: ...
-    def engine_back(self, down_for: float) -> None: ...
-    def lock_busy(self, holder: str) -> None: ...
-    def rows(self, rows: Sequence[Row]) -> None: ...
-    def stopped(self, reason: str, down: Sequence[str]) -> None: ...
+__all__ = ["JsonReporter", "LiveReporter"]
 
 
 class JsonReporter:
@@ -196,7 +140,7 @@ class LiveReporter:
     def step(self, o: StepOutcome) -> None:
         s = o.step
         tail = f" → {o.url}" if o.url else ""
-        msg = f"  [red]{escape(_first_line(o.message))}[/]" if o.outcome == "failed" else ""
+        msg = f"  [red]{escape(first_line(o.message))}[/]" if o.outcome == "failed" else ""
         self._print(f"{_MARK[o.outcome]} {s.action} {escape(s.app)} ({escape(s.cause)}) "
                     f"{o.seconds:.1f}s{tail}{msg}")
 
@@ -209,8 +153,8 @@ class LiveReporter:
 
     def engine_unavailable(self, error: str, retry_in: float) -> None:
         self._banner = f"Docker engine not answering; retrying (every ≤{retry_in:.0f} s): " \
-                       f"{_first_line(error, 100)}"
-        self._print(f"[yellow]engine unavailable[/]: {escape(_first_line(error))}")
+                       f"{first_line(error, 100)}"
+        self._print(f"[yellow]engine unavailable[/]: {escape(first_line(error))}")
         self._refresh()
 
     def engine_back(self, down_for: float) -> None:

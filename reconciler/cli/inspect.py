@@ -1,0 +1,128 @@
+"""Commands that only look: `config` (no engine), `status`, `drift`, `logs`."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import suppress
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import apps
+from apps.errors import AceError
+from reconciler.apply.pipeline import prepare
+from reconciler.cli.options import (
+    DeadlineOpt,
+    FileOpt,
+    JsonOpt,
+    LogJsonOpt,
+    StateOpt,
+    errors,
+    render,
+    require_file,
+    session,
+    settings_from,
+)
+from reconciler.logs import setup_logging
+
+__all__ = ["config", "drift", "logs", "status"]
+
+
+def config(file: FileOpt = Path("apps.star"), as_json: JsonOpt = False,
+           deadline: DeadlineOpt = 2.0, log_json: LogJsonOpt = False) -> None:
+    """Evaluate the apps file and every app; print the desired state. Touches no engine."""
+    setup_logging(json_lines=log_json)
+    with errors():
+        require_file(file)
+        result = apps.evaluate(file, deadline=deadline)
+    if as_json:
+        render.print_json(result.to_json())
+    else:
+        render.print_config(result)
+    raise typer.Exit(1 if result.errors else 0)
+
+
+def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
+           as_json: JsonOpt = False, log_json: LogJsonOpt = False) -> None:
+    """Per app: state, health, URL, container, since."""
+    setup_logging(json_lines=log_json)
+    with errors():
+        settings = settings_from(file, state_dir)
+        with session(settings, lock_timeout=None) as (store, engine):
+            prepared = prepare(settings, store, engine)
+            last = store.last_run()
+            failed = {s.app: s.message for s in (store.run_steps(last.id) if last else ())
+                      if s.outcome == "failed"}
+    from reconciler.apply.health import probe_health
+    from reconciler.core.report import status_rows
+    from reconciler.proxy.address import public_base, public_urls
+
+    result, desired, observed = prepared.evaluation, prepared.desired, prepared.observed
+    base = public_base(settings.state_dir)  # "" unless `ace watch`/`ace serve` runs a proxy
+    rows = status_rows(desired, observed, probe_health(desired, observed), failed,
+                       public=public_urls(result.apps, base) if base else None)
+    if as_json:
+        render.print_json({"apps": [r.to_json() for r in rows],
+                           "errors": [e.to_json() for e in result.errors]})
+    else:
+        render.print_status(rows)
+        render.print_errors(result.errors)
+
+
+def drift(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
+          as_json: JsonOpt = False, log_json: LogJsonOpt = False) -> None:
+    """What differs between declared, recorded and running (exit 0 in sync, 2 otherwise)."""
+    setup_logging(json_lines=log_json)
+    with errors():
+        settings = settings_from(file, state_dir)
+        with session(settings, lock_timeout=None) as (store, engine):
+            prepared = prepare(settings, store, engine)
+    from reconciler.apply.health import probe_health
+    from reconciler.core.report import drift_items
+
+    result = prepared.evaluation
+    items = drift_items(prepared.desired, prepared.observed, prepared.recorded,
+                        probe_health(prepared.desired, prepared.observed))
+    if as_json:
+        render.print_json({"in_sync": not items, "items": [i.to_json() for i in items],
+                           "errors": [e.to_json() for e in result.errors]})
+    else:
+        render.print_drift(items)
+        render.print_errors(result.errors)
+    if result.errors and not items:
+        raise typer.Exit(1)
+    raise typer.Exit(2 if items else 0)
+
+
+def _write_out(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _write_note(text: str) -> None:
+    render.err_console.print(text, style="dim", markup=False)
+
+
+def logs(target: Annotated[str, typer.Argument(help="App path, e.g. /web")],
+         file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
+         tail: Annotated[int, typer.Option("--tail", help="Lines from the end.")] = 100,
+         follow: Annotated[bool, typer.Option(
+             "--follow", help="Keep printing; across replaces, follow the app's new container."
+         )] = False) -> None:
+    """Print the last log lines of an app's container (--follow: and what comes after)."""
+    from reconciler.cli.follow import follow_app
+    from reconciler.core.types import current_container
+
+    with errors():
+        settings = settings_from(file, state_dir)
+        with session(settings, lock_timeout=None) as (store, engine):
+            c = current_container(engine.list_containers(store.install_id), target)
+            if c is None:
+                raise AceError(f"app {target} has no container (is it declared and reconciled?)")
+            if not follow:
+                sys.stdout.write(engine.logs(c.id, tail=tail))
+                return
+            with suppress(KeyboardInterrupt):
+                follow_app(engine, store.install_id, target, c, tail=tail,
+                           out=_write_out, note=_write_note)

@@ -1,0 +1,147 @@
+"""What `ace watch` and `ace serve` share: their options, the proxy wiring, the display choice,
+signals, and the one loop runner.
+
+Signals: the first Ctrl-C / SIGTERM stops the loop (services keep running unless
+--down-on-exit); a pass still running gets `_GRACE` seconds to finish, then the process exits
+anyway (its containers are labelled: the next pass or reconcile picks them up). A second signal
+exits at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from apps.errors import AceError
+from reconciler.logs import setup_logging
+
+if TYPE_CHECKING:  # the loop and the proxy load only when `ace watch`/`ace serve` runs
+    from apps.model import EvalResult
+    from reconciler.apply.pipeline import Settings
+    from reconciler.core.types import DesiredState, ObservedState
+    from reconciler.proxy.service import ProxyService
+    from reconciler.watch.loop import Watch
+    from reconciler.watch.reporter import Reporter
+
+__all__ = [
+    "DownOpt",
+    "DrainOpt",
+    "ListenOpt",
+    "NoProxyOpt",
+    "ResyncOpt",
+    "choose_reporter",
+    "proxy_hooks",
+    "run_loop",
+    "start_proxy",
+]
+
+_GRACE = 1.5
+
+ResyncOpt = Annotated[float, typer.Option("--resync", min=0.1,
+                                          help="Seconds between passes without file events.")]
+DownOpt = Annotated[bool, typer.Option("--down-on-exit",
+                                       help="Remove ace's containers when the loop stops.")]
+ListenOpt = Annotated[str, typer.Option(
+    "--listen", help="HOST:PORT of ace's proxy serving every app's routes.")]
+NoProxyOpt = Annotated[bool, typer.Option("--no-proxy", help="Do not start ace's proxy.")]
+DrainOpt = Annotated[float, typer.Option(
+    "--drain", min=0.0, help="Seconds requests in flight on a replaced container may take.")]
+
+
+def choose_reporter(log_json: bool) -> Reporter:
+    """The live table on a terminal; JSON lines when asked or when stdout is not a terminal."""
+    import structlog
+
+    from reconciler.cli.watch_view import JsonReporter, LiveReporter
+
+    if log_json or not sys.stdout.isatty():
+        setup_logging(json_lines=True)
+        return JsonReporter()
+    setup_logging(json_lines=False)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
+    return LiveReporter()
+
+
+def start_proxy(listen: str, state_dir: Path, drain: float = 10.0, *, required: bool = True
+                ) -> ProxyService | None:
+    """Bind the proxy; warn on stderr when it is not loopback-only. When it cannot bind: an
+    AceError, or (not `required`) a warning and None: `ace watch` on the default address keeps
+    working when another ace already serves there."""
+    from reconciler.proxy.service import ProxyService
+
+    try:
+        proxy = ProxyService(listen, state_dir=state_dir, drain=drain)
+    except ValueError as exc:
+        raise AceError(str(exc)) from None
+    if not proxy.loopback:
+        print(f"warning: the proxy listens on {proxy.host}, reachable from other machines; "
+              f"apps have no authentication in front of them (use 127.0.0.1 to keep it local)",
+              file=sys.stderr)
+    try:
+        proxy.start()
+    except OSError as exc:
+        msg = f"proxy cannot listen on {listen}: {exc.strerror or exc}"
+        if required:
+            raise AceError(f"{msg} (use --listen HOST:PORT, or --no-proxy)") from None
+        print(f"warning: {msg}; watching without the proxy (use --listen HOST:PORT)",
+              file=sys.stderr)
+        return None
+    print(f"ace proxy serving apps on {proxy.base_url}", file=sys.stderr)
+    return proxy
+
+
+def proxy_hooks(proxy: ProxyService) -> dict[str, Any]:
+    """The WatchOptions fields that keep the proxy in step with the loop."""
+
+    def on_pass(result: EvalResult, desired: DesiredState, observed: ObservedState,
+                errors: dict[str, str]) -> None:
+        proxy.update(result.apps, desired, observed, errors,
+                     [e.to_json() for e in result.errors])
+
+    switch: Callable[[str, str, str | None, str], None] = proxy.switch
+    return {"on_switch": switch, "on_pass": on_pass}
+
+
+def run_loop(settings: Settings, reporter: Reporter, proxy: ProxyService | None, *,
+             resync: float, down_on_exit: bool, watch_files: bool) -> None:
+    """The loop of `ace watch` / `ace serve` until a signal, the proxy (if any) in step with
+    it and stopped at the end."""
+    from reconciler.watch.loop import Watch, WatchOptions, default_engine
+
+    try:
+        loop = Watch(settings, default_engine(), reporter,
+                     WatchOptions(resync=resync, down_on_exit=down_on_exit,
+                                  watch_files=watch_files,
+                                  **(proxy_hooks(proxy) if proxy else {})))
+        _install_signals(loop, down_on_exit)
+        loop.run()
+    finally:
+        if proxy is not None:
+            proxy.stop()
+
+
+def _install_signals(watch: Watch, down_on_exit: bool) -> None:
+    def hard_exit() -> None:
+        sys.stderr.flush()
+        os._exit(130)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if watch.stopping:
+            hard_exit()
+        watch.request_stop()
+        if watch.in_pass and not down_on_exit:
+            t = threading.Timer(_GRACE, hard_exit)
+            t.daemon = True
+            t.start()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)

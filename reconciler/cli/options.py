@@ -1,0 +1,118 @@
+"""What every command shares: the option types, error translation (ace's errors become one line
+and exit 1 here, only here), settings from options, the state session, the engine, and a lazy
+handle on the rendering module (rich loads only when something is printed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from apps.errors import AceError, EngineError
+from reconciler.apply.pipeline import Settings, state_dir_for
+from reconciler.core.planner import PullPolicy
+from reconciler.driver.ports import Engine
+from state import StateLock, Store
+
+__all__ = [
+    "DeadlineOpt",
+    "DetailOpt",
+    "FileOpt",
+    "HealthOpt",
+    "JsonOpt",
+    "LockOpt",
+    "LogJsonOpt",
+    "ParallelOpt",
+    "PullOpt",
+    "StateOpt",
+    "VerboseOpt",
+    "engine",
+    "errors",
+    "render",
+    "require_file",
+    "session",
+    "settings_from",
+]
+
+
+class _LazyRender:
+    """rich loads only when something is printed: a silent no-op reconcile never needs it."""
+
+    def __getattr__(self, name: str) -> Any:
+        from reconciler.cli import render as module
+
+        return getattr(module, name)
+
+
+render = _LazyRender()
+
+FileOpt = Annotated[Path, typer.Option("-f", "--file", envvar="ACE_FILE",
+                                       help="The apps file (state file).")]
+StateOpt = Annotated[Path | None, typer.Option("--state-dir", envvar="ACE_STATE_DIR",
+                                               help="State dir (default: .ace by the apps file).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+LogJsonOpt = Annotated[bool, typer.Option("--log-json", help="structlog JSON lines on stderr.")]
+VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="More detail.")]
+PullOpt = Annotated[PullPolicy, typer.Option("--pull", help="missing | always | never")]
+ParallelOpt = Annotated[int, typer.Option("--parallel", min=1, help="Apps applied at once.")]
+HealthOpt = Annotated[float, typer.Option("--health-timeout", help="Seconds to wait for health.")]
+LockOpt = Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for the lock.")]
+DeadlineOpt = Annotated[float, typer.Option("--eval-deadline", help="Seconds per app evaluation.")]
+DetailOpt = Annotated[bool, typer.Option("--detailed-exitcode",
+                                         help="Exit 2 when changes were made or are pending.")]
+
+
+def engine() -> Engine:
+    """The engine, not yet contacted: the first call (usually the container listing) fails
+    with the same "not answering" message a ping would give, one round trip cheaper."""
+    from reconciler.driver import DockerEngine
+
+    return DockerEngine()
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Translate ace's errors into one clear line and exit 1."""
+    try:
+        yield
+    except EngineError as exc:
+        render.err_console.print(f"[red]error[/] Docker engine: {render.escape(str(exc))}",
+                                 soft_wrap=True)
+        if exc.retryable:
+            render.err_console.print("  Is the engine running? Start it (README: set-up) or set "
+                                     "DOCKER_HOST.", soft_wrap=True)
+        raise typer.Exit(1) from None
+    except AceError as exc:
+        render.err_console.print(f"[red]error[/] {render.escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def require_file(file: Path) -> None:
+    if not file.exists():
+        raise AceError(f"apps file {file} not found: pass -f FILE or set ACE_FILE")
+
+
+def settings_from(file: Path, state_dir: Path | None, **kw: Any) -> Settings:
+    """Settings for a command run on `file` (AceError when it does not exist)."""
+    require_file(file)
+    return Settings(apps_file=file.resolve(),
+                    state_dir=state_dir_for(file, str(state_dir) if state_dir else None), **kw)
+
+
+@contextmanager
+def session(settings: Settings, *, lock_timeout: float | None) -> Iterator[tuple[Store, Engine]]:
+    """The state store (and the state lock when `lock_timeout` is given) and the engine."""
+    lock = None
+    if lock_timeout is not None:
+        lock = StateLock(settings.state_dir).acquire(
+            lock_timeout,
+            lambda msg: render.err_console.print(msg, style="yellow", markup=False))
+    try:
+        with Store.open(settings.state_dir) as store:
+            yield store, engine()
+    finally:
+        if lock is not None:
+            lock.release()
