@@ -2,6 +2,7 @@
 desired state (`EvalResult`). Nothing here touches Docker.
 
 - `evaluate(apps_file)` evaluates everything; one broken app never stops the others.
+  `dev_apps` runs those app paths in dev mode as if the apps file said `dev=True`.
 - `load_entries(apps_file)` only reads the apps file.
 - `evaluate_app(entry)` re-evaluates one app (for a watcher); `evaluate_entry(entry)` also returns
   the `AppRuntime` whose `call_action(name, dry_run, args)` runs an action later.
@@ -10,7 +11,7 @@ desired state (`EvalResult`). Nothing here touches Docker.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,16 +48,21 @@ def __getattr__(name: str) -> Any:
 
 
 def load_entries(
-    apps_file: str | Path, *, deadline: float = DEFAULT_DEADLINE
+    apps_file: str | Path,
+    *,
+    deadline: float = DEFAULT_DEADLINE,
+    dev_apps: Collection[str] = frozenset(),
 ) -> tuple[AppEntry, ...]:
-    """The apps declared in the apps file; raises the first error as a located AppError."""
+    """The apps declared in the apps file (those in `dev_apps` marked dev); raises the first
+    error as a located AppError."""
     from apps.appsfile import read_apps_file
+    from apps.dev_settings import mark_dev
 
     declared, _ = read_apps_file(apps_file, deadline=deadline)
     if declared.errors:
         e = declared.errors[0]
         raise AppError(e.message, app=e.app, file=e.file, line=e.line, column=e.column)
-    return tuple(declared.entries)
+    return mark_dev(declared.entries, dev_apps)
 
 
 def evaluate_app(
@@ -79,11 +85,14 @@ def evaluate(
     deadline: float = DEFAULT_DEADLINE,
     environ: Mapping[str, str] | None = None,
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
+    dev_apps: Collection[str] = frozenset(),
 ) -> EvalResult:
     """Evaluate the apps file and every app it declares. `deadline` (seconds) applies to the
     apps file and to each app separately; `environ` (default: the process environment) is where
-    secrets come from."""
+    secrets come from; apps whose path is in `dev_apps` run in dev mode (a path the apps file
+    does not declare gives a warning)."""
     from apps.appsfile import read_apps_file
+    from apps.dev_settings import mark_dev, unknown_dev_apps
     from apps.runtime import evaluate_entry
 
     env = dict(os.environ if environ is None else environ)
@@ -92,7 +101,11 @@ def evaluate(
     errors: list[EvalError] = list(declared.errors)
     failed = set(declared.failed)
     runtimes: dict[str, AppRuntime] = {}
-    for entry in declared.entries:
+    entries = mark_dev(declared.entries, dev_apps)
+    warnings = list(declared.warnings)
+    if declared.ok:
+        warnings += unknown_dev_apps(entries, dev_apps, path)
+    for entry in entries:
         try:
             app, runtime = evaluate_entry(
                 entry, deadline=deadline, environ=env, memory_limit=memory_limit
@@ -109,6 +122,6 @@ def evaluate(
         failed=frozenset(failed),
         apps_file_ok=declared.ok,
         files=(path,),
-        warnings=tuple(declared.warnings),
+        warnings=tuple(warnings),
         runtimes=dict(runtimes),
     )

@@ -3,7 +3,9 @@
 A cached result is keyed by everything it read: the apps file's or app's files (size, mtime_ns,
 inode), the directories files are looked up in (so an added Containerfile or app.star is seen),
 the app's entry in the apps file, ace's own version, and — for apps that reference secrets —
-the process environment. Errors are never cached: a broken app is evaluated every time.
+the process environment. The entry includes its dev flag (after `dev_apps`), so a result of a
+normal-mode evaluation is never served to a dev-mode one or back. Errors are never cached: a
+broken app is evaluated every time.
 The caller persists `CacheUpdate.save` / `.drop` (apps/ knows nothing of the database).
 """
 
@@ -12,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from apps.dev_settings import mark_dev, unknown_dev_apps
 from apps.errors import AppError
 from apps.limits import DEFAULT_DEADLINE, DEFAULT_MEMORY_LIMIT
 from apps.locate import search_dirs
@@ -33,8 +36,8 @@ def _model_shape() -> str:
 
     from apps import model
 
-    types = (model.App, model.AppEntry, model.ContainerConfig, model.Volume, model.Route,
-             model.Permission, model.Action, model.EvalError)
+    types = (model.App, model.AppEntry, model.ContainerConfig, model.DevSettings, model.Volume,
+             model.Route, model.Permission, model.Action, model.EvalError)
     return ";".join(t.__name__ + ":" + ",".join(f.name for f in fields(t)) for t in types)
 
 
@@ -130,10 +133,11 @@ def evaluate_cached(
     deadline: float = DEFAULT_DEADLINE,
     environ: Mapping[str, str] | None = None,
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
+    dev_apps: Collection[str] = frozenset(),
 ) -> tuple[EvalResult, CacheUpdate]:
-    """Like `apps.evaluate`, reusing cached apps whose inputs did not change. Cached apps carry
-    no action runtime (`runtimes` holds only freshly evaluated apps): use `apps.evaluate` to
-    run actions."""
+    """Like `apps.evaluate` (`dev_apps` included), reusing cached apps whose inputs did not
+    change. Cached apps carry no action runtime (`runtimes` holds only freshly evaluated apps):
+    use `apps.evaluate` to run actions."""
     path = os.path.abspath(os.fspath(apps_file))
     env = dict(os.environ if environ is None else environ)
     upd = CacheUpdate()
@@ -142,7 +146,11 @@ def evaluate_cached(
     errors: list[EvalError] = list(declared.errors)
     failed = set(declared.failed)
     runtimes: dict[str, object] = {}
-    for entry in declared.entries:
+    entries = mark_dev(declared.entries, dev_apps)
+    warnings = list(declared.warnings)
+    if declared.ok:
+        warnings += unknown_dev_apps(entries, dev_apps, path)
+    for entry in entries:
         hit = cache.get(entry.path)
         if hit is not None:
             cached = _load(hit[1])
@@ -171,7 +179,7 @@ def evaluate_cached(
         upd.drop += [slot for slot in cache if slot not in declared_paths]
     result = EvalResult(
         apps=tuple(apps), errors=tuple(errors), failed=frozenset(failed),
-        apps_file_ok=declared.ok, files=(path,), warnings=tuple(declared.warnings),
+        apps_file_ok=declared.ok, files=(path,), warnings=tuple(warnings),
         runtimes=runtimes,
     )
     return result, upd

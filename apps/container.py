@@ -8,6 +8,10 @@ Differences from OpenRun, on purpose: `EXPOSE 8080/tcp` is read; a service with 
 error at load time; `command` replaces the image CMD; unknown `lifetime`, `scheme` and health
 paths not starting with `/` are errors; VOLUME instructions of the container file become
 app-scoped volumes (as in OpenRun) unless an explicit volume has the same target.
+
+`dev_settings` are validated in every mode; for an app in dev mode they resolve into
+`ContainerConfig.dev` (or a `dev_note` saying why it runs the normal way), see apps.dev_settings.
+`command` is never replaced by the dev command: the dev settings carry it.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ from apps.container_opts import (
     parse_build_args,
     parse_command,
     parse_container_opts,
-    parse_dev_settings,
 )
 from apps.container_volumes import (
     VolumeContext,
@@ -33,6 +36,7 @@ from apps.container_volumes import (
     parse_volumes,
 )
 from apps.containerfile import scan_containerfile
+from apps.dev_settings import parse_dev_spec, resolve_dev
 from apps.errors import AppError
 from apps.model import AppEntry, ContainerConfig
 
@@ -203,6 +207,7 @@ def resolve_container(
     kind: Literal["build", "image"]
     image = containerfile = build_dir = ""
     image_volumes: tuple[str, ...] = ()
+    text = ""
     if src.startswith(IMAGE_PREFIX):
         kind, image = "image", src[len(IMAGE_PREFIX) :].strip()
         if not _IMAGE_REF.match(image):
@@ -224,7 +229,8 @@ def resolve_container(
             containerfile, found_in = _find_file(src, search_dirs, fail)
         try:
             with open(containerfile, encoding="utf-8", errors="replace") as fh:
-                facts = scan_containerfile(fh.read())
+                text = fh.read()
+            facts = scan_containerfile(text)
         except OSError as exc:
             fail(f"cannot read container file {containerfile}: {exc}")
         image_volumes = facts.volumes
@@ -241,13 +247,15 @@ def resolve_container(
     try:
         cpus, memory = parse_container_opts(entry.container_opts)
         build_args = parse_build_args(raw.get("cargs") or {}, entry.container_args)
-        dev_settings = parse_dev_settings(raw.get("dev_settings") or {})
         command = parse_command(raw.get("command"), "container.config command=")
-        if not command and entry.dev:
-            dev = raw.get("dev_settings") or {}
-            command = parse_command(dev.get("command") or None, "dev_settings command")
+        dev_spec = parse_dev_spec(
+            raw.get("dev_settings"), source_dir if source_dir and os.path.isdir(source_dir) else ""
+        )
     except OptionError as exc:
         fail(str(exc))
+    dev, dev_note = resolve_dev(
+        dev_spec, dev_mode=entry.dev, kind=kind, containerfile=containerfile, text=text, port=port
+    )
 
     vols = raw.get("volumes") or []
     if not isinstance(vols, list | tuple):
@@ -279,8 +287,9 @@ def resolve_container(
         env=_env(entry, env_params, port),
         cpus=cpus,
         memory=memory,
-        dev_settings=dev_settings,
         command=command,
+        dev=dev,
+        dev_note=dev_note,
     )
 
 

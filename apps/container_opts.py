@@ -1,5 +1,5 @@
-"""Small value parsers for container config: container_opts (cpus, memory), build args,
-dev_settings and the command override. Each raises `OptionError` with what to fix."""
+"""Small value parsers for container config: container_opts (cpus, memory), build args and the
+command override. Each raises `OptionError` with what to fix (dev_settings: apps.dev_settings)."""
 
 from __future__ import annotations
 
@@ -11,29 +11,16 @@ from typing import Any
 
 __all__ = [
     "ALLOWED_OPTS",
-    "DEV_SETTINGS_KEYS",
     "OptionError",
     "as_text",
     "parse_build_args",
     "parse_command",
     "parse_container_opts",
     "parse_cpus",
-    "parse_dev_settings",
     "parse_memory",
 ]
 
 ALLOWED_OPTS = ("cpus", "memory")
-DEV_SETTINGS_KEYS = (
-    "target",
-    "command",
-    "dir",
-    "reload",
-    "env_files",
-    "additional_mounts",
-    "port",
-    "dev_stage",
-    "disable",
-)
 MIN_MEMORY = 6 * 1024 * 1024  # Docker refuses limits below 6 MiB
 _CPUS = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)(m?)$")
 _MEMORY = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)$")
@@ -153,25 +140,6 @@ def parse_build_args(
             raise OptionError(f"container_args key {key!r} is not a valid build arg name")
         merged[key] = value
     return tuple(sorted(merged.items()))
-
-
-def parse_dev_settings(settings: Any) -> tuple[tuple[str, str], ...]:
-    """Validated dev_settings as sorted (key, JSON-encoded value) pairs."""
-    if not isinstance(settings, Mapping):
-        raise OptionError(f"dev_settings must be a dict, not {type(settings).__name__}")
-    pairs: list[tuple[str, str]] = []
-    for key, value in settings.items():
-        if key not in DEV_SETTINGS_KEYS:
-            raise OptionError(
-                f"dev_settings key {key!r} is not supported; allowed keys: "
-                + ", ".join(DEV_SETTINGS_KEYS)
-            )
-        try:
-            encoded = json.dumps(value, sort_keys=True)
-        except (TypeError, ValueError) as exc:
-            raise OptionError(f"dev_settings {key!r} has a value that is not data: {exc}") from exc
-        pairs.append((key, encoded))
-    return tuple(sorted(pairs))
 
 
 def parse_command(value: Any, what: str) -> tuple[str, ...]:

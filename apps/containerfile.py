@@ -1,7 +1,8 @@
-"""Reading the few facts ace needs from a Containerfile/Dockerfile: the EXPOSEd port and VOLUMEs.
+"""Reading the few facts ace needs from a Containerfile/Dockerfile: the EXPOSEd port, VOLUMEs and,
+for dev mode, each stage's name, effective WORKDIR, CMD and ENTRYPOINT.
 
 This is a small line scanner, not a build: it understands what a real builder would, to the extent
-that the two facts come out right —
+that these facts come out right —
 
 - the `# escape=` parser directive (backslash by default, backtick allowed);
 - line continuations (a line ending in the escape character), with comment lines and empty lines
@@ -9,16 +10,29 @@ that the two facts come out right —
 - comments (`#` as the first non-blank character of a line) everywhere else;
 - heredocs (`RUN <<EOF ... EOF`, `<<-EOF`, quoted delimiters): their bodies are skipped, so an
   `EXPOSE` written inside a script is not mistaken for an instruction;
-- every stage of a multi-stage file.
+- every stage of a multi-stage file; a stage built `FROM` an earlier stage inherits its
+  WORKDIR, CMD and ENTRYPOINT (an ENTRYPOINT set in a stage drops an inherited CMD, as Docker
+  does). Build args are not substituted: `FROM ${IMAGE} AS builder` is a stage named builder
+  whose base is unknown.
 """
 
 from __future__ import annotations
 
 import json
+import posixpath
 import re
-from dataclasses import dataclass
+import shlex
+from dataclasses import dataclass, replace
+from typing import Literal
 
-__all__ = ["ContainerfileFacts", "parse_expose_port", "scan_containerfile"]
+__all__ = [
+    "ContainerfileFacts",
+    "Stage",
+    "StageCommand",
+    "parse_expose_port",
+    "parse_stages",
+    "scan_containerfile",
+]
 
 _DIRECTIVE = re.compile(r"^#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$")
 _HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_.-]*)\2")
@@ -127,3 +141,130 @@ def scan_containerfile(text: str) -> ContainerfileFacts:
         elif keyword == "VOLUME":
             volumes.extend(_volume_targets(rest))
     return ContainerfileFacts(port=port, volumes=tuple(volumes))
+
+
+@dataclass(frozen=True, slots=True)
+class StageCommand:
+    """A CMD or ENTRYPOINT: exec form (`["python", "app.py"]`, kept in `words`) or shell form
+    (`python app.py`, kept in `text`)."""
+
+    form: Literal["exec", "shell"]
+    words: tuple[str, ...] = ()
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One `FROM` stage with what it ends up with after its own and inherited instructions.
+
+    `name` is as written ("" when the stage has no `AS name`); `parent` is the name of the earlier
+    stage it is built from ("" for an image). `workdir` is "" when neither the stage nor a stage
+    it is built from sets WORKDIR (the base image's is unknown). `cmd` / `entrypoint` are None
+    when not set in the file for this stage or its parent stages."""
+
+    index: int
+    name: str
+    base: str
+    parent: str = ""
+    workdir: str = ""
+    cmd: StageCommand | None = None
+    entrypoint: StageCommand | None = None
+
+    def command_line(self) -> str:
+        """ENTRYPOINT and CMD as one shell command line ("" when the file sets neither)."""
+        return command_line(self.entrypoint, self.cmd)
+
+
+def command_line(entrypoint: StageCommand | None, cmd: StageCommand | None) -> str:
+    """What the container would run, written for `sh -c`: a shell-form ENTRYPOINT alone (Docker
+    ignores CMD then); an exec-form ENTRYPOINT followed by CMD's words (a shell-form CMD becomes
+    `/bin/sh -c TEXT`, as Docker passes it); else CMD alone (shell text as is)."""
+    if entrypoint is not None and entrypoint.form == "shell":
+        return entrypoint.text
+    words: list[str] = list(entrypoint.words) if entrypoint is not None else []
+    if cmd is not None:
+        if cmd.form == "exec":
+            words.extend(cmd.words)
+        elif words:
+            words.extend(["/bin/sh", "-c", cmd.text])
+        else:
+            return cmd.text
+    return shlex.join(words) if words else ""
+
+
+def _command(arguments: str) -> StageCommand:
+    """CMD/ENTRYPOINT arguments: a JSON array of strings is exec form, anything else shell form
+    (as Docker decides)."""
+    arguments = arguments.strip()
+    if arguments.startswith("["):
+        try:
+            parsed = json.loads(arguments)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, list) and all(isinstance(p, str) for p in parsed):
+            return StageCommand("exec", words=tuple(parsed))
+    return StageCommand("shell", text=arguments)
+
+
+def _from(arguments: str) -> tuple[str, str]:
+    """`FROM [--platform=...] IMAGE [AS name]` -> (image, name)."""
+    tokens = [t for t in arguments.split() if not t.startswith("--")]
+    image = tokens[0] if tokens else ""
+    name = tokens[2] if len(tokens) >= 3 and tokens[1].lower() == "as" else ""
+    return image, name
+
+
+def _workdir(current: str, arguments: str) -> str:
+    path = arguments.strip()
+    if len(path) >= 2 and path[0] == path[-1] and path[0] in "\"'":
+        path = path[1:-1]
+    if not path:
+        return current
+    # A relative WORKDIR joins the previous one; with none known, "/" (Docker's default).
+    return posixpath.normpath(posixpath.join(current or "/", path))
+
+
+def parse_stages(text: str) -> tuple[Stage, ...]:
+    """Every stage of the container file in order, with inherited WORKDIR/CMD/ENTRYPOINT.
+
+    Stage names are matched case-insensitively, as builders do. An instruction before the first
+    FROM (ARG) belongs to no stage."""
+    stages: list[Stage] = []
+    by_name: dict[str, Stage] = {}
+    current: Stage | None = None
+    cmd_set = False
+
+    def close() -> None:
+        if current is not None:
+            stages.append(current)
+            if current.name:
+                by_name[current.name.lower()] = current
+
+    for instruction in _logical_lines(text):
+        keyword, _, rest = instruction.partition(" ")
+        keyword = keyword.upper()
+        if keyword == "FROM":
+            close()
+            image, name = _from(rest)
+            current = Stage(index=len(stages), name=name, base=image)
+            parent = by_name.get(image.lower())
+            if parent is not None:  # built from an earlier stage: inherit what it set
+                current = replace(
+                    current, parent=parent.name, workdir=parent.workdir, cmd=parent.cmd,
+                    entrypoint=parent.entrypoint,
+                )
+            cmd_set = False
+        elif current is None:
+            continue
+        elif keyword == "WORKDIR":
+            current = replace(current, workdir=_workdir(current.workdir, rest))
+        elif keyword == "CMD":
+            current = replace(current, cmd=_command(rest))
+            cmd_set = True
+        elif keyword == "ENTRYPOINT":
+            # Docker: setting ENTRYPOINT resets a CMD inherited from the base.
+            current = replace(
+                current, entrypoint=_command(rest), cmd=current.cmd if cmd_set else None
+            )
+    close()
+    return tuple(stages)

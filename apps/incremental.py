@@ -4,17 +4,20 @@ apps-file entry) changed, and keep each app's last good `App` when a new evaluat
 Change detection is level-triggered: a fingerprint (mtime, size, inode) of every file an app's
 evaluation read, compared on each pass; file events only say *when* to look, never *what* to do.
 The result is an ordinary `EvalResult` that `prepare(..., evaluation=...)` plans from.
+`EvalMemory.dev_apps` runs those apps in dev mode (`ace watch --dev APP`); an app's entry is
+compared with its dev flag, so switching an app into or out of dev mode re-evaluates it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from apps import evaluate_app
 from apps.appsfile import read_apps_file
+from apps.dev_settings import mark_dev, unknown_dev_apps
 from apps.errors import AppError
 from apps.model import App, AppEntry, EvalError, EvalResult
 
@@ -65,7 +68,8 @@ class AppMemo:
 
 @dataclass(frozen=True, slots=True)
 class EvalMemory:
-    """What the previous passes learned. `entries` are the last good apps-file entries."""
+    """What the previous passes learned. `entries` are the last good apps-file entries (as
+    declared: `dev_apps` is applied on each pass)."""
 
     apps_file: str
     apps_fp: Fingerprint = ()
@@ -74,6 +78,7 @@ class EvalMemory:
     file_errors: tuple[EvalError, ...] = ()  # errors of the apps file itself
     entry_errors: tuple[EvalError, ...] = ()  # errors of single app() calls
     memos: Mapping[str, AppMemo] = field(default_factory=dict)
+    dev_apps: frozenset[str] = frozenset()  # app paths run in dev mode whatever the file says
 
     def watched_files(self) -> frozenset[str]:
         out = {self.apps_file}
@@ -140,16 +145,23 @@ def _read_entries(memory: EvalMemory, deadline: float) -> EvalMemory:
 
 
 def evaluate_incremental(
-    memory: EvalMemory, *, deadline: float = 2.0, eval_app: EvalApp = evaluate_app
+    memory: EvalMemory,
+    *,
+    deadline: float = 2.0,
+    eval_app: EvalApp = evaluate_app,
+    dev_apps: Collection[str] | None = None,
 ) -> Evaluated:
     """Re-read the apps file if it changed, re-evaluate apps whose files or entry changed, and
-    build the EvalResult of this pass from fresh and remembered apps."""
+    build the EvalResult of this pass from fresh and remembered apps. `dev_apps`, when given,
+    replaces `memory.dev_apps` from this pass on."""
+    if dev_apps is not None:
+        memory = dataclasses.replace(memory, dev_apps=frozenset(dev_apps))
     read = not memory.apps_fp or _changed(memory.apps_fp)
     if read:
         memory = _read_entries(memory, deadline)
     memos: dict[str, AppMemo] = {}
     redone: list[str] = []
-    for entry in memory.entries:
+    for entry in mark_dev(memory.entries, memory.dev_apps):
         prev = memory.memos.get(entry.path)
         if prev is not None and prev.entry == _key(entry) and not _changed(prev.fingerprint):
             memos[entry.path] = prev
@@ -165,10 +177,15 @@ def _result(memory: EvalMemory) -> EvalResult:
     app_errors = tuple(m.error for m in memory.memos.values() if m.error is not None)
     failed = {m.entry.path for m in memory.memos.values() if m.app is None}
     failed |= {e.app for e in memory.entry_errors if e.app not in memory.memos}
+    warnings = (
+        unknown_dev_apps(memory.entries, memory.dev_apps, memory.apps_file)
+        if memory.apps_file_ok else ()
+    )
     return EvalResult(
         apps=apps,
         errors=memory.file_errors + memory.entry_errors + app_errors,
         failed=frozenset(failed),
         apps_file_ok=memory.apps_file_ok,
         files=(memory.apps_file,),
+        warnings=warnings,
     )

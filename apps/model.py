@@ -14,6 +14,7 @@ __all__ = [
     "App",
     "AppEntry",
     "ContainerConfig",
+    "DevSettings",
     "EvalError",
     "EvalResult",
     "Permission",
@@ -22,6 +23,7 @@ __all__ = [
 ]
 
 Pairs = tuple[tuple[str, str], ...]
+Reload = Literal["none", "restart", "recreate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,43 @@ class Volume:
 
 
 @dataclass(frozen=True, slots=True)
+class DevSettings:
+    """How a dev-mode app runs from its source (OpenRun's `dev_settings`, resolved).
+
+    Build the container file's `target` stage, bind-mount the app source at `dir` (also the
+    working directory) and run `command` with `sh -c` ("" = none: the image's own). `reload` is
+    what a source change does: "none" (the app's own reloader sees the mounted file), "restart"
+    (restart the same container) or "recreate" (a new container). `env_files` (relative to the
+    source) define the dev image: their content changes rebuild it. `additional_mounts` are
+    (volume name, target) pairs that outlive the container. `port` is the port the dev command
+    listens on. `inferred` names the keys ace filled in because dev_settings did not give them
+    (target/dir/command from the container file, reload/port from defaults)."""
+
+    target: str
+    dir: str
+    command: str
+    reload: Reload = "restart"
+    env_files: tuple[str, ...] = ()
+    additional_mounts: tuple[tuple[str, str], ...] = ()
+    port: int = 0
+    inferred: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "dir": self.dir,
+            "command": self.command,
+            "reload": self.reload,
+            "env_files": list(self.env_files),
+            "additional_mounts": [
+                {"name": name, "target": target} for name, target in self.additional_mounts
+            ],
+            "port": self.port,
+            "inferred": list(self.inferred),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerConfig:
     """What `container.config(...)` resolved to for one app."""
 
@@ -64,8 +103,9 @@ class ContainerConfig:
     env: Pairs = ()  # sorted by name
     cpus: float | None = None
     memory: int | None = None  # bytes
-    dev_settings: Pairs = ()  # key -> JSON-encoded value
     command: tuple[str, ...] = ()  # replaces the image CMD when set (ace extension, see README)
+    dev: DevSettings | None = None  # set only when the app runs in dev mode and it can
+    dev_note: str = ""  # dev mode only: why the app runs the normal way ("" when it does not)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,8 +123,9 @@ class ContainerConfig:
             "env": dict(self.env),
             "cpus": self.cpus,
             "memory": self.memory,
-            "dev_settings": dict(self.dev_settings),
             "command": list(self.command),
+            "dev": self.dev.to_json() if self.dev else None,
+            "dev_note": self.dev_note,
         }
 
 
@@ -186,6 +227,7 @@ class App:
             "name": self.name,
             "source": self.entry.source,
             "spec": self.entry.spec,
+            "dev": self.entry.dev,
             "params": dict(self.params),
             "actions": [a.name for a in self.actions],
             "routes": [r.to_json() for r in self.routes],

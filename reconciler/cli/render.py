@@ -179,6 +179,11 @@ def print_config(result: EvalResult) -> None:
             desc = f"build {c.containerfile}"
         if c is not None:
             desc += f", port {c.port}, lifetime {c.lifetime}, health {c.health}"
+            if c.dev is not None:
+                d = c.dev
+                desc += f", dev mode (target {d.target}, dir {d.dir}, reload {d.reload})"
+            elif c.dev_note:
+                desc += f", {c.dev_note}"
         console.print(f"[bold]{escape(a.path)}[/] ({escape(a.name)}): {escape(desc)}",
                       soft_wrap=True)
         if a.actions:

@@ -262,13 +262,13 @@ def test_container_opts_errors(tmp_path: Path, opts: tuple[tuple[str, str]], mes
     assert message in resolve_error({}, src, container_opts=opts).message
 
 
-def test_options_build_args_dev_settings(tmp_path: Path) -> None:
-    """container_opts parse; container_args win over cargs; dev_settings are JSON-encoded."""
+def test_options_build_args(tmp_path: Path) -> None:
+    """container_opts parse; container_args win over cargs; dev_settings leave a normal app be."""
     src = make_app(tmp_path, SERVICE)
     cfg = resolve(
         {
             "cargs": {"B": 1, "A": "x", "F": True, "L": ["p"]},
-            "dev_settings": {"target": "builder", "reload": True, "env_files": ["a.txt"]},
+            "dev_settings": {"target": "builder", "reload": "none", "env_files": ["a.txt"]},
         },
         src,
         container_opts=(("cpus", "500m"), ("memory", "512Mi")),
@@ -282,12 +282,7 @@ def test_options_build_args_dev_settings(tmp_path: Path) -> None:
         ("L", '["p"]'),
         ("Z", "z"),
     )
-    assert cfg.dev_settings == (
-        ("env_files", '["a.txt"]'),
-        ("reload", "true"),
-        ("target", '"builder"'),
-    )
-    assert cfg.command == ()
+    assert (cfg.dev, cfg.dev_note, cfg.command) == (None, "", ())
 
 
 def test_command_override(tmp_path: Path) -> None:
@@ -299,14 +294,15 @@ def test_command_override(tmp_path: Path) -> None:
     assert resolve({"command": ""}, src).command == ()
 
 
-def test_dev_command(tmp_path: Path) -> None:
-    """In dev mode dev_settings.command is the command unless command= is set."""
-    src = make_app(tmp_path, SERVICE)
+def test_dev_command_is_not_the_command(tmp_path: Path) -> None:
+    """In dev mode dev_settings.command lives in `dev`; `command` stays the normal-run one."""
+    src = make_app(tmp_path, {"Containerfile": "FROM a AS dev\nWORKDIR /w\nFROM b\nEXPOSE 80\n"})
     raw: dict[str, Any] = {"dev_settings": {"command": "python -m app --reload"}}
-    assert resolve(raw, src, dev=True).command == ("python", "-m", "app", "--reload")
-    assert resolve(raw, src, dev=False).command == ()
+    dev_cfg = resolve(raw, src, dev=True)
+    assert dev_cfg.command == () and dev_cfg.dev is not None
+    assert dev_cfg.dev.command == "python -m app --reload"
     assert resolve({**raw, "command": "run"}, src, dev=True).command == ("run",)
-    assert resolve({"dev_settings": {"command": ""}}, src, dev=True).command == ()
+    assert resolve(raw, src, dev=False).dev is None
 
 
 @pytest.mark.parametrize(
