@@ -84,6 +84,7 @@ def evaluate(
     apps file and to each app separately; `environ` (default: the process environment) is where
     secrets come from."""
     from apps.appsfile import read_apps_file
+    from apps.locate import app_warnings
     from apps.runtime import evaluate_entry
 
     env = dict(os.environ if environ is None else environ)
@@ -109,6 +110,6 @@ def evaluate(
         failed=frozenset(failed),
         apps_file_ok=declared.ok,
         files=(path,),
-        warnings=tuple(declared.warnings),
+        warnings=tuple(declared.warnings) + app_warnings(apps),
         runtimes=dict(runtimes),
     )
