@@ -183,6 +183,8 @@ def run_pass(
     )
     for err in result.errors:
         bound.warning("app_error", app=err.app, file=err.file, line=err.line, error=err.message)
+    for w in result.warnings:
+        bound.warning("app_warning", app=w.app, file=w.file, line=w.line, warning=w.message)
     bound.info("plan_computed", steps=len(the_plan.steps), noops=len(the_plan.noops))
     applied: ApplyResult | None = None
     adopted: tuple[str, ...] = ()
