@@ -208,3 +208,37 @@ def test_container_spec_takes_openrun_dev_params(tmp_path: Path) -> None:
     assert {k: json.loads(v) for k, v in app.container.dev_settings} == {
         "target": "builder", "command": "make run", "dir": "/app", "reload": "none",
         "env_files": ["go.mod"], "additional_mounts": ["cache:/root/.cache"], "port": 9000}
+
+
+def test_static_and_proxy_specs_reconcile_to_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Apps without a container (static specs, proxy) plan no step and reconcile cleanly; the
+    static settings reach `ace config --json`."""
+    from typer.testing import CliRunner
+
+    from reconciler import cli
+    from tests.fakes import FakeEngine
+
+    engine = FakeEngine()
+    monkeypatch.setattr(cli, "_engine", lambda: engine)
+    apps_file = tmp_path / "apps.star"
+    apps_file.write_text(
+        f'app("/s", {str(FIXTURES / "static")!r})\n'
+        f'app("/one", {str(FIXTURES / "static_single")!r}, params={{"index": "a.html"}})\n'
+        'app("/p", "-", spec="proxy", params={"url": "https://example.com"})\n')
+
+    def ace(*args: str) -> Any:
+        res = CliRunner().invoke(cli.app, [*args, "--json", "-f", str(apps_file)])
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout)
+
+    for command in ("plan", "reconcile"):
+        out = ace(command)
+        assert (out["steps"], out["errors"], out["warnings"]) == ([], [], [])
+    doc = {a["path"]: a for a in ace("config")["apps"]}
+    assert [(doc[p]["container"], doc[p]["static_only"], doc[p]["index"], doc[p]["single_file"])
+            for p in ("/s", "/one", "/p")] == [
+        (None, True, "", False), (None, True, "a.html", True), (None, False, "", False)]
+    assert engine.calls["list_containers"] > 0  # it looked, and made nothing:
+    assert (engine.calls["run_container"], engine.calls["build"], engine.calls["pull"]) == (0, 0, 0)
