@@ -93,6 +93,7 @@ def evaluate(
     does not declare gives a warning)."""
     from apps.appsfile import read_apps_file
     from apps.dev_settings import mark_dev, unknown_dev_apps
+    from apps.locate import app_warnings
     from apps.runtime import evaluate_entry
 
     env = dict(os.environ if environ is None else environ)
@@ -122,6 +123,6 @@ def evaluate(
         failed=frozenset(failed),
         apps_file_ok=declared.ok,
         files=(path,),
-        warnings=tuple(warnings),
+        warnings=tuple(warnings) + app_warnings(apps),
         runtimes=dict(runtimes),
     )

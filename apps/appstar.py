@@ -14,11 +14,17 @@ from apps.builtins import install_app_builtins, plugin_module
 from apps.container import files_read, resolve_container
 from apps.context import AppContext
 from apps.errors import AppError
-from apps.locate import SPEC_ROOT, find_file, known_specs, search_dirs
+from apps.locate import SPEC_ROOT, entry_column, find_file, known_specs, search_dirs
 from apps.model import Action, App, AppEntry, ContainerConfig, Route
-from apps.params import ParamDecl, env_value, evaluate_params, resolve_params
+from apps.params import (
+    ParamDecl,
+    env_value,
+    evaluate_params,
+    resolve_params,
+    undeclared_warning,
+)
 from apps.permissions import check_call, lookup_secret, resolve_secrets
-from apps.sandbox import DIALECT, GLOBALS, Location, column_of, eval_options, starlark_error
+from apps.sandbox import DIALECT, GLOBALS, Location, eval_options, starlark_error
 
 __all__ = [
     "SPEC_ROOT",
@@ -36,15 +42,7 @@ _NO_ATTR = re.compile(r"Object of type `struct` has no attribute `([A-Za-z_][A-Z
 
 def entry_location(entry: AppEntry) -> Location:
     """The `app(...)` call of the apps file that declared `entry`."""
-    column = 1
-    try:
-        with open(entry.file, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-        if 0 < entry.line <= len(lines):
-            column = column_of(lines[entry.line - 1], "app")
-    except OSError:
-        pass
-    return Location(entry.file, entry.line, column)
+    return Location(entry.file, entry.line, entry_column(entry))
 
 
 class AppLoader:
@@ -133,6 +131,13 @@ class AppLoader:
         m = _NO_ATTR.search(message)
         if m and re.search(r"\bparam\." + m[1] + r"\b", text):
             declared = ", ".join(self.ctx.params) or "none"
+            if m[1] in self.ctx.undeclared:
+                return (
+                    f"param {m[1]} is not declared in params.star (declared params: "
+                    f"{declared}); the apps file gives it a value, but an undeclared param "
+                    f"only reaches the container's environment: declare it with param(...) "
+                    f"to read it as param.{m[1]}"
+                )
             return (
                 f"param {m[1]} is not declared in params.star (declared params: {declared}); "
                 "declare it with param(...) or fix the name"
@@ -167,11 +172,12 @@ def _env_params(
 ) -> dict[str, str]:
     types = {d.name: d.type for d in decls}
     out: dict[str, str] = {}
-    for name, value in ctx.params.items():
+    given = [*ctx.params.items(), *ctx.undeclared.items()]
+    for name, value in given:
         if name == "secrets":
             continue
         text = env_value(value)
-        if types.get(name) == "STRING":
+        if types.get(name, "STRING") == "STRING":
             loc = origin[name]
             text = resolve_secrets(
                 text, app=ctx.app, param=name, permissions=record["permissions"],
@@ -223,6 +229,7 @@ def build_app(
     )
     files = list(ctx.files)
     files.extend(f for f in extra_files if f not in files)
+    declared = [d.name for d in decls]
     return App(
         entry=ctx.entry,
         name=record["name"],
@@ -234,6 +241,12 @@ def build_app(
         settings=tuple(record["settings"].items()),
         files=tuple(files),
         redirect_bare_path=bool(record.get("redirect_bare_path", False)),
+        static_only=record["static_only"],
+        index=record["index"],
+        single_file=record["single_file"],
+        warnings=tuple(
+            undeclared_warning(name, declared, container is not None) for name in ctx.undeclared
+        ),
     )
 
 
@@ -249,6 +262,8 @@ def load_params(
         except OSError as e:
             raise AppError(f"cannot read {path}: {e}", app=ctx.app, file=path) from None
         decls = evaluate_params(ctx.app, path, text, ctx.deadline)
-    values, origin = resolve_params(ctx.app, decls, dict(ctx.entry.params), where)
+    values, origin, undeclared = resolve_params(ctx.app, decls, dict(ctx.entry.params), where)
     ctx.params.update(values)
+    ctx.undeclared.update(undeclared)
+    origin.update({name: where for name in undeclared})
     return decls, origin

@@ -13,6 +13,7 @@ from typing import Any
 
 import starlark as sl
 
+from apps.container import PROXY_BASE_URL
 from apps.context import AppContext, bind, given_count, strings
 from apps.errors import AppError
 from apps.permissions import PluginCall, check_call, parse_permission
@@ -63,6 +64,12 @@ PERMISSION_PARAMS: tuple[tuple[str, Any], ...] = (
     ("secrets", []),
     ("permit", []),
 )
+# OpenRun's ace.app keywords, in its order. UI-only ones (style, libraries, custom_layout) are
+# accepted and have no effect in ace.
+APP_KEYWORDS = (
+    "name", "routes", "style", "permissions", "libraries", "settings", "custom_layout",
+    "container", "actions", "static_only", "index", "single_file", "redirect_bare_path",
+)
 CONSTANTS = (
     "GET", "POST", "PUT", "DELETE", "PATCH", "HTML", "JSON", "TEXT", "READ", "WRITE", "AUTO",
     "TABLE", "DOWNLOAD", "IMAGE",
@@ -73,8 +80,9 @@ CONSTANTS = (
 # ace.*
 
 _ACE_PRELUDE = """
-def _ace_app_fn(name, routes=[], permissions=[], actions=[], container=None, settings={},
-               redirect_bare_path=False, **kwargs):
+def _ace_app_fn(name, routes=[], style=None, permissions=[], libraries=[], settings={},
+               custom_layout=False, container=None, actions=[], static_only=False, index="",
+               single_file=False, redirect_bare_path=False, **kwargs):
     ids = []
     for a in actions:
         if type(a) != "struct" or not hasattr(a, "_ace_action"):
@@ -85,10 +93,12 @@ def _ace_app_fn(name, routes=[], permissions=[], actions=[], container=None, set
     for r in routes:
         rs.append(r if type(r) == "dict" else {"_ace_kind": getattr(r, "_ace_kind", type(r))})
     i = _ace_app(call_stack(), name, rs, permissions, ids, container, settings,
-                 sorted(kwargs.keys()), redirect_bare_path)
-    return struct(name=name, routes=routes, permissions=permissions, actions=actions,
-                  container=container, settings=settings,
-                  redirect_bare_path=redirect_bare_path, _ace_app=i, **kwargs)
+                 sorted(kwargs.keys()), redirect_bare_path, static_only, index, single_file,
+                 custom_layout)
+    return struct(name=name, routes=routes, style=style, permissions=permissions,
+                  libraries=libraries, settings=settings, custom_layout=custom_layout,
+                  container=container, actions=actions, static_only=static_only, index=index,
+                  single_file=single_file, redirect_bare_path=redirect_bare_path, _ace_app=i)
 
 def _ace_action_fn(name, path, run, suggest=None, description="", hidden=[], **kwargs):
     if type(run) != "function":
@@ -109,14 +119,18 @@ def _ace_struct(kind):
     return make
 
 def _ace_config_fn(key, default=None):
-    return default
+    return _ace_config(key, default)
+
+def _ace_output_fn(value=None, error=""):
+    return struct(value=value, error=error)
 
 ace = struct(
     app=_ace_app_fn, action=_ace_action_fn, proxy=_ace_proxy, permission=_ace_permission,
     result=_ace_result, html=_ace_page("html"), api=_ace_page("api"),
     fragment=_ace_page("fragment"), style=_ace_struct("style"), library=_ace_struct("library"),
     response=_ace_struct("response"), redirect=_ace_struct("redirect"),
-    config=_ace_config_fn, CONTAINER_URL="<CONTAINER_URL>", CONSTANTS)
+    config=_ace_config_fn, audit=_ace_audit, output=_ace_output_fn,
+    CONTAINER_URL="<CONTAINER_URL>", CONSTANTS)
 param = struct(**_ace_param_values)
 """.replace("CONSTANTS", ", ".join(f'{c}="{c}"' for c in CONSTANTS))
 
@@ -136,12 +150,25 @@ def install_app_builtins(ctx: AppContext, module: sl.Module) -> None:
         container: Any,
         settings: Any,
         extra: list[str],
-        redirect_bare_path: Any = False,
+        redirect_bare_path: Any,
+        static_only: Any,
+        index: Any,
+        single_file: Any,
+        custom_layout: Any,
     ) -> int:
         loc = ctx.where(call_stack, "app")
-        if not isinstance(redirect_bare_path, bool):
-            raise ctx.fail("ace.app: redirect_bare_path must be True or False, got "
-                           f"{json.dumps(redirect_bare_path)}", loc)
+        if extra:
+            raise ctx.fail(f"ace.app got an unknown keyword argument {extra[0]!r}; known: "
+                           f"{', '.join(APP_KEYWORDS)}", loc)
+        for key, flag in (("redirect_bare_path", redirect_bare_path),
+                          ("static_only", static_only), ("single_file", single_file),
+                          ("custom_layout", custom_layout)):
+            if not isinstance(flag, bool):
+                raise ctx.fail(f"ace.app: {key} must be True or False, got {json.dumps(flag)}",
+                               loc)
+        if not isinstance(index, str):
+            raise ctx.fail(f"ace.app: index must be a file name string, got {json.dumps(index)}",
+                           loc)
         if not isinstance(name, str):
             raise ctx.fail(f"ace.app: name must be a string, got {json.dumps(name)}", loc)
         if not isinstance(permissions, list) or not all(
@@ -163,6 +190,9 @@ def install_app_builtins(ctx: AppContext, module: sl.Module) -> None:
                 "container": None if container is None else container["_ace_call"],
                 "settings": settings,
                 "redirect_bare_path": redirect_bare_path,
+                "static_only": static_only,
+                "index": index,
+                "single_file": single_file,
                 "location": loc,
             }
         )
@@ -221,6 +251,17 @@ def install_app_builtins(ctx: AppContext, module: sl.Module) -> None:
             raise ctx.fail("ace.result: param_errors must be a dict")
         return bound
 
+    def config_(key: Any, default: Any) -> Any:
+        if key == "_app_url":  # OpenRun: the app's own URL, as CL_APP_URL gives it
+            return PROXY_BASE_URL + ("" if ctx.entry.path == "/" else ctx.entry.path)
+        if key == "_dev":
+            return ctx.entry.dev
+        return default  # ace has no node config: every other key gives the default
+
+    def audit_(*args: Any, **kwargs: Any) -> None:
+        bind(ctx, "ace.audit", (("operation", None), ("target", None), ("detail", "")), args,
+             kwargs)  # recorded by OpenRun for its audit log; ace has none
+
     def print_(*args: Any, **_: Any) -> None:
         ctx.prints.append(" ".join(a if isinstance(a, str) else json.dumps(a) for a in args))
 
@@ -232,6 +273,8 @@ def install_app_builtins(ctx: AppContext, module: sl.Module) -> None:
         ("_ace_proxy", proxy_),
         ("_ace_permission", permission_),
         ("_ace_result", result_),
+        ("_ace_config", config_),
+        ("_ace_audit", audit_),
         ("print", print_),
     ):
         module.add_callable(name, fn)

@@ -21,7 +21,7 @@ from pathlib import Path
 from apps.dev_settings import mark_dev, unknown_dev_apps
 from apps.errors import AppError
 from apps.limits import DEFAULT_DEADLINE, DEFAULT_MEMORY_LIMIT
-from apps.locate import search_dirs
+from apps.locate import app_warnings, search_dirs
 from apps.model import App, AppEntry, EvalError, EvalResult
 
 __all__ = ["CACHE_SCHEME", "CacheUpdate", "evaluate_cached"]
@@ -179,7 +179,7 @@ def evaluate_cached(
         upd.drop += [slot for slot in cache if slot not in declared_paths]
     result = EvalResult(
         apps=tuple(apps), errors=tuple(errors), failed=frozenset(failed),
-        apps_file_ok=declared.ok, files=(path,), warnings=tuple(warnings),
-        runtimes=runtimes,
+        apps_file_ok=declared.ok, files=(path,),
+        warnings=tuple(warnings) + app_warnings(apps), runtimes=runtimes,
     )
     return result, upd

@@ -36,6 +36,7 @@ class AppContext:
     action_records: list[dict[str, Any]] = field(default_factory=list)
     permissions: tuple[Permission, ...] = ()
     prints: list[str] = field(default_factory=list)
+    undeclared: dict[str, str] = field(default_factory=dict)  # supplied, not in params.star
 
     def is_user(self, file: str) -> bool:
         return not file.startswith(BUILTIN_PREFIX)

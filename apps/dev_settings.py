@@ -266,6 +266,8 @@ def _pick_stage(spec: DevSpec, stages: tuple[Stage, ...], file: str) -> Stage | 
     for stage in stages:
         if stage.name.lower() == "dev":
             return stage
+    if spec.dir and len(stages) == 1:
+        return stages[0]  # one stage and dev_settings name the dir: the whole file is the dev image
     if len(stages) < 2:
         return f"dev: no stage named 'dev' and {file} has a single stage" + _NORMAL
     if not stages[-2].name:
@@ -298,7 +300,9 @@ def resolve_dev(
     picked = _pick_stage(spec, stages, file)
     if isinstance(picked, str):
         return None, picked
-    stage_name = picked.name  # always named: by target, "dev", or the named penultimate
+    # named by target, "dev", or the named penultimate; or a single-stage file's only stage
+    # (target "": the whole file) when dev_settings give a dir
+    stage_name = picked.name or "final"
     directory = spec.dir or picked.workdir
     if not directory:
         return None, (

@@ -19,6 +19,7 @@ from apps import evaluate_app
 from apps.appsfile import read_apps_file
 from apps.dev_settings import mark_dev, unknown_dev_apps
 from apps.errors import AppError
+from apps.locate import app_warnings
 from apps.model import App, AppEntry, EvalError, EvalResult
 
 __all__ = [
@@ -77,6 +78,7 @@ class EvalMemory:
     apps_file_ok: bool = True
     file_errors: tuple[EvalError, ...] = ()  # errors of the apps file itself
     entry_errors: tuple[EvalError, ...] = ()  # errors of single app() calls
+    file_warnings: tuple[EvalError, ...] = ()  # warnings of the apps file itself
     memos: Mapping[str, AppMemo] = field(default_factory=dict)
     dev_apps: frozenset[str] = frozenset()  # app paths run in dev mode whatever the file says
 
@@ -134,14 +136,16 @@ def _read_entries(memory: EvalMemory, deadline: float) -> EvalMemory:
     declared, _ = read_apps_file(memory.apps_file, deadline=deadline)
     if not declared.ok:  # keep the last good entries: nothing is added, removed or pruned
         return dataclasses.replace(memory, apps_fp=fp, apps_file_ok=False,
-                                   file_errors=tuple(declared.errors))
+                                   file_errors=tuple(declared.errors),
+                                   file_warnings=tuple(declared.warnings))
     entry_errors = tuple(e for e in declared.errors if e.app)
     failed = {e.app for e in entry_errors}
     # An app() call that became invalid keeps its last good entry.
     kept = [m.entry for p, m in memory.memos.items() if p in failed and m.app is not None]
     return dataclasses.replace(memory, apps_fp=fp, apps_file_ok=True, file_errors=(),
                                entries=tuple(declared.entries) + tuple(kept),
-                               entry_errors=entry_errors)
+                               entry_errors=entry_errors,
+                               file_warnings=tuple(declared.warnings))
 
 
 def evaluate_incremental(
@@ -164,6 +168,8 @@ def evaluate_incremental(
     for entry in mark_dev(memory.entries, memory.dev_apps):
         prev = memory.memos.get(entry.path)
         if prev is not None and prev.entry == _key(entry) and not _changed(prev.fingerprint):
+            if prev.app is not None and entry.line and prev.app.entry != entry:  # line moved
+                prev = dataclasses.replace(prev, app=dataclasses.replace(prev.app, entry=entry))
             memos[entry.path] = prev
             continue
         memos[entry.path] = _evaluate_one(entry, prev, deadline, eval_app)
@@ -187,5 +193,5 @@ def _result(memory: EvalMemory) -> EvalResult:
         failed=frozenset(failed),
         apps_file_ok=memory.apps_file_ok,
         files=(memory.apps_file,),
-        warnings=warnings,
+        warnings=memory.file_warnings + warnings + app_warnings(apps),
     )

@@ -1,13 +1,24 @@
-"""Where an app's files are looked up (light: no Starlark import, used on cache hits)."""
+"""Where an app's files are looked up, and where its `app(...)` call is (light: no Starlark
+import, used on cache hits)."""
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
-from apps.model import AppEntry
+from apps.model import App, AppEntry, EvalError
 
-__all__ = ["SPEC_ROOT", "find_file", "known_specs", "search_dirs"]
+__all__ = [
+    "SPEC_ROOT",
+    "app_warnings",
+    "column_of",
+    "entry_column",
+    "find_file",
+    "known_specs",
+    "search_dirs",
+]
 
 SPEC_ROOT = Path(__file__).resolve().parent / "specs"
 
@@ -34,3 +45,40 @@ def find_file(dirs: tuple[str, ...], rel: str) -> str | None:
             if real == root or real.startswith(root + os.sep):
                 return os.path.abspath(candidate)
     return None
+
+
+def column_of(text: str, hint: str = "") -> int:
+    """1-based column of a call in a source line: the start of `a.b.hint(` if found, else the
+    first non-blank character."""
+    if hint:
+        m = re.search(
+            r"(?<![A-Za-z0-9_.])(?:[A-Za-z_][A-Za-z0-9_]*\.)*" + re.escape(hint) + r"\s*\(", text
+        )
+        if m:
+            return m.start() + 1
+    return len(text) - len(text.lstrip()) + 1 if text.strip() else 1
+
+
+def entry_column(entry: AppEntry) -> int:
+    """The column of the `app(...)` call that declared `entry` (1 when the file cannot say)."""
+    try:
+        with open(entry.file, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return 1
+    if 0 < entry.line <= len(lines):
+        return column_of(lines[entry.line - 1], "app")
+    return 1
+
+
+def app_warnings(evaluated: Iterable[App]) -> tuple[EvalError, ...]:
+    """The warnings of evaluated apps, each located at its app's `app(...)` call in the apps
+    file as that call stands now (an App may come from a cache with an older line)."""
+    out: list[EvalError] = []
+    for app in evaluated:
+        if not app.warnings:
+            continue
+        entry = app.entry
+        column = entry_column(entry)
+        out.extend(EvalError(entry.path, entry.file, entry.line, column, w) for w in app.warnings)
+    return tuple(out)

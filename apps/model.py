@@ -216,6 +216,12 @@ class App:
     settings: tuple[tuple[str, Any], ...] = ()
     files: tuple[str, ...] = ()  # absolute paths of every file the evaluation read
     redirect_bare_path: bool = False  # the proxy answers /app with a redirect to /app/
+    static_only: bool = False  # ace.app(static_only=True): the app serves its source's files
+    index: str = ""  # static apps: the file served for the app's root ("" = index.html)
+    single_file: bool = False  # static apps: serve only `index`
+    # Problems that do not stop the app, each located at the app's app(...) call in the apps
+    # file (see apps.locate.app_warnings); e.g. params not declared in params.star.
+    warnings: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -235,6 +241,9 @@ class App:
             "container": self.container.to_json() if self.container else None,
             "settings": dict(self.settings),
             "redirect_bare_path": self.redirect_bare_path,
+            "static_only": self.static_only,
+            "index": self.index,
+            "single_file": self.single_file,
             "files": list(self.files),
         }
 
@@ -273,7 +282,8 @@ class EvalResult:
     failed: frozenset[str] = frozenset()  # declared app paths that did not evaluate
     apps_file_ok: bool = True  # False: the apps file itself failed; nothing may be torn down
     files: tuple[str, ...] = ()  # files read for the apps file itself
-    warnings: tuple[EvalError, ...] = ()  # e.g. OpenRun apps-file keywords ace ignores
+    # e.g. OpenRun apps-file keywords ace ignores, params not declared in params.star
+    warnings: tuple[EvalError, ...] = ()
     runtimes: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def to_json(self) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ __all__ = [
     "env_value",
     "evaluate_params",
     "resolve_params",
+    "undeclared_warning",
 ]
 
 TYPES = ("STRING", "INT", "BOOLEAN", "LIST", "DICT")
@@ -167,21 +169,17 @@ def resolve_params(
     decls: Sequence[ParamDecl],
     supplied: Mapping[str, str],
     where: Location,
-) -> tuple[dict[str, Any], dict[str, Location]]:
-    """Typed values in declaration order, and where each value came from (`where` for values
-    supplied in the apps file, the declaration otherwise)."""
+) -> tuple[dict[str, Any], dict[str, Location], dict[str, str]]:
+    """Typed values in declaration order, where each value came from (`where` for values
+    supplied in the apps file, the declaration otherwise), and the supplied values of params
+    params.star does not declare (as given: strings, other values JSON-encoded). As in OpenRun
+    those are not errors: app.star cannot read them, the container gets them as environment."""
 
     def fail(message: str) -> AppError:
         return AppError(message, app=app, file=where.file, line=where.line, column=where.column)
 
-    declared = {d.name: d for d in decls}
-    for name in supplied:
-        if name not in declared:
-            known = ", ".join(declared) or "none"
-            raise fail(
-                f"param {name} is not declared in params.star (declared params: {known}); "
-                "remove it from params= or declare it"
-            )
+    declared = {d.name for d in decls}
+    undeclared = {name: value for name, value in supplied.items() if name not in declared}
     values: dict[str, Any] = {}
     origin: dict[str, Location] = {}
     for d in decls:
@@ -196,7 +194,25 @@ def resolve_params(
             origin[d.name] = d.location
         else:
             raise fail(f"param {d.name} is a required param, a value has to be provided")
-    return values, origin
+    return values, origin, undeclared
+
+
+def undeclared_warning(name: str, declared: Sequence[str], has_container: bool) -> str:
+    """The warning for a supplied param that params.star does not declare: what happens to it,
+    and the declared name it is closest to (a likely typo), compared without case."""
+    known = ", ".join(declared) or "none"
+    if has_container and name != "secrets":
+        effect = (
+            f"it is passed to the container's environment as {name}, but app.star cannot read "
+            f"it as param.{name}"
+        )
+    else:
+        effect = "it has no effect: app.star cannot read it and no container receives it"
+    by_lower = {d.lower(): d for d in declared}
+    # 0.8, not difflib's 0.6: APP_ARGS is not a typo of app_name (0.75), app_fle is of app_file
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.8)
+    hint = f'; did you mean "{by_lower[close[0]]}"?' if close else ""
+    return f"param {name} is not declared in params.star (declared params: {known}): {effect}{hint}"
 
 
 def env_value(value: Any) -> str:

@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 from apps.limits import DEFAULT_DEADLINE, DEFAULT_MEMORY_LIMIT  # noqa: E402
+from apps.locate import column_of  # noqa: E402
 
 MAX_CALLSTACK = 200  # well under 1000: deeper stacks can crash starlark-pyo3
 BUILTIN_PREFIX = "<ace:"  # file names of our own prelude sources
@@ -118,18 +119,6 @@ class ErrorSink:
         if self.error is None or (not self.error.file and err.file):
             self.error = err
         return err
-
-
-def column_of(text: str, hint: str = "") -> int:
-    """1-based column of a call in a source line: the start of `a.b.hint(` if found, else the
-    first non-blank character."""
-    if hint:
-        m = re.search(
-            r"(?<![A-Za-z0-9_.])(?:[A-Za-z_][A-Za-z0-9_]*\.)*" + re.escape(hint) + r"\s*\(", text
-        )
-        if m:
-            return m.start() + 1
-    return len(text) - len(text.lstrip()) + 1 if text.strip() else 1
 
 
 def frames(text: str) -> list[tuple[str, int, str]]:

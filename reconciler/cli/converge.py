@@ -50,9 +50,11 @@ def plan_cmd(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
     result, the_plan = prepared.evaluation, prepared.plan
     if as_json:
         render.print_json({**render.plan_json(the_plan),
-                           "errors": [e.to_json() for e in result.errors]})
+                           "errors": [e.to_json() for e in result.errors],
+                           "warnings": [w.to_json() for w in result.warnings]})
     else:
         render.print_plan(the_plan, verbose=verbose)
+        render.print_warnings(result.warnings)
         render.print_errors(result.errors)
     if result.errors:
         raise typer.Exit(1)
@@ -92,9 +94,10 @@ def _report(res: PassResult, *, as_json: bool, dry_run: bool, verbose: bool) -> 
         render.print_json({**render.plan_json(res.plan, outcomes), "dry_run": dry_run,
                            "changed": res.changed, "ok": res.ok, "adopted": list(res.adopted),
                            "errors": [e.to_json() for e in res.evaluation.errors],
+                           "warnings": [w.to_json() for w in res.evaluation.warnings],
                            "seconds": round(res.seconds, 3)})
         return
-    if not (dry_run or verbose or outcomes or res.evaluation.errors):
+    if not (dry_run or verbose or outcomes or res.evaluation.errors or res.evaluation.warnings):
         return  # nothing happened: say nothing (and load no rendering code)
     if dry_run:
         render.print_plan(res.plan, verbose=verbose)
@@ -102,6 +105,7 @@ def _report(res: PassResult, *, as_json: bool, dry_run: bool, verbose: bool) -> 
         render.print_outcomes(outcomes)
         if verbose:
             render.print_plan(res.plan, verbose=True)
+    render.print_warnings(res.evaluation.warnings)
     render.print_errors(res.evaluation.errors)
 
 

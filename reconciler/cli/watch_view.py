@@ -4,8 +4,9 @@ loop's `Reporter`.
 - `LiveReporter` (a terminal): a rich Live table (app, state, health, URL, last change, last error)
   and one line above it per applied change, with its cause.
 - `JsonReporter` (not a TTY, or --log-json): structlog JSON lines with stable snake_case event
-  names: watch_started, pass_started, files_changed, app_error, step_done (from the executor),
-  pass_finished, engine_unavailable, engine_back, crash_loop_backoff, lock_busy, watch_stopped.
+  names: watch_started, pass_started, files_changed, app_error, app_warning, step_done (from the
+  executor), pass_finished, engine_unavailable, engine_back, crash_loop_backoff, lock_busy,
+  watch_stopped.
 No decisions here, only presentation.
 """
 
@@ -52,6 +53,11 @@ class JsonReporter:
         for e in errors:
             self.log.warning("app_error", app=e.app, file=e.file, line=e.line, column=e.column,
                              error=e.message)
+
+    def app_warnings(self, warnings: Sequence[EvalError]) -> None:
+        for w in warnings:
+            self.log.warning("app_warning", app=w.app, file=w.file, line=w.line,
+                             column=w.column, warning=w.message)
 
     def step(self, outcome: StepOutcome) -> None:
         pass  # the executor logs step_done / step_failed itself
@@ -136,6 +142,12 @@ class LiveReporter:
             where = e.file + (f":{e.line}:{e.column}" if e.line else "")
             self._print(f"[red]error[/] {escape(e.app or '(apps file)')} {escape(where)}: "
                         f"{escape(e.message)}")
+
+    def app_warnings(self, warnings: Sequence[EvalError]) -> None:
+        for w in warnings:
+            where = w.file + (f":{w.line}:{w.column}" if w.line else "")
+            self._print(f"[yellow]warning[/] {escape(w.app or '(apps file)')} {escape(where)}: "
+                        f"{escape(w.message)}")
 
     def step(self, o: StepOutcome) -> None:
         s = o.step

@@ -91,6 +91,7 @@ class Watch:
         self.passes = 0
         self.in_pass = False
         self._errors: tuple[EvalError, ...] = ()
+        self._warnings: tuple[EvalError, ...] = ()
         self._last: tuple[DesiredState, ObservedState] | None = None
         self._down_since: float | None = None
         self._engine_fails = 0
@@ -185,6 +186,10 @@ class Watch:
         if errors != self._errors:
             self.reporter.app_errors([e for e in errors if e not in self._errors])
             self._errors = errors
+        warnings = evaluated.result.warnings
+        if warnings != self._warnings:  # like errors: each is told once, not on every pass
+            self.reporter.app_warnings([w for w in warnings if w not in self._warnings])
+            self._warnings = warnings
         if self._last is None and self.options.watch_files:  # no pass yet (engine down?):
             self._watcher.update(self._watch_set(DesiredState(())))  # watch the app files
         lock = self._lock()

@@ -347,13 +347,19 @@ def test_one_broken_app_does_not_stop_others(tmp_path: Path) -> None:
 
 
 def test_evaluate_app_for_one_entry(tmp_path: Path) -> None:
+    """evaluate_app evaluates one entry: undeclared params are warnings, missing ones errors."""
     write_tree(tmp_path / "src", {"app.star": 'app = ace.app("one")\n'})
     entry = AppEntry("/one", str(tmp_path / "src"))
     assert apps.evaluate_app(entry).name == "one"
-    broken = AppEntry("/two", str(tmp_path / "src"), params=(("x", "1"),))
+    undeclared = AppEntry("/two", str(tmp_path / "src"), params=(("x", "1"),))
+    assert apps.evaluate_app(undeclared).warnings == (
+        "param x is not declared in params.star (declared params: none): it has no effect: "
+        "app.star cannot read it and no container receives it",
+    )
+    broken = AppEntry("/three", str(tmp_path / "src"), params=(("x", "1"),), spec="image")
     with pytest.raises(apps.AppError) as info:
         apps.evaluate_app(broken)
-    assert "param x is not declared" in info.value.message
+    assert "param image is a required param" in info.value.message
 
 
 def test_redirect_bare_path_is_kept(tmp_path: Path) -> None:
@@ -364,3 +370,57 @@ def test_redirect_bare_path_is_kept(tmp_path: Path) -> None:
     assert only_app(asked).to_json()["redirect_bare_path"] is True
     plain = evaluate_files(tmp_path / "b", {"app.star": 'app = ace.app("x")\n'})
     assert only_app(plain).redirect_bare_path is False
+
+
+def test_static_app_keywords_are_kept(tmp_path: Path) -> None:
+    """OpenRun's static_only, index and single_file are kept in the App (and its JSON); a
+    static app has no container."""
+    result = evaluate_files(tmp_path, {"app.star": (
+        'app = ace.app("s", static_only=True, index="main.html", single_file=True,\n'
+        '              style=ace.style("daisyui", themes=["dark"]), libraries=[],\n'
+        '              custom_layout=False)\n')})
+    app = only_app(result)
+    assert (app.static_only, app.index, app.single_file, app.container) == (
+        True, "main.html", True, None)
+    assert {k: app.to_json()[k] for k in ("static_only", "index", "single_file")} == {
+        "static_only": True, "index": "main.html", "single_file": True}
+    plain = only_app(evaluate_files(tmp_path / "p", {"app.star": 'app = ace.app("p")\n'}))
+    assert (plain.static_only, plain.index, plain.single_file) == (False, "", False)
+
+
+# (app.star, message, line, column)
+APP_KEYWORD_ERRORS = [
+    ('x = 1\napp = ace.app("s", static_onyl=True)\n',
+     "ace.app got an unknown keyword argument 'static_onyl'; known: name, routes, style, "
+     "permissions, libraries, settings, custom_layout, container, actions, static_only, index, "
+     "single_file, redirect_bare_path", 2, 7),
+    ('app = ace.app("s", static_only="yes")\n',
+     'ace.app: static_only must be True or False, got "yes"', 1, 7),
+    ('app = ace.app("s", single_file=1)\n', "ace.app: single_file must be True or False, got 1",
+     1, 7),
+    ('app = ace.app("s", index=None)\n', "ace.app: index must be a file name string, got null",
+     1, 7),
+]
+
+
+@pytest.mark.parametrize(("app_star", "message", "line", "column"), APP_KEYWORD_ERRORS)
+def test_ace_app_keyword_errors(
+    tmp_path: Path, app_star: str, message: str, line: int, column: int
+) -> None:
+    """ace.app takes exactly OpenRun's keywords, with their types; mistakes are located."""
+    result = evaluate_files(tmp_path, {"app.star": app_star})
+    assert_error(only_error(result), message=message, file=tmp_path / "src/app.star",
+                 line=line, column=column)
+
+
+def test_ace_config_audit_and_output(tmp_path: Path) -> None:
+    """ace.config gives the app URL for _app_url and the dev flag for _dev, the default for
+    other keys; ace.audit is accepted (no audit log in ace); ace.output makes a value."""
+    result = evaluate_files(tmp_path, {"app.star": (
+        'ace.audit("op", "target", detail="d")\n'
+        'o = ace.output(value=[1], error="")\n'
+        'app = ace.app(",".join([ace.config("_app_url", ""), str(ace.config("_dev", False)),\n'
+        '                        ace.config("other", "dflt"), str(ace.config("none")),\n'
+        '                        str(o.value)]))\n')},
+        'app("/web/x", "src", dev=True)\n')
+    assert only_app(result).name == "http://127.0.0.1:8000/web/x,True,dflt,None,[1]"

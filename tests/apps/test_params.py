@@ -79,10 +79,6 @@ PARAM_ERRORS = [
     ('param("d", type=DICT)\n', {"d": "[1]"}, "param d is not a dict", "apps", 1, 1),
     ('param("image")\n', {}, "param image is a required param, a value has to be provided",
      "apps", 1, 1),
-    ('param("a")\n', {"a": "1", "zzz": "2"}, "param zzz is not declared in params.star",
-     "apps", 1, 1),
-    ("", {"zzz": "2"}, "param zzz is not declared in params.star (declared params: none)",
-     "apps", 1, 1),
     ('x = 1\nparam("port", type=INT, default="80")\n',
      {}, 'param port: default value "80" is not an int (type INT)', "params", 2, 1),
     ('param("a")\n\n  param("a", default="x")\n', {}, "Parse error", "params", 3, 1),
@@ -118,3 +114,122 @@ def test_apps_file_error_column_points_at_app_call(tmp_path: Path) -> None:
     )
     assert_error(only_error(result), message="param p is not an int",
                  file=tmp_path / "apps.star", line=3, column=5)
+
+
+# --- params the apps file supplies but params.star does not declare (OpenRun accepts them) ---
+
+CONTAINER_APP = '''
+load("container.in", "container")
+app = ace.app("x", container=container.config("image:busybox", port=8080))
+'''
+
+
+def _env(result: Any) -> dict[str, str]:
+    app = only_app(result)
+    assert app.container is not None
+    return dict(app.container.env)
+
+
+def test_undeclared_params_reach_the_container_env_only(tmp_path: Path) -> None:
+    """Undeclared params are not app params, but the container gets them: strings as given,
+    other values JSON-encoded, next to the declared ones."""
+    result = evaluate_files(
+        tmp_path,
+        {"params.star": 'param("port", type=INT, default=1)\n', "app.star": CONTAINER_APP},
+        'app("/a", "src", params={"APP_MODULE": "basic_ws:app", "n": 3, "l": ["x"], '
+        '"port": "8"})\n',
+    )
+    assert only_app(result).params == (("port", 8),)
+    env = _env(result)
+    assert (env["APP_MODULE"], env["n"], env["l"], env["port"]) == ("basic_ws:app", "3", '["x"]',
+                                                                    "8")
+
+
+def test_undeclared_param_warning_names_param_and_location(tmp_path: Path) -> None:
+    """Each undeclared param is one warning at the apps file's app(...) call, listing the
+    declared params and what happens to the value."""
+    result = evaluate_files(
+        tmp_path, {"params.star": 'param("app_name", default="x")\n', "app.star": CONTAINER_APP},
+        'x = 1\nif x:\n    app("/a", "src", params={"APP_ARGS": "-addr 0.0.0.0:8080"})\n',
+    )
+    assert result.errors == ()
+    assert [(w.app, w.file, w.line, w.column) for w in result.warnings] == [
+        ("/a", str(tmp_path / "apps.star"), 3, 5)]
+    assert result.warnings[0].message == (
+        "param APP_ARGS is not declared in params.star (declared params: app_name): it is "
+        "passed to the container's environment as APP_ARGS, but app.star cannot read it as "
+        "param.APP_ARGS"
+    )
+
+
+@pytest.mark.parametrize(("supplied", "declared", "hint"), [
+    ("app_fle", ["app_name", "app_file"], '; did you mean "app_file"?'),
+    ("PORT", ["port", "app_name"], '; did you mean "port"?'),
+    ("zzz", ["app_name", "port"], ""),
+])
+def test_undeclared_param_suggests_the_nearest_declared_name(
+    tmp_path: Path, supplied: str, declared: list[str], hint: str
+) -> None:
+    """A likely typo (close to a declared name, ignoring case) gets a "did you mean"."""
+    params_star = "".join(f'param("{d}", default="")\n' for d in declared)
+    result = evaluate_files(
+        tmp_path, {"params.star": params_star, "app.star": CONTAINER_APP},
+        f'app("/a", "src", params={{"{supplied}": "v"}})\n',
+    )
+    (warning,) = result.warnings
+    assert warning.message.startswith(f"param {supplied} is not declared in params.star")
+    assert warning.message.endswith(f"param.{supplied}{hint}")
+
+
+def test_undeclared_param_of_an_app_without_container_has_no_effect(tmp_path: Path) -> None:
+    """Without a container nothing receives the value, and the warning says so."""
+    result = evaluate_files(tmp_path, {"app.star": USE_ALL},
+                            'app("/a", "src", params={"url": "x"})\n')
+    assert only_app(result).params == ()
+    assert [(w.message, w.line, w.column) for w in result.warnings] == [(
+        "param url is not declared in params.star (declared params: none): it has no effect: "
+        "app.star cannot read it and no container receives it", 1, 1)]
+
+
+def test_undeclared_param_is_not_readable_in_app_star(tmp_path: Path) -> None:
+    """param.NAME of an undeclared param fails in app.star, saying the value only reaches the
+    container and how to read it."""
+    result = evaluate_files(
+        tmp_path, {"app.star": 'x = 1\ny = param.APP_MODULE\napp = ace.app("x")\n'},
+        'app("/a", "src", params={"APP_MODULE": "m:app"})\n',
+    )
+    assert_error(
+        only_error(result),
+        message="param APP_MODULE is not declared in params.star (declared params: none); the "
+                "apps file gives it a value, but an undeclared param only reaches the "
+                "container's environment: declare it with param(...) to read it as "
+                "param.APP_MODULE",
+        file=tmp_path / "src/app.star", line=2, column=5,
+    )
+
+
+def test_undeclared_secrets_param_is_not_passed(tmp_path: Path) -> None:
+    """As for a declared one, a param named `secrets` never becomes an env variable."""
+    result = evaluate_files(tmp_path, {"app.star": CONTAINER_APP},
+                            'app("/a", "src", params={"secrets": [["regex:.*"]]})\n')
+    assert "secrets" not in _env(result)
+    assert "no container receives it" in result.warnings[0].message
+
+
+def test_undeclared_param_may_reference_a_permitted_secret(tmp_path: Path) -> None:
+    """An undeclared value is a string param for secrets: {{secret "K"}} resolves when the
+    app's permissions allow it, and is refused at the app(...) call when they do not."""
+    allowed = '''
+load("container.in", "container")
+app = ace.app("x", container=container.config("image:busybox", port=8080),
+              permissions=[ace.permission("container.in", "config", secrets=[["TOKEN"]])])
+'''
+    apps_star = 'app("/a", "src", params={"API_TOKEN": "{{secret \\"TOKEN\\"}}"})\n'
+    result = evaluate_files(tmp_path, {"app.star": allowed}, apps_star,
+                            environ={"TOKEN": "s3cret"})
+    assert _env(result)["API_TOKEN"] == "s3cret"
+    refused = evaluate_files(tmp_path / "b", {"app.star": CONTAINER_APP}, apps_star,
+                             environ={"TOKEN": "s3cret"})
+    err = only_error(refused)
+    assert "TOKEN" in err.message and "API_TOKEN" in err.message
+    assert (err.file, err.line) == (str(tmp_path / "b/apps.star"), 1)
