@@ -12,7 +12,7 @@ import starlark as sl
 
 from apps.appstar import SPEC_ROOT, known_specs
 from apps.errors import AppError
-from apps.model import AppEntry, EvalError
+from apps.model import AppEntry, EvalError, as_text
 from apps.sandbox import (
     BUILTIN_PREFIX,
     DEFAULT_DEADLINE,
@@ -91,7 +91,7 @@ def _strings(value: Any, what: str) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, dict):
         raise ValueError(f"{what} must be a dict, got {json.dumps(value)}")
     return tuple(
-        (str(k), v if isinstance(v, str) else json.dumps(v, sort_keys=True))
+        (str(k), as_text(v))
         for k, v in value.items()
     )
 

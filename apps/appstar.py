@@ -15,10 +15,9 @@ from apps.container import files_read, resolve_container
 from apps.context import AppContext
 from apps.errors import AppError
 from apps.locate import SPEC_ROOT, entry_column, find_file, known_specs, search_dirs
-from apps.model import Action, App, AppEntry, ContainerConfig, Route
+from apps.model import Action, App, AppEntry, ContainerConfig, Route, as_text
 from apps.params import (
     ParamDecl,
-    env_value,
     evaluate_params,
     resolve_params,
     undeclared_warning,
@@ -176,7 +175,7 @@ def _env_params(
     for name, value in given:
         if name == "secrets":
             continue
-        text = env_value(value)
+        text = as_text(value)
         if types.get(name, "STRING") == "STRING":
             loc = origin[name]
             text = resolve_secrets(

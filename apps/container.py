@@ -23,7 +23,6 @@ from typing import Any, Literal, NoReturn
 
 from apps.container_opts import (
     OptionError,
-    as_text,
     parse_build_args,
     parse_command,
     parse_container_opts,
@@ -38,7 +37,7 @@ from apps.container_volumes import (
 from apps.containerfile import scan_containerfile
 from apps.dev_settings import parse_dev_spec, resolve_dev
 from apps.errors import AppError
-from apps.model import AppEntry, ContainerConfig
+from apps.model import AppEntry, ContainerConfig, as_text
 
 __all__ = [
     "AUTO",

@@ -9,10 +9,11 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from apps.model import as_text
+
 __all__ = [
     "ALLOWED_OPTS",
     "OptionError",
-    "as_text",
     "parse_build_args",
     "parse_command",
     "parse_container_opts",
@@ -51,15 +52,6 @@ class OptionError(Exception):
     """A container option that cannot be used; the message says what to change."""
 
 
-def as_text(value: Any) -> str:
-    """A value as the string a container or builder sees (JSON for non-strings)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return json.dumps(value, sort_keys=True)
 
 
 def _unjson(value: str) -> str:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["AceError", "AppError", "EngineError", "PlanError", "StateError"]
+__all__ = ["AceError", "AppError", "EngineError", "StateError", "where"]
+
+
+def where(file: str, line: int = 0, column: int = 0) -> str:
+    """`file:line:column` (or `file` when the line is unknown): how every place is written."""
+    if not (file and line):
+        return file
+    return f"{file}:{line}:{column}" if column else f"{file}:{line}"
 
 
 class AceError(Exception):
@@ -23,25 +30,20 @@ class AppError(AceError):
         self.column = column
 
     def __str__(self) -> str:
-        where = self.file
-        if where and self.line:
-            where += f":{self.line}:{self.column}"
+        at = where(self.file, self.line, self.column)
         prefix = f"app {self.app}: " if self.app else ""
-        return f"{prefix}{where + ': ' if where else ''}{self.message}"
+        return f"{prefix}{at + ': ' if at else ''}{self.message}"
 
 
 class StateError(AceError):
     """The state directory or database cannot be used (schema mismatch, lock timeout, ...)."""
 
 
-class PlanError(AceError):
-    """The desired state cannot be planned (conflicting declarations)."""
-
 
 class EngineError(AceError):
-    """The Docker engine refused or failed an operation; `step` names the step when known."""
+    """The Docker engine refused or failed an operation; `retryable` when it did not answer
+    (down, timed out) rather than refused."""
 
-    def __init__(self, message: str, *, step: str = "", retryable: bool = False) -> None:
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
         super().__init__(message)
-        self.step = step
         self.retryable = retryable

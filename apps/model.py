@@ -6,10 +6,14 @@ Nothing here knows Docker or SQLite. Every path is absolute. Values are JSON-com
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from apps.errors import where
+
 __all__ = [
+    "as_text",
     "Action",
     "App",
     "AppEntry",
@@ -25,6 +29,19 @@ __all__ = [
 Pairs = tuple[tuple[str, str], ...]
 Reload = Literal["none", "restart", "recreate"]
 
+
+
+def as_text(value: Any) -> str:
+    """How a Starlark value becomes text wherever a string is needed (container environment,
+    build args, templates, permission patterns): strings as given, booleans as true/false,
+    numbers as written, anything else as canonical JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, sort_keys=True)
 
 @dataclass(frozen=True, slots=True)
 class Volume:
@@ -267,9 +284,12 @@ class EvalError:
             "message": self.message,
         }
 
+    @property
+    def where(self) -> str:
+        return where(self.file, self.line, self.column)
+
     def __str__(self) -> str:
-        where = self.file + (f":{self.line}:{self.column}" if self.line else "")
-        return f"{self.app or '(apps file)'}: {where}: {self.message}"
+        return f"{self.app or '(apps file)'}: {self.where}: {self.message}"
 
 
 @dataclass(frozen=True, slots=True)

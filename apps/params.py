@@ -25,7 +25,6 @@ __all__ = [
     "TYPES",
     "ParamDecl",
     "convert_value",
-    "env_value",
     "evaluate_params",
     "resolve_params",
     "undeclared_warning",
@@ -214,13 +213,3 @@ def undeclared_warning(name: str, declared: Sequence[str], has_container: bool) 
     hint = f'; did you mean "{by_lower[close[0]]}"?' if close else ""
     return f"param {name} is not declared in params.star (declared params: {known}): {effect}{hint}"
 
-
-def env_value(value: Any) -> str:
-    """A param value as a container environment string (LIST/DICT as JSON)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return json.dumps(value)

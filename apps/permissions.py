@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.errors import AppError
-from apps.model import Permission
+from apps.model import Permission, as_text
 
 __all__ = [
     "CONTAINER_URL",
@@ -44,17 +44,10 @@ class PluginCall:
     given: int = -1  # how many leading parameters the caller gave (-1: all)
 
 
-def _as_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return json.dumps(value, sort_keys=True)
-
 
 def pattern_matches(pattern: str, value: Any) -> bool:
     """An exact string, or `regex:RE` matched against the whole value."""
-    text = _as_text(value)
+    text = as_text(value)
     if pattern.startswith("regex:"):
         try:
             return re.fullmatch(pattern[len("regex:") :], text) is not None
@@ -91,7 +84,7 @@ def check_call(app: str, call: PluginCall, permissions: Sequence[Permission]) ->
     if is_permitted(call, permissions):
         return
     shown = list(call.args if call.given < 0 else call.args[: call.given])
-    suggestion = json.dumps([_as_text(a) for a in call.args[:1] if a is not None])
+    suggestion = json.dumps([as_text(a) for a in call.args[:1] if a is not None])
     raise AppError(
         f"app {app} is not permitted to call {call.plugin.removesuffix('.in')}.{call.method} "
         f"with arguments {json.dumps(shown)}; add ace.permission(\"{call.plugin}\", "
@@ -160,8 +153,8 @@ def parse_permission(raw: Mapping[str, Any]) -> Permission:
     return Permission(
         plugin=str(raw["plugin"]),
         method=str(raw["method"]),
-        arguments=tuple(_as_text(a) for a in raw.get("arguments") or ()),
+        arguments=tuple(as_text(a) for a in raw.get("arguments") or ()),
         type=str(raw.get("type") or ""),
-        secrets=tuple(tuple(_as_text(p) for p in s) for s in raw.get("secrets") or ()),
-        permit=tuple(_as_text(p) for p in raw.get("permit") or ()),
+        secrets=tuple(tuple(as_text(p) for p in s) for s in raw.get("secrets") or ()),
+        permit=tuple(as_text(p) for p in raw.get("permit") or ()),
     )

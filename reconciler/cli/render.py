@@ -45,7 +45,7 @@ def print_json(doc: Any) -> None:
 
 def print_errors(errors: Iterable[EvalError]) -> None:
     for e in errors:
-        where = e.file + (f":{e.line}:{e.column}" if e.line else "")
+        where = e.where
         app = e.app or "(apps file)"
         err_console.print(f"[red]error[/] [bold]{escape(app)}[/] {escape(where)}\n"
                           f"  {escape(e.message)}", soft_wrap=True)
@@ -53,7 +53,7 @@ def print_errors(errors: Iterable[EvalError]) -> None:
 
 def print_warnings(warnings: Iterable[EvalError]) -> None:
     for w in warnings:
-        where = w.file + (f":{w.line}:{w.column}" if w.line else "")
+        where = w.where
         err_console.print(f"[yellow]warning[/] [bold]{escape(w.app or '(apps file)')}[/] "
                           f"{escape(where)}\n  {escape(w.message)}", soft_wrap=True)
 

@@ -139,13 +139,13 @@ class LiveReporter:
 
     def app_errors(self, errors: Sequence[EvalError]) -> None:
         for e in errors:
-            where = e.file + (f":{e.line}:{e.column}" if e.line else "")
+            where = e.where
             self._print(f"[red]error[/] {escape(e.app or '(apps file)')} {escape(where)}: "
                         f"{escape(e.message)}")
 
     def app_warnings(self, warnings: Sequence[EvalError]) -> None:
         for w in warnings:
-            where = w.file + (f":{w.line}:{w.column}" if w.line else "")
+            where = w.where
             self._print(f"[yellow]warning[/] {escape(w.app or '(apps file)')} {escape(where)}: "
                         f"{escape(w.message)}")
 

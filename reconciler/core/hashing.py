@@ -10,12 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 
+from reconciler.core.dockerignore import DockerIgnore
 from reconciler.core.types import ContainerSpec
 
 __all__ = [
@@ -24,7 +23,6 @@ __all__ = [
     "canonical_json",
     "context_files",
     "hash_build_inputs",
-    "ignore_matcher",
     "spec_json",
     "version_of",
 ]
@@ -67,90 +65,20 @@ def _sha(value: object) -> str:
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
 
-@lru_cache(maxsize=512)
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**", i):
-            i += 2
-            if pattern.startswith("/", i):  # "**/" matches zero or more directories
-                i += 1
-                out.append("(?:.*/)?")
-            else:
-                out.append(".*")
-            continue
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            end = pattern.find("]", i + 1)
-            if end == -1:
-                out.append(re.escape(c))
-            else:
-                body = pattern[i + 1 : end]
-                if body.startswith("!") or body.startswith("^"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = end
-        elif c == "\\" and i + 1 < len(pattern):
-            i += 1
-            out.append(re.escape(pattern[i]))
-        else:
-            out.append(re.escape(c))
-        i += 1
-    # A pattern that matches a directory excludes everything below it.
-    return re.compile("^" + "".join(out) + "(?:/.*)?$")
-
-
-def _clean(pattern: str) -> str:
-    pattern = pattern.strip().lstrip("/")
-    pattern = os.path.normpath(pattern) if pattern else pattern
-    return "" if pattern == "." else pattern
-
-
-def ignore_matcher(lines: Iterable[str]) -> list[tuple[bool, re.Pattern[str]]]:
-    """Parse .dockerignore lines into (negated, regex) rules; the last matching rule wins."""
-    rules: list[tuple[bool, re.Pattern[str]]] = []
-    for raw in lines:
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        negated = line.startswith("!")
-        pattern = _clean(line[1:] if negated else line)
-        if pattern:
-            rules.append((negated, _pattern_regex(pattern)))
-    return rules
-
-
-def _ignored(rel: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bool:
-    ignored = False
-    for negated, rx in rules:
-        if rx.match(rel):
-            ignored = not negated
-    return ignored
-
-
 def context_files(context_dir: str) -> list[tuple[str, str, os.stat_result]]:
     """(relative path, absolute path, lstat) of every file docker would send, sorted."""
-    rules: list[tuple[bool, re.Pattern[str]]] = []
-    ignore_path = os.path.join(context_dir, ".dockerignore")
-    if os.path.isfile(ignore_path):
-        with open(ignore_path, encoding="utf-8", errors="replace") as fh:
-            rules = ignore_matcher(fh)
-    can_prune = not any(neg for neg, _ in rules)
+    rules = DockerIgnore.read(context_dir)
+    can_prune = not rules.negates
     found: list[tuple[str, str, os.stat_result]] = []
     for root, dirs, files in os.walk(context_dir):
         rel_root = os.path.relpath(root, context_dir)
         rel_root = "" if rel_root == "." else rel_root + "/"
         if can_prune:
-            dirs[:] = [d for d in dirs if not _ignored(rel_root + d, rules)]
+            dirs[:] = [d for d in dirs if not rules.ignores(rel_root + d)]
         dirs.sort()
         for name in files:
             rel = rel_root + name
-            if rules and _ignored(rel, rules) and rel != ".dockerignore":
+            if rules and rules.ignores(rel) and rel != ".dockerignore":
                 continue
             path = os.path.join(root, name)
             found.append((rel, path, os.lstat(path)))

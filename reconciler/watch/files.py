@@ -13,34 +13,16 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from re import Pattern
 
 import watchfiles
 
-from reconciler.core.hashing import ignore_matcher
+from reconciler.core.dockerignore import DockerIgnore
 
 __all__ = ["FileWatcher", "WatchSet", "watch_roots"]
 
 _TEMP = ("*.swp", "*.swx", "*.swo", "*~", ".#*", "#*#", "4913", "*.tmp", ".*.kate-swp")
 _VCS = frozenset({".git", ".hg", ".svn", ".jj", "__pycache__"})
-Rules = tuple[tuple[bool, Pattern[str]], ...]
 
-
-def _rules(context_dir: str) -> Rules:
-    try:
-        with open(os.path.join(context_dir, ".dockerignore"), encoding="utf-8",
-                  errors="replace") as fh:
-            return tuple(ignore_matcher(fh))
-    except OSError:
-        return ()
-
-
-def _ignored(rel: str, rules: Rules) -> bool:
-    out = False
-    for negated, rx in rules:
-        if rx.match(rel):
-            out = not negated
-    return out
 
 
 def _under(path: str, root: str) -> bool:
@@ -52,14 +34,14 @@ class WatchSet:
     """The paths whose change triggers a pass."""
 
     files: frozenset[str] = frozenset()
-    contexts: tuple[tuple[str, Rules], ...] = ()  # build context dirs with .dockerignore rules
+    contexts: tuple[tuple[str, DockerIgnore], ...] = ()  # build contexts, their .dockerignore
     state_dir: str = ""
     roots: tuple[str, ...] = field(default=())
 
     @classmethod
     def of(cls, files: Iterable[str], contexts: Iterable[str], state_dir: str) -> WatchSet:
         fs = frozenset(os.path.abspath(f) for f in files)
-        ctx = tuple((os.path.abspath(c), _rules(c)) for c in sorted(set(contexts)) if c)
+        ctx = tuple((os.path.abspath(c), DockerIgnore.read(c)) for c in sorted(set(contexts)) if c)
         roots = watch_roots([os.path.dirname(f) for f in fs] + [c for c, _ in ctx])
         return cls(fs, ctx, os.path.abspath(state_dir) if state_dir else "", roots)
 
@@ -77,7 +59,7 @@ class WatchSet:
         for ctx, rules in self.contexts:
             if _under(path, ctx):
                 rel = os.path.relpath(path, ctx)
-                return rel == "." or rel == ".dockerignore" or not _ignored(rel, rules)
+                return rel == "." or rel == ".dockerignore" or not rules.ignores(rel)
         return False
 
 

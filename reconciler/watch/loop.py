@@ -264,7 +264,7 @@ class Watch:
                 if a is not before.get(app) and a.crash_looping and a.failed:
                     self.reporter.crash_loop(a, a.until - now)
         self.attempts = settle(self.attempts, (), keys, now, self.options.backoff)
-        errs = {e.app: f"{e.file}:{e.line}: {e.message}" for e in self._errors}
+        errs = {e.app: f"{e.where}: {e.message}" for e in self._errors}
         for o in applied.outcomes if applied else ():
             if o.outcome == "failed":
                 errs.setdefault(o.step.app, o.message)
