@@ -10,7 +10,6 @@ desired state (`EvalResult`). Nothing here touches Docker.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from apps.cache import CacheUpdate, evaluate_cached
 from apps.errors import AppError
 from apps.limits import DEFAULT_DEADLINE, DEFAULT_MEMORY_LIMIT
-from apps.model import App, AppEntry, EvalError, EvalResult
+from apps.model import App, AppEntry, EvalResult
 
 if TYPE_CHECKING:
     from apps.runtime import AppRuntime, CommandRunner, evaluate_entry
@@ -90,39 +89,8 @@ def evaluate(
     """Evaluate the apps file and every app it declares. `deadline` (seconds) applies to the
     apps file and to each app separately; `environ` (default: the process environment) is where
     secrets come from; apps whose path is in `dev_apps` run in dev mode (a path the apps file
-    does not declare gives a warning)."""
-    from apps.appsfile import read_apps_file
-    from apps.dev_settings import mark_dev, unknown_dev_apps
-    from apps.locate import app_warnings
-    from apps.runtime import evaluate_entry
-
-    env = dict(os.environ if environ is None else environ)
-    declared, path = read_apps_file(apps_file, deadline=deadline, memory_limit=memory_limit)
-    apps: list[App] = []
-    errors: list[EvalError] = list(declared.errors)
-    failed = set(declared.failed)
-    runtimes: dict[str, AppRuntime] = {}
-    entries = mark_dev(declared.entries, dev_apps)
-    warnings = list(declared.warnings)
-    if declared.ok:
-        warnings += unknown_dev_apps(entries, dev_apps, path)
-    for entry in entries:
-        try:
-            app, runtime = evaluate_entry(
-                entry, deadline=deadline, environ=env, memory_limit=memory_limit
-            )
-        except AppError as e:
-            errors.append(EvalError(e.app or entry.path, e.file, e.line, e.column, e.message))
-            failed.add(entry.path)
-            continue
-        apps.append(app)
-        runtimes[entry.path] = runtime
-    return EvalResult(
-        apps=tuple(apps),
-        errors=tuple(errors),
-        failed=frozenset(failed),
-        apps_file_ok=declared.ok,
-        files=(path,),
-        warnings=tuple(warnings) + app_warnings(apps),
-        runtimes=dict(runtimes),
-    )
+    does not declare gives a warning). The one evaluation loop is `evaluate_cached`'s, here
+    with nothing cached: every app is evaluated and keeps its action runtime."""
+    result, _ = evaluate_cached(apps_file, {}, deadline=deadline, environ=environ,
+                                memory_limit=memory_limit, dev_apps=dev_apps)
+    return result
