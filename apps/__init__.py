@@ -6,6 +6,18 @@ desired state (`EvalResult`). Nothing here touches Docker.
 - `load_entries(apps_file)` only reads the apps file.
 - `evaluate_app(entry)` re-evaluates one app (for a watcher); `evaluate_entry(entry)` also returns
   the `AppRuntime` whose `call_action(name, dry_run, args)` runs an action later.
+
+Modules:
+- `model`: frozen values (App, ContainerConfig, DevSettings, EvalResult...) and `as_text`
+- `errors`: the exception root of all ace (AceError, AppError, EngineError, StateError)
+- `appsfile`: the apps file's `app(...)` calls; `appstar`: one app's app.star and params
+- `params`: params.star declarations and values; `permissions`: ace.permission rules
+- `container`: `container.config` resolved; `container_opts`, `container_volumes`,
+  `containerfile` (stages, EXPOSE), `dev_settings`: its parts; `secret_template`: cl_secret
+- `builtins`, `context`: the `ace`, `param`, `container`, `proxy` builtins and their state
+- `sandbox`: Starlark evaluation in a child process with deadlines and memory limits; `limits`
+- `runtime`: evaluating an entry, keeping its runtime for actions; `locate`: files and lines
+- `cache`: the persistent evaluation cache; `incremental`: `ace watch`'s in-memory one
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import pytest
 
 from apps.errors import EngineError
 from reconciler.core.types import LABEL_INSTALL
-from reconciler.driver import DockerEngine
+from reconciler.driver.engine import DockerEngine
 
 BUSYBOX = "busybox:latest"
 _STATIC_BUSYBOX = ("/bin/busybox", "/usr/bin/busybox")

@@ -1,1 +1,9 @@
-"""apply"""
+"""Running a pass against the engine.
+
+- `pipeline`: `prepare` (evaluate, hash, observe, plan) and `run_pass`, the one pass body
+- `observe`: the one read of a pass (a container listing, images only where needed)
+- `executor`: applies a Plan; failures are values; replaces are zero-downtime
+- `health`: all probing — the health wait of a new container, probes of running ones
+- `mounts`: an app's secret files and named volumes, made ready for any container of it
+- `teardown`: `ace down` and `--down-on-exit`
+"""

@@ -1,1 +1,11 @@
-"""cli"""
+"""The `ace` command line.
+
+- `app`: the typer app; every command is registered here; `main`
+- `options`: options every command shares, error translation, settings, the state session
+- `converge`: `plan`, `reconcile`, `down`
+- `inspect`: `config`, `status`, `drift`, `logs`
+- `run`: `run`, `actions`
+- `watch`, `serve`: the two loop commands; `loop`: what they share (proxy, signals, runner)
+- `render`, `results`, `watch_view`: output for people (rich) and machines (JSON)
+- `follow`: `ace logs --follow`, following an app across its containers
+"""

@@ -68,7 +68,7 @@ DetailOpt = Annotated[bool, typer.Option("--detailed-exitcode",
 def engine() -> Engine:
     """The engine, not yet contacted: the first call (usually the container listing) fails
     with the same "not answering" message a ping would give, one round trip cheaper."""
-    from reconciler.driver import DockerEngine
+    from reconciler.driver.engine import DockerEngine
 
     return DockerEngine()
 

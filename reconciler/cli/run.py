@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from apps.errors import AceError
+from reconciler.actions.runner import DEFAULT_TIMEOUT
 from reconciler.cli.options import (
     DeadlineOpt,
     FileOpt,
@@ -32,7 +33,6 @@ from reconciler.cli.options import (
 
 __all__ = ["actions_cmd", "run_cmd"]
 
-DEFAULT_TIMEOUT = 300.0  # as reconciler.actions.run.DEFAULT_TIMEOUT (imported only when run runs)
 
 ParamOpt = Annotated[list[str] | None, typer.Option(
     "--param", "-p", help="NAME=VALUE: a param value for this run (repeatable).")]

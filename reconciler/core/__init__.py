@@ -1,1 +1,9 @@
-"""core"""
+"""The pure core: values in, values out. No engine, no database, no clock, no logging.
+
+- `types`: frozen desired/observed state, steps, plans, labels; the current-container rule
+- `hashing`: content hashes of build inputs and container specs (file digests cached by stat)
+- `dockerignore`: the .dockerignore matcher hashing and watching share
+- `desired`: evaluated apps -> DesiredState (image tags, container versions, names)
+- `planner`: desired x observed x recorded -> Plan, with a cause per step and a reason per no-op
+- `report`: `ace status` rows and `ace drift` items from one observation
+"""

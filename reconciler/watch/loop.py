@@ -303,6 +303,6 @@ class Watch:
 
 
 def default_engine() -> Engine:
-    from reconciler.driver import DockerEngine
+    from reconciler.driver.engine import DockerEngine
 
     return DockerEngine(timeout=float(os.environ.get("ACE_ENGINE_TIMEOUT", "30")))

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.actions.run import LABEL_COMMAND, CommandRunner
+from reconciler.actions.runner import LABEL_COMMAND, CommandRunner
 from reconciler.core.types import LABEL_APP, LABEL_INSTALL
 from reconciler.driver.ports import CommandResult, VolumeMount
 
@@ -154,9 +154,3 @@ def test_bad_arguments_raise_before_anything_runs(kw: dict[str, Any], message: s
         r(call(**kw))
     assert engine.runs == []
 
-
-def test_cli_default_timeout_matches_the_runner() -> None:
-    from reconciler.actions import run as actions
-    from reconciler.cli import run as cli_run
-
-    assert cli_run.DEFAULT_TIMEOUT == actions.DEFAULT_TIMEOUT == 300.0

@@ -13,7 +13,7 @@ from typing import Any
 from unittest import mock
 
 from reconciler.core.types import LABEL_APP, LABEL_INSTALL, LABEL_VERSION
-from reconciler.driver import DockerEngine
+from reconciler.driver.engine import DockerEngine
 from reconciler.driver.ports import Engine
 from tests.fakes import FakeEngine
 

@@ -18,7 +18,7 @@ import pytest
 
 from apps.errors import EngineError
 from reconciler.core.types import LABEL_APP, LABEL_INPUTS, LABEL_INSTALL
-from reconciler.driver import DockerEngine
+from reconciler.driver.engine import DockerEngine
 from reconciler.driver.ports import VolumeMount
 from tests.engine.harness import BUSYBOX, DockerHarness, FakeHarness, Harness
 from tests.fakes import FakeEngine

@@ -295,7 +295,7 @@ def test_pull_never_blocks_missing_image(project: Project) -> None:
 
 NOOP_PROBE = """
 import sys
-from reconciler import driver
+from reconciler.driver import engine as driver
 from reconciler.cli.app import main
 calls = []
 real_get = driver.DockerEngine._get

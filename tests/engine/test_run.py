@@ -12,7 +12,7 @@ import docker
 import pytest
 from typer.testing import CliRunner
 
-from reconciler.actions.run import LABEL_COMMAND
+from reconciler.actions.runner import LABEL_COMMAND
 from reconciler.cli.app import app as cli_app
 from state.db import derive_install_id
 from tests.engine.appkit import Project

@@ -1,0 +1,203 @@
+"""The driver package is the one place that talks to Docker (the `ports.Engine` protocol).
+
+`DockerEngine` answers the read-only calls of every reconcile pass — ping, the container listing
+and the image listing — with plain HTTP on the engine's socket (stdlib only), and hands everything
+else to `SdkEngine` (docker SDK), imported on first use. A no-op pass therefore never loads the
+SDK: two requests on one keep-alive connection and nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
+
+from apps.errors import EngineError
+from reconciler.core.types import LABEL_INSTALL, ObservedContainer, ObservedImage
+from reconciler.driver.attrs import container_from_listing, image_from_listing
+from reconciler.driver.ports import CommandResult, VolumeMount
+
+if TYPE_CHECKING:
+    from reconciler.driver.sdk import SdkEngine
+
+__all__ = ["DockerEngine"]
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self._path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def _raw_target(base_url: str | None) -> tuple[str, str] | None:
+    """("unix", path) or ("tcp", host:port) when plain HTTP reaches the engine, else None (TLS,
+    ssh, ...: the SDK handles those)."""
+    url = base_url or os.environ.get("DOCKER_HOST", "") or f"unix://{DEFAULT_SOCKET}"
+    parts = urlsplit(url)
+    if parts.scheme in ("unix", "http+unix"):
+        return ("unix", parts.path or DEFAULT_SOCKET)
+    if parts.scheme in ("tcp", "http") and not os.environ.get("DOCKER_TLS_VERIFY"):
+        return ("tcp", parts.netloc)
+    return None
+
+
+class DockerEngine:
+    """The Engine protocol on a real Docker engine. Connects lazily, on the first call."""
+
+    def __init__(self, base_url: str | None = None, timeout: float = 30.0) -> None:
+        self._base_url = base_url
+        self._timeout = timeout
+        self._raw = _raw_target(base_url)
+        self._conn: http.client.HTTPConnection | None = None
+        self._sdk: SdkEngine | None = None
+
+    @property
+    def sdk(self) -> SdkEngine:
+        if self._sdk is None:
+            from reconciler.driver.sdk import SdkEngine
+
+            self._sdk = SdkEngine(self._base_url, self._timeout)
+        return self._sdk
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._sdk is not None:
+            self._sdk.close()
+
+    # -- reads over plain HTTP ---------------------------------------------------------------
+
+    def _connection(self) -> http.client.HTTPConnection:
+        assert self._raw is not None
+        if self._conn is None:
+            kind, where = self._raw
+            self._conn = (_UnixConnection(where, self._timeout) if kind == "unix"
+                          else http.client.HTTPConnection(where, timeout=self._timeout))
+        return self._conn
+
+    def _get(self, path: str, what: str) -> bytes:
+        for attempt in (0, 1):  # a keep-alive connection the engine closed: reconnect once
+            conn = self._connection()
+            try:
+                conn.request("GET", path, headers={"Host": "docker"})
+                resp = conn.getresponse()
+                body = resp.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self.close_connection()
+                if attempt == 0 and isinstance(exc, http.client.RemoteDisconnected):
+                    continue
+                raise EngineError(f"{what}: the Docker engine is not answering ({exc}); is it "
+                                  "running? (DOCKER_HOST selects another)", retryable=True) from exc
+            if resp.status >= 400:
+                detail = body.decode("utf-8", "replace").strip()
+                with contextlib.suppress(ValueError, AttributeError):
+                    detail = json.loads(detail).get("message", detail)
+                raise EngineError(f"{what}: {detail}", retryable=resp.status >= 500)
+            return body
+        raise AssertionError("unreachable")
+
+    def close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _get_json(self, path: str, what: str, query: Mapping[str, str] | None = None) -> Any:
+        url = path + ("?" + urlencode(query) if query else "")
+        return json.loads(self._get(url, what))
+
+    def ping(self) -> None:
+        if self._raw is None:
+            self.sdk.ping()
+            return
+        self._get("/_ping", "ping the Docker engine")
+
+    def list_containers(self, install: str) -> tuple[ObservedContainer, ...]:
+        if self._raw is None:
+            return self.sdk.list_containers(install)
+        filters = json.dumps({"label": [f"{LABEL_INSTALL}={install}"]})
+        rows = self._get_json("/containers/json", "list containers",
+                              {"all": "1", "filters": filters})
+        return tuple(sorted((container_from_listing(r) for r in rows), key=lambda c: c.name))
+
+    def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:
+        if self._raw is None:
+            return self.sdk.list_images(references)
+        query = {"filters": json.dumps({"reference": list(references)})} if references else None
+        rows = self._get_json("/images/json", "list images", query)
+        return tuple(image_from_listing(r) for r in rows)
+
+    # -- everything else through the SDK -----------------------------------------------------
+
+    def inspect(self, container_id: str) -> ObservedContainer | None:
+        return self.sdk.inspect(container_id)
+
+    def logs(self, container_id: str, *, tail: int = 50) -> str:
+        return self.sdk.logs(container_id, tail=tail)
+
+    def follow_logs(self, container_id: str, *, tail: int,
+                    on_output: Callable[[str], None]) -> None:
+        self.sdk.follow_logs(container_id, tail=tail, on_output=on_output)
+
+    def image_exposed_ports(self, ref: str) -> tuple[int, ...]:
+        return self.sdk.image_exposed_ports(ref)
+
+    def list_volumes(self, install: str) -> tuple[str, ...]:
+        return self.sdk.list_volumes(install)
+
+    def build(self, *, context_dir: str, containerfile: str, tag: str,
+              build_args: Mapping[str, str], labels: Mapping[str, str],
+              on_log: Callable[[str], None] | None = None) -> str:
+        return self.sdk.build(context_dir=context_dir, containerfile=containerfile, tag=tag,
+                              build_args=build_args, labels=labels, on_log=on_log)
+
+    def pull(self, ref: str) -> str:
+        return self.sdk.pull(ref)
+
+    def remove_image(self, ref: str) -> None:
+        self.sdk.remove_image(ref)
+
+    def run_container(self, *, name: str, image: str, port: int, command: Sequence[str],
+                      env: Mapping[str, str], mounts: Sequence[VolumeMount],
+                      labels: Mapping[str, str], cpus: float | None = None,
+                      memory: int | None = None) -> ObservedContainer:
+        return self.sdk.run_container(name=name, image=image, port=port, command=command,
+                                      env=env, mounts=mounts, labels=labels, cpus=cpus,
+                                      memory=memory)
+
+    def start(self, container_id: str) -> ObservedContainer:
+        return self.sdk.start(container_id)
+
+    def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
+        self.sdk.stop_and_remove(container_id, timeout=timeout)
+
+    def ensure_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        self.sdk.ensure_volume(name, labels)
+
+    def remove_volume(self, name: str) -> None:
+        self.sdk.remove_volume(name)
+
+    def run_command(self, *, image: str, command: Sequence[str], env: Mapping[str, str],
+                    cwd: str, labels: Mapping[str, str], mounts: Sequence[VolumeMount] = (),
+                    timeout: float = 300.0,
+                    on_output: Callable[[str], None] | None = None) -> CommandResult:
+        return self.sdk.run_command(image=image, command=command, env=env, cwd=cwd,
+                                    labels=labels, mounts=mounts, timeout=timeout,
+                                    on_output=on_output)
