@@ -22,10 +22,13 @@ when x is nil; passed to a function a missing value is nil (`{{print .nope}}` pr
 `{{index .params "nope"}}` gives the map's zero value, "" for OpenRun's `map[string]string`
 params (use `StringMap`) and nil, printed `<no value>`, for a `map[string]interface{}` (a dict).
 
+printf implements %v %T %t %d %b %o %c %q %x %X %e %E %f %F %g %G %s %% with flags, widths
+and precisions; a mismatched operand prints Go's `%!d(string=x)`.
+
 Everything else is a `TemplateError` naming the line: `define`, `template` and `block`, method
-calls, functions that are not listed, printf verbs other than %v %T %t %d %b %o %c %q %x %X
-%e %E %f %F %g %G %s %%. Unclosed actions, comments, parentheses and blocks are parse errors
-naming the line where they open.
+calls, functions that are not listed, complex numbers, the Go verbs %U %O %p, `%#v` and `*`
+widths. Unclosed actions, comments, parentheses and blocks are parse errors naming the line
+where they open.
 """
 
 from __future__ import annotations

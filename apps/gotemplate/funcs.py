@@ -2,7 +2,9 @@
 
 Each follows Go 1.19's funcs.go: comparisons accept basic values of one kind (`eq 1 1.0` is an
 error, as in Go), `len` counts a string's UTF-8 bytes, `index "abc" 1` is the byte 98, `index`
-of a missing key is the map's zero value, `js` and `html` escape as Go does.
+of a missing key is the map's zero value, `js` and `html` escape as Go does. One deliberate
+difference: `slice` accepts an int read from a map (`slice .s 0 .n`), which Go 1.19 refuses
+("cannot index slice/array with type interface {}") while `index` accepts it.
 """
 
 from __future__ import annotations

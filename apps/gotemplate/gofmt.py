@@ -3,8 +3,9 @@
 Output matches Go (checked against Go 1.19): strings print raw, maps as `map[k:v]` with sorted
 keys, lists as `[a b]`, nil as `<nil>`, floats in `%g`'s shortest form (`1e+06`, `0.5`). A verb
 that does not fit its operand prints Go's `%!d(string=x)`; a missing operand `%!d(MISSING)`;
-extra operands `%!(EXTRA int=1)`. Verbs outside the supported set, `%#v`, `*` widths and `[n]`
-argument indexes raise `TemplateError` instead of printing something half-right.
+extra operands `%!(EXTRA int=1)`, a letter that is no verb `%!z(int=1)`. The Go verbs ace does
+not implement (%U %O %p, %x of a float), `%#v`, `*` widths and `[n]` argument indexes raise
+`TemplateError` instead of printing something Go would not.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from apps.gotemplate.values import MISSING, TemplateError, go_type, is_nil, sort
 __all__ = ["PRINTF_VERBS", "format_value", "go_quote", "sprint", "sprintf", "sprintln"]
 
 PRINTF_VERBS = "vTtdbocqxXeEfFgGs%"
+_GO_ONLY_VERBS = "UOp"  # verbs Go implements and ace does not: refused, not misprinted
 _FLAGS = "#0+- "
 
 
@@ -285,7 +287,7 @@ def sprintf(fmt: str, args: Sequence[Any]) -> str:
         if verb == "%":
             out.append("%")
             continue
-        if verb not in PRINTF_VERBS:
+        if verb in _GO_ONLY_VERBS:
             supported = " ".join(f"%{v}" for v in PRINTF_VERBS.replace("%", "")) + " %%"
             raise TemplateError(f"printf verb %{verb} is not supported (supported: {supported})")
         if verb == "v" and spec.sharp:
@@ -294,7 +296,8 @@ def sprintf(fmt: str, args: Sequence[Any]) -> str:
         if used >= len(args):
             out.append(f"%!{verb}(MISSING)")
             continue
-        out.append(_arg(None if args[used] is MISSING else args[used], spec))
+        arg = None if args[used] is MISSING else args[used]
+        out.append(_arg(arg, spec) if verb in PRINTF_VERBS else _bad_verb(arg, spec))
         used += 1
     if used < len(args):
         extra = [
