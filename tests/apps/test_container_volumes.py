@@ -172,11 +172,23 @@ def test_secret_template_from_source_wins(tmp_path: Path) -> None:
     assert cfg.volumes[0].content == "mine" and cfg.volumes[0].source == str(src / "s.tmpl")
 
 
+def test_secret_template_go_constructs(tmp_path: Path) -> None:
+    """cl_secret templates are Go templates: range over the params (sorted), if, pipelines; a
+    param that is not there prints <no value>, as in Go."""
+    text = (
+        '{{range $k, $v := .params}}{{$k}}={{$v | printf "%q"}}\n{{end}}'
+        "{{if eq .params.a \"1\"}}one{{else}}other{{end}} {{.params.nope}}"
+    )
+    src = make_app(tmp_path, {**SERVICE, "s.tmpl": text})
+    cfg = resolve({"volumes": ["cl_secret:./s.tmpl:/s"]}, src, env_params={"b": "x y", "a": "1"})
+    assert cfg.volumes[0].content == 'a="1"\nb="x y"\none <no value>'
+
+
 TEMPLATE_ERRORS = [
-    ("unknown param", "{{ .params.nope }}", ".params has no 'nope' (params: a)"),
-    ("pipeline", "{{ .params.a | upper }}", "unsupported template action"),
-    ("if", "{{ if .params.a }}x{{ end }}", "unsupported template action"),
+    ("unknown function", "{{ .params.a | upper }}", 'line 1: function "upper" is not supported'),
+    ("define", '\n{{ define "x" }}{{ end }}', "line 2: {{define}} is not supported"),
     ("unclosed", "x\n{{ .params.a", "line 2: unclosed action"),
+    ("unclosed if", "{{ if .params.a }}x", "line 1: unclosed {{if}}"),
     ("secret without lookup", '{{ secret "K" }}', "needs secrets, which are not available"),
 ]
 
@@ -185,7 +197,8 @@ TEMPLATE_ERRORS = [
     ("text", "message"), [t[1:] for t in TEMPLATE_ERRORS], ids=[t[0] for t in TEMPLATE_ERRORS]
 )
 def test_secret_template_errors(tmp_path: Path, text: str, message: str) -> None:
-    """Template syntax ace does not implement is a located error naming the template."""
+    """Template syntax ace does not implement, or broken syntax, is a located error naming the
+    template."""
     src = make_app(tmp_path, {**SERVICE, "s.tmpl": text})
     err = resolve_error({"volumes": ["cl_secret:./s.tmpl:/s"]}, src, env_params={"a": "1"})
     assert message in err.message and str(src / "s.tmpl") in err.message
