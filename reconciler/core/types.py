@@ -73,6 +73,9 @@ class ContainerSpec:
 
 @dataclass(frozen=True, slots=True)
 class DesiredApp:
+    """One app as it should run: the image to build or pull, the container spec and its version
+    (the hash of the spec: a different version means replace), and how to probe its health."""
+
     path: str
     service: bool  # True: a long-running container; False: command lifetime (image only)
     image: str  # the reference to run or prepare
@@ -87,6 +90,9 @@ class DesiredApp:
 
 @dataclass(frozen=True, slots=True)
 class DesiredState:
+    """The planner's first input: every app that evaluated, plus the paths that did not (`held`:
+    never touched) and whether anything may be removed (`prune`)."""
+
     apps: tuple[DesiredApp, ...]
     held: frozenset[str] = frozenset()  # apps that failed to evaluate: never touch them
     declared: frozenset[str] = frozenset()  # every app path in the apps file
@@ -95,6 +101,8 @@ class DesiredState:
 
 @dataclass(frozen=True, slots=True)
 class ObservedContainer:
+    """A container of this installation as the engine lists it (one sparse listing per pass)."""
+
     id: str
     name: str
     app: str
@@ -124,6 +132,8 @@ def current_container(containers: Iterable[ObservedContainer], app: str, version
 
 @dataclass(frozen=True, slots=True)
 class ObservedImage:
+    """An image as the engine lists it; `app`/`inputs` from ace's labels on images it built."""
+
     id: str
     tags: tuple[str, ...]
     app: str = ""  # from labels, for ace-built images
@@ -132,6 +142,8 @@ class ObservedImage:
 
 @dataclass(frozen=True, slots=True)
 class ObservedState:
+    """The planner's second input: what the engine runs and holds, read once per pass."""
+
     containers: tuple[ObservedContainer, ...]
     images: tuple[ObservedImage, ...]
     # tags known present without an image listing: a listed container still shows the name it
@@ -148,6 +160,10 @@ class ObservedState:
 
 @dataclass(frozen=True, slots=True)
 class Step:
+    """One action of a plan on one target, with the human cause that made the planner choose
+    it and the ids of the steps it must wait for (an app's steps run in order; a step whose
+    dependency failed is skipped)."""
+
     id: str  # unique in a plan, e.g. "build:/web"
     action: Action
     app: str
@@ -161,6 +177,8 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class NoOp:
+    """An app the planner left alone, and why ("running abc123...", "app has errors: ...")."""
+
     app: str
     reason: str
 
@@ -170,6 +188,9 @@ class NoOp:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """The planner's output: the steps to take and the reasons nothing was done for the rest.
+    `render()` is one line per step (and no-op): what `ace plan` prints and tests compare."""
+
     steps: tuple[Step, ...]
     noops: tuple[NoOp, ...] = field(default=())
 

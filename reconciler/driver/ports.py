@@ -1,5 +1,6 @@
-"""The interface of the one module that talks to Docker (reconciler/driver.py implements it;
-tests/fakes.py holds an in-memory twin that the same contract suite runs against)."""
+"""The interface of the one package that talks to an engine (`driver.engine.DockerEngine`
+implements it; tests/fakes.py holds an in-memory twin that the same contract suite,
+tests/engine/test_driver_contract.py, runs against)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ __all__ = ["CommandResult", "Engine", "VolumeMount"]
 
 @dataclass(frozen=True, slots=True)
 class VolumeMount:
+    """One mount of a container: a named volume or a bind mount, as the executor asks for it."""
+
     kind: str  # "volume" (engine volume name in source) or "bind" (absolute host path)
     source: str
     target: str
@@ -22,6 +25,8 @@ class VolumeMount:
 
 @dataclass(frozen=True, slots=True)
 class CommandResult:
+    """How a one-off `container.run` command ended."""
+
     exit_code: int
     stdout: str
     stderr: str
