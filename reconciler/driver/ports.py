@@ -57,8 +57,10 @@ class Engine(Protocol):
         build_args: Mapping[str, str],
         labels: Mapping[str, str],
         on_log: Callable[[str], None] | None = None,
+        target: str = "",
     ) -> str:
-        """Build and tag; returns the image id. BuildError text (last lines) in EngineError."""
+        """Build (only up to stage `target` when given) and tag; returns the image id. The
+        failing step's last lines are in the EngineError."""
         ...
 
     def pull(self, ref: str) -> str: ...
@@ -77,12 +79,19 @@ class Engine(Protocol):
         labels: Mapping[str, str],
         cpus: float | None = None,
         memory: int | None = None,
+        entrypoint: Sequence[str] = (),
+        workdir: str = "",
     ) -> ObservedContainer:
         """Create and start with init, publishing `port` on 127.0.0.1 with an engine-chosen host
-        port; returns the started container with host_port filled in."""
+        port; returns the started container with host_port filled in. `entrypoint` (when given)
+        replaces the image's, `workdir` its working directory."""
         ...
 
     def start(self, container_id: str) -> ObservedContainer: ...
+
+    def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
+        """Stop (within `timeout`) and start the same container again; it keeps its id."""
+        ...
 
     def inspect(self, container_id: str) -> ObservedContainer | None:
         """One container's current state, None when it is gone."""
