@@ -56,6 +56,7 @@ class BuildInputs:
     build_args: Pairs
     input_hash: str
     files: Pairs = ()
+    target: str = ""  # build only up to this stage (dev mode); "" = the whole file
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,8 @@ class ContainerSpec:
     volumes: tuple[tuple[str, str, str, bool], ...] = ()  # (kind, source, target, read_only)
     cpus: float | None = None
     memory: int | None = None
+    entrypoint: tuple[str, ...] = ()  # replaces the image's (dev mode: ("sh", "-c"))
+    workdir: str = ""  # the container's working directory ("" = the image's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,8 @@ class DesiredApp:
     health: str = "/"
     secret_files: Pairs = ()  # (host path, content) written before the container starts
     spec_json: str = ""  # canonical JSON of spec (for change causes and the record)
+    mode: str = "normal"  # "dev": runs from its mounted source (see `reload`)
+    reload: str = ""  # dev mode: what a source change does: none | restart | recreate
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +102,7 @@ class DesiredState:
     held: frozenset[str] = frozenset()  # apps that failed to evaluate: never touch them
     declared: frozenset[str] = frozenset()  # every app path in the apps file
     prune: bool = True  # False when the apps file itself failed: remove nothing
+    touched: frozenset[str] = frozenset()  # dev apps whose mounted source changed (`ace watch`)
 
 
 @dataclass(frozen=True, slots=True)
