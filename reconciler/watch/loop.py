@@ -231,10 +231,10 @@ class Watch:
             observed = observe(self.engine, store.install_id, desired)
         self._last = (desired, observed)
         errs = self._after(res, observed, held)
+        if self.options.watch_files:  # watching before the proxy serves what this pass did
+            self._watcher.update(self._watch_set(desired))
         if self.options.on_pass is not None:
             self.options.on_pass(evaluated.result, desired, observed, errs)
-        if self.options.watch_files:
-            self._watcher.update(self._watch_set(desired))
         self.reporter.pass_finished(cycle, self.clock() - start, len(res.outcomes), held)
         return self._next_delay(held)
 
