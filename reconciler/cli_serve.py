@@ -18,7 +18,7 @@ import typer
 
 from apps.errors import AceError
 from apps.model import EvalResult
-from reconciler.proxy.address import DEFAULT_LISTEN
+from reconciler.proxy.address import DEFAULT_LISTEN, UPSTREAM_TIMEOUT
 from reconciler.types import DesiredState, ObservedState
 
 if TYPE_CHECKING:
@@ -31,17 +31,21 @@ ListenOpt = Annotated[str, typer.Option(
 NoProxyOpt = Annotated[bool, typer.Option("--no-proxy", help="Do not start ace's proxy.")]
 DrainOpt = Annotated[float, typer.Option(
     "--drain", min=0.0, help="Seconds requests in flight on a replaced container may take.")]
+UpstreamTimeoutOpt = Annotated[float, typer.Option(
+    "--upstream-timeout", min=0.1, help="Seconds the proxy waits for an app's response head "
+    "before answering 504 (streamed bodies and websockets are not limited).")]
 
 
-def start_proxy(listen: str, state_dir: Path, drain: float = 10.0, *, required: bool = True
-                ) -> "ProxyService | None":
+def start_proxy(listen: str, state_dir: Path, drain: float = 10.0, *, required: bool = True,
+                upstream_timeout: float = UPSTREAM_TIMEOUT) -> "ProxyService | None":
     """Bind the proxy; warn on stderr when it is not loopback-only. When it cannot bind: an
     AceError, or (not `required`) a warning and None: `ace watch` on the default address keeps
     working when another ace already serves there."""
     from reconciler.proxy.service import ProxyService
 
     try:
-        proxy = ProxyService(listen, state_dir=state_dir, drain=drain)
+        proxy = ProxyService(listen, state_dir=state_dir, drain=drain,
+                             upstream_timeout=upstream_timeout)
     except ValueError as exc:
         raise AceError(str(exc)) from None
     if not proxy.loopback:
@@ -91,6 +95,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def serve(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
               listen: ListenOpt = DEFAULT_LISTEN, drain: DrainOpt = 10.0,
+              upstream_timeout: UpstreamTimeoutOpt = UPSTREAM_TIMEOUT,
               pull: PullOpt = "missing", parallel: ParallelOpt = 4,
               health_timeout: HealthOpt = 60.0, deadline: DeadlineOpt = 2.0,
               resync: ResyncOpt = 5.0, down_on_exit: DownOpt = False,
@@ -100,7 +105,8 @@ def register(app: typer.Typer) -> None:
             settings = _settings(file, state_dir, pull=pull, parallel=parallel,
                                  health_timeout=health_timeout, deadline=deadline)
             reporter = _reporter(log_json)
-            proxy = start_proxy(listen, settings.state_dir, drain)
+            proxy = start_proxy(listen, settings.state_dir, drain,
+                                upstream_timeout=upstream_timeout)
             assert proxy is not None
             run_loop(settings, reporter, proxy, resync=resync, down_on_exit=down_on_exit,
                      watch_files=False)

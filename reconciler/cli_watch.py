@@ -101,8 +101,14 @@ def register(app: typer.Typer) -> None:
         _errors,
         _settings,
     )
-    from reconciler.cli_serve import DrainOpt, ListenOpt, NoProxyOpt, start_proxy
-    from reconciler.proxy.address import DEFAULT_LISTEN
+    from reconciler.cli_serve import (
+        DrainOpt,
+        ListenOpt,
+        NoProxyOpt,
+        UpstreamTimeoutOpt,
+        start_proxy,
+    )
+    from reconciler.proxy.address import DEFAULT_LISTEN, UPSTREAM_TIMEOUT
 
     @app.command()
     def watch(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
@@ -110,7 +116,8 @@ def register(app: typer.Typer) -> None:
               health_timeout: HealthOpt = 60.0, deadline: DeadlineOpt = 2.0,
               resync: ResyncOpt = 5.0, down_on_exit: DownOpt = False,
               listen: ListenOpt = DEFAULT_LISTEN, no_proxy: NoProxyOpt = False,
-              drain: DrainOpt = 10.0, log_json: LogJsonOpt = False) -> None:
+              drain: DrainOpt = 10.0, upstream_timeout: UpstreamTimeoutOpt = UPSTREAM_TIMEOUT,
+              log_json: LogJsonOpt = False) -> None:
         """Keep reconciling: on every relevant file change and every --resync seconds; serve
         every app's routes on one address (--listen) unless --no-proxy."""
         with _errors():
@@ -118,6 +125,7 @@ def register(app: typer.Typer) -> None:
                                  health_timeout=health_timeout, deadline=deadline)
             reporter = _reporter(log_json)
             proxy = None if no_proxy else start_proxy(listen, settings.state_dir, drain,
-                                                      required=listen != DEFAULT_LISTEN)
+                                                      required=listen != DEFAULT_LISTEN,
+                                                      upstream_timeout=upstream_timeout)
             run_loop(settings, reporter, proxy, resync=resync, down_on_exit=down_on_exit,
                      watch_files=True)
