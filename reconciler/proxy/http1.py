@@ -31,7 +31,8 @@ CHUNK = 64 * 1024
 Kind = Literal["none", "length", "chunked", "close"]
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _CTL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # control characters but HTAB
-_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(;[^\r\n]*)?\r\n")
+# size, then optional whitespace and extensions without control characters (but HTAB)
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(;[\t\x20-\x7e\x80-\xff]*)?\r\n")
 _DIGITS = re.compile(r"[0-9]{1,18}")
 
 

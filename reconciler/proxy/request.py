@@ -133,11 +133,13 @@ def parse_llhttp(raw: bytes) -> Head:
         raise BadMessage(f"malformed request: {exc}") from None
     if not out.complete:
         raise BadMessage("incomplete message head")
-    # the request line was checked by `read_request_head`; check it here too for direct callers
-    method, target, version = check_request_line(raw[:raw.index(b"\r\n") + 2])
-    if out.url.decode("latin-1") != target or parser.get_method().decode() != method:
-        raise BadMessage("malformed request line")
-    return Head(version=version, method=method, target=target, headers=out.headers)
+    version = parser.get_http_version()
+    end = raw.index(b"\r\n")
+    # llhttp takes runs of spaces between the parts of the request line, HTTP/0.9 and 2.0
+    if raw.count(b" ", 0, end) != 2 or version not in ("1.0", "1.1"):
+        raise BadMessage(f"malformed request line {raw[:min(end, 80)]!r}")
+    return Head(version="HTTP/" + version, method=parser.get_method().decode("ascii"),
+                target=out.url.decode("ascii"), headers=out.headers)
 
 
 PARSERS: dict[str, Callable[[bytes], Head]] = {"builtin": parse_builtin, "llhttp": parse_llhttp}
@@ -155,13 +157,22 @@ def _length(values: list[str]) -> int | None:
 def request_framing(head: Head) -> Framing:
     """How the request's body is delimited; BadMessage for every ambiguous or unsupported
     framing, and for a missing or repeated Host."""
-    hosts = head.get_all("host")
+    hosts: list[str] = []
+    te: list[str] = []
+    cl: list[str] = []
+    for k, v in head.headers:
+        low = k.lower()
+        if low == "host":
+            hosts.append(v)
+        elif low == "transfer-encoding":
+            te.append(v)
+        elif low == "content-length":
+            cl.append(v)
     if len(hosts) > 1 or (not hosts and head.version == "HTTP/1.1"):
         raise BadMessage("a request needs exactly one Host header")
     if hosts and not _HOST.fullmatch(hosts[0]):
         raise BadMessage(f"malformed Host header {hosts[0][:60]!r}")
-    te = head.get_all("transfer-encoding")
-    length = _length(head.get_all("content-length"))
+    length = _length(cl)
     if te:
         if length is not None:
             raise BadMessage("both Transfer-Encoding and Content-Length")

@@ -74,6 +74,8 @@ CASES: dict[str, bytes] = {
     "chunk-size-leading-space": chunked(b" 5\r\n"),
     "chunk-size-empty": chunked(b"\r\n"),
     "chunk-size-bare-lf": chunked(b"5\n"),
+    "chunk-ext-nul": chunked(b"5;a=\x00\r\n"),
+    "chunk-ext-bare-lf": chunked(b"5;a\nb\r\n"),
     # control characters in header values
     "nul-in-value": get(b"X-A: a\x00b"),
     "cr-in-value": get(b"X-A: a\rb"),
