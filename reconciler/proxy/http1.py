@@ -199,6 +199,9 @@ async def copy_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     may stop reading (TimeoutError). Raises BadMessage / IncompleteReadError on truncation."""
 
     async def drain() -> None:
+        if drain_timeout is None:
+            await writer.drain()
+            return
         async with asyncio.timeout(drain_timeout):
             await writer.drain()
 
