@@ -166,3 +166,17 @@ def test_the_table_setup_forwards_a_valid_request(setup: tuple[ProxyService, Sin
     answer = exchange(p.port, chunked(b"5;ext=1 \r\n"))
     assert answer.startswith(b"HTTP/1.1 504 "), answer[:300]
     assert up.connections == before + 1 and up.received.endswith(b"5\r\nhello\r\n0\r\n\r\n")
+
+
+def test_a_bad_later_chunk_cuts_the_forwarded_request_short(
+        setup: tuple[ProxyService, Sink]) -> None:
+    """A chunk size line that breaks after the first chunk was forwarded: the client gets 400
+    and the upstream's connection is closed before the request's end (no last chunk)."""
+    p, up = setup
+    before = up.received
+    answer = exchange(p.port, post(b"Transfer-Encoding: chunked",
+                                   body=b"5\r\nhello\r\n-1\r\nx\r\n0\r\n\r\n"))
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:300]
+    time.sleep(0.05)
+    sent = up.received[len(before):]
+    assert sent.endswith(b"5\r\nhello\r\n") and b"0\r\n\r\n" not in sent
