@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Literal, NoReturn
 
 from apps.container_opts import (
@@ -186,11 +186,13 @@ def resolve_container(
     line: int,
     column: int,
     secret: Callable[[str], str] | None = None,
+    secret_env: Collection[str] = (),
 ) -> ContainerConfig:
     """The resolved container of one app; raises `AppError` located at the config call.
 
     `secret` (optional) resolves `{{ secret "KEY" }}` in cl_secret templates; the caller enforces
-    the app's secret allow-list in it. Without it such a template is an error.
+    the app's secret allow-list in it. Without it such a template is an error. `secret_env`
+    names the env params whose values hold a resolved secret (kept to mask them in output).
     """
     fail = _Fail(entry.path, file, line, column)
     src = _string(raw, "src", fail).strip() or AUTO
@@ -298,6 +300,7 @@ def resolve_container(
         command=command,
         dev=dev,
         dev_note=dev_note,
+        secret_env=tuple(sorted(set(secret_env))),
     )
 
 

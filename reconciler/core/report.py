@@ -9,9 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from reconciler.core.changes import changed_files, sides, spec_changes
 from reconciler.core.types import (
+    DesiredApp,
     DesiredState,
     ObservedState,
+    RecordedApp,
     RecordedState,
     current_container,
 )
@@ -99,6 +102,21 @@ def _rows(
     return rows
 
 
+def _pending_change(app: DesiredApp, rec: RecordedApp) -> DriftItem:
+    """What the declared spec changes against the applied one, with values (secrets masked);
+    the two versions when the record keeps no spec to compare."""
+    changes = spec_changes(rec.spec_json, app.spec_json, app.secret_env) if rec.spec_json else None
+    if not changes:
+        return DriftItem(app.path, "pending", "declared change not applied",
+                         f"version {app.version[:12]}", f"version {rec.version[:12]}")
+    expected, actual = sides(changes)
+    files = changed_files(rec.files, app.build.files) if app.build and rec.files else []
+    if files:
+        shown = ", ".join(files[:3]) + (f" (+{len(files) - 3} more)" if len(files) > 3 else "")
+        expected += f"; build inputs changed: {shown}"
+    return DriftItem(app.path, "pending", "declared change not applied", expected, actual)
+
+
 def drift_items(
     desired: DesiredState, observed: ObservedState, recorded: RecordedState,
     health: dict[str, str],
@@ -119,8 +137,7 @@ def drift_items(
             items.append(DriftItem(app.path, "pending", "not applied yet",
                                    f"version {app.version[:12]}", "nothing recorded"))
         elif rec.version != app.version:
-            items.append(DriftItem(app.path, "pending", "declared change not applied",
-                                   f"version {app.version[:12]}", f"version {rec.version[:12]}"))
+            items.append(_pending_change(app, rec))
         if rec is None:
             continue
         by_id = {c.id: c for c in mine}

@@ -83,6 +83,9 @@ class DesiredApp:
     health: str = "/"
     secret_files: Pairs = ()  # (host path, content) written before the container starts
     spec_json: str = ""  # canonical JSON of spec (for change causes and the record)
+    # env names whose values come from {{secret "KEY"}}: masked wherever values are shown; not
+    # part of the spec, so never of the version
+    secret_env: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ failed last apply). Health is passed in as probed, so nothing here opens a socke
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,6 +16,11 @@ from tests.core.builders import built, ctr, pulled, rec, recs, seen, want
 WEB = built("/web")
 WEB2 = built("/web", version="v2", inputs="in2")  # declared change not applied yet
 CMD = built("/cmd", service=False)
+WEB_FILES = built("/web", version="v2", inputs="in2",
+                  files=(("index.html", "d2"), ("Containerfile", "dc")))
+API = pulled("/api", env=(("COUNT", "1"), ("TOKEN", "one")), secret_env=frozenset({"TOKEN"}))
+API2 = pulled("/api", version="v2", port=9090, env=(("COUNT", "2"), ("TOKEN", "two")),
+              secret_env=frozenset({"TOKEN"}))
 OLD = pulled("/old")  # no longer declared
 CID = "4f2a9c01d3e5b7aa"  # a container id longer than the 12 characters drift shows
 UNHEALTHY = "unhealthy: 503 Service Unavailable"
@@ -117,8 +123,25 @@ DRIFT = [
                  id="never-applied"),
     pytest.param(want(WEB2), seen(ctr(WEB, cid=CID), tags=(WEB.image,)),
                  recs(rec(WEB, ctr(WEB, cid=CID))), {"/web": "healthy"},
-                 [item("pending", "declared change not applied", "version v2", "version v1")],
+                 [item("pending", "declared change not applied", "image: ace-t/web:in2",
+                       "image: ace-t/web:in1")],
                  id="pending-change-after-failed-apply"),
+    pytest.param(want(WEB_FILES), seen(ctr(WEB, cid=CID), tags=(WEB.image,)),
+                 recs(rec(WEB, ctr(WEB, cid=CID))), {"/web": "healthy"},
+                 [item("pending", "declared change not applied",
+                       "image: ace-t/web:in2; build inputs changed: index.html",
+                       "image: ace-t/web:in1")],
+                 id="pending-build-names-the-files"),
+    pytest.param(want(API2), seen(ctr(API, cid=CID), tags=("busybox:latest",)),
+                 recs(rec(API, ctr(API, cid=CID))), {"/api": "healthy"},
+                 [item("pending", "declared change not applied",
+                       "port: 9090; env COUNT: 2; env TOKEN: ***",
+                       "port: 8080; env COUNT: 1; env TOKEN: ***", app="/api")],
+                 id="pending-values-secrets-masked"),
+    pytest.param(want(WEB2), seen(ctr(WEB, cid=CID), tags=(WEB.image,)),
+                 recs(replace(rec(WEB, ctr(WEB, cid=CID)), spec_json="")), {"/web": "healthy"},
+                 [item("pending", "declared change not applied", "version v2", "version v1")],
+                 id="pending-without-recorded-spec-gives-versions"),
     pytest.param(want(CMD), seen(ctr(built("/cmd")), tags=(CMD.image,)), recs(), {},
                  [item("pending", "service of a command app", "no container",
                        "ace-t-cmd-v1 running", app="/cmd")], id="command-app-with-service"),

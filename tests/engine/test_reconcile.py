@@ -51,7 +51,7 @@ def test_minimal_changes(project: Project) -> None:
     project.apps('app("/web", "./web", params={"greeting": "hi"})', HELLO)
     steps = project.ace_json("reconcile")["steps"]
     assert [(s["action"], s["app"]) for s in steps] == [("replace", "/web")]
-    assert "env changed: greeting" in steps[0]["cause"]
+    assert steps[0]["cause"] == "env greeting: hello → hi"
     project.write("web/index.html", "v2\n")
     steps = project.ace_json("reconcile", expect=None)["steps"]
     assert [(s["action"], s["app"]) for s in steps] == [("build", "/web"), ("replace", "/web")]
