@@ -1,7 +1,9 @@
-"""What runs versus what was declared and recorded: `ace status` rows and `ace drift` items.
+"""What runs versus what was declared and recorded: `ace status` rows (also the watch table's
+and the proxy's `/_ace/status`) and `ace drift` items.
 
 Both read one observation and the health the caller probed (`apply.health.probe_health`);
-pure: no I/O here."""
+status rows also take evaluation errors and each app's last apply (read from the store by the
+caller). An app that does not evaluate is shown from what runs of it. Pure: no I/O here."""
 
 from __future__ import annotations
 
