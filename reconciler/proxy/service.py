@@ -180,12 +180,15 @@ class ProxyService:
 
     def _status(self) -> dict[str, Any]:
         """`ace status --json` for what the last pass saw (health probed now)."""
+        from apps.model import EvalError
         from reconciler.apply.health import probe_health
-        from reconciler.core.report import status_rows
+        from reconciler.core.report import app_errors, status_rows
 
         if self._last is None:
             return {"apps": [], "errors": []}
         apps, desired, observed, errs, eval_errors = self._last
-        rows = status_rows(desired, observed, probe_health(desired, observed), errs,
-                           public=public_urls(apps, self.base_url))
+        evals = app_errors(EvalError(**e) for e in eval_errors)
+        failed = {app: msg for app, msg in errs.items() if app not in evals}  # failed steps
+        rows = status_rows(desired, observed, probe_health(desired, observed), failed,
+                           public=public_urls(apps, self.base_url), errors=evals)
         return {"apps": [r.to_json() for r in rows], "errors": eval_errors}
