@@ -202,5 +202,6 @@ def desired_state(result: EvalResult, naming: Naming, cache: DigestCache) -> Des
             apps.append(d)
     declared = frozenset(a.path for a in result.apps) | frozenset(result.failed)
     return DesiredState(
-        apps=tuple(apps), held=frozenset(held), declared=declared, prune=result.apps_file_ok
+        apps=tuple(apps), held=frozenset(held), declared=declared, prune=result.apps_file_ok,
+        static=frozenset(a.path for a in result.apps if a.static_only and a.container is None),
     )

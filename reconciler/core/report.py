@@ -39,7 +39,7 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class AppStatus:
     path: str
-    state: str  # running, stopped, missing, failed, command, error, orphaned
+    state: str  # running, stopped, missing, failed, command, static, error, orphaned
     health: str  # healthy, unhealthy, unknown, "-"
     url: str
     container: str
@@ -92,7 +92,7 @@ def app_errors(errors: Iterable[EvalError]) -> dict[str, str]:
 def unevaluated(desired: DesiredState, observed: ObservedState) -> list[str]:
     """Apps with no declaration this pass whose containers are left as they run: apps that do
     not evaluate, and — while the apps file itself does not — every app with a container."""
-    known = {a.path for a in desired.apps}
+    known = {a.path for a in desired.apps} | desired.static
     out = set(desired.held) - known
     if not desired.prune:
         out |= {c.app for c in observed.containers if c.version and c.app not in known}
@@ -110,8 +110,9 @@ def status_rows(
     the last pass the caller saw; `errors` evaluation errors (`app_errors`); `last_apply` each
     app's latest applied step (the store's); `public` maps app paths to their proxy URLs."""
     ctx = _Ctx(observed, health, failed_steps or {}, errors or {}, last_apply or {})
-    rows = [_declared(ctx, app, app.path in desired.held)
-            for app in sorted(desired.apps, key=lambda a: a.path)]
+    rows = sorted([*(_declared(ctx, app, app.path in desired.held) for app in desired.apps),
+                   *(_static(ctx, path, path in desired.held) for path in desired.static)],
+                  key=lambda r: r.path)
     rows += [_held(ctx, path, path in desired.declared or path in desired.held)
              for path in unevaluated(desired, observed)]
     wanted = {a.path for a in desired.apps} | desired.held
@@ -184,6 +185,14 @@ def _declared(ctx: _Ctx, app: DesiredApp, held: bool) -> AppStatus:
               "an older version runs; reconcile to apply the change" if older else detail,
               ctx.apply_failure(app.path, whole=False)),
         error=error, last_apply=la)
+
+
+def _static(ctx: _Ctx, path: str, held: bool) -> AppStatus:
+    """A static app: no container; ace's proxy serves its files (its public URL)."""
+    error = ctx.errors.get(path, HELD if held else "")
+    return AppStatus(path, "static", "-", "", "", "", 0,
+                     f"does not evaluate: {error}" if error else "", error=error,
+                     last_apply=ctx.last_apply.get(path))
 
 
 def _held(ctx: _Ctx, path: str, declared: bool) -> AppStatus:

@@ -111,6 +111,7 @@ class DesiredState:
     declared: frozenset[str] = frozenset()  # every app path in the apps file
     prune: bool = True  # False when the apps file itself failed: remove nothing
     touched: frozenset[str] = frozenset()  # dev apps whose mounted source changed (`ace watch`)
+    static: frozenset[str] = frozenset()  # static apps: no container, the proxy serves files
 
 
 @dataclass(frozen=True, slots=True)
