@@ -36,7 +36,7 @@ from reconciler.proxy.http1 import CHUNK, Head, encode_head
 from reconciler.proxy.pages import REASONS, page_response
 from reconciler.proxy.paths import NormPath
 
-__all__ = ["SMALL_FILE", "Ask", "Reply", "StaticSite", "content_type", "lookup"]
+__all__ = ["SMALL_FILE", "Ask", "Lookup", "Reply", "StaticSite", "content_type", "lookup"]
 
 SMALL_FILE = 64 * 1024  # read whole during the lookup and sent with the head in one write
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
@@ -126,8 +126,10 @@ class StaticSite:
         return keep and whole
 
 
-async def _off_loop(fn: Callable[[StaticSite, Ask], Reply], site: StaticSite, ask: Ask
-                    ) -> Reply:
+Lookup = Callable[[StaticSite, Ask], Reply]
+
+
+async def _off_loop(fn: Lookup, site: StaticSite, ask: Ask) -> Reply:
     """`fn(site, ask)` on the loop's thread pool; a file it opened for a request that was
     cancelled meanwhile (the client went away) is closed."""
     fut = asyncio.get_running_loop().run_in_executor(None, fn, site, ask)
