@@ -25,6 +25,7 @@ from reconciler.cli import options
 from reconciler.cli.app import app as cli_app
 from reconciler.core.report import status_rows
 from reconciler.core.types import DesiredState, ObservedState
+from reconciler.driver.engine import DockerEngine
 from reconciler.proxy.address import RECORD
 from reconciler.proxy.service import ProxyService
 from tests.fakes import FakeEngine
@@ -127,18 +128,28 @@ def test_proxy_status_endpoint_lists_static_apps(tmp_path: Path) -> None:
 
 
 class _StubEngine(http.server.BaseHTTPRequestHandler):
-    """The Docker API as far as a pass with no containers needs it: ping, and empty lists."""
+    """The Docker API as a pass that has nothing to run sees it: `OK` to a ping, an empty list
+    to every other GET; anything else (creating, removing) is recorded and refused."""
 
     calls: list[str] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - the handler's name
-        self.calls.append(self.path)
-        path = self.path.split("?")[0].rsplit("/", 1)[-1]
-        body = {"_ping": b"OK", "json": b"[]"}.get(path)
+    def _answer(self, body: bytes | None) -> None:
+        self.calls.append(f"{self.command} {self.path}")
         self.send_response(200 if body is not None else 500)
         self.send_header("Content-Length", str(len(body or b"")))
         self.end_headers()
         self.wfile.write(body or b"")
+
+    def do_GET(self) -> None:  # noqa: N802 - the handler's name
+        self._answer(b"OK" if self.path.split("?")[0].endswith("/_ping") else b"[]")
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._answer(b"")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._answer(None)
+
+    do_PUT = do_DELETE = do_POST
 
     def log_message(self, *args: Any) -> None:
         return None
@@ -169,43 +180,55 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
 
 
-def test_ace_serve_serves_a_static_app_end_to_end(tmp_path: Path) -> None:
-    """`python -m reconciler serve` with only static apps needs no container: against an engine
-    that only lists nothing it serves the site, an edit shows on the next request (no pass),
-    304s work, `ace status` shows the public URL, and SIGTERM stops it with exit 0."""
+def _serve_static_site(tmp_path: Path, env: dict[str, str]) -> None:
+    """Run `python -m reconciler serve` on the project until it serves /site/; check what a
+    static app does through it (and `ace status`); stop it with SIGTERM (exit 0)."""
     apps_file = _project(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "serve", "-f", str(apps_file),
+                             "--listen", "127.0.0.1:0", "--log-json"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        record = tmp_path / ".ace" / RECORD
+        deadline = time.monotonic() + 60
+        base, status, body = "", 0, b""
+        while time.monotonic() < deadline and proc.poll() is None and status != 200:
+            time.sleep(0.1)
+            if record.exists():
+                base = json.loads(record.read_text())["url"]
+                status, _, body = _get(base + "/site/")
+        assert status == 200 and proc.poll() is None, "ace serve did not serve /site/"
+        assert body == b"<h1>v1</h1>\n"
+        (tmp_path / "site" / "index.html").write_text("<h1>v2</h1>\n")
+        status, h, body = _get(base + "/site/")
+        assert (status, body) == (200, b"<h1>v2</h1>\n")
+        assert _get(base + "/site/", {"If-None-Match": h["etag"]})[0] == 304
+        assert _get(base + "/one/any/path")[2] == b"main\n"
+        res = subprocess.run([sys.executable, "-m", "reconciler", "status", "--json", "-f",
+                              str(apps_file)], env=env, capture_output=True, text=True,
+                             timeout=60)
+        rows = {r["path"]: r for r in json.loads(res.stdout)["apps"]}
+        assert (rows["/site"]["state"], rows["/site"]["public_url"]) == (
+            "static", base + "/site/")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err.decode()[-2000:]
+
+
+def test_ace_serve_serves_a_static_app_without_an_engine(tmp_path: Path) -> None:
+    """`ace serve` with only static apps runs against an engine that only lists nothing: it
+    serves the site (an edit shows on the next request, no pass), 304s, single_file, `ace
+    status` shows the public URL, SIGTERM stops it; it asks the engine to make nothing."""
     with _stub_engine() as (host, calls):
-        env = {**os.environ, "DOCKER_HOST": host, "ACE_ENGINE_TIMEOUT": "5"}
-        proc = subprocess.Popen([sys.executable, "-m", "reconciler", "serve", "-f",
-                                 str(apps_file), "--listen", "127.0.0.1:0", "--log-json"],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            record = tmp_path / ".ace" / RECORD
-            deadline = time.monotonic() + 30
-            base = ""
-            while time.monotonic() < deadline and proc.poll() is None:
-                if record.exists():
-                    base = json.loads(record.read_text())["url"]
-                    status, _, body = _get(base + "/site/")
-                    if status == 200:
-                        break
-                time.sleep(0.1)
-            assert base and proc.poll() is None, "ace serve did not serve /site/"
-            assert body == b"<h1>v1</h1>\n"
-            (tmp_path / "site" / "index.html").write_text("<h1>v2</h1>\n")
-            status, h, body = _get(base + "/site/")
-            assert (status, body) == (200, b"<h1>v2</h1>\n")
-            assert _get(base + "/site/", {"If-None-Match": h["etag"]})[0] == 304
-            assert _get(base + "/one/any/path")[2] == b"main\n"
-            res = subprocess.run([sys.executable, "-m", "reconciler", "status", "--json", "-f",
-                                  str(apps_file)], env=env, capture_output=True, text=True,
-                                 timeout=60)
-            rows = {r["path"]: r for r in json.loads(res.stdout)["apps"]}
-            assert (rows["/site"]["state"], rows["/site"]["public_url"]) == (
-                "static", base + "/site/")
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=20)
-        assert proc.returncode == 0, err.decode()[-2000:]
-    assert calls and all(c.startswith(("/_ping", "/containers/json", "/images/json"))
-                         for c in calls), calls
+        _serve_static_site(tmp_path, {**os.environ, "DOCKER_HOST": host,
+                                      "ACE_ENGINE_TIMEOUT": "5"})
+    assert calls and all(c.startswith(("GET ", "HEAD ")) for c in calls), calls
+
+
+@pytest.mark.engine
+def test_ace_serve_serves_a_static_app_with_the_engine(
+        tmp_path: Path, engine: DockerEngine, engine_install: str) -> None:
+    """The same against the real engine: static apps are served, and no container of this
+    installation is made for them."""
+    _serve_static_site(tmp_path, {**os.environ, "ACE_INSTALL_ID": engine_install})
+    assert engine.list_containers(engine_install) == ()
