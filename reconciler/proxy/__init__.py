@@ -1,4 +1,5 @@
-"""ace's HTTP proxy: one stable address serving every app's `ace.proxy` routes.
+"""ace's HTTP proxy: one stable address serving every app's `ace.proxy` routes and static apps'
+files.
 
 - `address`: `--listen` parsing, loopback check, public URLs (light: no asyncio)
 - `routing`: public prefixes, strip rules, the per-app slot of the serving container
