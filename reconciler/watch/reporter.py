@@ -26,10 +26,12 @@ class Row:
     url: str
     last_change: str
     last_error: str
+    mode: str = "normal"  # "dev": runs from its mounted source
 
     def to_json(self) -> dict[str, str]:
         return {"app": self.app, "state": self.state, "health": self.health, "url": self.url,
-                "last_change": self.last_change, "last_error": self.last_error}
+                "last_change": self.last_change, "last_error": self.last_error,
+                "mode": self.mode}
 
 
 def first_line(text: str, width: int = 120) -> str:
@@ -54,7 +56,7 @@ def build_rows(
         elif not err and r.detail and r.state not in ("running", "command"):
             err = r.detail
         out.append(Row(r.path, state, r.health, r.url, changes.get(r.path, ""),
-                       first_line(err)))
+                       first_line(err), r.mode))
     return tuple(out)
 
 
