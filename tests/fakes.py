@@ -14,7 +14,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from apps.errors import EngineError
 from reconciler.core.types import (
@@ -63,6 +63,8 @@ class FakeContainer:
     created: int = 0
     logs: list[str] = field(default_factory=list)
     image_id: str = ""
+    started: float = 0.0  # the fake clock when it last started / finished (0: never)
+    finished: float = 0.0
 
 
 class FakeEngine:
@@ -83,10 +85,11 @@ class FakeEngine:
 
     # -- simulation helpers (outside ace) ------------------------------------------------------
 
-    def crash(self, container_id: str, exit_code: int = 1) -> None:
-        """The container's process exits on its own."""
+    def crash(self, container_id: str, exit_code: int = 1, *, ran: float = 3600.0) -> None:
+        """The container's process exits on its own, `ran` seconds after it started."""
         c = self._get(container_id)
         c.state, c.exit_code, c.host_port = "exited", exit_code, None
+        c.finished = c.started + ran
 
     def kill(self, container_id: str) -> None:
         """Someone kills the container outside ace (SIGKILL: 137)."""
@@ -237,7 +240,8 @@ class FakeEngine:
     def inspect(self, container_id: str) -> ObservedContainer | None:
         self._call("inspect")
         c = self._find(container_id)
-        return None if c is None else self._observe(c)
+        return None if c is None else replace(self._observe(c), started_at=c.started,
+                                               finished_at=c.finished)
 
     def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
         self._call("stop_and_remove")
@@ -370,6 +374,7 @@ class FakeEngine:
     def _run(self, c: FakeContainer) -> None:
         res = interpret(c.command, c.env, "/", timeout=1.0)  # sleeping 1 s+: still running
         c.logs += res.both
+        c.started, c.finished = float(self._now), 0.0 if res.running else float(self._now)
         if res.running:
             c.state, c.exit_code, c.host_ip = "running", 0, "127.0.0.1"
             c.host_port, self._next_port = self._next_port, self._next_port + 1

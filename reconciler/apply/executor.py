@@ -81,7 +81,8 @@ class ApplyOptions:
 @dataclass(frozen=True, slots=True)
 class StepOutcome:
     """How one step ended. `exit_code`/`logs` describe a container the step found exited on
-    its own (a crash) before it restarted or removed it."""
+    its own before it restarted or removed it, and `ran_for` how many seconds that container
+    had run before it exited (None when unknown): `ace watch` counts a short run as a crash."""
 
     step: Step
     outcome: Outcome
@@ -90,6 +91,7 @@ class StepOutcome:
     url: str = ""
     exit_code: str = ""
     logs: str = ""
+    ran_for: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,7 @@ class _Done:
     url: str = ""
     exit_code: str = ""
     logs: str = ""
+    ran_for: float | None = None
 
 
 @dataclass
@@ -153,21 +156,26 @@ def _mounts(ctx: _Context, app: DesiredApp) -> list[VolumeMount]:
 
 
 def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> None:
-    if c.host_port is None:
-        raise StepFailed(f"container {c.name} published no port for {app.spec.port}")
-
     def exited() -> str | None:
         now = ctx.engine.inspect(c.id)
         if now is None:
             return "container removed"
         return None if now.state == "running" else (now.status or now.state)
 
+    def failed(where: str, detail: str) -> StepFailed:
+        tail = ctx.engine.logs(c.id, tail=20).rstrip()
+        return StepFailed(f"health check {where} failed: {detail}"
+                          + (f"\nlast log lines:\n{tail}" if tail else ""))
+
+    if c.host_port is None:  # it exited before the engine showed a port: a crash
+        gone = exited() if c.state == "running" else (c.status or c.state)
+        if gone and gone != "container removed":
+            raise failed(f"of {c.name}", f"container exited: {gone}")
+        raise StepFailed(f"container {c.name} published no port for {app.spec.port}")
     result = wait_healthy(scheme=app.scheme, port=c.host_port, path=app.health,
                           deadline_s=ctx.options.health_timeout, exited=exited)
     if not result.ok:
-        tail = ctx.engine.logs(c.id, tail=20).rstrip()
-        raise StepFailed(f"health check {app.scheme}://127.0.0.1:{c.host_port}{app.health} failed: "
-                         f"{result.detail}" + (f"\nlast log lines:\n{tail}" if tail else ""))
+        raise failed(f"{app.scheme}://127.0.0.1:{c.host_port}{app.health}", result.detail)
 
 
 def _recorded(app: DesiredApp, container_id: str) -> RecordedApp:
@@ -223,8 +231,12 @@ def _crashed(ctx: _Context, c: ObservedContainer | None, done: _Done) -> None:
     done.exit_code = m.group(1) if m else ""
     try:
         done.logs = ctx.engine.logs(c.id, tail=_CRASH_LOG_LINES)
+        seen = ctx.engine.inspect(c.id)
     except EngineError:
-        done.logs = ""
+        return
+    if seen is not None and seen.started_at and seen.finished_at:
+        # a process that exits at once may be stamped finished a hair before started
+        done.ran_for = max(0.0, seen.finished_at - seen.started_at)
 
 
 def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
@@ -292,11 +304,11 @@ def _run_group(ctx: _Context, steps: list[Step]) -> list[StepOutcome]:
             try:
                 _run_step(ctx, step, done_)
                 res = StepOutcome(step, "done", "", time.monotonic() - t0, done_.url,
-                                  done_.exit_code, done_.logs)
+                                  done_.exit_code, done_.logs, done_.ran_for)
                 slog.info("step_done", seconds=round(res.seconds, 3))
             except (StepFailed, EngineError, OSError) as exc:
                 res = StepOutcome(step, "failed", str(exc), time.monotonic() - t0, "",
-                                  done_.exit_code, done_.logs)
+                                  done_.exit_code, done_.logs, done_.ran_for)
                 slog.warning("step_failed", error=str(exc), seconds=round(res.seconds, 3))
         done[step.id] = res.outcome
         out.append(res)

@@ -106,6 +106,9 @@ class ObservedContainer:
     image: str = ""
     health: str = ""  # "" unknown; "unhealthy: <detail>" set by `ace watch` after failed probes
     address: str = ""  # "ip:port" of the service port on the container's network ("" unknown)
+    # unix seconds the container last started / finished (from an inspect only; 0 unknown)
+    started_at: float = 0.0
+    finished_at: float = 0.0
 
 
 def container_rank(c: ObservedContainer, version: str = "") -> tuple[bool, bool, int, str]:

@@ -71,6 +71,8 @@ def container_from_inspect(raw: Mapping[str, Any]) -> ObservedContainer:
         created=_unix(raw.get("Created", "")),
         image=raw["Config"].get("Image", ""),
         address=_address(raw.get("NetworkSettings"), labels.get(LABEL_PORT, "")),
+        started_at=_instant(state.get("StartedAt", "")),
+        finished_at=_instant(state.get("FinishedAt", "")),
     )
 
 
@@ -93,6 +95,17 @@ def _address(settings: Mapping[str, Any] | None, port: str) -> str:
         if ip:
             return f"{ip}:{port}"
     return ""
+
+
+def _instant(stamp: str) -> float:
+    """An RFC 3339 engine time (nanoseconds allowed) as unix seconds; 0.0 for the engine's
+    "never" (year 1) or anything unreadable."""
+    if not stamp or stamp.startswith("0001-"):
+        return 0.0
+    try:
+        return datetime.fromisoformat(stamp).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def _unix(stamp: str) -> int:

@@ -46,7 +46,7 @@ def build_rows(
     for r in status_rows(desired, observed, dict(health)):
         state, err = r.state, errors.get(r.path, "")
         a = attempts.get(r.path)
-        if a is not None and a.crash_looping and a.failed:
+        if a is not None and a.crash_looping:
             state = "crash-looping"
             tail = " | ".join(a.logs.strip().splitlines()[-2:])
             err = f"exit code {a.exit_code or '?'}" + (f"; last log: {tail}" if tail else "")

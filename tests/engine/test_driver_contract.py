@@ -129,6 +129,21 @@ def test_crash_then_start_again(h: Harness) -> None:
     h.wait_for(lambda: h.engine.logs(c.id).count("booted") == 2, "two boots in the logs")
 
 
+def test_inspect_tells_how_long_an_exited_container_ran(h: Harness) -> None:
+    """inspect() gives when a container started and, once it exited, when it finished (the
+    watch loop tells a crash from a long run by it); a listing does not carry them."""
+    c = h.serve(command=["sh", "-c", "echo bye; exit 3"])
+    h.wait_for(lambda: h.state(c.id) == "exited", "the container to exit")
+    seen = h.engine.inspect(c.id)
+    assert seen is not None and seen.started_at > 1_000_000_000
+    # a process that exits at once may be stamped finished a hair before started
+    assert -1 < seen.finished_at - seen.started_at < 5
+    running = h.serve("long")
+    now = h.engine.inspect(running.id)
+    assert now is not None and now.started_at > 0 and now.finished_at == 0
+    assert {x.started_at for x in h.engine.list_containers(h.install)} == {0}
+
+
 def test_logs_tail(h: Harness) -> None:
     """logs() returns the last `tail` lines of stdout and stderr together."""
     c = h.serve(command=["sh", "-c", "echo oops >&2; sleep 0.2; echo one; echo two; sleep 60"])
