@@ -5,7 +5,9 @@ Rules (pinned by tests/reconciler/test_planner.py):
 - build-input change -> build + replace; env/port/volume/command/image change -> replace only;
   health path or scheme -> nothing (they are not part of the container version);
 - a service whose container exited -> restart; none at all -> start; a running one marked
-  unhealthy (by `ace watch` after failed probes) -> replace with a fresh container;
+  unhealthy (by `ace watch` after failed probes) or a paused one (the engine cannot start it)
+  -> replace with a fresh container; one created but never started (a run killed between
+  create and start) counts as none: start, which removes it first;
 - command-lifetime apps get their image and no container (a running one is stopped);
 - containers of apps gone from the apps file are removed; apps that failed to evaluate are held.
 """
@@ -105,13 +107,19 @@ def _service_steps(
     image_steps: list[Step],
 ) -> tuple[list[Step], str]:
     deps = tuple(s.id for s in image_steps)
-    current = [c for c in mine if c.version == app.version]
+    # never started (a run killed between create and start): no container of this version
+    # yet; the launch of the new one removes it (same name)
+    leftover = [c for c in mine if c.version == app.version and c.state == "created"]
+    current = [c for c in mine if c.version == app.version and c not in leftover]
     others = [c for c in mine if c.version != app.version]
     steps: list[Step] = []
     keep: ObservedContainer | None = None
     if current:
         keep = current[0]
-        if keep.state != "running":
+        if keep.state == "paused":  # `start` cannot resume it: a fresh container
+            steps.append(Step(f"replace:{app.path}", "replace", app.path, keep.name,
+                              "container paused", deps))
+        elif keep.state != "running":
             steps.append(Step(f"restart:{app.path}", "restart", app.path, keep.name,
                               _exit_cause(keep), deps))
         elif keep.health.startswith("unhealthy"):
@@ -129,9 +137,11 @@ def _service_steps(
         others = [c for c in others if c is not running_old]
     else:
         cause = "new app" if recorded is None else "container gone"
+        if leftover:
+            cause = "container created but never started"
         steps.append(Step(f"start:{app.path}", "start", app.path, app.image, cause, deps))
     after = tuple(s.id for s in steps)
-    for extra in [c for c in current if c is not keep] + others:
+    for extra in [c for c in current if c is not keep] + others + (leftover if keep else []):
         cause = "duplicate container" if extra.version == app.version else "stale older version"
         steps.append(Step(f"remove:{app.path}:{extra.name}", "remove", app.path, extra.name,
                           cause, after))

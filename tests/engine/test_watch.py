@@ -196,6 +196,22 @@ def test_failing_health_check_replaces(project: Project, procs: list[WatchProc])
     w.wait_served("/web", "v1\n", 10)
 
 
+def test_paused_container_is_replaced(project: Project, procs: list[WatchProc]) -> None:
+    """`docker pause` on a watched service: the next pass replaces it with a fresh container;
+    it is never `start`ed in a loop."""
+    project.web_app()
+    project.apps(WEB)
+    w = start_watch(project, procs)
+    w.wait_served("/web", "v1\n", 60)
+    (c,) = project.containers("/web")
+    c.pause()
+    step = w.wait_for(lambda e: is_step(e, "replace", "/web"), 10, "replace of the paused one")
+    assert step["cause"] == "container paused"
+    w.wait_served("/web", "v1\n", 10)
+    assert [x.status for x in project.containers("/web")] == ["running"]
+    assert not [e for e in w.events if e.get("action") == "restart"]
+
+
 def test_reconcile_waits_for_watch(project: Project, procs: list[WatchProc]) -> None:
     """`ace reconcile` run while watch runs gets the lock between passes and finds no work."""
     project.web_app()
