@@ -271,8 +271,17 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
         assert app is not None
         before = ctx.by_name[step.target]
         _crashed(ctx, before, done)
-        c = ctx.engine.start(before.id)
-        _healthy_or_fail(ctx, app, c)
+        try:
+            c = ctx.engine.start(before.id)
+        except EngineError as exc:
+            if exc.retryable:  # the engine is down: nothing to recreate against
+                raise
+            # it cannot start again (a port taken meanwhile, a leftover of a killed run...):
+            # the same version afresh, so one pass converges (_launch removes it by name)
+            log.warning("restart_refused", app=app.path, container=before.name, error=str(exc))
+            c = _launch(ctx, app)
+        else:
+            _healthy_or_fail(ctx, app, c)
         _switch(ctx, app, c, None)
         _record_running(ctx, app, c)
         done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
