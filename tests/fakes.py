@@ -128,7 +128,7 @@ class FakeEngine:
         return tuple(
             ObservedImage(
                 id=i.id, tags=tuple(sorted(i.tags)), app=i.labels.get(LABEL_APP, ""),
-                inputs=i.labels.get(LABEL_INPUTS, ""),
+                inputs=i.labels.get(LABEL_INPUTS, ""), install=i.labels.get(LABEL_INSTALL, ""),
             )
             for i in self.images.values()
             if not references or wanted & set(i.tags)

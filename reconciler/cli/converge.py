@@ -114,14 +114,23 @@ def down(targets: Annotated[list[str] | None, typer.Argument(help="App paths (de
          images: Annotated[bool, typer.Option("--images", help="Remove ace's images too.")] = False,
          volumes: Annotated[bool, typer.Option("--volumes", help="Remove named volumes.")] = False,
          lock_timeout: LockOpt = 60.0, log_json: LogJsonOpt = False) -> None:
-    """Stop and remove ace's containers (all, or of the given apps)."""
+    """Stop and remove ace's containers (all, or of the given apps). Objects whose labels are
+    only partly ace's are skipped with a warning; exit 1 only when one of ace's own failed."""
     from reconciler.apply.teardown import teardown
 
     setup_logging(json_lines=log_json)
     with errors():
         settings = settings_from(file, state_dir)
         with session(settings, lock_timeout=lock_timeout) as (store, engine):
-            removed = teardown(engine, store, apps=tuple(targets or ()), images=images,
-                               volumes=volumes)
-    for line in removed:
-        render.console.print(f"[green]✓[/] removed {line}")
+            done = teardown(engine, store, apps=tuple(targets or ()), images=images,
+                            volumes=volumes)
+    for line in done.removed:
+        render.console.print(f"[green]✓[/] removed {render.escape(line)}")
+    for line in done.skipped:
+        render.err_console.print(f"[yellow]warning[/] skipped {render.escape(line)}",
+                                 soft_wrap=True)
+    for line in done.failed:
+        render.err_console.print(f"[red]error[/] could not remove {render.escape(line)}",
+                                 soft_wrap=True)
+    if done.failed:
+        raise typer.Exit(1)

@@ -131,6 +131,7 @@ class ObservedImage:
     tags: tuple[str, ...]
     app: str = ""  # from labels, for ace-built images
     inputs: str = ""
+    install: str = ""  # the installation label ("" when none)
 
 
 @dataclass(frozen=True, slots=True)

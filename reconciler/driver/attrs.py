@@ -13,6 +13,7 @@ from typing import Any
 from reconciler.core.types import (
     LABEL_APP,
     LABEL_INPUTS,
+    LABEL_INSTALL,
     LABEL_PORT,
     LABEL_VERSION,
     ObservedContainer,
@@ -80,7 +81,8 @@ def image_from_listing(row: Mapping[str, Any]) -> ObservedImage:
     labels = row.get("Labels") or {}
     tags = tuple(t for t in (row.get("RepoTags") or []) if t != "<none>:<none>")
     return ObservedImage(
-        id=row["Id"], tags=tags, app=labels.get(LABEL_APP, ""), inputs=labels.get(LABEL_INPUTS, "")
+        id=row["Id"], tags=tags, app=labels.get(LABEL_APP, ""), inputs=labels.get(LABEL_INPUTS, ""),
+        install=labels.get(LABEL_INSTALL, ""),
     )
 
 

@@ -7,9 +7,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from apps.errors import EngineError
 from reconciler.core.types import ObservedContainer, ObservedImage
 
-__all__ = ["CommandResult", "Engine", "VolumeMount"]
+__all__ = ["CommandResult", "Engine", "NotManaged", "VolumeMount"]
+
+
+class NotManaged(EngineError):
+    """The engine refused to touch an object because its labels do not make it ace's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +35,8 @@ class CommandResult:
 
 class Engine(Protocol):
     """Every method raises apps.errors.EngineError (retryable=True when the engine does not
-    answer). Nothing here touches an object without the installation label it is given."""
+    answer; NotManaged when an object's labels forbid touching it). Nothing here touches an
+    object without the installation label it is given."""
 
     def ping(self) -> None: ...
 

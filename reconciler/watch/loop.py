@@ -291,7 +291,7 @@ class Watch:
         lock = StateLock(self.settings.state_dir, command="ace watch --down-on-exit")
         try:
             with lock.acquire(30.0):
-                return teardown(self.engine, store)
+                return list(teardown(self.engine, store).removed)  # the rest: logged
         except (EngineError, StateError) as exc:
             log.warning("down_on_exit_failed", error=str(exc))
             return []

@@ -19,7 +19,7 @@ import pytest
 from apps.errors import EngineError
 from reconciler.core.types import LABEL_APP, LABEL_INPUTS, LABEL_INSTALL
 from reconciler.driver.engine import DockerEngine
-from reconciler.driver.ports import VolumeMount
+from reconciler.driver.ports import NotManaged, VolumeMount
 from tests.engine.harness import BUSYBOX, DockerHarness, FakeHarness, Harness
 from tests.fakes import FakeEngine
 
@@ -168,7 +168,7 @@ def test_follow_logs_streams_until_the_container_stops(h: Harness) -> None:
 def test_refuses_containers_it_did_not_create(h: Harness) -> None:
     """An unlabelled container made by someone else is never stopped, started or removed."""
     foreign = h.foreign_container(h.name("foreign"))
-    with pytest.raises(EngineError, match="not managed by ace"):
+    with pytest.raises(NotManaged, match="not managed by ace"):
         h.engine.stop_and_remove(foreign)
     with pytest.raises(EngineError, match="not managed by ace"):
         h.engine.start(foreign)
@@ -233,7 +233,8 @@ def test_build_labels_and_exposed_ports(h: Harness, tmp_path: Path) -> None:
     assert any(line.endswith("built for ace") for line in lines)  # either builder's format
     assert h.engine.image_exposed_ports(tag) == (8080,)
     built = [i for i in h.engine.list_images() if tag in i.tags]
-    assert [(i.id, i.app, i.inputs) for i in built] == [(image_id, "/web", "in1")]
+    assert [(i.id, i.app, i.inputs, i.install) for i in built] == [
+        (image_id, "/web", "in1", h.install)]
     c = h.engine.run_container(name=h.name("built"), image=tag, port=8080, command=[], env={},
                                mounts=[], labels=h.labels())
     assert c.state == "running", "empty command runs the image CMD"
