@@ -9,6 +9,8 @@ Rules (pinned by tests/reconciler/test_planner.py):
   -> replace with a fresh container; one created but never started (a run killed between
   create and start) counts as none: start, which removes it first;
 - command-lifetime apps get their image and no container (a running one is stopped);
+- an app stopped by the user (`ace stop`, in the record) gets no container either: its
+  containers are stopped (and removed), nothing is built or started, until `ace start`;
 - containers of apps gone from the apps file are removed; apps that failed to evaluate are held.
 """
 
@@ -170,6 +172,12 @@ def plan(
             continue
         rec = recorded.get(app.path)
         mine = _newest_first(by_app.get(app.path, []))
+        if app.service and app.path in recorded.stopped:
+            steps += [Step(f"stop:{app.path}:{c.name}", "stop", app.path, c.name,
+                           "stopped by user") for c in mine]
+            if not mine:
+                noops.append(NoOp(app.path, "stopped by user"))
+            continue
         image_steps, blocked = _image_steps(app, tags, rec, options)
         if blocked:
             noops.append(NoOp(app.path, blocked))

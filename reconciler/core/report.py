@@ -16,7 +16,9 @@ from reconciler.core.types import (
     current_container,
 )
 
-__all__ = ["AppStatus", "DriftItem", "drift_items", "status_rows"]
+__all__ = ["STOPPED_BY_USER", "AppStatus", "DriftItem", "drift_items", "status_rows"]
+
+STOPPED_BY_USER = "stopped by user"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +56,23 @@ class DriftItem:
 def status_rows(
     desired: DesiredState, observed: ObservedState, health: dict[str, str],
     failed_steps: dict[str, str] | None = None, public: Mapping[str, str] | None = None,
+    stopped: frozenset[str] = frozenset(),
 ) -> list[AppStatus]:
-    """One row per app; `public` maps app paths to their URLs on a running proxy."""
+    """One row per app; `public` maps app paths to their URLs on a running proxy; apps in
+    `stopped` (by the user: `ace stop`) are `stopped`, detail `stopped by user`."""
     rows = _rows(desired, observed, health, failed_steps or {})
+    rows = [_by_user(r) if r.path in stopped and r.state not in ("command", "error", "orphaned")
+            else r for r in rows]
     if public:
         rows = [replace(r, public_url=public.get(r.path, "")) for r in rows]
     return rows
+
+
+def _by_user(r: AppStatus) -> AppStatus:
+    """The row of an app the user stopped (`ace stop`): `stopped`, not missing or failed."""
+    if r.state == "running":  # the stop is not applied yet (or it was started by hand)
+        return replace(r, detail=f"{STOPPED_BY_USER}, still running: reconcile stops it")
+    return replace(r, state="stopped", health="-", detail=STOPPED_BY_USER)
 
 
 def _rows(
@@ -114,6 +127,11 @@ def drift_items(
             for c in mine:
                 items.append(DriftItem(app.path, "pending", "service of a command app",
                                        "no container", f"{c.name} {c.state}"))
+            continue
+        if app.path in recorded.stopped:  # no container is the declared state
+            for c in mine:
+                items.append(DriftItem(app.path, "pending", STOPPED_BY_USER, "no container",
+                                       f"{c.name} {c.state}"))
             continue
         if rec is None:
             items.append(DriftItem(app.path, "pending", "not applied yet",

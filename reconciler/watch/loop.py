@@ -264,7 +264,7 @@ class Watch:
             if o.outcome == "failed":
                 errs.setdefault(o.step.app, o.message)
         self.reporter.rows(build_rows(desired, observed, self.health, self.attempts,
-                                      self.changes, errs))
+                                      self.changes, errs, res.prepared.recorded.stopped))
         return errs
 
     def _engine_down(self, error: str) -> float:

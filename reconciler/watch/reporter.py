@@ -40,10 +40,11 @@ def first_line(text: str, width: int = 120) -> str:
 def build_rows(
     desired: DesiredState, observed: ObservedState, health: Mapping[str, str],
     attempts: Mapping[str, Attempts], changes: Mapping[str, str], errors: Mapping[str, str],
+    stopped: frozenset[str] = frozenset(),
 ) -> tuple[Row, ...]:
     """One row per app: status_rows of the last pass, with crash loops and last events."""
     out: list[Row] = []
-    for r in status_rows(desired, observed, dict(health)):
+    for r in status_rows(desired, observed, dict(health), stopped=stopped):
         state, err = r.state, errors.get(r.path, "")
         a = attempts.get(r.path)
         if a is not None and a.crash_looping:
