@@ -140,6 +140,11 @@ class Store:
                 (app, tag, image_id, input_hash, dump_pairs(files), at),
             )
 
+    def forget_image(self, app: str, tag: str) -> None:
+        """Forget the image `tag` built for `app` (it was removed)."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM images WHERE app = ? AND tag = ?", (app, tag))
+
     def images_for(self, app: str) -> tuple[ImageRecord, ...]:
         """The images built for `app`, newest first."""
         with self._read() as conn:

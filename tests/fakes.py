@@ -28,7 +28,7 @@ from reconciler.core.types import (
     ObservedImage,
 )
 from reconciler.driver.policy import build_failure, own_labels, require_managed
-from reconciler.driver.ports import CommandResult, VolumeMount
+from reconciler.driver.ports import CommandResult, ImageInUse, VolumeMount
 from tests.fake_shell import exec_form, interpret
 
 __all__ = ["FakeContainer", "FakeEngine", "FakeImage", "TIMED_OUT_EXIT_CODE"]
@@ -131,7 +131,7 @@ class FakeEngine:
                 inputs=i.labels.get(LABEL_INPUTS, ""), install=i.labels.get(LABEL_INSTALL, ""),
             )
             for i in self.images.values()
-            if not references or wanted & set(i.tags)
+            if not references or wanted & {*i.tags, *(_repository(t) for t in i.tags)}
         )
 
     def build(
@@ -271,7 +271,7 @@ class FakeEngine:
             return
         require_managed(img.labels, f"image {ref}", "remove")
         if any(self._find_image(c.image) is img for c in self.containers.values()):
-            raise EngineError(f"remove image {ref}: image is being used by a container")
+            raise ImageInUse(f"remove image {ref}: image is being used by a container")
         img.tags.discard(_ref(ref))
         if not img.tags:
             del self.images[img.id]
@@ -414,6 +414,11 @@ class FakeEngine:
         resolves to the container's image, else the image id."""
         img = self._find_image(c.image)
         return c.image if img is not None and img.id == c.image_id else c.image_id
+
+
+def _repository(tag: str) -> str:
+    """A tag's repository name: what an engine's reference filter matches without a tag."""
+    return tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag
 
 
 def _ref(ref: str) -> str:

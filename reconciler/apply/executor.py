@@ -1,6 +1,7 @@
 """Apply a plan: run its steps against the engine and record results. No decisions are made here
 beyond the order the plan gives; failures are values (StepOutcome), never exceptions that stop
 other apps. Replacing a service is zero-downtime: new container, health check, then old one out.
+An image the engine will not remove because a container uses it is kept: that step is done.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from reconciler.core.types import (
     RecordedState,
     Step,
 )
-from reconciler.driver.ports import Engine, VolumeMount
+from reconciler.driver.ports import Engine, ImageInUse, VolumeMount
 from reconciler.logs import get_logger
 
 __all__ = ["ApplyOptions", "ApplyResult", "Recorder", "StepOutcome", "adopt", "apply_plan"]
@@ -57,6 +58,8 @@ class Recorder(Protocol):
     ) -> None: ...
 
     def forget_container(self, container_id: str) -> None: ...
+
+    def forget_image(self, app: str, tag: str) -> None: ...
 
     def record_applied(self, app: RecordedApp) -> None: ...
 
@@ -118,6 +121,7 @@ _CRASH_LOG_LINES = 10
 @dataclass
 class _Done:
     url: str = ""
+    note: str = ""  # the message of a step that succeeded by leaving things as they are
     exit_code: str = ""
     logs: str = ""
     ran_for: float | None = None
@@ -286,6 +290,15 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
         _record_running(ctx, app, c)
         done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
         return
+    if step.action == "remove_image":
+        try:
+            ctx.engine.remove_image(step.target)
+        except ImageInUse as exc:  # a container the pass did not see (`ace run`, not ace's)
+            log.warning("image_kept", app=step.app, image=step.target, reason=str(exc))
+            done.note = "kept: a container uses it"
+            return
+        ctx.record(ctx.recorder.forget_image, app=step.app, tag=step.target)
+        return
     if step.action in ("stop", "remove"):
         c = ctx.by_name[step.target]
         ctx.engine.stop_and_remove(c.id, timeout=ctx.options.stop_timeout)
@@ -312,7 +325,7 @@ def _run_group(ctx: _Context, steps: list[Step]) -> list[StepOutcome]:
             done_ = _Done()
             try:
                 _run_step(ctx, step, done_)
-                res = StepOutcome(step, "done", "", time.monotonic() - t0, done_.url,
+                res = StepOutcome(step, "done", done_.note, time.monotonic() - t0, done_.url,
                                   done_.exit_code, done_.logs, done_.ran_for)
                 slog.info("step_done", seconds=round(res.seconds, 3))
             except (StepFailed, EngineError, OSError) as exc:

@@ -19,6 +19,7 @@ from reconciler.cli.options import (
     FileOpt,
     HealthOpt,
     JsonOpt,
+    KeepOpt,
     LockOpt,
     LogJsonOpt,
     ParallelOpt,
@@ -40,11 +41,12 @@ __all__ = ["down", "plan_cmd", "reconcile"]
 
 def plan_cmd(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
              as_json: JsonOpt = False, pull: PullOpt = "missing", detailed: DetailOpt = False,
-             verbose: VerboseOpt = False, log_json: LogJsonOpt = False) -> None:
+             keep_images: KeepOpt = 2, verbose: VerboseOpt = False,
+             log_json: LogJsonOpt = False) -> None:
     """Show the steps a reconcile would take, and why; apply nothing."""
     setup_logging(json_lines=log_json, verbose=verbose)
     with errors():
-        settings = settings_from(file, state_dir, pull=pull)
+        settings = settings_from(file, state_dir, pull=pull, keep_images=keep_images)
         with session(settings, lock_timeout=None) as (store, engine):
             prepared = prepare(settings, store, engine)
     result, the_plan = prepared.evaluation, prepared.plan
@@ -70,12 +72,14 @@ def reconcile(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
               as_json: JsonOpt = False, detailed: DetailOpt = False, pull: PullOpt = "missing",
               parallel: ParallelOpt = 4, health_timeout: HealthOpt = 60.0,
               lock_timeout: LockOpt = 60.0, deadline: DeadlineOpt = 2.0,
-              verbose: VerboseOpt = False, log_json: LogJsonOpt = False) -> None:
+              keep_images: KeepOpt = 2, verbose: VerboseOpt = False,
+              log_json: LogJsonOpt = False) -> None:
     """Converge what runs to what the apps file declares."""
     setup_logging(json_lines=log_json, verbose=verbose)
     with errors():
         settings = settings_from(file, state_dir, pull=pull, parallel=parallel,
-                                 health_timeout=health_timeout, deadline=deadline)
+                                 health_timeout=health_timeout, deadline=deadline,
+                                 keep_images=keep_images)
         tty = sys.stderr.isatty() and not as_json and not log_json
         shown = render.progress(True) if tty else nullcontext(_quiet)
         with session(settings, lock_timeout=lock_timeout) as (store, engine), \

@@ -5,5 +5,6 @@
 - `dockerignore`: the .dockerignore matcher hashing and watching share
 - `desired`: evaluated apps -> DesiredState (image tags, container versions, names)
 - `planner`: desired x observed x recorded -> Plan, with a cause per step and a reason per no-op
+- `gc`: the plan's `remove_image` steps: an app's images beyond its last N versions
 - `report`: `ace status` rows and `ace drift` items from one observation
 """

@@ -43,7 +43,8 @@ LABEL_VERSION = "dev.ace.version"  # container version hash
 LABEL_INPUTS = "dev.ace.inputs"  # image build-input hash
 LABEL_PORT = "dev.ace.port"  # container port
 
-Action = Literal["build", "pull", "start", "replace", "restart", "stop", "remove"]
+Action = Literal["build", "pull", "start", "replace", "restart", "stop", "remove",
+                 "remove_image"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -241,7 +241,7 @@ class Watch:
         if kind != "end" or o.outcome == "skipped":
             return
         self.reporter.step(o)
-        if o.outcome == "done" and o.step.action not in ("build", "pull"):
+        if o.outcome == "done" and o.step.action not in ("build", "pull", "remove_image"):
             self.changes[o.step.app] = f"{time.strftime('%H:%M:%S')} {o.step.action}: " \
                                        f"{o.step.cause}"
 

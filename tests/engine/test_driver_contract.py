@@ -19,7 +19,7 @@ import pytest
 from apps.errors import EngineError
 from reconciler.core.types import LABEL_APP, LABEL_INPUTS, LABEL_INSTALL
 from reconciler.driver.engine import DockerEngine
-from reconciler.driver.ports import NotManaged, VolumeMount
+from reconciler.driver.ports import ImageInUse, NotManaged, VolumeMount
 from tests.engine.harness import BUSYBOX, DockerHarness, FakeHarness, Harness
 from tests.fakes import FakeEngine
 
@@ -255,6 +255,30 @@ def test_image_listing_filtered_by_reference(h: Harness, tmp_path: Path) -> None
     assert [(i.id, tag in i.tags) for i in found] == [(image_id, True)]
     assert h.engine.list_images([f"ace-test/{h.install}:absent"]) == ()
     h.engine.remove_image(tag)
+
+
+def test_image_listing_by_repository_and_removal_of_a_used_image(h: Harness,
+                                                                  tmp_path: Path) -> None:
+    """A repository name as reference lists every tag of it in one call; an image a container
+    uses is not removed (ImageInUse) until the container is gone."""
+    cf = write(tmp_path / "Containerfile", "FROM busybox\nCMD [\"sleep\", \"60\"]\n")
+    repo = f"ace-test/{h.install}"
+    ids = [h.engine.build(context_dir=str(tmp_path), containerfile=cf, tag=f"{repo}:{n}",
+                          build_args={}, labels=h.labels(**{LABEL_INPUTS: n}))
+           for n in ("a", "b")]
+    with h.api_calls() as calls:
+        found = h.engine.list_images([repo])
+    assert len(calls) == 1, calls
+    assert sorted(t for i in found for t in i.tags) == [f"{repo}:a", f"{repo}:b"]
+    c = h.engine.run_container(name=h.name("user"), image=f"{repo}:b", port=8080, command=[],
+                               env={}, mounts=[], labels=h.labels())
+    with pytest.raises(ImageInUse):
+        h.engine.remove_image(f"{repo}:b")
+    assert [i.id for i in h.engine.list_images([f"{repo}:b"])] == [ids[1]]
+    h.engine.stop_and_remove(c.id)
+    for n in ("a", "b"):
+        h.engine.remove_image(f"{repo}:{n}")
+    assert h.engine.list_images([repo]) == ()
 
 
 def test_listing_shows_the_image_name_only_while_it_resolves(h: Harness, tmp_path: Path) -> None:
