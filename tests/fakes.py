@@ -228,20 +228,19 @@ class FakeEngine:
         labels = own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
         c = self._new_container(name, image, tuple(command), dict(env), labels, port, mounts)
         self._run(c)
-        return self._observe(c)
+        return self._inspected(c)
 
     def start(self, container_id: str) -> ObservedContainer:
         self._call("start")
         c = self._managed(container_id, "start")
         if c.state != "running":
             self._run(c)
-        return self._observe(c)
+        return self._inspected(c)
 
     def inspect(self, container_id: str) -> ObservedContainer | None:
         self._call("inspect")
         c = self._find(container_id)
-        return None if c is None else replace(self._observe(c), started_at=c.started,
-                                               finished_at=c.finished)
+        return None if c is None else self._inspected(c)
 
     def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
         self._call("stop_and_remove")
@@ -408,6 +407,10 @@ class FakeEngine:
             version=c.labels.get(LABEL_VERSION, ""), state=c.state, status=status,
             host_port=c.host_port, created=c.created, image=self._shown_image(c),
         )
+
+    def _inspected(self, c: FakeContainer) -> ObservedContainer:
+        """What an inspect shows: the listing's view plus when it started and finished."""
+        return replace(self._observe(c), started_at=c.started, finished_at=c.finished)
 
     def _shown_image(self, c: FakeContainer) -> str:
         """Like the engine's listing: the name the container was created from while it still
