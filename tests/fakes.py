@@ -63,6 +63,7 @@ class FakeContainer:
     created: int = 0
     logs: list[str] = field(default_factory=list)
     image_id: str = ""
+    workdir: str = ""
     started: float = 0.0  # the fake clock when it last started / finished (0: never)
     finished: float = 0.0
 
@@ -143,6 +144,7 @@ class FakeEngine:
         build_args: Mapping[str, str],
         labels: Mapping[str, str],
         on_log: Callable[[str], None] | None = None,
+        target: str = "",
     ) -> str:
         self._call("build")
         path = os.path.join(context_dir, containerfile)
@@ -154,6 +156,8 @@ class FakeEngine:
         except OSError as e:
             raise EngineError(f"build {tag}: cannot read container file {path}: {e}") from e
         steps = [ln.strip() for ln in text.splitlines() if ln.strip() and ln.strip()[0] != "#"]
+        if target:
+            steps = _up_to_stage(steps, target, tag)
         log: list[str] = []
 
         def emit(line: str) -> None:
@@ -164,14 +168,23 @@ class FakeEngine:
         base: FakeImage | None = None
         exposed: set[int] = set()
         cmd: tuple[str, ...] = ()
+        stage = ""
+        stages: dict[str, tuple[FakeImage | None, set[int], tuple[str, ...]]] = {}
         args = dict(build_args)
         for n, step in enumerate(steps, 1):
             emit(f"Step {n}/{len(steps)} : {step}")
             word, _, rest = step.partition(" ")
             word = word.upper()
             if word == "FROM":
-                if rest.strip() != "scratch":
-                    base = self._image(rest.split()[0], f"build {tag}")
+                if stage:  # the stage that ends here can be built FROM by name
+                    stages[stage] = (base, set(exposed), cmd)
+                words = rest.split()
+                stage = words[2].lower() if len(words) >= 3 and words[1].upper() == "AS" else ""
+                if words[0].lower() in stages:
+                    base, exposed, cmd = stages[words[0].lower()]
+                    exposed = set(exposed)
+                elif words[0] != "scratch":
+                    base = self._image(words[0], f"build {tag}")
                     exposed, cmd = set(base.exposed), base.cmd
             elif word == "EXPOSE":
                 exposed |= {int(p.split("/")[0]) for p in rest.split()}
@@ -223,10 +236,15 @@ class FakeEngine:
         labels: Mapping[str, str],
         cpus: float | None = None,
         memory: int | None = None,
+        entrypoint: Sequence[str] = (),
+        workdir: str = "",
     ) -> ObservedContainer:
         self._call("run_container")
         labels = own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
+        if entrypoint:  # the image's CMD is not appended to a replaced entrypoint
+            command = (*entrypoint, *command)
         c = self._new_container(name, image, tuple(command), dict(env), labels, port, mounts)
+        c.workdir = workdir
         self._run(c)
         return self._inspected(c)
 
@@ -235,6 +253,13 @@ class FakeEngine:
         c = self._managed(container_id, "start")
         if c.state != "running":
             self._run(c)
+        return self._inspected(c)
+
+    def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
+        self._call("restart")
+        c = self._managed(container_id, "restart")
+        c.state, c.host_port = "exited", None
+        self._run(c)
         return self._inspected(c)
 
     def inspect(self, container_id: str) -> ObservedContainer | None:
@@ -371,7 +396,7 @@ class FakeEngine:
         return c
 
     def _run(self, c: FakeContainer) -> None:
-        res = interpret(c.command, c.env, "/", timeout=1.0)  # sleeping 1 s+: still running
+        res = interpret(c.command, c.env, c.workdir or "/", timeout=1.0)  # 1 s+: still running
         c.logs += res.both
         c.started, c.finished = float(self._now), 0.0 if res.running else float(self._now)
         if res.running:
@@ -417,6 +442,22 @@ class FakeEngine:
         resolves to the container's image, else the image id."""
         img = self._find_image(c.image)
         return c.image if img is not None and img.id == c.image_id else c.image_id
+
+
+def _up_to_stage(steps: list[str], target: str, tag: str) -> list[str]:
+    """The steps of a multi-stage file up to the end of stage `target` (`FROM x AS target`)."""
+    start = None
+    for i, step in enumerate(steps):
+        words = step.split()
+        if words[0].upper() != "FROM":
+            continue
+        if start is not None:
+            return steps[:i]
+        if len(words) >= 4 and words[-2].upper() == "AS" and words[-1].lower() == target.lower():
+            start = i
+    if start is None:
+        raise EngineError(f"build {tag}: target stage {target!r} could not be found")
+    return steps
 
 
 def _repository(tag: str) -> str:

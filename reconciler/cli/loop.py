@@ -108,7 +108,7 @@ def proxy_hooks(proxy: ProxyService) -> dict[str, Any]:
                      [e.to_json() for e in result.errors])
 
     switch: Callable[[str, str, str | None, str], None] = proxy.switch
-    return {"on_switch": switch, "on_pass": on_pass}
+    return {"on_switch": switch, "on_hold": proxy.hold, "on_pass": on_pass}
 
 
 def run_loop(settings: Settings, reporter: Reporter, proxy: ProxyService | None, *,

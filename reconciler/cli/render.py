@@ -149,7 +149,10 @@ def print_status(rows: Sequence[AppStatus]) -> None:
               "error": "red", "orphaned": "yellow"}
     for r in rows:
         c = colour.get(r.state, "")
-        t.add_row(escape(r.path), f"[{c}]{r.state}[/]" if c else r.state, escape(r.health), r.url,
+        state = f"[{c}]{r.state}[/]" if c else r.state
+        if r.mode == "dev":
+            state += " [cyan](dev)[/]"
+        t.add_row(escape(r.path), state, escape(r.health), r.url,
                   *((r.public_url,) if public else ()), r.container, _ago(r.since),
                   escape(r.detail))
     console.print(t)

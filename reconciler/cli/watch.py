@@ -4,6 +4,9 @@ serve every app's routes on one address (ace's proxy) unless --no-proxy."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from reconciler.cli.loop import (
     DownOpt,
@@ -31,19 +34,24 @@ from reconciler.proxy.address import DEFAULT_LISTEN
 
 __all__ = ["watch"]
 
+DevOpt = Annotated[list[str] | None, typer.Option(
+    "--dev", metavar="APP",
+    help="Run this app in dev mode (as dev=True in the apps file); repeatable.")]
+
 
 def watch(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
           pull: PullOpt = "missing", parallel: ParallelOpt = 4,
           health_timeout: HealthOpt = 60.0, deadline: DeadlineOpt = 2.0,
           resync: ResyncOpt = 5.0, down_on_exit: DownOpt = False,
           listen: ListenOpt = DEFAULT_LISTEN, no_proxy: NoProxyOpt = False,
-          drain: DrainOpt = 10.0, keep_images: KeepOpt = 2,
+          drain: DrainOpt = 10.0, dev: DevOpt = None, keep_images: KeepOpt = 2,
           log_json: LogJsonOpt = False) -> None:
     """Keep reconciling: on every relevant file change and every --resync seconds; serve
     every app's routes on one address (--listen) unless --no-proxy."""
     with errors():
         settings = settings_from(file, state_dir, pull=pull, parallel=parallel,
                                  health_timeout=health_timeout, deadline=deadline,
+                                 dev_apps=frozenset(dev or ()),
                                  keep_images=keep_images)
         reporter = choose_reporter(log_json)
         proxy = None if no_proxy else start_proxy(listen, settings.state_dir, drain,

@@ -11,7 +11,11 @@ Rules (pinned by tests/reconciler/test_planner.py):
 - command-lifetime apps get their image and no container (a running one is stopped);
 - an app stopped by the user (`ace stop`, in the record) gets no container either: its
   containers are stopped (and removed), nothing is built or started, until `ace start`;
-- containers of apps gone from the apps file are removed; apps that failed to evaluate are held.
+- containers of apps gone from the apps file are removed; apps that failed to evaluate are held;
+- dev mode: a dev app's image depends only on its container file, build args, target and env
+  files; a change to its mounted source (`DesiredState.touched`, from `ace watch`) restarts the
+  running container (reload=restart), replaces it (recreate) or does nothing (none: the app's
+  own reloader sees the file); switching an app between dev and normal mode replaces it.
 """
 
 from __future__ import annotations
@@ -78,6 +82,36 @@ def _spec_cause(recorded: RecordedApp | None, spec_json: str) -> str:
     return "; ".join(parts) or "container version changed"
 
 
+def _was_dev(recorded: RecordedApp | None) -> bool | None:
+    """Whether the recorded container ran in dev mode (None: nothing recorded)."""
+    if recorded is None or not recorded.spec_json:
+        return None
+    try:
+        doc = json.loads(recorded.spec_json)
+    except ValueError:
+        return None
+    return bool(doc.get("workdir")) and doc.get("entrypoint") == ["sh", "-c"]
+
+
+def _mode_cause(app: DesiredApp, recorded: RecordedApp | None) -> str:
+    """"dev mode on"/"dev mode off" when the app switched modes since its last apply, else ""."""
+    was = _was_dev(recorded)
+    if was is None or was == (app.mode == "dev"):
+        return ""
+    return "dev mode on" if app.mode == "dev" else "dev mode off"
+
+
+def _dev_build_cause(recorded: RecordedApp | None, files: Sequence[tuple[str, str]]) -> str:
+    if recorded is None or not recorded.files:
+        return "dev image not built yet"
+    old, new = dict(recorded.files), dict(files)
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if not changed:
+        return "dev: container file, build args or target changed"
+    return "dev: env file changed: " + ", ".join(changed[:3]) + (
+        f" (+{len(changed) - 3} more)" if len(changed) > 3 else "")
+
+
 def _exit_cause(c: ObservedContainer) -> str:
     return f"container {c.state}" + (f": {c.status}" if c.status else "")
 
@@ -89,7 +123,9 @@ def _image_steps(
     if app.build is not None:
         if app.image in tags:
             return [], None
-        cause = _files_cause(recorded, app.build.files)
+        cause = _mode_cause(app, recorded) or (
+            _dev_build_cause(recorded, app.build.files) if app.mode == "dev"
+            else _files_cause(recorded, app.build.files))
         if recorded is not None and recorded.image == app.image:
             cause = "image removed outside ace"
         return [Step(f"build:{app.path}", "build", app.path, app.image, cause)], None
@@ -102,11 +138,24 @@ def _image_steps(
     return [Step(f"pull:{app.path}", "pull", app.path, app.image, "image missing locally")], None
 
 
+def _dev_reload(app: DesiredApp, keep: ObservedContainer, deps: tuple[str, ...]
+                ) -> tuple[list[Step], str]:
+    """What a change to a dev app's mounted source does to its running container."""
+    if app.reload == "restart":
+        return [Step(f"restart:{app.path}", "restart", app.path, keep.name,
+                     "dev: source changed, reload restart", deps)], ""
+    if app.reload == "recreate":
+        return [Step(f"replace:{app.path}", "replace", app.path, keep.name,
+                     "dev: source changed, reload recreate", deps)], ""
+    return [], "dev: source changed, reload none: the app's own reloader sees it"
+
+
 def _service_steps(
     app: DesiredApp,
     mine: list[ObservedContainer],
     recorded: RecordedApp | None,
     image_steps: list[Step],
+    touched: bool = False,
 ) -> tuple[list[Step], str]:
     deps = tuple(s.id for s in image_steps)
     # never started (a run killed between create and start): no container of this version
@@ -116,6 +165,7 @@ def _service_steps(
     others = [c for c in mine if c.version != app.version]
     steps: list[Step] = []
     keep: ObservedContainer | None = None
+    dev_reason = ""
     if current:
         keep = current[0]
         if keep.state == "paused":  # `start` cannot resume it: a fresh container
@@ -128,12 +178,14 @@ def _service_steps(
             detail = keep.health.partition(": ")[2] or "unhealthy"
             steps.append(Step(f"replace:{app.path}", "replace", app.path, keep.name,
                               f"health check failing: {detail}", deps))
+        elif touched and app.mode == "dev":
+            steps, dev_reason = _dev_reload(app, keep, deps)
     elif others:
         running_old = next((c for c in others if c.state == "running"), others[0])
         if image_steps and image_steps[0].action == "build":
             cause = image_steps[0].cause
         else:
-            cause = _spec_cause(recorded, app.spec_json)
+            cause = _mode_cause(app, recorded) or _spec_cause(recorded, app.spec_json)
         steps.append(Step(f"replace:{app.path}", "replace", app.path, running_old.name, cause,
                           deps))
         others = [c for c in others if c is not running_old]
@@ -148,7 +200,7 @@ def _service_steps(
         steps.append(Step(f"remove:{app.path}:{extra.name}", "remove", app.path, extra.name,
                           cause, after))
     reason = "running " + app.version[:12] if keep and keep.state == "running" else ""
-    return steps, reason
+    return steps, dev_reason or reason
 
 
 def plan(
@@ -183,7 +235,8 @@ def plan(
             noops.append(NoOp(app.path, blocked))
             continue
         if app.service:
-            svc, reason = _service_steps(app, mine, rec, image_steps)
+            svc, reason = _service_steps(app, mine, rec, image_steps,
+                                         touched=app.path in desired.touched)
         else:
             deps = tuple(s.id for s in image_steps)
             svc = [Step(f"stop:{app.path}:{c.name}", "stop", app.path, c.name,

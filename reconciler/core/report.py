@@ -32,11 +32,13 @@ class AppStatus:
     since: int  # unix seconds the container was created, 0 when none
     detail: str = ""
     public_url: str = ""  # the app on ace's proxy (`ace watch` / `ace serve`), "" when none runs
+    mode: str = "normal"  # "dev": runs from its mounted source
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "state": self.state, "health": self.health, "url": self.url,
                 "public_url": self.public_url, "container": self.container,
-                "image": self.image, "since": self.since, "detail": self.detail}
+                "image": self.image, "since": self.since, "detail": self.detail,
+                "mode": self.mode}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +65,9 @@ def status_rows(
     rows = _rows(desired, observed, health, failed_steps or {})
     rows = [_by_user(r) if r.path in stopped and r.state not in ("command", "error", "orphaned")
             else r for r in rows]
-    if public:
-        rows = [replace(r, public_url=public.get(r.path, "")) for r in rows]
+    modes = {a.path: a.mode for a in desired.apps}
+    rows = [replace(r, mode=modes.get(r.path, "normal"),
+                    public_url=(public or {}).get(r.path, "")) for r in rows]
     return rows
 
 

@@ -57,6 +57,7 @@ class BuildInputs:
     build_args: Pairs
     input_hash: str
     files: Pairs = ()
+    target: str = ""  # build only up to this stage (dev mode); "" = the whole file
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +71,15 @@ class ContainerSpec:
     volumes: tuple[tuple[str, str, str, bool], ...] = ()  # (kind, source, target, read_only)
     cpus: float | None = None
     memory: int | None = None
+    entrypoint: tuple[str, ...] = ()  # replaces the image's (dev mode: ("sh", "-c"))
+    workdir: str = ""  # the container's working directory ("" = the image's)
 
 
 @dataclass(frozen=True, slots=True)
 class DesiredApp:
+    """One app as it should run: the image to build or pull, the container spec and its version
+    (the hash of the spec: a different version means replace), and how to probe its health."""
+
     path: str
     service: bool  # True: a long-running container; False: command lifetime (image only)
     image: str  # the reference to run or prepare
@@ -84,18 +90,26 @@ class DesiredApp:
     health: str = "/"
     secret_files: Pairs = ()  # (host path, content) written before the container starts
     spec_json: str = ""  # canonical JSON of spec (for change causes and the record)
+    mode: str = "normal"  # "dev": runs from its mounted source (see `reload`)
+    reload: str = ""  # dev mode: what a source change does: none | restart | recreate
 
 
 @dataclass(frozen=True, slots=True)
 class DesiredState:
+    """The planner's first input: every app that evaluated, plus the paths that did not (`held`:
+    never touched) and whether anything may be removed (`prune`)."""
+
     apps: tuple[DesiredApp, ...]
     held: frozenset[str] = frozenset()  # apps that failed to evaluate: never touch them
     declared: frozenset[str] = frozenset()  # every app path in the apps file
     prune: bool = True  # False when the apps file itself failed: remove nothing
+    touched: frozenset[str] = frozenset()  # dev apps whose mounted source changed (`ace watch`)
 
 
 @dataclass(frozen=True, slots=True)
 class ObservedContainer:
+    """A container of this installation as the engine lists it (one sparse listing per pass)."""
+
     id: str
     name: str
     app: str
@@ -128,6 +142,8 @@ def current_container(containers: Iterable[ObservedContainer], app: str, version
 
 @dataclass(frozen=True, slots=True)
 class ObservedImage:
+    """An image as the engine lists it; `app`/`inputs` from ace's labels on images it built."""
+
     id: str
     tags: tuple[str, ...]
     app: str = ""  # from labels, for ace-built images
@@ -137,6 +153,8 @@ class ObservedImage:
 
 @dataclass(frozen=True, slots=True)
 class ObservedState:
+    """The planner's second input: what the engine runs and holds, read once per pass."""
+
     containers: tuple[ObservedContainer, ...]
     images: tuple[ObservedImage, ...]
     # tags known present without an image listing: a listed container still shows the name it
@@ -153,6 +171,10 @@ class ObservedState:
 
 @dataclass(frozen=True, slots=True)
 class Step:
+    """One action of a plan on one target, with the human cause that made the planner choose
+    it and the ids of the steps it must wait for (an app's steps run in order; a step whose
+    dependency failed is skipped)."""
+
     id: str  # unique in a plan, e.g. "build:/web"
     action: Action
     app: str
@@ -166,6 +188,8 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class NoOp:
+    """An app the planner left alone, and why ("running abc123...", "app has errors: ...")."""
+
     app: str
     reason: str
 
@@ -175,6 +199,9 @@ class NoOp:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """The planner's output: the steps to take and the reasons nothing was done for the rest.
+    `render()` is one line per step (and no-op): what `ace plan` prints and tests compare."""
+
     steps: tuple[Step, ...]
     noops: tuple[NoOp, ...] = field(default=())
 

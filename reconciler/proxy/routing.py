@@ -8,6 +8,7 @@ mutable and lives across rebuilds, so a switch to a new container is one assignm
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -94,10 +95,12 @@ class Entry:
 
 @dataclass
 class Slot:
-    """An app's live state: the container that gets new requests, and its last error."""
+    """An app's live state: the container that gets new requests, and its last error. While
+    `hold` is set (a dev container restarting in place) new requests wait for it."""
 
     app: str
     backend: Backend | None = None
+    hold: asyncio.Event | None = None
     error: str = ""
 
 

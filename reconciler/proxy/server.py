@@ -45,6 +45,9 @@ class _Upstream(Exception):
     """The upstream failed before anything was sent to the client (answered with 502)."""
 
 
+HOLD_LIMIT = 10.0  # seconds a request waits for an app restarting in place
+
+
 class ProxyCore:
     def __init__(self, *, connect_timeout: float = 3.0,
                  status: Callable[[], dict[str, Any]] | None = None) -> None:
@@ -121,6 +124,9 @@ class ProxyCore:
                                        extra=[("Location", loc)]))
             return keep
         slot = self.slots.get(entry.app)
+        if slot is not None and slot.hold is not None and entry.external is None:
+            with contextlib.suppress(TimeoutError):  # then try whatever serves by now
+                await asyncio.wait_for(slot.hold.wait(), HOLD_LIMIT)
         backend = entry.external or (slot.backend if slot else None)
         if backend is None:
             why = f"app {entry.app} ({entry.name}) is not running"
@@ -261,6 +267,23 @@ class ProxyCore:
         return keep
 
     # -- switching --------------------------------------------------------------------------
+
+    async def hold(self, app: str, held: bool, drain: float) -> None:
+        """Hold the app's new requests (held=True: after the ones in flight finished, at most
+        `drain` s, and with idle upstream connections closed: the container restarts), or let
+        them go on (held=False)."""
+        slot = self.slots.setdefault(app, Slot(app))
+        if not held:
+            if slot.hold is not None:
+                slot.hold.set()
+            slot.hold = None
+            return
+        slot.hold = slot.hold or asyncio.Event()
+        if slot.backend is not None:
+            end = time.monotonic() + drain
+            while slot.backend.inflight > 0 and time.monotonic() < end:
+                await asyncio.sleep(0.01)
+            self.pool.close_idle(slot.backend)
 
     async def switch(self, app: str, new: Backend | None, drain: float) -> int:
         """Send the app's new requests to `new`; wait (at most `drain` s) for requests in

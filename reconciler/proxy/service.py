@@ -159,6 +159,11 @@ class ProxyService:
         backend = Backend.from_url(new_url, direct=address)
         self._call(self.core.switch(app, backend, self.drain), self.drain + 5)
 
+    def hold(self, app: str, held: bool) -> None:
+        """The executor's `on_hold`: while an app's container restarts in place, its new
+        requests wait (at most 10 s) instead of failing."""
+        self._call(self.core.hold(app, held, self.drain), self.drain + 5)
+
     def _status(self) -> dict[str, Any]:
         """`ace status --json` for what the last pass saw (health probed now)."""
         from reconciler.apply.health import probe_health

@@ -24,9 +24,10 @@ BUILD_FAILED = "build of ace-t/web:in1 failed\nRUN false returned 1"
 
 def row(state: str, health: str = "-", url: str = "", container: str = "",
         image: str = WEB.image, since: int = 0, detail: str = "", path: str = "/web",
-        public_url: str = "") -> dict[str, Any]:
+        public_url: str = "", mode: str = "normal") -> dict[str, Any]:
     return {"path": path, "state": state, "health": health, "url": url, "public_url": public_url,
-            "container": container, "image": image, "since": since, "detail": detail}
+            "container": container, "image": image, "since": since, "detail": detail,
+            "mode": mode}
 
 
 def item(kind: str, what: str, expected: str, actual: str, app: str = "/web") -> dict[str, str]:
