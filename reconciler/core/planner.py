@@ -143,10 +143,10 @@ def _dev_reload(app: DesiredApp, keep: ObservedContainer, deps: tuple[str, ...]
     """What a change to a dev app's mounted source does to its running container."""
     if app.reload == "restart":
         return [Step(f"restart:{app.path}", "restart", app.path, keep.name,
-                     "dev: source changed, reload restart", deps)], ""
+                     "dev: source changed, reload restart", deps, reload=True)], ""
     if app.reload == "recreate":
         return [Step(f"replace:{app.path}", "replace", app.path, keep.name,
-                     "dev: source changed, reload recreate", deps)], ""
+                     "dev: source changed, reload recreate", deps, reload=True)], ""
     return [], "dev: source changed, reload none: the app's own reloader sees it"
 
 

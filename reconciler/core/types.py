@@ -181,6 +181,7 @@ class Step:
     target: str  # image ref or container name/id the step acts on
     cause: str
     depends_on: tuple[str, ...] = ()
+    reload: bool = False  # a dev-mode reload a save asked for (not a retry: never backed off)
 
     def render(self) -> str:
         return f"{self.action} {self.app} {self.target} ({self.cause})"
