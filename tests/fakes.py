@@ -19,10 +19,12 @@ from dataclasses import dataclass, field, replace
 from apps.errors import EngineError
 from reconciler.core.types import (
     LABEL_APP,
+    LABEL_HEALTH,
     LABEL_INPUTS,
     LABEL_INSTALL,
     LABEL_MANAGED,
     LABEL_PORT,
+    LABEL_SCHEME,
     LABEL_VERSION,
     ObservedContainer,
     ObservedImage,
@@ -431,6 +433,7 @@ class FakeEngine:
             id=c.id, name=c.name, app=c.labels.get(LABEL_APP, ""),
             version=c.labels.get(LABEL_VERSION, ""), state=c.state, status=status,
             host_port=c.host_port, created=c.created, image=self._shown_image(c),
+            scheme=c.labels.get(LABEL_SCHEME, ""), health_path=c.labels.get(LABEL_HEALTH, ""),
         )
 
     def _inspected(self, c: FakeContainer) -> ObservedContainer:

@@ -22,10 +22,12 @@ from reconciler.apply.mounts import app_mounts
 from reconciler.core.desired import Naming
 from reconciler.core.types import (
     LABEL_APP,
+    LABEL_HEALTH,
     LABEL_INPUTS,
     LABEL_INSTALL,
     LABEL_MANAGED,
     LABEL_PORT,
+    LABEL_SCHEME,
     LABEL_VERSION,
     DesiredApp,
     DesiredState,
@@ -168,6 +170,8 @@ def _labels(naming: Naming, app: DesiredApp) -> dict[str, str]:
         LABEL_APP: app.path,
         LABEL_VERSION: app.version,
         LABEL_PORT: str(app.spec.port),
+        LABEL_SCHEME: app.scheme,
+        LABEL_HEALTH: app.health,
     }
 
 

@@ -138,6 +138,7 @@ def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | No
         health=_health_path(app),
         secret_files=tuple(secrets),
         spec_json=spec_json(spec),
+        secret_env=frozenset(cfg.secret_env),
     )
 
 

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from reconciler.core.changes import changed_files, spec_changes, summary
 from reconciler.core.types import (
     DesiredApp,
     DesiredState,
@@ -55,31 +56,19 @@ def _newest_first(cs: Sequence[ObservedContainer]) -> list[ObservedContainer]:
 def _files_cause(recorded: RecordedApp | None, files: Sequence[tuple[str, str]]) -> str:
     if recorded is None or not recorded.files:
         return "image not built yet"
-    old, new = dict(recorded.files), dict(files)
-    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    changed = changed_files(recorded.files, files)
     if not changed:
         return "build inputs changed: container file or build args"
     shown = ", ".join(changed[:3]) + (f" (+{len(changed) - 3} more)" if len(changed) > 3 else "")
     return f"build inputs changed: {shown}"
 
 
-def _spec_cause(recorded: RecordedApp | None, spec_json: str) -> str:
+def _spec_cause(recorded: RecordedApp | None, app: DesiredApp) -> str:
+    """What changed, with values (`env COUNT: 1 → 2`; secret-derived env values masked)."""
     if recorded is None or not recorded.spec_json:
         return "container version changed"
-    try:
-        old, new = json.loads(recorded.spec_json), json.loads(spec_json)
-    except ValueError:
-        return "container version changed"
-    parts: list[str] = []
-    for key in ("image", "port", "command", "cpus", "memory", "volumes"):
-        if old.get(key) != new.get(key):
-            parts.append(f"{key} changed")
-    old_env = {k: v for k, v in old.get("env", [])}
-    new_env = {k: v for k, v in new.get("env", [])}
-    env_keys = sorted(k for k in {*old_env, *new_env} if old_env.get(k) != new_env.get(k))
-    if env_keys:
-        parts.append("env changed: " + ", ".join(env_keys[:4]))
-    return "; ".join(parts) or "container version changed"
+    changes = spec_changes(recorded.spec_json, app.spec_json, app.secret_env)
+    return summary(changes) if changes else "container version changed"
 
 
 def _was_dev(recorded: RecordedApp | None) -> bool | None:
@@ -185,7 +174,7 @@ def _service_steps(
         if image_steps and image_steps[0].action == "build":
             cause = image_steps[0].cause
         else:
-            cause = _mode_cause(app, recorded) or _spec_cause(recorded, app.spec_json)
+            cause = _mode_cause(app, recorded) or _spec_cause(recorded, app)
         steps.append(Step(f"replace:{app.path}", "replace", app.path, running_old.name, cause,
                           deps))
         others = [c for c in others if c is not running_old]

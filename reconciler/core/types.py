@@ -14,10 +14,12 @@ from state.records import Pairs, RecordedApp, RecordedState
 
 __all__ = [
     "LABEL_APP",
+    "LABEL_HEALTH",
     "LABEL_INPUTS",
     "LABEL_INSTALL",
     "LABEL_MANAGED",
     "LABEL_PORT",
+    "LABEL_SCHEME",
     "LABEL_VERSION",
     "BuildInputs",
     "ContainerSpec",
@@ -42,6 +44,9 @@ LABEL_APP = "dev.ace.app"  # app path, e.g. "/web"
 LABEL_VERSION = "dev.ace.version"  # container version hash
 LABEL_INPUTS = "dev.ace.inputs"  # image build-input hash
 LABEL_PORT = "dev.ace.port"  # container port
+# how the service is probed: lets status probe a container whose app no longer evaluates
+LABEL_SCHEME = "dev.ace.scheme"  # "http" or "https"
+LABEL_HEALTH = "dev.ace.health"  # health path, e.g. "/"
 
 Action = Literal["build", "pull", "start", "replace", "restart", "stop", "remove",
                  "remove_image"]
@@ -92,6 +97,9 @@ class DesiredApp:
     spec_json: str = ""  # canonical JSON of spec (for change causes and the record)
     mode: str = "normal"  # "dev": runs from its mounted source (see `reload`)
     reload: str = ""  # dev mode: what a source change does: none | restart | recreate
+    # env names whose values come from {{secret "KEY"}}: masked wherever values are shown; not
+    # part of the spec, so never of the version
+    secret_env: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +129,8 @@ class ObservedContainer:
     image: str = ""
     health: str = ""  # "" unknown; "unhealthy: <detail>" set by `ace watch` after failed probes
     address: str = ""  # "ip:port" of the service port on the container's network ("" unknown)
+    scheme: str = ""  # from its labels: how it is probed ("" for containers without them)
+    health_path: str = ""
     # unix seconds the container last started / finished (from an inspect only; 0 unknown)
     started_at: float = 0.0
     finished_at: float = 0.0

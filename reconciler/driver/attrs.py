@@ -12,9 +12,11 @@ from typing import Any
 
 from reconciler.core.types import (
     LABEL_APP,
+    LABEL_HEALTH,
     LABEL_INPUTS,
     LABEL_INSTALL,
     LABEL_PORT,
+    LABEL_SCHEME,
     LABEL_VERSION,
     ObservedContainer,
     ObservedImage,
@@ -45,6 +47,8 @@ def container_from_listing(row: Mapping[str, Any]) -> ObservedContainer:
         created=int(row.get("Created", 0)),
         image=row.get("Image", ""),
         address=_address(row.get("NetworkSettings"), want),
+        scheme=labels.get(LABEL_SCHEME, ""),
+        health_path=labels.get(LABEL_HEALTH, ""),
     )
 
 
@@ -72,6 +76,8 @@ def container_from_inspect(raw: Mapping[str, Any]) -> ObservedContainer:
         created=_unix(raw.get("Created", "")),
         image=raw["Config"].get("Image", ""),
         address=_address(raw.get("NetworkSettings"), labels.get(LABEL_PORT, "")),
+        scheme=labels.get(LABEL_SCHEME, ""),
+        health_path=labels.get(LABEL_HEALTH, ""),
         started_at=_instant(state.get("StartedAt", "")),
         finished_at=_instant(state.get("FinishedAt", "")),
     )

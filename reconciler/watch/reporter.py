@@ -21,7 +21,7 @@ __all__ = ["Reporter", "Row", "build_rows", "first_line"]
 @dataclass(frozen=True, slots=True)
 class Row:
     app: str
-    state: str  # running, stopped, missing, crash-looping, error, orphaned, command
+    state: str  # running, stopped, missing, failed, crash-looping, error, orphaned, command
     health: str
     url: str
     last_change: str
@@ -42,10 +42,11 @@ def build_rows(
     attempts: Mapping[str, Attempts], changes: Mapping[str, str], errors: Mapping[str, str],
     stopped: frozenset[str] = frozenset(),
 ) -> tuple[Row, ...]:
-    """One row per app: status_rows of the last pass, with crash loops and last events."""
+    """One row per app: status_rows of the last pass, with crash loops and last events. An app
+    that does not evaluate shows what runs of it, its error as the last error."""
     out: list[Row] = []
     for r in status_rows(desired, observed, dict(health), stopped=stopped):
-        state, err = r.state, errors.get(r.path, "")
+        state, err = r.state, errors.get(r.path, "") or r.error
         a = attempts.get(r.path)
         if a is not None and a.crash_looping:
             state = "crash-looping"

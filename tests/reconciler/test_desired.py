@@ -6,7 +6,8 @@ from pathlib import Path
 
 from apps.model import App, AppEntry, ContainerConfig, DevSettings, Route, Volume
 from reconciler.core.desired import Naming, desired_app, slug
-from reconciler.core.hashing import DigestCache
+from reconciler.core.hashing import DigestCache, spec_json, version_of
+from tests.apps.helpers import evaluate_files, only_app
 
 NAMING = Naming("inst", "/state")
 
@@ -100,3 +101,33 @@ def test_dev_container_runs_the_command_in_the_mounted_source(tmp_path: Path) ->
         ("volume", NAMING.volume_name("/dev", "/data"), "/data", False),
         ("bind", str(src), "/app", False),
         ("volume", NAMING.volume_name("/dev", "venv"), "/app/.venv", False)])
+
+
+SECRET_APP = {
+    "params.star": 'param("token", default="")\nparam("count", default="1")\n',
+    "app.star": (
+        'load("container.in", "container")\n'
+        'app = ace.app("s", container=container.config("image:busybox", port=8080),\n'
+        '    permissions=[ace.permission("container.in", "config", ["image:busybox"],\n'
+        '                                secrets=[["API_TOKEN"]])])\n'
+    ),
+}
+# The version of SECRET_APP as ace computed it before secret-derived env names were kept: the
+# names are metadata beside the spec, so versions of running containers do not change.
+PINNED_SECRET_APP_VERSION = "ec36e00b01ca27c5a57122f1f3700be050996ccecb29a233d4a063f4a9d56acd"
+
+
+def test_secret_env_names_are_kept_outside_the_version(tmp_path: Path) -> None:
+    """Env params holding a {{secret}} are named in secret_env; spec JSON and version are
+    exactly what they were before (pinned), so no container is replaced."""
+    result = evaluate_files(
+        tmp_path, SECRET_APP,
+        'app("/s", "src", params={"token": "{{secret \\"API_TOKEN\\"}}", "count": "2"})\n',
+        environ={"API_TOKEN": "s3cret"},
+    )
+    d = desired_app(only_app(result), NAMING, DigestCache())
+    assert d is not None
+    assert d.secret_env == frozenset({"token"})
+    assert ("token", "s3cret") in d.spec.env
+    assert d.spec_json == spec_json(d.spec) and "secret_env" not in d.spec_json
+    assert d.version == version_of(d.spec) == PINNED_SECRET_APP_VERSION
