@@ -42,14 +42,15 @@ def first_line(text: str, width: int = 120) -> str:
 def build_rows(
     desired: DesiredState, observed: ObservedState, health: Mapping[str, str],
     attempts: Mapping[str, Attempts], changes: Mapping[str, str], errors: Mapping[str, str],
+    stopped: frozenset[str] = frozenset(),
 ) -> tuple[Row, ...]:
     """One row per app: status_rows of the last pass, with crash loops and last events. An app
     that does not evaluate shows what runs of it, its error as the last error."""
     out: list[Row] = []
-    for r in status_rows(desired, observed, dict(health)):
+    for r in status_rows(desired, observed, dict(health), stopped=stopped):
         state, err = r.state, errors.get(r.path, "") or r.error
         a = attempts.get(r.path)
-        if a is not None and a.crash_looping and a.failed:
+        if a is not None and a.crash_looping:
             state = "crash-looping"
             tail = " | ".join(a.logs.strip().splitlines()[-2:])
             err = f"exit code {a.exit_code or '?'}" + (f"; last log: {tail}" if tail else "")
