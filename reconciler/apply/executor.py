@@ -1,6 +1,7 @@
 """Apply a plan: run its steps against the engine and record results. No decisions are made here
 beyond the order the plan gives; failures are values (StepOutcome), never exceptions that stop
 other apps. Replacing a service is zero-downtime: new container, health check, then old one out.
+An image the engine will not remove because a container uses it is kept: that step is done.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from reconciler.core.types import (
     RecordedState,
     Step,
 )
-from reconciler.driver.ports import Engine, VolumeMount
+from reconciler.driver.ports import Engine, ImageInUse, VolumeMount
 from reconciler.logs import get_logger
 
 __all__ = [
@@ -70,6 +71,8 @@ class Recorder(Protocol):
 
     def forget_container(self, container_id: str) -> None: ...
 
+    def forget_image(self, app: str, tag: str) -> None: ...
+
     def record_applied(self, app: RecordedApp) -> None: ...
 
     def forget_app(self, app: str) -> None: ...
@@ -100,7 +103,8 @@ class ApplyOptions:
 @dataclass(frozen=True, slots=True)
 class StepOutcome:
     """How one step ended. `exit_code`/`logs` describe a container the step found exited on
-    its own (a crash) before it restarted or removed it."""
+    its own before it restarted or removed it, and `ran_for` how many seconds that container
+    had run before it exited (None when unknown): `ace watch` counts a short run as a crash."""
 
     step: Step
     outcome: Outcome
@@ -109,6 +113,7 @@ class StepOutcome:
     url: str = ""
     exit_code: str = ""
     logs: str = ""
+    ran_for: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +140,10 @@ _CRASH_LOG_LINES = 10
 @dataclass
 class _Done:
     url: str = ""
+    note: str = ""  # the message of a step that succeeded by leaving things as they are
     exit_code: str = ""
     logs: str = ""
+    ran_for: float | None = None
 
 
 @dataclass
@@ -174,21 +181,26 @@ def _mounts(ctx: _Context, app: DesiredApp) -> list[VolumeMount]:
 
 
 def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> None:
-    if c.host_port is None:
-        raise StepFailed(f"container {c.name} published no port for {app.spec.port}")
-
     def exited() -> str | None:
         now = ctx.engine.inspect(c.id)
         if now is None:
             return "container removed"
         return None if now.state == "running" else (now.status or now.state)
 
+    def failed(where: str, detail: str) -> StepFailed:
+        tail = ctx.engine.logs(c.id, tail=20).rstrip()
+        return StepFailed(f"health check {where} failed: {detail}"
+                          + (f"\nlast log lines:\n{tail}" if tail else ""))
+
+    if c.host_port is None:  # it exited before the engine showed a port: a crash
+        gone = exited() if c.state == "running" else (c.status or c.state)
+        if gone and gone != "container removed":
+            raise failed(f"of {c.name}", f"container exited: {gone}")
+        raise StepFailed(f"container {c.name} published no port for {app.spec.port}")
     result = wait_healthy(scheme=app.scheme, port=c.host_port, path=app.health,
                           deadline_s=ctx.options.health_timeout, exited=exited)
     if not result.ok:
-        tail = ctx.engine.logs(c.id, tail=20).rstrip()
-        raise StepFailed(f"health check {app.scheme}://127.0.0.1:{c.host_port}{app.health} failed: "
-                         f"{result.detail}" + (f"\nlast log lines:\n{tail}" if tail else ""))
+        raise failed(f"{app.scheme}://127.0.0.1:{c.host_port}{app.health}", result.detail)
 
 
 def _recorded(app: DesiredApp, container_id: str) -> RecordedApp:
@@ -286,8 +298,12 @@ def _crashed(ctx: _Context, c: ObservedContainer | None, done: _Done) -> None:
     done.exit_code = m.group(1) if m else ""
     try:
         done.logs = ctx.engine.logs(c.id, tail=_CRASH_LOG_LINES)
+        seen = ctx.engine.inspect(c.id)
     except EngineError:
-        done.logs = ""
+        return
+    if seen is not None and seen.started_at and seen.finished_at:
+        # a process that exits at once may be stamped finished a hair before started
+        done.ran_for = max(0.0, seen.finished_at - seen.started_at)
 
 
 def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
@@ -320,11 +336,29 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
             _restart_in_place(ctx, app, before, done)
             return
         _crashed(ctx, before, done)
-        c = ctx.engine.start(before.id)
-        _healthy_or_fail(ctx, app, c)
+        try:
+            c = ctx.engine.start(before.id)
+        except EngineError as exc:
+            if exc.retryable:  # the engine is down: nothing to recreate against
+                raise
+            # it cannot start again (a port taken meanwhile, a leftover of a killed run...):
+            # the same version afresh, so one pass converges (_launch removes it by name)
+            log.warning("restart_refused", app=app.path, container=before.name, error=str(exc))
+            c = _launch(ctx, app)
+        else:
+            _healthy_or_fail(ctx, app, c)
         _switch(ctx, app, c, None)
         _record_running(ctx, app, c)
         done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
+        return
+    if step.action == "remove_image":
+        try:
+            ctx.engine.remove_image(step.target)
+        except ImageInUse as exc:  # a container the pass did not see (`ace run`, not ace's)
+            log.warning("image_kept", app=step.app, image=step.target, reason=str(exc))
+            done.note = "kept: a container uses it"
+            return
+        ctx.record(ctx.recorder.forget_image, app=step.app, tag=step.target)
         return
     if step.action in ("stop", "remove"):
         c = ctx.by_name[step.target]
@@ -352,12 +386,12 @@ def _run_group(ctx: _Context, steps: list[Step]) -> list[StepOutcome]:
             done_ = _Done()
             try:
                 _run_step(ctx, step, done_)
-                res = StepOutcome(step, "done", "", time.monotonic() - t0, done_.url,
-                                  done_.exit_code, done_.logs)
+                res = StepOutcome(step, "done", done_.note, time.monotonic() - t0, done_.url,
+                                  done_.exit_code, done_.logs, done_.ran_for)
                 slog.info("step_done", seconds=round(res.seconds, 3))
             except (StepFailed, EngineError, OSError) as exc:
                 res = StepOutcome(step, "failed", str(exc), time.monotonic() - t0, "",
-                                  done_.exit_code, done_.logs)
+                                  done_.exit_code, done_.logs, done_.ran_for)
                 slog.warning("step_failed", error=str(exc), seconds=round(res.seconds, 3))
         done[step.id] = res.outcome
         out.append(res)

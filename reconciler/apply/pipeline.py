@@ -29,6 +29,7 @@ from reconciler.apply.executor import (
 )
 from reconciler.apply.observe import observe, with_health
 from reconciler.core.desired import Naming, desired_state
+from reconciler.core.gc import DEFAULT_KEEP_IMAGES, collect_images, gc_apps
 from reconciler.core.hashing import DigestCache
 from reconciler.core.planner import PlanOptions, PullPolicy, plan
 from reconciler.core.types import DesiredState, ObservedState, Plan, RecordedState
@@ -68,6 +69,7 @@ class Settings:
     health_timeout: float = 60.0
     deadline: float = 2.0
     dev_apps: frozenset[str] = frozenset()  # run in dev mode whatever the apps file says
+    keep_images: int = DEFAULT_KEEP_IMAGES  # versions of an app's images kept (0: all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +157,12 @@ def prepare(
     t["observe"] = time.perf_counter() - t2
     recorded = store.recorded()
     the_plan = plan(desired, observed, recorded, PlanOptions(pull=settings.pull))
+    collect = gc_apps(the_plan, desired, settings.keep_images)
+    if collect:  # a build or replace: list those apps' images (never on a no-op pass)
+        images = engine.list_images([naming.image_repo(a) for a in collect])
+        the_plan = collect_images(the_plan, desired, observed, images,
+                                  {a: store.images_for(a) for a in collect}, naming,
+                                  settings.keep_images)
     return Prepared(result, desired, observed, recorded, the_plan, t)
 
 

@@ -39,8 +39,11 @@ class Naming:
     install: str
     state_dir: str
 
+    def image_repo(self, app_path: str) -> str:
+        return f"ace-{self.install}/{slug(app_path)}"
+
     def image_tag(self, app_path: str, input_hash: str) -> str:
-        return f"ace-{self.install}/{slug(app_path)}:{input_hash[:16]}"
+        return f"{self.image_repo(app_path)}:{input_hash[:16]}"
 
     def dev_image_tag(self, app_path: str, input_hash: str) -> str:
         return f"ace-{self.install}/{slug(app_path)}:dev-{input_hash[:12]}"

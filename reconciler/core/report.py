@@ -27,6 +27,7 @@ from state.records import LastApply
 __all__ = [
     "APPS_FILE_HELD",
     "HELD",
+    "STOPPED_BY_USER",
     "AppStatus",
     "DriftItem",
     "app_errors",
@@ -34,6 +35,8 @@ __all__ = [
     "status_rows",
     "unevaluated",
 ]
+
+STOPPED_BY_USER = "stopped by user"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +106,13 @@ def status_rows(
     desired: DesiredState, observed: ObservedState, health: Mapping[str, str],
     failed_steps: Mapping[str, str] | None = None, public: Mapping[str, str] | None = None,
     *, errors: Mapping[str, str] | None = None,
-    last_apply: Mapping[str, LastApply] | None = None,
+    last_apply: Mapping[str, LastApply] | None = None, stopped: frozenset[str] = frozenset(),
 ) -> list[AppStatus]:
     """One row per app: declared apps by path, then apps that do not evaluate (their running
     container, health and URL, with the error), then orphans. `failed_steps` are failures of
     the last pass the caller saw; `errors` evaluation errors (`app_errors`); `last_apply` each
-    app's latest applied step (the store's); `public` maps app paths to their proxy URLs."""
+    app's latest applied step (the store's); `public` maps app paths to their proxy URLs;
+    apps in `stopped` (by the user: `ace stop`) are `stopped`, detail `stopped by user`."""
     ctx = _Ctx(observed, health, failed_steps or {}, errors or {}, last_apply or {})
     rows = sorted([*(_declared(ctx, app, app.path in desired.held) for app in desired.apps),
                    *(_static(ctx, path, path in desired.held) for path in desired.static)],
@@ -122,10 +126,19 @@ def status_rows(
                 rows.append(AppStatus(c.app, "orphaned", "-", "", c.name, c.image, c.created,
                                       "not declared any more; reconcile removes it",
                                       last_apply=ctx.last_apply.get(c.app)))
+    rows = [_by_user(r) if r.path in stopped and r.state not in ("command", "error", "orphaned")
+            else r for r in rows]
     modes = {a.path: a.mode for a in desired.apps}
     rows = [replace(r, mode=modes.get(r.path, "normal"),
                     public_url=(public or {}).get(r.path, "")) for r in rows]
     return rows
+
+
+def _by_user(r: AppStatus) -> AppStatus:
+    """The row of an app the user stopped (`ace stop`): `stopped`, not missing or failed."""
+    if r.state == "running":  # the stop is not applied yet (or it was started by hand)
+        return replace(r, detail=f"{STOPPED_BY_USER}, still running: reconcile stops it")
+    return replace(r, state="stopped", health="-", detail=STOPPED_BY_USER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +257,11 @@ def drift_items(
             for c in mine:
                 items.append(DriftItem(app.path, "pending", "service of a command app",
                                        "no container", f"{c.name} {c.state}"))
+            continue
+        if app.path in recorded.stopped:  # no container is the declared state
+            for c in mine:
+                items.append(DriftItem(app.path, "pending", STOPPED_BY_USER, "no container",
+                                       f"{c.name} {c.state}"))
             continue
         if rec is None:
             items.append(DriftItem(app.path, "pending", "not applied yet",

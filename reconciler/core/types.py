@@ -48,7 +48,8 @@ LABEL_PORT = "dev.ace.port"  # container port
 LABEL_SCHEME = "dev.ace.scheme"  # "http" or "https"
 LABEL_HEALTH = "dev.ace.health"  # health path, e.g. "/"
 
-Action = Literal["build", "pull", "start", "replace", "restart", "stop", "remove"]
+Action = Literal["build", "pull", "start", "replace", "restart", "stop", "remove",
+                 "remove_image"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,9 @@ class ObservedContainer:
     address: str = ""  # "ip:port" of the service port on the container's network ("" unknown)
     scheme: str = ""  # from its labels: how it is probed ("" for containers without them)
     health_path: str = ""
+    # unix seconds the container last started / finished (from an inspect only; 0 unknown)
+    started_at: float = 0.0
+    finished_at: float = 0.0
 
 
 def container_rank(c: ObservedContainer, version: str = "") -> tuple[bool, bool, int, str]:
@@ -155,6 +159,7 @@ class ObservedImage:
     tags: tuple[str, ...]
     app: str = ""  # from labels, for ace-built images
     inputs: str = ""
+    install: str = ""  # the installation label ("" when none)
 
 
 @dataclass(frozen=True, slots=True)

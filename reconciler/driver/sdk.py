@@ -36,7 +36,7 @@ from reconciler.driver.attrs import (
 from reconciler.driver.buildkit import build_with_cli, find_buildkit_cli, needs_buildkit
 from reconciler.driver.commands import TIMED_OUT_EXIT_CODE, run_command, stream_text
 from reconciler.driver.policy import build_failure, own_labels, require_managed
-from reconciler.driver.ports import CommandResult, VolumeMount
+from reconciler.driver.ports import CommandResult, ImageInUse, VolumeMount
 from reconciler.driver.sdkerrors import docker_mounts, translated
 
 __all__ = ["TIMED_OUT_EXIT_CODE", "SdkEngine"]
@@ -217,7 +217,12 @@ class SdkEngine:
             except docker.errors.NotFound:
                 return
             require_managed(labels, f"image {ref}", "remove")
-            self._api.remove_image(ref)
+            try:
+                self._api.remove_image(ref)
+            except docker.errors.APIError as e:
+                if e.status_code == 409:  # a container uses it (the engine's own check)
+                    raise ImageInUse(f"remove image {ref}: {e.explanation or e}") from e
+                raise
 
     # -- containers -------------------------------------------------------------------------
 
