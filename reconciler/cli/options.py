@@ -86,8 +86,9 @@ def errors() -> Iterator[None]:
         render.err_console.print(f"[red]error[/] Docker engine: {render.escape(str(exc))}",
                                  soft_wrap=True)
         if exc.retryable:
-            render.err_console.print("  Is the engine running? Start it (README: set-up) or set "
-                                     "DOCKER_HOST.", soft_wrap=True)
+            render.err_console.print("  Is the engine running? Start one (as root: bash "
+                                     "scripts/ensure-engine.sh, in ace's checkout) or point "
+                                     "DOCKER_HOST at one.", soft_wrap=True)
         raise typer.Exit(1) from None
     except AceError as exc:
         render.err_console.print(f"[red]error[/] {render.escape(str(exc))}", soft_wrap=True)
