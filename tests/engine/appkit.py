@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from reconciler.cli.app import app as cli_app
 from reconciler.core.types import LABEL_APP, LABEL_INSTALL
+from reconciler.driver.podman import familiar
 from state.db import derive_install_id
 
 WEB_CONTAINERFILE = """FROM busybox
@@ -110,6 +111,10 @@ class Project:
         return subprocess.Popen(
             [sys.executable, "-m", "reconciler", *args, "-f", str(self.apps_file)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def image_tags(self) -> list[str]:
+        """Every local image tag, spelled as Docker spells it (Podman qualifies names)."""
+        return [familiar(t) for i in self.client.images.list() for t in i.tags]
 
     def containers(self, app: str | None = None) -> list[Any]:
         filters = [f"{LABEL_INSTALL}={self.install}"]

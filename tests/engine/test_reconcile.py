@@ -154,7 +154,7 @@ def test_drift_kinds(project: Project, docker_client: docker.DockerClient) -> No
                                                      for i in items}
 
 
-def test_removed_app_and_down(project: Project, docker_client: docker.DockerClient) -> None:
+def test_removed_app_and_down(project: Project) -> None:
     """An app dropped from the apps file is removed; down removes the rest; volumes survive
     down unless --volumes; images go only with --images."""
     project.web_app()
@@ -167,10 +167,10 @@ def test_removed_app_and_down(project: Project, docker_client: docker.DockerClie
     assert project.containers("/hello") == []
     project.ace("down")
     assert project.containers() == []
-    tags = [t for i in docker_client.images.list() for t in i.tags]
+    tags = project.image_tags()
     assert any(t.startswith(f"ace-{project.install}/web:") for t in tags)
     project.ace("down", "--images")
-    tags = [t for i in docker_client.images.list() for t in i.tags]
+    tags = project.image_tags()
     assert not any(t.startswith(f"ace-{project.install}/") for t in tags)
     assert "busybox:latest" in tags
 

@@ -1,0 +1,141 @@
+"""Podman as a third engine: the driver contract suite and the engine tests of the main paths
+(reconcile converge/no-op/replace, status, drift, down, logs, restart, `ace run`, `ace watch`
+serving an edit through the proxy with no failed request), run unchanged against Podman's
+Docker-compatible service.
+
+The service is the one `DOCKER_HOST` would name: `$ACE_PODMAN_HOST`, default
+`unix:///run/podman/podman.sock` (scripts/ensure-podman.sh starts it and seeds busybox).
+This module's `engine`, `docker_client`, `busybox` and `engine_install` fixtures point the
+imported tests at it, and every test runs with `DOCKER_HOST` set to it, so ace itself — in
+process or spawned — talks to Podman. The tests fail, never skip, when it does not answer.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+from apps.errors import EngineError
+from reconciler.driver.engine import DockerEngine
+from tests.conftest import purge
+from tests.engine.appkit import Project
+from tests.engine.harness import BUSYBOX, PodmanHarness
+from tests.engine.test_driver_contract import (  # noqa: F401 - collected here, on Podman
+    test_build_labels_and_exposed_ports,
+    test_build_with_buildkit_mount,
+    test_crash_then_start_again,
+    test_engine_down_is_retryable,
+    test_failing_build_reports_the_log,
+    test_follow_logs_streams_until_the_container_stops,
+    test_image_listing_filtered_by_reference,
+    test_images_not_built_by_ace_are_kept,
+    test_listing_only_shows_this_installation,
+    test_listing_shows_the_image_name_only_while_it_resolves,
+    test_listings_are_one_call_each,
+    test_logs_tail,
+    test_published_port_answers_on_loopback,
+    test_refuses_containers_it_did_not_create,
+    test_refuses_volumes_it_did_not_create,
+    test_run_command_missing_executable,
+    test_run_command_separates_streams,
+    test_run_command_timeout,
+    test_run_container_publishes_on_loopback_only,
+    test_run_container_refuses_an_existing_name,
+    test_run_container_requires_installation_label,
+    test_stop_and_remove_is_idempotent,
+    test_volume_data_survives_commands,
+    test_volumes,
+)
+from tests.engine.test_proxy import test_no_failed_request_while_an_edit_is_rebuilt  # noqa: F401
+from tests.engine.test_reconcile import (  # noqa: F401
+    HELLO,
+    NOOP_PROBE,
+    WEB,
+    test_converge_then_idempotent,
+    test_drift_kinds,
+    test_exited_container_restarts,
+    test_logs_follow_the_app_across_a_replace,
+    test_minimal_changes,
+    test_removed_app_and_down,
+    test_replace_is_zero_downtime,
+)
+from tests.engine.test_run import test_examples_cmd_lists_a_directory  # noqa: F401
+from tests.engine.test_watch import test_edit_is_served_and_exit_is_quick  # noqa: F401
+
+pytestmark = [pytest.mark.engine, pytest.mark.podman]
+
+PODMAN_HOST = os.environ.get("ACE_PODMAN_HOST", "unix:///run/podman/podman.sock")
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[DockerEngine]:
+    """ace's driver on Podman's service; fails (never skips) when it does not answer."""
+    eng = DockerEngine(base_url=PODMAN_HOST, timeout=60.0)
+    try:
+        eng.ping()
+    except EngineError as e:
+        pytest.fail(f"no Podman service answers at {PODMAN_HOST} ({e}): run"
+                    " scripts/ensure-podman.sh (as root) or set ACE_PODMAN_HOST", pytrace=False)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture(scope="module")
+def docker_client(engine: DockerEngine) -> Iterator[docker.DockerClient]:
+    """A raw SDK client on Podman's service, for what tests do outside ace."""
+    client = docker.DockerClient(base_url=PODMAN_HOST, timeout=60)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def busybox(docker_client: docker.DockerClient) -> str:
+    """busybox:latest in Podman's storage (scripts/ensure-podman.sh seeds it)."""
+    try:
+        docker_client.images.get(BUSYBOX)
+    except docker.errors.ImageNotFound:
+        pytest.fail(f"{BUSYBOX} is not in Podman's storage: run scripts/ensure-podman.sh",
+                    pytrace=False)
+    return BUSYBOX
+
+
+@pytest.fixture
+def engine_install(docker_client: docker.DockerClient) -> Iterator[str]:
+    """A unique installation id whose objects on Podman are removed after the test."""
+    install = f"acetest-{uuid.uuid4().hex[:10]}"
+    yield install
+    purge(docker_client, install)
+
+
+@pytest.fixture(autouse=True)
+def _podman_is_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ace, in process or spawned, talks to the engine DOCKER_HOST names: Podman here."""
+    monkeypatch.setenv("DOCKER_HOST", PODMAN_HOST)
+
+
+@pytest.fixture
+def h(engine: DockerEngine, busybox: str, engine_install: str,
+      docker_client: docker.DockerClient) -> Iterator[PodmanHarness]:
+    """The contract suite's harness, on Podman."""
+    harness = PodmanHarness(engine, engine_install, docker_client)
+    yield harness
+    harness.cleanup()
+
+
+def test_podman_noop_reconcile_is_two_plain_http_calls(project: Project) -> None:
+    """On Podman the no-op path lists containers and checks their image names against one
+    image listing, both over plain HTTP: the Docker SDK is still not imported."""
+    project.web_app()
+    project.apps(WEB, HELLO)
+    project.ace("reconcile")
+    project.ace("reconcile")  # the first run after a change fills the evaluation cache
+    out = subprocess.run([sys.executable, "-c", NOOP_PROBE, str(project.apps_file)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.stdout.splitlines()[0] == "0 []", out.stdout + out.stderr
+    assert out.stdout.splitlines()[1] == "/containers/json /images/json", out.stdout
