@@ -139,3 +139,21 @@ def test_podman_noop_reconcile_is_two_plain_http_calls(project: Project) -> None
                          capture_output=True, text=True, timeout=60)
     assert out.stdout.splitlines()[0] == "0 []", out.stdout + out.stderr
     assert out.stdout.splitlines()[1] == "/containers/json /images/json", out.stdout
+
+
+def test_sdk_half_reads_podman_like_the_http_half(h: PodmanHarness) -> None:
+    """Where plain HTTP cannot reach the engine (TLS, ssh) the SDK half lists: it learns it
+    talks to Podman from `/version` and reads the listings as the plain-HTTP half does."""
+    from reconciler.driver.sdk import SdkEngine
+
+    h.serve()
+    sdk = SdkEngine(PODMAN_HOST)
+    try:
+        assert sdk.podman
+        assert sdk.list_containers(h.install) == h.engine.list_containers(h.install)
+        assert [c.image for c in sdk.list_containers(h.install)] == [BUSYBOX]
+        assert sdk.list_images([BUSYBOX, "ace-absent/x:1"]) == h.engine.list_images(
+            [BUSYBOX, "ace-absent/x:1"])
+        assert [i.tags for i in sdk.list_images([BUSYBOX])] == [(BUSYBOX,)]
+    finally:
+        sdk.close()
