@@ -23,6 +23,7 @@ from urllib.parse import urlencode, urlsplit
 from apps.errors import EngineError
 from reconciler.core.types import LABEL_INSTALL, ObservedContainer, ObservedImage
 from reconciler.driver.attrs import container_from_listing, image_from_listing
+from reconciler.driver.hostnet import connected_networks, only_reachable
 from reconciler.driver.podman import PODMAN_HEADER, containers_as_docker, images_as_docker
 from reconciler.driver.ports import CommandResult, VolumeMount
 
@@ -150,7 +151,8 @@ class DockerEngine:
         if self._podman:
             rows = containers_as_docker(rows, lambda: self._get_json("/images/json",
                                                                      "list images"))
-        return tuple(sorted((container_from_listing(r) for r in rows), key=lambda c: c.name))
+        listed = only_reachable((container_from_listing(r) for r in rows), connected_networks())
+        return tuple(sorted(listed, key=lambda c: c.name))
 
     def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:
         if self._raw is None:

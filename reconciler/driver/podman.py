@@ -12,6 +12,8 @@ never learns which engine answers.
   listens there); the driver drops them.
 - Its init (catatonit) exits 1 with "failed to exec pid1" when the command cannot be run,
   where a shell (and Docker) says 127 (not found) or 126 (not executable).
+- Rootless Podman on cgroups v1 cannot limit resources: it creates the container without the
+  cpu and memory limits asked for (and says so only in its own log); the driver warns.
 - A container keeps showing the image name it was created from after that name is removed
   (Docker shows the image id then, which is what lets a running container vouch for its image);
   the driver checks the names against one image listing and shows the id for a name that no
@@ -30,6 +32,7 @@ __all__ = [
     "containers_as_docker",
     "exec_failure",
     "familiar",
+    "ignored_limits",
     "image_tags",
     "images_as_docker",
     "is_podman_version",
@@ -128,3 +131,10 @@ def exec_failure(exit_code: int, stderr: str, command: Sequence[str]) -> tuple[i
     reason = found.group(1).strip()
     code = 127 if "no such file" in reason.lower() else 126
     return code, f"{command[0]}: {reason}\n"
+
+
+def ignored_limits(raw: Mapping[str, Any], cpus: float | None, memory: int | None) -> list[str]:
+    """The limits asked for that a created container's inspect does not carry."""
+    host = raw.get("HostConfig") or {}
+    asked = (("cpus", cpus, host.get("NanoCpus")), ("memory", memory, host.get("Memory")))
+    return [name for name, want, got in asked if want and not got]

@@ -37,17 +37,22 @@ from reconciler.driver.attrs import (
 from reconciler.driver.buildctx import build_source
 from reconciler.driver.buildkit import build_with_cli, find_buildkit_cli, needs_buildkit
 from reconciler.driver.commands import TIMED_OUT_EXIT_CODE, run_command, stream_text
+from reconciler.driver.hostnet import connected_networks, only_reachable
 from reconciler.driver.podman import (
     container_inspect_as_docker,
     containers_as_docker,
+    ignored_limits,
     images_as_docker,
     is_podman_version,
 )
 from reconciler.driver.policy import build_failure, own_labels, require_managed
 from reconciler.driver.ports import CommandResult, VolumeMount
 from reconciler.driver.sdkerrors import docker_mounts, translated
+from reconciler.logs import get_logger
 
 __all__ = ["TIMED_OUT_EXIT_CODE", "SdkEngine"]
+
+log = get_logger("ace.driver")
 
 _SYNTAX_LINE = re.compile(r"^\s*#\s*syntax\s*=", re.IGNORECASE | re.MULTILINE)
 _LOG_TAIL = 30
@@ -110,7 +115,8 @@ class SdkEngine:
             rows = self._api.containers(all=True, filters={"label": [f"{LABEL_INSTALL}={install}"]})
             if self.podman:
                 rows = containers_as_docker(rows, self._api.images)
-        return tuple(sorted((container_from_listing(r) for r in rows), key=lambda c: c.name))
+        listed = only_reachable((container_from_listing(r) for r in rows), connected_networks())
+        return tuple(sorted(listed, key=lambda c: c.name))
 
     def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:
         with translated("list images"):
@@ -284,7 +290,7 @@ class SdkEngine:
             with suppress(EngineError):
                 self._force_remove(container.id)
             raise
-        return self._reinspect(container.id)
+        return self._reinspect(container.id, cpus=cpus, memory=memory)
 
     def start(self, container_id: str) -> ObservedContainer:
         raw = self._managed_container(container_id, "start")
@@ -359,14 +365,20 @@ class SdkEngine:
         require_managed(raw["Config"].get("Labels") or {}, f"container {_name(raw)}", verb)
         return raw
 
-    def _reinspect(self, container_id: str) -> ObservedContainer:
+    def _reinspect(self, container_id: str, *, cpus: float | None = None,
+                   memory: int | None = None) -> ObservedContainer:
         raw = self._inspect_container(container_id)
         if raw is None:
             raise EngineError(f"container {container_id} vanished right after it started")
+        for limit in ignored_limits(raw, cpus, memory):
+            log.warning("container_limit_ignored", container=_name(raw), limit=limit,
+                        hint="the engine cannot limit resources here (rootless Podman on"
+                             " cgroups v1): the container runs without this limit")
         return self._observed(raw)
 
     def _observed(self, raw: Mapping[str, Any]) -> ObservedContainer:
-        return container_from_inspect(container_inspect_as_docker(raw) if self.podman else raw)
+        seen = container_from_inspect(container_inspect_as_docker(raw) if self.podman else raw)
+        return only_reachable([seen], connected_networks())[0]
 
     def _force_remove(self, container_id: str) -> None:
         with translated(f"remove container {container_id}"), suppress(docker.errors.NotFound):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import subprocess
 import sys
@@ -143,5 +144,5 @@ def get(url: str, timeout: float = 2.0) -> tuple[int, str]:
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, ""
-    except OSError:
+    except (OSError, http.client.HTTPException):  # refused, reset, or cut off mid-answer
         return 0, ""

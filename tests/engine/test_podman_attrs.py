@@ -1,17 +1,22 @@
-"""Podman's API answers read as Docker's (reconciler/driver/podman.py): pure, no engine needed."""
+"""Podman's API answers read as Docker's (reconciler/driver/podman.py), and which container
+addresses the host reaches (hostnet.py): pure, no engine needed."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from reconciler.core.types import ObservedContainer
 from reconciler.driver.attrs import container_from_inspect, container_from_listing
+from reconciler.driver.hostnet import connected_networks, only_reachable
 from reconciler.driver.podman import (
     container_inspect_as_docker,
     containers_as_docker,
     exec_failure,
     familiar,
+    ignored_limits,
     images_as_docker,
     is_podman_version,
 )
@@ -113,3 +118,36 @@ def test_init_exec_failure_reads_like_a_shell() -> None:
     assert exec_failure(1, denied, ["/etc/passwd"])[0] == 126
     assert exec_failure(1, "plain failure\n", ["sh"]) == (1, "plain failure\n")
     assert exec_failure(2, err, ["x"]) == (2, err)
+
+
+ROUTES = """Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
+eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0
+docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0
+podman0\t0000580A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0
+eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0
+"""
+
+
+def test_only_addresses_on_the_hosts_own_networks_are_kept(tmp_path: Path) -> None:
+    """A container address on a subnet of the host's interfaces is kept; any other (a rootless
+    engine's namespace, an engine in a VM) would leave through the default gateway: dropped."""
+    table = tmp_path / "route"
+    table.write_text(ROUTES)
+    nets = connected_networks(str(table))
+    assert [str(n) for n in nets] == ["172.17.0.0/16", "10.88.0.0/16", "192.0.2.0/24"]
+    seen = [ObservedContainer(id=i, name=i, app="/a", version="v", state="running",
+                              status="Up", host_port=1, address=a)
+            for i, a in (("d", "172.17.0.3:8080"), ("p", "10.88.0.7:8080"),
+                         ("r", "10.89.1.2:8080"), ("n", ""))]
+    assert [c.address for c in only_reachable(seen, nets)] == [
+        "172.17.0.3:8080", "10.88.0.7:8080", "", ""]
+    assert connected_networks(str(tmp_path / "absent")) == ()
+
+
+def test_limits_the_engine_did_not_apply_are_named() -> None:
+    """cpus or memory asked for but absent from the created container's inspect are named."""
+    raw = {"HostConfig": {"NanoCpus": 0, "Memory": 0}}
+    assert ignored_limits(raw, 1.0, 64 << 20) == ["cpus", "memory"]
+    assert ignored_limits({"HostConfig": {"NanoCpus": 10**9, "Memory": 64 << 20}}, 1.0,
+                          64 << 20) == []
+    assert ignored_limits(raw, None, None) == []
