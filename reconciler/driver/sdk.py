@@ -47,7 +47,7 @@ from reconciler.driver.podman import (
 )
 from reconciler.driver.policy import build_failure, own_labels, require_managed
 from reconciler.driver.ports import CommandResult, VolumeMount
-from reconciler.driver.sdkerrors import docker_mounts, translated
+from reconciler.driver.sdkerrors import docker_mounts, gone, translated
 from reconciler.logs import get_logger
 
 __all__ = ["TIMED_OUT_EXIT_CODE", "SdkEngine"]
@@ -308,10 +308,8 @@ class SdkEngine:
                 if raw["State"].get("Running"):
                     self._api.stop(container_id, timeout=math.ceil(timeout))
                 self._api.remove_container(container_id, force=True)
-            except docker.errors.NotFound:
-                return
             except docker.errors.APIError as e:
-                if "already in progress" not in str(e):
+                if not gone(e) and "already in progress" not in str(e):
                     raise
 
     def run_command(
@@ -355,8 +353,10 @@ class SdkEngine:
         with translated(f"inspect container {container_id}"):
             try:
                 return dict(self._api.inspect_container(container_id))
-            except docker.errors.NotFound:
-                return None
+            except docker.errors.APIError as e:
+                if gone(e):
+                    return None
+                raise
 
     def _managed_container(self, container_id: str, verb: str) -> dict[str, Any]:
         raw = self._inspect_container(container_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import subprocess
@@ -118,10 +119,16 @@ class Project:
         return [familiar(t) for i in self.client.images.list() for t in i.tags]
 
     def containers(self, app: str | None = None) -> list[Any]:
+        """This installation's containers (of `app`); one removed while being read is left
+        out (Podman answers 500 there, which the SDK's own list does not skip)."""
         filters = [f"{LABEL_INSTALL}={self.install}"]
         if app:
             filters.append(f"{LABEL_APP}={app}")
-        return self.client.containers.list(all=True, filters={"label": filters})
+        found = []
+        for row in self.client.api.containers(all=True, filters={"label": filters}):
+            with contextlib.suppress(docker.errors.APIError):
+                found.append(self.client.containers.get(row["Id"]))
+        return found
 
     def url(self, app: str) -> str:
         rows = self.ace_json("status")["apps"]

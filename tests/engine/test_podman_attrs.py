@@ -20,6 +20,7 @@ from reconciler.driver.podman import (
     images_as_docker,
     is_podman_version,
 )
+from reconciler.driver.sdkerrors import gone
 
 BUSYBOX_ID = "sha256:b0"
 WEB_ID = "sha256:w1"
@@ -151,3 +152,15 @@ def test_limits_the_engine_did_not_apply_are_named() -> None:
     assert ignored_limits({"HostConfig": {"NanoCpus": 10**9, "Memory": 64 << 20}}, 1.0,
                           64 << 20) == []
     assert ignored_limits(raw, None, None) == []
+
+
+def test_a_container_removed_while_read_counts_as_gone() -> None:
+    """A 404, or Podman's 500 for a container removed while it was read, means gone; another
+    server error does not."""
+    import docker.errors
+
+    assert gone(docker.errors.NotFound("x"))
+    racing = docker.errors.APIError("500", explanation="container c1 does not exist in"
+                                    " database: no such container")
+    assert gone(racing)
+    assert not gone(docker.errors.APIError("500", explanation="disk full"))
