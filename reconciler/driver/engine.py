@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urlsplit
 from apps.errors import EngineError
 from reconciler.core.types import LABEL_INSTALL, ObservedContainer, ObservedImage
 from reconciler.driver.attrs import container_from_listing, image_from_listing
-from reconciler.driver.hostnet import connected_networks, only_reachable
+from reconciler.driver.hostnet import engine_networks, only_reachable
 from reconciler.driver.podman import PODMAN_HEADER, containers_as_docker, images_as_docker
 from reconciler.driver.ports import CommandResult, VolumeMount
 
@@ -151,7 +151,8 @@ class DockerEngine:
         if self._podman:
             rows = containers_as_docker(rows, lambda: self._get_json("/images/json",
                                                                      "list images"))
-        listed = only_reachable((container_from_listing(r) for r in rows), connected_networks())
+        listed = only_reachable((container_from_listing(r) for r in rows),
+                                engine_networks(self._base_url))
         return tuple(sorted(listed, key=lambda c: c.name))
 
     def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:

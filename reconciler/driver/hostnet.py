@@ -4,19 +4,25 @@ table. A rootless engine's network lives in a namespace of its own, and an engin
 behind another host: their container addresses would be routed out through the default
 gateway, to whatever machine answers there. ace reports no address for those containers, so
 its proxy connects to their published loopback ports instead.
+
+A rootless engine is known by its socket, which belongs to its user rather than root: its
+networks may even use the same subnet as a rootful engine's bridge on this host (Podman's
+10.88.0.0/16), so none of its addresses are used.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import struct
 from collections.abc import Iterable
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 from reconciler.core.types import ObservedContainer
 
-__all__ = ["ROUTE_TABLE", "connected_networks", "only_reachable"]
+__all__ = ["ROUTE_TABLE", "connected_networks", "engine_networks", "only_reachable"]
 
 ROUTE_TABLE = "/proc/net/route"
 
@@ -43,6 +49,22 @@ def connected_networks(route_table: str = ROUTE_TABLE) -> tuple[Network, ...]:
         except (ValueError, struct.error):
             continue
     return tuple(nets)
+
+
+def engine_networks(engine_url: str | None, route_table: str = ROUTE_TABLE
+                    ) -> tuple[Network, ...]:
+    """The subnets where this host reaches the engine's containers: its own interfaces' (see
+    `connected_networks`), none when the engine's unix socket (`engine_url`, else DOCKER_HOST,
+    else Docker's default) belongs to another user than root: a rootless engine."""
+    url = engine_url or os.environ.get("DOCKER_HOST", "") or "unix:///var/run/docker.sock"
+    parts = urlsplit(url)
+    if parts.scheme in ("unix", "http+unix") and parts.path:
+        try:
+            if os.stat(parts.path).st_uid != 0:
+                return ()
+        except OSError:
+            pass
+    return connected_networks(route_table)
 
 
 def only_reachable(containers: Iterable[ObservedContainer],

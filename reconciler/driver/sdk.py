@@ -37,7 +37,7 @@ from reconciler.driver.attrs import (
 from reconciler.driver.buildctx import build_source
 from reconciler.driver.buildkit import build_with_cli, find_buildkit_cli, needs_buildkit
 from reconciler.driver.commands import TIMED_OUT_EXIT_CODE, run_command, stream_text
-from reconciler.driver.hostnet import connected_networks, only_reachable
+from reconciler.driver.hostnet import engine_networks, only_reachable
 from reconciler.driver.podman import (
     container_inspect_as_docker,
     containers_as_docker,
@@ -115,7 +115,8 @@ class SdkEngine:
             rows = self._api.containers(all=True, filters={"label": [f"{LABEL_INSTALL}={install}"]})
             if self.podman:
                 rows = containers_as_docker(rows, self._api.images)
-        listed = only_reachable((container_from_listing(r) for r in rows), connected_networks())
+        listed = only_reachable((container_from_listing(r) for r in rows),
+                                engine_networks(self._base_url))
         return tuple(sorted(listed, key=lambda c: c.name))
 
     def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:
@@ -378,7 +379,7 @@ class SdkEngine:
 
     def _observed(self, raw: Mapping[str, Any]) -> ObservedContainer:
         seen = container_from_inspect(container_inspect_as_docker(raw) if self.podman else raw)
-        return only_reachable([seen], connected_networks())[0]
+        return only_reachable([seen], engine_networks(self._base_url))[0]
 
     def _force_remove(self, container_id: str) -> None:
         with translated(f"remove container {container_id}"), suppress(docker.errors.NotFound):

@@ -3,6 +3,7 @@ addresses the host reaches (hostnet.py): pure, no engine needed."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 
 from reconciler.core.types import ObservedContainer
 from reconciler.driver.attrs import container_from_inspect, container_from_listing
-from reconciler.driver.hostnet import connected_networks, only_reachable
+from reconciler.driver.hostnet import connected_networks, engine_networks, only_reachable
 from reconciler.driver.podman import (
     container_inspect_as_docker,
     containers_as_docker,
@@ -164,3 +165,17 @@ def test_a_container_removed_while_read_counts_as_gone() -> None:
                                     " database: no such container")
     assert gone(racing)
     assert not gone(docker.errors.APIError("500", explanation="disk full"))
+
+
+def test_a_rootless_engines_containers_have_no_reachable_address(tmp_path: Path) -> None:
+    """An engine whose unix socket belongs to a user other than root is rootless: its networks
+    live in that user's namespace, so none of its container addresses are used."""
+    table = tmp_path / "route"
+    table.write_text(ROUTES)
+    sock = tmp_path / "podman.sock"
+    sock.touch()
+    if os.getuid() == 0:  # root's socket: a rootful engine
+        assert len(engine_networks(f"unix://{sock}", str(table))) == 3
+        os.chown(sock, 1001, 1001)
+    assert engine_networks(f"unix://{sock}", str(table)) == ()
+    assert len(engine_networks("tcp://127.0.0.1:2375", str(table))) == 3
