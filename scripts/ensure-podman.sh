@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Make sure Podman's Docker-compatible service answers and has busybox:latest. Run as root.
 #
-#   bash scripts/ensure-podman.sh          # install, start (when it does not answer), seed
-#   bash scripts/ensure-podman.sh --stop   # stop the service this script started, if any
+#   bash scripts/ensure-podman.sh          # install, start (when they do not answer), seed
+#   bash scripts/ensure-podman.sh --stop   # stop the services this script started, if any
 #
-# Prints `started` on stdout when it started the service (so a caller knows to stop it), else
+# Prints `started` on stdout when it started a service (so a caller knows to stop it), else
 # nothing; messages go to stderr.
 #
 # - Installs Debian's podman (4.x) with catatonit (its --init), netavark/aardvark-dns
@@ -17,6 +17,12 @@
 # - Seeds docker.io/library/busybox:latest (what `podman pull busybox` makes) into Podman's
 #   storage: from the Docker engine when it has busybox:latest (`docker save | podman load`),
 #   else pulled (short timeout), else built from the static busybox binary.
+# - Rootless: the same for the user $ACE_PODMAN_ROOTLESS_USER (default ace-rootless, created
+#   when missing, with subordinate ids): that user's own service at
+#   unix:///run/user/UID/podman/podman.sock (pid in ace-rootless.pid beside the other), busybox
+#   copied from the rootful storage. Rootless networking (slirp4netns) opens /dev/net/tun,
+#   which this machine leaves root-only (no udev; distributions make it 0666): the script
+#   opens it to everyone when others cannot use it.
 #
 # Settings this machine needs, in the service's containers.conf ($ACE_PODMAN_CONF, default
 # /run/podman/ace-containers.conf, passed as CONTAINERS_CONF; measured with podman 4.3.1):
@@ -32,6 +38,7 @@
 set -euo pipefail
 
 url="${ACE_PODMAN_HOST:-unix:///run/podman/podman.sock}"
+rootless_user="${ACE_PODMAN_ROOTLESS_USER:-ace-rootless}"
 log_file="${ACE_PODMAN_LOG:-/tmp/ace-podman.log}"
 pid_file="${ACE_PODMAN_PIDFILE:-/run/podman/ace-service.pid}"
 conf="${ACE_PODMAN_CONF:-/run/podman/ace-containers.conf}"
@@ -42,20 +49,23 @@ say() { echo "ensure-podman: $*" >&2; }
 die() { say "$*"; exit 1; }
 answers() { podman --remote --url "$url" version >/dev/null 2>&1; }
 
-stop_service() {
-    [ -f "$pid_file" ] || return 0
-    local pid
-    pid="$(cat "$pid_file")"
-    rm -f "$pid_file"
+rootless_pid_file="$(dirname "$pid_file")/ace-rootless.pid"
+
+stop_service() {  # $1: the pid file
+    local file="${1:-$pid_file}" pid
+    [ -f "$file" ] || return 0
+    pid="$(cat "$file")"
+    rm -f "$file"
     if kill -0 "$pid" 2>/dev/null; then
         kill "$pid"
         for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-        say "stopped the podman service (pid $pid)"
+        say "stopped a podman service (pid $pid)"
     fi
 }
 
 if [ "${1:-}" = "--stop" ]; then
-    stop_service
+    stop_service "$pid_file"
+    stop_service "$rootless_pid_file"
     exit 0
 fi
 
@@ -161,6 +171,48 @@ seed_busybox() {
     say "built $busybox from $bin"
 }
 
+as_user() {  # run as the rootless user, in its own environment (exec: the same pid)
+    local uid home
+    uid="$(id -u "$rootless_user")"
+    home="$(getent passwd "$rootless_user" | cut -d: -f6)"
+    exec setpriv --reuid="$uid" --regid="$(id -g "$rootless_user")" --init-groups \
+        env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$home" USER="$rootless_user" \
+        XDG_RUNTIME_DIR="/run/user/$uid" "$@"
+}
+
+ensure_rootless() {
+    [ "$(id -u)" -eq 0 ] || return 0  # only root sets up another user
+    id "$rootless_user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$rootless_user"
+    grep -q "^$rootless_user:" /etc/subuid || usermod --add-subuids 200000-265535 \
+        --add-subgids 200000-265535 "$rootless_user"
+    local uid run sock
+    uid="$(id -u "$rootless_user")"
+    run="/run/user/$uid"
+    sock="unix://$run/podman/podman.sock"
+    install -d -m 700 -o "$rootless_user" -g "$(id -g "$rootless_user")" "$run" "$run/podman"
+    [ "$(stat -c %a /dev/net/tun)" = 666 ] || chmod 666 /dev/net/tun
+    if ! (as_user podman --remote --url "$sock" version) >/dev/null 2>&1; then
+        say "starting $rootless_user's rootless podman service at $sock"
+        (as_user setsid podman system service --time=0 "$sock") >>"$log_file" 2>&1 </dev/null &
+        echo $! >"$rootless_pid_file"
+        echo started
+        local deadline=$((SECONDS + wait_s))
+        until (as_user podman --remote --url "$sock" version) >/dev/null 2>&1; do
+            [ "$SECONDS" -lt "$deadline" ] || die "$rootless_user's podman service did not answer"
+            sleep 0.2
+        done
+    fi
+    (as_user podman image exists "$busybox") && return 0
+    local tar
+    tar="$(mktemp --suffix=.tar)"
+    podman save -q -o "$tar" "$busybox" && chmod 644 "$tar"
+    (as_user podman load -q -i "$tar") >/dev/null || { rm -f "$tar"; die "rootless load failed"; }
+    rm -f "$tar"
+    (as_user podman image exists "$busybox") || die "rootless busybox missing after load"
+    say "seeded $busybox for $rootless_user"
+}
+
 install_packages
 ensure_service
 seed_busybox
+ensure_rootless

@@ -11,7 +11,7 @@ cd "$repo" || exit 1
 bash scripts/setup.sh || exit 1
 bash scripts/ensure-engine.sh || exit 1
 podman_started="$(bash scripts/ensure-podman.sh)" || exit 1
-if [ "$podman_started" = started ]; then
+if [ -n "$podman_started" ]; then
     trap 'bash scripts/ensure-podman.sh --stop' EXIT
 fi
 

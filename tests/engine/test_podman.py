@@ -3,27 +3,19 @@
 serving an edit through the proxy with no failed request), run unchanged against Podman's
 Docker-compatible service.
 
-The service is the one `DOCKER_HOST` would name: `$ACE_PODMAN_HOST`, default
-`unix:///run/podman/podman.sock` (scripts/ensure-podman.sh starts it and seeds busybox).
-This module's `engine`, `docker_client`, `busybox` and `engine_install` fixtures point the
-imported tests at it, and every test runs with `DOCKER_HOST` set to it, so ace itself — in
-process or spawned — talks to Podman. The tests fail, never skip, when it does not answer.
+The service is `$ACE_PODMAN_HOST`, default `unix:///run/podman/podman.sock`
+(scripts/ensure-podman.sh starts it and seeds busybox); tests/engine/podmankit.py's fixtures
+point the imported tests at it and set `DOCKER_HOST` to it for ace itself.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 
-import docker
 import pytest
 
-from apps.errors import EngineError
-from reconciler.driver.engine import DockerEngine
-from tests.conftest import purge
+from tests.engine import podmankit
 from tests.engine.appkit import Project
 from tests.engine.harness import BUSYBOX, PodmanHarness
 from tests.engine.test_driver_contract import (  # noqa: F401 - collected here, on Podman
@@ -70,62 +62,11 @@ from tests.engine.test_watch import test_edit_is_served_and_exit_is_quick  # noq
 
 pytestmark = [pytest.mark.engine, pytest.mark.podman]
 
-PODMAN_HOST = os.environ.get("ACE_PODMAN_HOST", "unix:///run/podman/podman.sock")
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[DockerEngine]:
-    """ace's driver on Podman's service; fails (never skips) when it does not answer."""
-    eng = DockerEngine(base_url=PODMAN_HOST, timeout=60.0)
-    try:
-        eng.ping()
-    except EngineError as e:
-        pytest.fail(f"no Podman service answers at {PODMAN_HOST} ({e}): run"
-                    " scripts/ensure-podman.sh (as root) or set ACE_PODMAN_HOST", pytrace=False)
-    yield eng
-    eng.close()
-
-
-@pytest.fixture(scope="module")
-def docker_client(engine: DockerEngine) -> Iterator[docker.DockerClient]:
-    """A raw SDK client on Podman's service, for what tests do outside ace."""
-    client = docker.DockerClient(base_url=PODMAN_HOST, timeout=60)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def busybox(docker_client: docker.DockerClient) -> str:
-    """busybox:latest in Podman's storage (scripts/ensure-podman.sh seeds it)."""
-    try:
-        docker_client.images.get(BUSYBOX)
-    except docker.errors.ImageNotFound:
-        pytest.fail(f"{BUSYBOX} is not in Podman's storage: run scripts/ensure-podman.sh",
-                    pytrace=False)
-    return BUSYBOX
-
-
-@pytest.fixture
-def engine_install(docker_client: docker.DockerClient) -> Iterator[str]:
-    """A unique installation id whose objects on Podman are removed after the test."""
-    install = f"acetest-{uuid.uuid4().hex[:10]}"
-    yield install
-    purge(docker_client, install)
-
-
-@pytest.fixture(autouse=True)
-def _podman_is_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ace, in process or spawned, talks to the engine DOCKER_HOST names: Podman here."""
-    monkeypatch.setenv("DOCKER_HOST", PODMAN_HOST)
-
-
-@pytest.fixture
-def h(engine: DockerEngine, busybox: str, engine_install: str,
-      docker_client: docker.DockerClient) -> Iterator[PodmanHarness]:
-    """The contract suite's harness, on Podman."""
-    harness = PodmanHarness(engine, engine_install, docker_client)
-    yield harness
-    harness.cleanup()
+ENGINE_HOST = PODMAN_HOST = podmankit.rootful_host()
+# the fixtures these tests run with: Podman's engine, client, busybox, installation, harness
+engine, docker_client, busybox, engine_install, h, podman_is_the_engine = (
+    podmankit.engine, podmankit.docker_client, podmankit.busybox, podmankit.engine_install,
+    podmankit.h, podmankit.podman_is_the_engine)
 
 
 def test_podman_noop_reconcile_is_two_plain_http_calls(project: Project) -> None:
