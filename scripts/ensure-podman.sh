@@ -56,9 +56,11 @@ stop_service() {  # $1: the pid file
     [ -f "$file" ] || return 0
     pid="$(cat "$file")"
     rm -f "$file"
+    # The service leads its own process group (setsid); a rootless one re-executes itself
+    # inside the user's namespace as a child, so the whole group is stopped.
     if kill -0 "$pid" 2>/dev/null; then
-        kill "$pid"
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        kill -- "-$pid" 2>/dev/null || kill "$pid"
+        for _ in $(seq 1 50); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.2; done
         say "stopped a podman service (pid $pid)"
     fi
 }
