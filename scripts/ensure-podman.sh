@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure Podman's Docker-compatible service answers and has busybox:latest. Run as root.
+# Make sure Podman's Docker-compatible services (rootful, and a rootless user's) answer and have
+# busybox:latest. Run as root.
 #
 #   bash scripts/ensure-podman.sh          # install, start (when they do not answer), seed
 #   bash scripts/ensure-podman.sh --stop   # stop the services this script started, if any
@@ -7,8 +8,8 @@
 # Prints `started` on stdout when it started a service (so a caller knows to stop it), else
 # nothing; messages go to stderr.
 #
-# - Installs Debian's podman (4.x) with catatonit (its --init), netavark/aardvark-dns
-#   (networks), and uidmap, slirp4netns, fuse-overlayfs (rootless) when podman is missing.
+# - Installs what is missing of Debian's podman (4.x), catatonit (its --init),
+#   netavark/aardvark-dns (networks), and uidmap, slirp4netns, fuse-overlayfs (rootless).
 # - When nothing answers at $ACE_PODMAN_HOST (default unix:///run/podman/podman.sock), starts
 #   `podman system service --time=0` there in the background (log: $ACE_PODMAN_LOG, default
 #   /tmp/ace-podman.log) and records its pid in $ACE_PODMAN_PIDFILE (default
@@ -28,8 +29,8 @@
 # /run/podman/ace-containers.conf, passed as CONTAINERS_CONF; measured with podman 4.3.1):
 # - cgroup_manager cgroupfs: no systemd runs as PID 1 (podman's default is systemd);
 # - events_logger file: there is no journald;
-# - network_backend netavark (CNI plugins are not installed; the package ships a CNI
-#   config podman would otherwise consider);
+# - network_backend netavark: installed here, where the CNI plugins are not (the package
+#   ships a CNI config all the same);
 # - overlay storage works as is (podman picks it; nothing to set);
 # - default_ulimits, only without CAP_SYS_RESOURCE (containers, sandboxes): rootful podman
 #   gives every container nofile and nproc limits of 1048576, above this process's hard limits,
@@ -72,14 +73,17 @@ if [ "${1:-}" = "--stop" ]; then
 fi
 
 install_packages() {
-    command -v podman >/dev/null 2>&1 && [ -x /usr/bin/catatonit ] && return 0
-    [ "$(id -u)" -eq 0 ] || die "need root to install podman"
-    say "installing podman"
+    local p missing=()
+    for p in podman catatonit netavark aardvark-dns uidmap slirp4netns fuse-overlayfs; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    [ "$(id -u)" -eq 0 ] || die "need root to install ${missing[*]}"
+    say "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null || die "apt-get update failed"
     apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 \
-        podman catatonit netavark aardvark-dns uidmap slirp4netns fuse-overlayfs >/dev/null \
-        || die "apt-get install podman failed"
+        "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
 }
 
 has_cap_sys_resource() {

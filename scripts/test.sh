@@ -10,10 +10,12 @@ cd "$repo" || exit 1
 
 bash scripts/setup.sh || exit 1
 bash scripts/ensure-engine.sh || exit 1
-podman_started="$(bash scripts/ensure-podman.sh)" || exit 1
+podman_started="$(bash scripts/ensure-podman.sh)"
+podman_rc=$?
 if [ -n "$podman_started" ]; then
     trap 'bash scripts/ensure-podman.sh --stop' EXIT
 fi
+[ "$podman_rc" -eq 0 ] || exit 1
 
 .venv/bin/ruff check --quiet . || { echo "test.sh: ruff found problems" >&2; exit 1; }
 .venv/bin/mypy --no-error-summary apps state reconciler tests || {
