@@ -188,6 +188,7 @@ def _dev_app(app: App, cfg: ContainerConfig, dev: DevSettings, naming: Naming,
         spec_json=spec_json(spec),
         mode="dev",
         reload=dev.reload,
+        secret_env=frozenset(cfg.secret_env),
     )
 
 
