@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import uuid
@@ -27,7 +28,7 @@ from reconciler.apply.executor import (
     apply_plan,
 )
 from reconciler.apply.observe import observe, with_health
-from reconciler.core.desired import Naming, desired_state
+from reconciler.core.desired import Naming, desired_state, special_file_warnings
 from reconciler.core.hashing import DigestCache
 from reconciler.core.planner import PlanOptions, PullPolicy, plan
 from reconciler.core.types import DesiredState, ObservedState, Plan, RecordedState
@@ -126,7 +127,8 @@ def prepare(
     marks: Mapping[str, str] | None = None,
 ) -> Prepared:
     """Evaluate (unless given), hash, observe and plan. `marks` (container id -> "unhealthy:
-    ...") are written onto the observed containers before planning. Writes only changed file
+    ...") are written onto the observed containers before planning. Special files found while
+    hashing build contexts are added to the evaluation's warnings. Writes only changed file
     digests and evaluation-cache entries."""
     t: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -143,6 +145,9 @@ def prepare(
     desired = desired_state(result, naming, cache)
     if cache.fresh:
         store.save_digests(cache.fresh)
+    special = special_file_warnings(desired)
+    if special:
+        result = dataclasses.replace(result, warnings=result.warnings + special)
     t["hash"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     observed = with_health(observe(engine, store.install_id, desired), marks or {})

@@ -8,11 +8,11 @@ import os
 import re
 from dataclasses import dataclass
 
-from apps.model import App, EvalResult
+from apps.model import App, EvalError, EvalResult
 from reconciler.core.hashing import DigestCache, hash_build_inputs, spec_json, version_of
 from reconciler.core.types import BuildInputs, ContainerSpec, DesiredApp, DesiredState
 
-__all__ = ["Naming", "desired_state", "desired_app", "slug"]
+__all__ = ["Naming", "desired_state", "desired_app", "slug", "special_file_warnings"]
 
 
 def slug(app_path: str) -> str:
@@ -59,7 +59,7 @@ def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | No
         return None
     build: BuildInputs | None = None
     if cfg.kind == "build":
-        input_hash, files = hash_build_inputs(
+        input_hash, files, special = hash_build_inputs(
             context_dir=cfg.build_dir,
             containerfile=cfg.containerfile,
             build_args=cfg.build_args,
@@ -73,6 +73,7 @@ def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | No
             build_args=cfg.build_args,
             input_hash=input_hash,
             files=files,
+            special=special,
         )
     else:
         image = cfg.image if ":" in cfg.image.rsplit("/", 1)[-1] or "@" in cfg.image else (
@@ -129,3 +130,21 @@ def desired_state(result: EvalResult, naming: Naming, cache: DigestCache) -> Des
     return DesiredState(
         apps=tuple(apps), held=frozenset(held), declared=declared, prune=result.apps_file_ok
     )
+
+
+def special_file_warnings(desired: DesiredState) -> tuple[EvalError, ...]:
+    """One warning per FIFO, socket or device in a build context: ace never reads them (a FIFO
+    would block the pass), and docker sends FIFOs and devices as empty entries, sockets not."""
+    out: list[EvalError] = []
+    for app in desired.apps:
+        if app.build is None:
+            continue
+        for rel, kind in app.build.special:
+            what = ("docker leaves sockets out of the build" if kind == "socket"
+                    else f"docker sends it as an empty {kind}; ace hashes its name only")
+            out.append(EvalError(
+                app.path, os.path.join(app.build.context_dir, rel), 0, 0,
+                f"{kind} {rel} in the build context is not read ({what}); add it to "
+                ".dockerignore, or move it out of the build context",
+            ))
+    return tuple(out)

@@ -3,6 +3,11 @@
 Hashes are canonical JSON digests with an explicit scheme version, so they stay stable across ace
 releases and Python versions; tests pin known values. File digests are cached by
 (path, size, mtime_ns) so an unchanged build context is stat()ed, never read.
+
+Special files in a context are never opened (reading a FIFO would wait for a writer forever).
+`docker build` sends FIFOs and device nodes as empty entries (they end up in the image as
+such) and leaves sockets out, so a FIFO or device counts by its name and kind, a socket not at
+all; `hash_build_inputs` returns every one of them, for a warning.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ __all__ = [
     "canonical_json",
     "context_files",
     "hash_build_inputs",
+    "special_kind",
     "spec_json",
     "version_of",
 ]
@@ -45,16 +51,38 @@ class DigestCache:
         hit = self.fresh.get(path) or self.known.get(path)
         if hit is not None and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
             return hit[2]
-        if stat.S_ISLNK(st.st_mode):
-            digest = "link:" + os.readlink(path)
-        else:
-            h = hashlib.sha256()
-            with open(path, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-            digest = h.hexdigest()
+        link = stat.S_ISLNK(st.st_mode)
+        digest = "link:" + os.readlink(path) if link else _file_digest(path)
         self.fresh[path] = (st.st_size, st.st_mtime_ns, digest)
         return digest
+
+
+def _file_digest(path: str) -> str:
+    """sha256 of a regular file's content. Never blocks: the open neither waits for a FIFO's
+    writer nor follows a link, and a file that stopped being regular since its lstat (swapped
+    for a FIFO or a device) is an OSError, like a file that vanished."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with open(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is no longer a regular file")
+        h = hashlib.sha256()
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def special_kind(mode: int) -> str:
+    """"fifo", "socket", "character device" or "block device" for a special file's mode; ""
+    for regular files, directories and symlinks."""
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode):
+        return "character device"
+    if stat.S_ISBLK(mode):
+        return "block device"
+    return ""
 
 
 def canonical_json(value: object) -> str:
@@ -97,13 +125,22 @@ def hash_build_inputs(
     build_args: Iterable[tuple[str, str]],
     cache: DigestCache,
     exclude: frozenset[str] = frozenset(),
-) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """Returns (input hash, manifest of (relative path, digest)) for one build. `exclude` holds
-    absolute paths that ace itself reads (app.star, params.star): editing them changes the
-    desired state, not the image, so they never trigger a build."""
+) -> tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """Returns (input hash, manifest of (relative path, digest), special files as (relative
+    path, kind)) for one build. `exclude` holds absolute paths that ace itself reads (app.star,
+    params.star): editing them changes the desired state, not the image, so they never trigger
+    a build. Special files are not read: see the module doc."""
     manifest: list[tuple[str, str]] = []
+    special: list[tuple[str, str]] = []
     for rel, path, st in context_files(context_dir):
         if path in exclude:
+            continue
+        kind = special_kind(st.st_mode)
+        if kind:
+            special.append((rel, kind))
+            if kind != "socket":  # docker sends it as an empty entry of its kind
+                dev = f":{os.major(st.st_rdev)},{os.minor(st.st_rdev)}" if kind != "fifo" else ""
+                manifest.append((rel, f"{kind}{dev}"))
             continue
         digest = cache.digest(path, st)
         mode = "x" if st.st_mode & 0o111 else "-"
@@ -116,7 +153,7 @@ def hash_build_inputs(
         "args": sorted([k, v] for k, v in build_args),
         "files": manifest,
     }
-    return _sha(value), tuple(manifest)
+    return _sha(value), tuple(manifest), tuple(special)
 
 
 def spec_json(spec: ContainerSpec) -> str:

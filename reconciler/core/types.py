@@ -49,13 +49,16 @@ Action = Literal["build", "pull", "start", "replace", "restart", "stop", "remove
 @dataclass(frozen=True, slots=True)
 class BuildInputs:
     """A build's inputs. `input_hash` is the content hash of all of them; `files` maps each
-    context file (relative path, .dockerignore honoured) to its digest, for change causes."""
+    context file (relative path, .dockerignore honoured) to its digest, for change causes;
+    `special` holds the context's FIFOs, sockets and devices as (relative path, kind): never
+    read, worth a warning."""
 
     context_dir: str
     containerfile: str  # absolute path
     build_args: Pairs
     input_hash: str
     files: Pairs = ()
+    special: Pairs = ()
 
 
 @dataclass(frozen=True, slots=True)
