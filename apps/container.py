@@ -37,6 +37,7 @@ from apps.container_volumes import (
 from apps.containerfile import scan_containerfile
 from apps.dev_settings import parse_dev_spec, resolve_dev
 from apps.errors import AppError
+from apps.locate import KEEP_INSIDE, symlink_escape
 from apps.model import AppEntry, ContainerConfig, as_text
 
 __all__ = [
@@ -111,6 +112,7 @@ def _find_file(name: str, search_dirs: Sequence[str], fail: _Fail) -> tuple[str,
         fail(f"container.config src={name!r} points outside the app source; name a file in it")
     for root in search_dirs:
         path = os.path.join(root, rel)
+        _refuse_escape(root, path, fail)
         if os.path.isfile(path):
             return os.path.realpath(path), root
     fail(
@@ -120,10 +122,19 @@ def _find_file(name: str, search_dirs: Sequence[str], fail: _Fail) -> tuple[str,
     )
 
 
+def _refuse_escape(root: str, path: str, fail: _Fail) -> None:
+    """A container file that a symlink takes out of the app's dir is refused: ace would hash
+    and docker would build from a file that is not part of the app."""
+    escape = symlink_escape(root, path)
+    if escape:
+        fail(f"container file {escape}; {KEEP_INSIDE}")
+
+
 def _auto_file(search_dirs: Sequence[str], fail: _Fail) -> tuple[str, str]:
     for root in search_dirs:
         for name in CONTAINERFILE_NAMES:
             path = os.path.join(root, name)
+            _refuse_escape(root, path, fail)
             if os.path.isfile(path):
                 return os.path.realpath(path), root
     fail(

@@ -11,13 +11,16 @@ from pathlib import Path
 from apps.model import App, AppEntry, EvalError
 
 __all__ = [
+    "KEEP_INSIDE",
     "SPEC_ROOT",
+    "SourceEscape",
     "app_warnings",
     "column_of",
     "entry_column",
     "find_file",
     "known_specs",
     "search_dirs",
+    "symlink_escape",
 ]
 
 SPEC_ROOT = Path(__file__).resolve().parent / "specs"
@@ -37,13 +40,36 @@ def search_dirs(entry: AppEntry) -> tuple[str, ...]:
     return tuple(dirs)
 
 
+KEEP_INSIDE = "copy the file into the app source (symlinks that stay inside it are fine)"
+
+
+class SourceEscape(ValueError):
+    """A file of an app that resolves, through a symlink, to a place outside the app's
+    directory; the message says so (see `symlink_escape`)."""
+
+
+def symlink_escape(root: str, path: str) -> str:
+    """"" when `path` (below `root` as written) stays inside `root` once symlinks are resolved,
+    or does not exist; else "PATH leaves the app source ROOT: it resolves through a symlink to
+    REAL" (a dangling link counts by where it points)."""
+    if not os.path.lexists(path):
+        return ""
+    real_root, real = os.path.realpath(root), os.path.realpath(path)
+    if real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep):
+        return ""
+    return f"{path} leaves the app source {root}: it resolves through a symlink to {real}"
+
+
 def find_file(dirs: tuple[str, ...], rel: str) -> str | None:
+    """The first of `dirs` holding the file `rel` (absolute path), None when none does. Raises
+    SourceEscape when it is there but a symlink takes it out of its dir."""
     for d in dirs:
         candidate = os.path.join(d, rel)
+        escape = symlink_escape(d, candidate)
+        if escape:
+            raise SourceEscape(f"{escape}; {KEEP_INSIDE}")
         if os.path.isfile(candidate):
-            real, root = os.path.realpath(candidate), os.path.realpath(d)
-            if real == root or real.startswith(root + os.sep):
-                return os.path.abspath(candidate)
+            return os.path.abspath(candidate)
     return None
 
 

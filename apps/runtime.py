@@ -18,6 +18,7 @@ from apps.appstar import (
 )
 from apps.context import AppContext
 from apps.errors import AppError
+from apps.locate import SourceEscape
 from apps.model import App, AppEntry
 from apps.params import ParamDecl, convert_value
 from apps.sandbox import (
@@ -164,7 +165,11 @@ def evaluate_entry(
     env = dict(os.environ if environ is None else environ)
     dirs = search_dirs(entry)
     where = entry_location(entry)
-    app_star = find_file(dirs, "app.star")
+    try:
+        app_star = find_file(dirs, "app.star")
+    except SourceEscape as e:
+        raise AppError(f"cannot read app.star: {e}", app=entry.path, file=where.file,
+                       line=where.line, column=where.column) from None
     if app_star is None:
         looked = ", ".join(dirs) or "nothing (source is \"-\" and no spec is given)"
         raise AppError(
