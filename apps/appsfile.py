@@ -198,7 +198,7 @@ def _evaluate(apps_file: str, text: str, deadline: Deadline) -> AppsFile:
         out.entries.append(entry)
 
     try:
-        eval_declarations("apps", _PRELUDE, "_ace_app", app_, apps_file, text, deadline)
+        eval_declarations("apps", _PRELUDE, "_ace_app", app_, apps_file, text, deadline, sink)
     except (sl.StarlarkError, AppError) as e:
         located = starlark_error(
             e, app="", sink=sink, is_user=is_user, deadline=deadline,
