@@ -34,7 +34,7 @@ from apps.container_volumes import (
     inside,
     parse_volumes,
 )
-from apps.containerfile import scan_containerfile
+from apps.containerfile import ContainerfileFacts, scan_containerfile
 from apps.dev_settings import parse_dev_spec, resolve_dev
 from apps.errors import AppError
 from apps.locate import KEEP_INSIDE, symlink_escape
@@ -157,6 +157,15 @@ def _build_dir(value: str, root: str, fail: _Fail) -> str:
     return os.path.realpath(path)
 
 
+def _refuse_expose(facts: ContainerfileFacts, app: str, containerfile: str) -> None:
+    """An EXPOSE docker refuses to build (`abc`, `99999`, `80/xyz`) is an error at its line."""
+    refused = [n for n in facts.notes if n.refused]
+    if refused:
+        n = refused[0]
+        raise AppError(f"EXPOSE {n.token} {n.why}; docker refuses to build this file",
+                       app=app, file=containerfile, line=n.line, column=1)
+
+
 def _lifetime(value: str, fail: _Fail) -> Literal["app", "command"]:
     if value in ("", "app"):
         return "app"
@@ -244,9 +253,16 @@ def resolve_container(
         except OSError as exc:
             fail(f"cannot read container file {containerfile}: {exc}")
         image_volumes = facts.volumes
+        _refuse_expose(facts, entry.path, containerfile)
         if port == 0:
             port = facts.port
         if port == 0 and lifetime != "command":
+            if facts.notes:  # an EXPOSE is there, but names no port ace can serve
+                n = facts.notes[-1]
+                fail(
+                    f"no port for this service: EXPOSE {n.token} at {containerfile}:{n.line} "
+                    f"{n.why}; set port= in container.config, or EXPOSE the port as a number"
+                )
             fail(
                 f"no port for this service: set port= in container.config, or add EXPOSE PORT "
                 f"to {containerfile}"
