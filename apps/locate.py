@@ -3,6 +3,7 @@ import, used on cache hits)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable
@@ -20,13 +21,16 @@ __all__ = [
     "find_file",
     "known_specs",
     "search_dirs",
+    "source_line",
     "symlink_escape",
 ]
 
 SPEC_ROOT = Path(__file__).resolve().parent / "specs"
 
 
+@functools.cache
 def known_specs() -> tuple[str, ...]:
+    """The built-in specs (ace's own files: read once per process)."""
     return tuple(sorted(p.name for p in SPEC_ROOT.iterdir() if (p / "app.star").is_file()))
 
 
@@ -85,16 +89,32 @@ def column_of(text: str, hint: str = "") -> int:
     return len(text) - len(text.lstrip()) + 1 if text.strip() else 1
 
 
+# path -> ((mtime_ns, size), lines): an apps file of 10,000 app(...) calls locates each one;
+# reading the file from the top for each made evaluating it quadratic
+_LINES: dict[str, tuple[tuple[int, int], tuple[str, ...]]] = {}
+
+
+def source_line(file: str, line: int) -> str:
+    """Line `line` (1-based) of `file` as written, "" when there is none. The file's lines are
+    kept while its size and mtime stay the same."""
+    try:
+        st = os.stat(file)
+        hit = _LINES.get(file)
+        if hit is None or hit[0] != (st.st_mtime_ns, st.st_size):
+            with open(file, encoding="utf-8") as f:
+                lines = tuple(f.read().split("\n"))
+            if len(_LINES) >= 64:
+                _LINES.clear()
+            hit = _LINES[file] = ((st.st_mtime_ns, st.st_size), lines)
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return hit[1][line - 1] if 0 < line <= len(hit[1]) else ""
+
+
 def entry_column(entry: AppEntry) -> int:
     """The column of the `app(...)` call that declared `entry` (1 when the file cannot say)."""
-    try:
-        with open(entry.file, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except (OSError, UnicodeDecodeError):
-        return 1
-    if 0 < entry.line <= len(lines):
-        return column_of(lines[entry.line - 1], "app")
-    return 1
+    text = source_line(entry.file, entry.line)
+    return column_of(text, "app") if text else 1
 
 
 def app_warnings(evaluated: Iterable[App]) -> tuple[EvalError, ...]:
