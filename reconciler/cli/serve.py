@@ -44,7 +44,7 @@ def serve(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
         settings = settings_from(file, state_dir, pull=pull, parallel=parallel,
                                  health_timeout=health_timeout, deadline=deadline)
         reporter = choose_reporter(log_json)
-        proxy = start_proxy(listen, settings.state_dir, drain)
+        proxy = start_proxy(listen, settings.state_dir, drain, has_no_proxy=False)
         assert proxy is not None
         run_loop(settings, reporter, proxy, resync=resync, down_on_exit=down_on_exit,
                  watch_files=False)

@@ -8,8 +8,10 @@ import socket
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from apps.errors import AceError
+from reconciler.cli.app import app as cli_app
 from reconciler.cli.loop import start_proxy
 from reconciler.proxy.address import public_base
 from reconciler.proxy.http1 import parse_response, read_response_head
@@ -58,3 +60,18 @@ def test_response_heads_with_bare_lf() -> None:
     assert asyncio.run(read(b"")) is None
     crlf = asyncio.run(read(b"HTTP/1.1 404 Not Found\r\nA: b\r\n\r\n"))
     assert crlf is not None and parse_response(crlf).reason == "Not Found"
+
+
+def test_serve_on_a_busy_address_suggests_options_serve_has(tmp_path: Path) -> None:
+    """`ace serve --listen BUSY` fails naming --listen and not --no-proxy, which serve lacks."""
+    (tmp_path / "apps.star").write_text("")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        listen = f"127.0.0.1:{s.getsockname()[1]}"
+        res = CliRunner().invoke(cli_app, ["serve", "-f", str(tmp_path / "apps.star"),
+                                           "--listen", listen])
+    assert res.exit_code == 1
+    assert f"proxy cannot listen on {listen}" in res.output
+    assert "use --listen HOST:PORT with a free port, or stop what listens there" in res.output
+    assert "--no-proxy" not in res.output
