@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from apps.errors import AceError
 from reconciler.cli.app import app as cli_app
 from reconciler.cli.loop import start_proxy
-from reconciler.proxy.address import public_base
+from reconciler.proxy.address import live_proxies, public_base
 from reconciler.proxy.http1 import parse_response, read_response_head
 
 
@@ -75,3 +75,24 @@ def test_serve_on_a_busy_address_suggests_options_serve_has(tmp_path: Path) -> N
     assert f"proxy cannot listen on {listen}" in res.output
     assert "use --listen HOST:PORT with a free port, or stop what listens there" in res.output
     assert "--no-proxy" not in res.output
+
+
+def test_two_proxies_of_one_state_dir_keep_their_own_records(tmp_path: Path) -> None:
+    """Each proxy records itself; one stopping leaves the other's record; a record left by a
+    killed proxy is ignored and pruned by the next start."""
+    (tmp_path / "proxy-999999999-1.json").write_text(
+        '{"url": "http://127.0.0.1:1", "pid": 999999999, "started": 0}')
+    first = start_proxy("127.0.0.1:0", tmp_path)
+    assert first is not None
+    assert not (tmp_path / "proxy-999999999-1.json").exists()
+    second = start_proxy("127.0.0.1:0", tmp_path)
+    assert second is not None
+    try:
+        assert live_proxies(tmp_path) == [first.base_url, second.base_url]
+        second.stop()
+        assert live_proxies(tmp_path) == [first.base_url]
+        assert public_base(tmp_path) == first.base_url
+    finally:
+        second.stop()
+        first.stop()
+    assert live_proxies(tmp_path) == [] and public_base(tmp_path) == ""
