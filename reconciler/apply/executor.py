@@ -20,6 +20,7 @@ from reconciler.apply.mounts import app_mounts
 from reconciler.core.desired import Naming
 from reconciler.core.types import (
     LABEL_APP,
+    LABEL_APPS_FILE,
     LABEL_INPUTS,
     LABEL_INSTALL,
     LABEL_MANAGED,
@@ -144,6 +145,7 @@ def _labels(naming: Naming, app: DesiredApp) -> dict[str, str]:
         LABEL_APP: app.path,
         LABEL_VERSION: app.version,
         LABEL_PORT: str(app.spec.port),
+        **({LABEL_APPS_FILE: naming.apps_file} if naming.apps_file else {}),
     }
 
 

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import apps
-from apps.model import EvalResult
+from apps.errors import EngineError
+from apps.locate import entry_column
+from apps.model import EvalError, EvalResult
 from reconciler.apply.executor import (
     ApplyOptions,
     ApplyResult,
@@ -32,7 +34,7 @@ from reconciler.core.desired import Naming, desired_state, special_file_warnings
 from reconciler.core.hashing import DigestCache
 from reconciler.core.planner import PlanOptions, PullPolicy, plan
 from reconciler.core.types import DesiredState, ObservedState, Plan, RecordedState
-from reconciler.driver.ports import Engine
+from reconciler.driver.ports import Engine, SeesOtherInstalls
 from reconciler.logs import bound, get_logger
 from state import RunOutcome, Store
 from state.records import StepOutcome as StoredOutcome
@@ -117,6 +119,11 @@ class PassResult:
         return self.applied is not None and self.applied.changed
 
 
+def _naming(settings: Settings, store: Store) -> Naming:
+    return Naming(store.install_id, str(settings.state_dir),
+                  apps_file=os.path.abspath(settings.apps_file))
+
+
 def _digest_prefix(result: EvalResult) -> str:
     dirs = [a.container.build_dir for a in result.apps if a.container and a.container.build_dir]
     return os.path.commonpath(dirs) if dirs else "/"
@@ -139,7 +146,7 @@ def prepare(
         )
         store.save_eval_cache(update.save, drop=update.drop)
     t["evaluate"] = time.perf_counter() - t0
-    naming = Naming(store.install_id, str(settings.state_dir))
+    naming = _naming(settings, store)
     t1 = time.perf_counter()
     cache = DigestCache(known=store.digest_cache(_digest_prefix(result)))
     desired = desired_state(result, naming, cache)
@@ -154,7 +161,37 @@ def prepare(
     t["observe"] = time.perf_counter() - t2
     recorded = store.recorded()
     the_plan = plan(desired, observed, recorded, PlanOptions(pull=settings.pull))
+    elsewhere = _run_elsewhere(result, the_plan, engine, naming)
+    if elsewhere:
+        result = dataclasses.replace(result, warnings=result.warnings + elsewhere)
     return Prepared(result, desired, observed, recorded, the_plan, t)
+
+
+def _run_elsewhere(result: EvalResult, the_plan: Plan, engine: Engine, naming: Naming
+                   ) -> tuple[EvalError, ...]:
+    """A warning for each app the plan starts that another ace installation (another state
+    dir) already runs from the same apps file. One extra listing, only when the plan starts
+    something."""
+    starting = {s.app for s in the_plan.steps if s.action == "start"}
+    if not starting or not isinstance(engine, SeesOtherInstalls):
+        return ()
+    try:
+        others = engine.running_elsewhere(naming.install, naming.apps_file)
+    except EngineError:  # only a warning: the pass itself goes on
+        return ()
+    entries = {a.path: a.entry for a in result.apps}
+    out: dict[str, EvalError] = {}
+    for c in others:
+        if c.app in starting and c.app in entries and c.app not in out:
+            e = entries[c.app]
+            out[c.app] = EvalError(
+                c.app, e.file, e.line, entry_column(e),
+                f"another ace installation (another state dir) already runs app {c.app} of "
+                f"this apps file: container {c.name}; starting it here runs a second copy. "
+                "Manage an apps file from one state dir (--state-dir), or `ace down` in the "
+                "other",
+            )
+    return tuple(out.values())
 
 
 def _apply(prepared: Prepared, selected: Plan, *, settings: Settings, store: Store,
@@ -164,7 +201,7 @@ def _apply(prepared: Prepared, selected: Plan, *, settings: Settings, store: Sto
     run_id = store.begin_run(command, selected.render())
     applied = apply_plan(
         selected, prepared.desired, prepared.observed, engine=engine, recorder=store,
-        naming=Naming(store.install_id, str(settings.state_dir)),
+        naming=_naming(settings, store),
         options=ApplyOptions(parallel=settings.parallel, health_timeout=settings.health_timeout,
                              on_switch=on_switch),
         on_event=on_event,

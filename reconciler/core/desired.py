@@ -27,6 +27,7 @@ class Naming:
 
     install: str
     state_dir: str
+    apps_file: str = ""  # absolute; labels containers, so other installations can tell
 
     def image_tag(self, app_path: str, input_hash: str) -> str:
         return f"ace-{self.install}/{slug(app_path)}:{input_hash[:16]}"

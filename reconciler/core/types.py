@@ -14,6 +14,7 @@ from state.records import Pairs, RecordedApp, RecordedState
 
 __all__ = [
     "LABEL_APP",
+    "LABEL_APPS_FILE",
     "LABEL_INPUTS",
     "LABEL_INSTALL",
     "LABEL_MANAGED",
@@ -42,6 +43,7 @@ LABEL_APP = "dev.ace.app"  # app path, e.g. "/web"
 LABEL_VERSION = "dev.ace.version"  # container version hash
 LABEL_INPUTS = "dev.ace.inputs"  # image build-input hash
 LABEL_PORT = "dev.ace.port"  # container port
+LABEL_APPS_FILE = "dev.ace.apps_file"  # absolute path of the apps file that declared the app
 
 Action = Literal["build", "pull", "start", "replace", "restart", "stop", "remove"]
 

@@ -22,6 +22,7 @@ import docker.types
 
 from apps.errors import EngineError
 from reconciler.core.types import (
+    LABEL_APPS_FILE,
     LABEL_INSTALL,
     LABEL_MANAGED,
     LABEL_PORT,
@@ -32,6 +33,7 @@ from reconciler.driver.attrs import (
     container_from_inspect,
     container_from_listing,
     image_from_listing,
+    running_elsewhere,
 )
 from reconciler.driver.buildkit import build_with_cli, find_buildkit_cli, needs_buildkit
 from reconciler.driver.commands import TIMED_OUT_EXIT_CODE, run_command, stream_text
@@ -87,6 +89,13 @@ class SdkEngine:
         with translated("list containers"):
             rows = self._api.containers(all=True, filters={"label": [f"{LABEL_INSTALL}={install}"]})
         return tuple(sorted((container_from_listing(r) for r in rows), key=lambda c: c.name))
+
+    def running_elsewhere(self, install: str, apps_file: str) -> tuple[ObservedContainer, ...]:
+        with translated("list ace's containers"):
+            rows = self._api.containers(filters={
+                "label": [f"{LABEL_MANAGED}=1", f"{LABEL_APPS_FILE}={apps_file}"],
+                "status": "running"})
+        return running_elsewhere(rows, install)
 
     def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:
         with translated("list images"):
