@@ -11,6 +11,7 @@ from typing import Any
 import starlark as sl
 
 from apps.appstar import known_specs
+from apps.declarations import eval_declarations
 from apps.errors import AppError
 from apps.model import AppEntry, EvalError, as_text
 from apps.sandbox import (
@@ -21,7 +22,6 @@ from apps.sandbox import (
     ErrorSink,
     HostChannel,
     Location,
-    eval_declarations,
     locate,
     run_isolated,
     starlark_error,

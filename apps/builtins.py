@@ -17,7 +17,8 @@ from apps.container import PROXY_BASE_URL
 from apps.context import AppContext, bind, given_count, strings
 from apps.errors import AppError
 from apps.permissions import PluginCall, check_call, parse_permission
-from apps.sandbox import BUILTIN_PREFIX, DIALECT, GLOBALS, Location, install_range
+from apps.ranges import install_range
+from apps.sandbox import BUILTIN_PREFIX, DIALECT, GLOBALS, Location
 
 __all__ = [
     "CONTAINER_CONFIG_PARAMS",

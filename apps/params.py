@@ -10,13 +10,13 @@ from typing import Any
 
 import starlark as sl
 
+from apps.declarations import eval_declarations
 from apps.errors import AppError
 from apps.sandbox import (
     BUILTIN_PREFIX,
     Deadline,
     ErrorSink,
     Location,
-    eval_declarations,
     locate,
     starlark_error,
 )

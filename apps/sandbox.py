@@ -40,7 +40,6 @@ __all__ = [
     "Location",
     "column_of",
     "eval_options",
-    "install_range",
     "locate",
     "run_isolated",
     "starlark_error",
@@ -95,61 +94,6 @@ class Deadline:
 
 def eval_options(deadline: Deadline) -> sl.EvalOptions:
     return sl.EvalOptions(check_cancelled=deadline.check, max_callstack_size=MAX_CALLSTACK)
-
-
-MAX_RANGE = 10_000_000  # items of one range(): more cannot be looped over within a deadline
-_RANGE_KEEP = "_ace_builtin_range = range\n"  # the builtin, before `range` is ours
-_RANGE = f"""
-def range(*args):
-    shown = "range(%s)" % ", ".join([str(a) for a in args])
-    for a in args:
-        if type(a) == "int" and (a > 2147483647 or a < -2147483648):
-            fail("%s: %d is too large for a range (at most {MAX_RANGE} items per range); " %
-                 (shown, a) + "an app's files must evaluate within the deadline: loop over less")
-    r = _ace_builtin_range(*args)
-    if len(r) > {MAX_RANGE}:
-        fail("%s has %d items: too many iterations (at most {MAX_RANGE} per range); " %
-             (shown, len(r)) + "an app's files must evaluate within the deadline: loop over less")
-    return r
-"""
-
-
-def install_range(module: sl.Module) -> None:
-    """Replace `range` in a user module by one that refuses more than MAX_RANGE items, located
-    at the call: a range of a billion items otherwise ends in a deadline or out of memory with
-    no line to show (or, past 32 bits, in an internal message)."""
-    sl.eval(module, sl.parse(BUILTIN_PREFIX + "range>", _RANGE_KEEP, DIALECT), GLOBALS)
-    sl.eval(module, sl.parse(BUILTIN_PREFIX + "range>", _RANGE, DIALECT), GLOBALS)
-
-
-_DECLARES = {"apps": ("the apps file", "declare every app(...) in the apps file itself"),
-             "params": ("params.star", "declare the params with param(...) in params.star")}
-
-
-def eval_declarations(kind: str, prelude: str, hook: str, fn: Callable[..., Any], path: str,
-                      source: str, deadline: Deadline, sink: ErrorSink | None = None) -> None:
-    """Evaluate a declarations file (the apps file, params.star): our `prelude` (named
-    `<ace:KIND>`, defining the user-facing builtin over the callable `hook`), then the user's
-    `source`. `print` is silenced; `load()` is refused with an AppError recorded in `sink`.
-    Raises StarlarkError / AppError like `sl.eval`."""
-    module = sl.Module()
-    module.add_callable(hook, fn)
-    module.add_callable("print", lambda *a, **k: None)
-    install_range(module)
-    sl.eval(module, sl.parse(BUILTIN_PREFIX + kind + ">", prelude, DIALECT), GLOBALS)
-    name, fix = _DECLARES.get(kind, (kind, "remove the load"))
-    base = os.path.dirname(os.path.abspath(path))
-
-    def refuse(module_id: str) -> sl.FrozenModule:
-        target = os.path.normpath(os.path.join(base, module_id))
-        where = "" if os.path.commonpath([base, target]) == base else (
-            f" (it is outside {base}, the directory of {name})")
-        err = AppError(f"{name} cannot load {module_id!r}{where}: load() is not available in "
-                       f"{name}; {fix}")
-        raise err if sink is None else sink.record(err)
-
-    sl.eval_with(eval_options(deadline), module, sl.parse(path, source, DIALECT), GLOBALS,
-                 sl.FileLoader(refuse))
 
 
 @dataclass(slots=True)
