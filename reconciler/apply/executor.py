@@ -1,6 +1,7 @@
 """Apply a plan: run its steps against the engine and record results. No decisions are made here
 beyond the order the plan gives; failures are values (StepOutcome), never exceptions that stop
 other apps. Replacing a service is zero-downtime: new container, health check, then old one out.
+An image the engine will not remove because a container uses it is kept: that step is done.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import contextvars
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,10 +23,12 @@ from reconciler.core.desired import Naming
 from reconciler.core.types import (
     LABEL_APP,
     LABEL_APPS_FILE,
+    LABEL_HEALTH,
     LABEL_INPUTS,
     LABEL_INSTALL,
     LABEL_MANAGED,
     LABEL_PORT,
+    LABEL_SCHEME,
     LABEL_VERSION,
     DesiredApp,
     DesiredState,
@@ -35,10 +39,19 @@ from reconciler.core.types import (
     RecordedState,
     Step,
 )
-from reconciler.driver.ports import Engine, VolumeMount
+from reconciler.driver.ports import Engine, ImageInUse, VolumeMount
 from reconciler.logs import get_logger
 
-__all__ = ["ApplyOptions", "ApplyResult", "Recorder", "StepOutcome", "adopt", "apply_plan"]
+__all__ = [
+    "ApplyOptions",
+    "ApplyResult",
+    "HoldHook",
+    "Recorder",
+    "StepOutcome",
+    "SwitchHook",
+    "adopt",
+    "apply_plan",
+]
 
 log = get_logger("ace.apply")
 Outcome = Literal["done", "failed", "skipped"]
@@ -59,6 +72,8 @@ class Recorder(Protocol):
 
     def forget_container(self, container_id: str) -> None: ...
 
+    def forget_image(self, app: str, tag: str) -> None: ...
+
     def record_applied(self, app: RecordedApp) -> None: ...
 
     def forget_app(self, app: str) -> None: ...
@@ -71,18 +86,26 @@ class Recorder(Protocol):
 SwitchHook = Callable[[str, str, "str | None", str], None]
 
 
+# on_hold(app path, held): called with True before a running container of the app restarts in
+# place (dev mode) and with False once it is healthy again (or failed): a proxy holds the app's
+# new requests in between instead of failing them.
+HoldHook = Callable[[str, bool], None]
+
+
 @dataclass(frozen=True, slots=True)
 class ApplyOptions:
     parallel: int = 4
     health_timeout: float = 60.0
     stop_timeout: float = 5.0
     on_switch: SwitchHook | None = None
+    on_hold: HoldHook | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class StepOutcome:
     """How one step ended. `exit_code`/`logs` describe a container the step found exited on
-    its own (a crash) before it restarted or removed it."""
+    its own before it restarted or removed it, and `ran_for` how many seconds that container
+    had run before it exited (None when unknown): `ace watch` counts a short run as a crash."""
 
     step: Step
     outcome: Outcome
@@ -91,6 +114,7 @@ class StepOutcome:
     url: str = ""
     exit_code: str = ""
     logs: str = ""
+    ran_for: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +141,10 @@ _CRASH_LOG_LINES = 10
 @dataclass
 class _Done:
     url: str = ""
+    note: str = ""  # the message of a step that succeeded by leaving things as they are
     exit_code: str = ""
     logs: str = ""
+    ran_for: float | None = None
 
 
 @dataclass
@@ -145,6 +171,8 @@ def _labels(naming: Naming, app: DesiredApp) -> dict[str, str]:
         LABEL_APP: app.path,
         LABEL_VERSION: app.version,
         LABEL_PORT: str(app.spec.port),
+        LABEL_SCHEME: app.scheme,
+        LABEL_HEALTH: app.health,
         **({LABEL_APPS_FILE: naming.apps_file} if naming.apps_file else {}),
     }
 
@@ -155,21 +183,26 @@ def _mounts(ctx: _Context, app: DesiredApp) -> list[VolumeMount]:
 
 
 def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> None:
-    if c.host_port is None:
-        raise StepFailed(f"container {c.name} published no port for {app.spec.port}")
-
     def exited() -> str | None:
         now = ctx.engine.inspect(c.id)
         if now is None:
             return "container removed"
         return None if now.state == "running" else (now.status or now.state)
 
+    def failed(where: str, detail: str) -> StepFailed:
+        tail = ctx.engine.logs(c.id, tail=20).rstrip()
+        return StepFailed(f"health check {where} failed: {detail}"
+                          + (f"\nlast log lines:\n{tail}" if tail else ""))
+
+    if c.host_port is None:  # it exited before the engine showed a port: a crash
+        gone = exited() if c.state == "running" else (c.status or c.state)
+        if gone and gone != "container removed":
+            raise failed(f"of {c.name}", f"container exited: {gone}")
+        raise StepFailed(f"container {c.name} published no port for {app.spec.port}")
     result = wait_healthy(scheme=app.scheme, port=c.host_port, path=app.health,
                           deadline_s=ctx.options.health_timeout, exited=exited)
     if not result.ok:
-        tail = ctx.engine.logs(c.id, tail=20).rstrip()
-        raise StepFailed(f"health check {app.scheme}://127.0.0.1:{c.host_port}{app.health} failed: "
-                         f"{result.detail}" + (f"\nlast log lines:\n{tail}" if tail else ""))
+        raise failed(f"{app.scheme}://127.0.0.1:{c.host_port}{app.health}", result.detail)
 
 
 def _recorded(app: DesiredApp, container_id: str) -> RecordedApp:
@@ -184,16 +217,22 @@ def _record_running(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> Non
     ctx.record(ctx.recorder.record_applied, app=_recorded(app, c.id))
 
 
-def _launch(ctx: _Context, app: DesiredApp) -> ObservedContainer:
-    """Start a container of the desired version and wait for health; remove it on failure."""
+def _launch(ctx: _Context, app: DesiredApp, replacing: ObservedContainer | None = None
+            ) -> ObservedContainer:
+    """Start a container of the desired version and wait for health; remove it on failure.
+    A running container of the same version being replaced keeps its name until it stops:
+    the new one takes a suffixed name (containers are known by their labels, not names)."""
     name = ctx.naming.container_name(app.path, app.version)
+    if replacing is not None and replacing.name == name and replacing.state == "running":
+        name = f"{name}-{uuid.uuid4().hex[:6]}"
     leftover = ctx.by_name.get(name)
     if leftover is not None:  # same version, not running: the planner would restart it
         ctx.engine.stop_and_remove(leftover.id, timeout=ctx.options.stop_timeout)
     c = ctx.engine.run_container(
         name=name, image=app.image, port=app.spec.port, command=app.spec.command,
         env=dict(app.spec.env), mounts=_mounts(ctx, app), labels=_labels(ctx.naming, app),
-        cpus=app.spec.cpus, memory=app.spec.memory,
+        cpus=app.spec.cpus, memory=app.spec.memory, entrypoint=app.spec.entrypoint,
+        workdir=app.spec.workdir,
     )
     try:
         _healthy_or_fail(ctx, app, c)
@@ -217,6 +256,42 @@ def _switch(ctx: _Context, app: DesiredApp, new: ObservedContainer,
         log.warning("switch_hook_failed", app=app.path, error=str(exc))
 
 
+def _replace(ctx: _Context, app: DesiredApp, old: ObservedContainer | None,
+             done: _Done) -> None:
+    """Zero-downtime: a new container, healthy, switched to; then the old one out."""
+    c = _launch(ctx, app, old)
+    _switch(ctx, app, c, old)
+    if old is not None:
+        ctx.engine.stop_and_remove(old.id, timeout=ctx.options.stop_timeout)
+        ctx.record(ctx.recorder.forget_container, container_id=old.id)
+    _record_running(ctx, app, c)
+    done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
+
+
+def _restart_in_place(ctx: _Context, app: DesiredApp, c: ObservedContainer,
+                      done: _Done) -> None:
+    """Restart a running container (dev mode, reload=restart) with the app's new requests held
+    at the proxy meanwhile; if it does not come back healthy, recreate it (as OpenRun does)."""
+    hold = ctx.options.on_hold
+    if hold is not None:
+        hold(app.path, True)
+    try:
+        try:
+            again = ctx.engine.restart(c.id, timeout=ctx.options.stop_timeout)
+            _healthy_or_fail(ctx, app, again)
+        except (StepFailed, EngineError) as exc:
+            log.warning("restart_failed_recreating", app=app.path, error=str(exc))
+            now = ctx.engine.inspect(c.id)
+            _replace(ctx, app, now, done)
+            return
+        _switch(ctx, app, again, None)
+        _record_running(ctx, app, again)
+        done.url = f"{app.scheme}://127.0.0.1:{again.host_port}"
+    finally:
+        if hold is not None:
+            hold(app.path, False)
+
+
 def _crashed(ctx: _Context, c: ObservedContainer | None, done: _Done) -> None:
     """Keep the exit code and last log lines of a container that stopped by itself."""
     if c is None or c.state in ("running", "created", "paused", "restarting"):
@@ -225,8 +300,12 @@ def _crashed(ctx: _Context, c: ObservedContainer | None, done: _Done) -> None:
     done.exit_code = m.group(1) if m else ""
     try:
         done.logs = ctx.engine.logs(c.id, tail=_CRASH_LOG_LINES)
+        seen = ctx.engine.inspect(c.id)
     except EngineError:
-        done.logs = ""
+        return
+    if seen is not None and seen.started_at and seen.finished_at:
+        # a process that exits at once may be stamped finished a hair before started
+        done.ran_for = max(0.0, seen.finished_at - seen.started_at)
 
 
 def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
@@ -238,7 +317,8 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
         labels = {LABEL_MANAGED: "1", LABEL_INSTALL: ctx.naming.install, LABEL_APP: app.path,
                   LABEL_INPUTS: b.input_hash}
         image_id = ctx.engine.build(context_dir=b.context_dir, containerfile=b.containerfile,
-                                    tag=app.image, build_args=dict(b.build_args), labels=labels)
+                                    tag=app.image, build_args=dict(b.build_args), labels=labels,
+                                    target=b.target)
         ctx.record(ctx.recorder.record_image, app=app.path, tag=app.image, image_id=image_id,
                    input_hash=b.input_hash, files=b.files)
         return
@@ -249,23 +329,38 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
         assert app is not None
         old = ctx.by_name.get(step.target) if step.action == "replace" else None
         _crashed(ctx, old, done)
-        c = _launch(ctx, app)
-        _switch(ctx, app, c, old)
-        if old is not None:
-            ctx.engine.stop_and_remove(old.id, timeout=ctx.options.stop_timeout)
-            ctx.record(ctx.recorder.forget_container, container_id=old.id)
-        _record_running(ctx, app, c)
-        done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
+        _replace(ctx, app, old, done)
         return
     if step.action == "restart":
         assert app is not None
         before = ctx.by_name[step.target]
+        if before.state == "running":
+            _restart_in_place(ctx, app, before, done)
+            return
         _crashed(ctx, before, done)
-        c = ctx.engine.start(before.id)
-        _healthy_or_fail(ctx, app, c)
+        try:
+            c = ctx.engine.start(before.id)
+        except EngineError as exc:
+            if exc.retryable:  # the engine is down: nothing to recreate against
+                raise
+            # it cannot start again (a port taken meanwhile, a leftover of a killed run...):
+            # the same version afresh, so one pass converges (_launch removes it by name)
+            log.warning("restart_refused", app=app.path, container=before.name, error=str(exc))
+            c = _launch(ctx, app)
+        else:
+            _healthy_or_fail(ctx, app, c)
         _switch(ctx, app, c, None)
         _record_running(ctx, app, c)
         done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
+        return
+    if step.action == "remove_image":
+        try:
+            ctx.engine.remove_image(step.target)
+        except ImageInUse as exc:  # a container the pass did not see (`ace run`, not ace's)
+            log.warning("image_kept", app=step.app, image=step.target, reason=str(exc))
+            done.note = "kept: a container uses it"
+            return
+        ctx.record(ctx.recorder.forget_image, app=step.app, tag=step.target)
         return
     if step.action in ("stop", "remove"):
         c = ctx.by_name[step.target]
@@ -293,12 +388,12 @@ def _run_group(ctx: _Context, steps: list[Step]) -> list[StepOutcome]:
             done_ = _Done()
             try:
                 _run_step(ctx, step, done_)
-                res = StepOutcome(step, "done", "", time.monotonic() - t0, done_.url,
-                                  done_.exit_code, done_.logs)
+                res = StepOutcome(step, "done", done_.note, time.monotonic() - t0, done_.url,
+                                  done_.exit_code, done_.logs, done_.ran_for)
                 slog.info("step_done", seconds=round(res.seconds, 3))
             except (StepFailed, EngineError, OSError) as exc:
                 res = StepOutcome(step, "failed", str(exc), time.monotonic() - t0, "",
-                                  done_.exit_code, done_.logs)
+                                  done_.exit_code, done_.logs, done_.ran_for)
                 slog.warning("step_failed", error=str(exc), seconds=round(res.seconds, 3))
         done[step.id] = res.outcome
         out.append(res)

@@ -9,12 +9,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import apps
@@ -24,6 +23,7 @@ from apps.model import EvalError, EvalResult
 from reconciler.apply.executor import (
     ApplyOptions,
     ApplyResult,
+    HoldHook,
     StepOutcome,
     SwitchHook,
     adopt,
@@ -31,6 +31,7 @@ from reconciler.apply.executor import (
 )
 from reconciler.apply.observe import observe, with_health
 from reconciler.core.desired import Naming, desired_state, special_file_warnings
+from reconciler.core.gc import DEFAULT_KEEP_IMAGES, collect_images, gc_apps
 from reconciler.core.hashing import DigestCache
 from reconciler.core.planner import PlanOptions, PullPolicy, plan
 from reconciler.core.types import DesiredState, ObservedState, Plan, RecordedState
@@ -69,6 +70,8 @@ class Settings:
     parallel: int = 4
     health_timeout: float = 60.0
     deadline: float = 2.0
+    dev_apps: frozenset[str] = frozenset()  # run in dev mode whatever the apps file says
+    keep_images: int = DEFAULT_KEEP_IMAGES  # versions of an app's images kept (0: all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,18 +134,20 @@ def _digest_prefix(result: EvalResult) -> str:
 
 def prepare(
     settings: Settings, store: Store, engine: Engine, *, evaluation: EvalResult | None = None,
-    marks: Mapping[str, str] | None = None,
+    marks: Mapping[str, str] | None = None, touched: frozenset[str] = frozenset(),
 ) -> Prepared:
     """Evaluate (unless given), hash, observe and plan. `marks` (container id -> "unhealthy:
-    ...") are written onto the observed containers before planning. Special files found while
-    hashing build contexts are added to the evaluation's warnings. Writes only changed file
-    digests and evaluation-cache entries."""
+    ...") are written onto the observed containers before planning; `touched` names the dev
+    apps whose mounted source changed. Special files found in build contexts (dev apps' too)
+    are added to the evaluation's warnings. Writes only changed file digests and
+    evaluation-cache entries."""
     t: dict[str, float] = {}
     t0 = time.perf_counter()
     result = evaluation
     if result is None:
         result, update = apps.evaluate_cached(
-            settings.apps_file, store.eval_cache(), deadline=settings.deadline
+            settings.apps_file, store.eval_cache(), deadline=settings.deadline,
+            dev_apps=settings.dev_apps,
         )
         store.save_eval_cache(update.save, drop=update.drop)
     t["evaluate"] = time.perf_counter() - t0
@@ -150,11 +155,13 @@ def prepare(
     t1 = time.perf_counter()
     cache = DigestCache(known=store.digest_cache(_digest_prefix(result)))
     desired = desired_state(result, naming, cache)
+    if touched:
+        desired = replace(desired, touched=touched)
     if cache.fresh:
         store.save_digests(cache.fresh)
     special = special_file_warnings(desired)
     if special:
-        result = dataclasses.replace(result, warnings=result.warnings + special)
+        result = replace(result, warnings=result.warnings + special)
     t["hash"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     observed = with_health(observe(engine, store.install_id, desired), marks or {})
@@ -163,7 +170,13 @@ def prepare(
     the_plan = plan(desired, observed, recorded, PlanOptions(pull=settings.pull))
     elsewhere = _run_elsewhere(result, the_plan, engine, naming)
     if elsewhere:
-        result = dataclasses.replace(result, warnings=result.warnings + elsewhere)
+        result = replace(result, warnings=result.warnings + elsewhere)
+    collect = gc_apps(the_plan, desired, settings.keep_images)
+    if collect:  # a build or replace: list those apps' images (never on a no-op pass)
+        images = engine.list_images([naming.image_repo(a) for a in collect])
+        the_plan = collect_images(the_plan, desired, observed, images,
+                                  {a: store.images_for(a) for a in collect}, naming,
+                                  settings.keep_images)
     return Prepared(result, desired, observed, recorded, the_plan, t)
 
 
@@ -196,14 +209,14 @@ def _run_elsewhere(result: EvalResult, the_plan: Plan, engine: Engine, naming: N
 
 def _apply(prepared: Prepared, selected: Plan, *, settings: Settings, store: Store,
            engine: Engine, command: str, on_event: Callable[[str, StepOutcome], None],
-           on_switch: SwitchHook | None) -> ApplyResult:
+           on_switch: SwitchHook | None, on_hold: HoldHook | None) -> ApplyResult:
     """Apply a plan and record it as one run with per-step outcomes."""
     run_id = store.begin_run(command, selected.render())
     applied = apply_plan(
         selected, prepared.desired, prepared.observed, engine=engine, recorder=store,
         naming=_naming(settings, store),
         options=ApplyOptions(parallel=settings.parallel, health_timeout=settings.health_timeout,
-                             on_switch=on_switch),
+                             on_switch=on_switch, on_hold=on_hold),
         on_event=on_event,
     )
     outcome: RunOutcome = "ok" if applied.ok else ("partial" if applied.changed else "failed")
@@ -226,9 +239,11 @@ def run_pass(
     dry_run: bool = False,
     evaluation: EvalResult | None = None,
     marks: Mapping[str, str] | None = None,
+    touched: frozenset[str] = frozenset(),
     select: Callable[[Prepared], Plan] | None = None,
     on_event: Callable[[str, StepOutcome], None] = lambda kind, outcome: None,
     on_switch: SwitchHook | None = None,
+    on_hold: HoldHook | None = None,
 ) -> PassResult:
     """The one pass body: prepare, adopt, apply what `select` keeps of the plan, record.
 
@@ -240,11 +255,15 @@ def run_pass(
     - `select(prepared) -> Plan`: the part of the plan to apply (watch holds back apps that are
       backing off; `ace run` keeps one app's image steps). Default: all of it.
     - `dry_run`: prepare and stop (nothing adopted, applied or recorded).
+    - `marks`, `touched`: what `ace watch` saw (unhealthy containers, dev sources changed).
+    - `on_switch`, `on_hold`: the proxy's hooks (a new container serves; hold an app's
+      requests while its container restarts in place).
     """
     cycle = cycle or uuid.uuid4().hex[:8]
     with bound(cycle=cycle):
         start = time.perf_counter()
-        prepared = prepare(settings, store, engine, evaluation=evaluation, marks=marks)
+        prepared = prepare(settings, store, engine, evaluation=evaluation, marks=marks,
+                           touched=touched)
         if evaluation is None:
             for err in prepared.evaluation.errors:
                 log.warning("app_error", app=err.app, file=err.file, line=err.line,
@@ -262,7 +281,7 @@ def run_pass(
             if selected.steps:
                 applied = _apply(prepared, selected, settings=settings, store=store,
                                  engine=engine, command=command, on_event=on_event,
-                                 on_switch=on_switch)
+                                 on_switch=on_switch, on_hold=on_hold)
         seconds = time.perf_counter() - start
         log.info("pass_finished", seconds=round(seconds, 3), dry_run=dry_run)
     return PassResult(cycle, reason, prepared, selected, applied, adopted, seconds)

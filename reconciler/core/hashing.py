@@ -7,7 +7,10 @@ releases and Python versions; tests pin known values. File digests are cached by
 Special files in a context are never opened (reading a FIFO would wait for a writer forever).
 `docker build` sends FIFOs and device nodes as empty entries (they end up in the image as
 such) and leaves sockets out, so a FIFO or device counts by its name and kind, a socket not at
-all; `hash_build_inputs` returns every one of them, for a warning.
+all; `hash_build_inputs` returns every one of them, for a warning. A dev image's hash reads
+only its container file and env files (an env file that is not a regular file counts by its
+kind, unread); `hash_dev_inputs` still lists the build context's special files (a stat walk,
+no reads), since docker sends that context to build the dev image.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ __all__ = [
     "canonical_json",
     "context_files",
     "hash_build_inputs",
+    "hash_dev_inputs",
+    "special_files",
     "special_kind",
     "spec_json",
     "version_of",
@@ -156,20 +161,73 @@ def hash_build_inputs(
     return _sha(value), tuple(manifest), tuple(special)
 
 
+def special_files(context_dir: str) -> tuple[tuple[str, str], ...]:
+    """The FIFOs, sockets and devices docker would meet in a build context, as (relative path,
+    kind), found by lstat alone (.dockerignore honoured)."""
+    out: list[tuple[str, str]] = []
+    for rel, _, st in context_files(context_dir):
+        kind = special_kind(st.st_mode)
+        if kind:
+            out.append((rel, kind))
+    return tuple(out)
+
+
+def hash_dev_inputs(
+    *,
+    build_dir: str,
+    containerfile: str,
+    build_args: Iterable[tuple[str, str]],
+    target: str,
+    env_files: Iterable[tuple[str, str]],
+    cache: DigestCache,
+) -> tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """(hash, manifest, special files of the build dir) of a dev image: the hash covers the
+    container file, build args, target stage, build dir and the contents of the `env_files`
+    ((relative path, absolute path); an absent one counts as "absent", one that is not a
+    regular file by its kind, never opened) — not the rest of the source, which the dev
+    container mounts. Special files: see the module doc."""
+    manifest: list[tuple[str, str]] = []
+    for rel, path in sorted(env_files):
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            manifest.append((rel, "absent"))
+            continue
+        regular = stat.S_ISREG(st.st_mode)
+        manifest.append((rel, cache.digest(path, st) if regular
+                         else special_kind(st.st_mode) or "special"))
+    value = {
+        "scheme": HASH_SCHEME,
+        "dev": True,
+        "containerfile": cache.digest(containerfile, os.lstat(containerfile)),
+        "containerfile_name": os.path.basename(containerfile),
+        "args": sorted([k, v] for k, v in build_args),
+        "target": target,
+        "build_dir": build_dir,
+        "env_files": manifest,
+    }
+    return _sha(value), tuple(manifest), special_files(build_dir)
+
+
 def spec_json(spec: ContainerSpec) -> str:
-    """Canonical JSON of everything that defines a running container."""
-    return canonical_json(
-        {
-            "scheme": HASH_SCHEME,
-            "image": spec.image,
-            "port": spec.port,
-            "command": list(spec.command),
-            "env": sorted([k, v] for k, v in spec.env),
-            "volumes": sorted([list(v) for v in spec.volumes]),
-            "cpus": spec.cpus,
-            "memory": spec.memory,
-        }
-    )
+    """Canonical JSON of everything that defines a running container. Keys added after the
+    first release (entrypoint, workdir) appear only when set, so the versions of containers
+    that do not use them never change."""
+    doc: dict[str, object] = {
+        "scheme": HASH_SCHEME,
+        "image": spec.image,
+        "port": spec.port,
+        "command": list(spec.command),
+        "env": sorted([k, v] for k, v in spec.env),
+        "volumes": sorted([list(v) for v in spec.volumes]),
+        "cpus": spec.cpus,
+        "memory": spec.memory,
+    }
+    if spec.entrypoint:
+        doc["entrypoint"] = list(spec.entrypoint)
+    if spec.workdir:
+        doc["workdir"] = spec.workdir
+    return canonical_json(doc)
 
 
 def version_of(spec: ContainerSpec) -> str:

@@ -1,8 +1,8 @@
-"""The proxy's address: `--listen` parsing, the loopback check, and the records
+"""The proxy's address: `--listen` parsing, the loopback check, the records
 `<state dir>/proxy-<pid>-<port>.json` each running proxy writes (and removes when it stops) so
 that `ace status` can show each app's public URL — one record per proxy, so two proxies of one
-state dir never remove each other's. Imports nothing heavy (the CLI loads it on every
-`ace status`)."""
+state dir never remove each other's — and the defaults the CLI shows. Imports nothing heavy
+(the CLI loads it on every `ace status`)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,17 @@ from pathlib import Path
 
 from apps.model import App
 
-__all__ = ["DEFAULT_LISTEN", "RECORD", "is_loopback", "live_proxies", "parse_listen",
-           "public_base", "public_urls", "record_path"]
+__all__ = ["DEFAULT_LISTEN", "RECORD", "UPSTREAM_TIMEOUT", "is_loopback", "live_proxies",
+           "parse_listen", "public_base", "public_urls", "record_path"]
 
 DEFAULT_LISTEN = "127.0.0.1:8000"
 RECORD = "proxy.json"  # the one record of earlier versions, still read while its writer runs
+# How long an upstream that took a request may stay silent before its response head (504).
+# Only the head: streamed bodies and upgraded connections have no time limit. 30 s is the
+# first-byte limit app platforms put behind their routers (Heroku's), so apps written for them
+# answer in time; a paused or hung container costs a request no longer than that, and once a
+# pass saw it not running, its requests answer 503 at once.
+UPSTREAM_TIMEOUT = 30.0
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -40,8 +46,9 @@ def is_loopback(host: str) -> bool:
 
 
 def public_urls(apps: Sequence[App], base: str) -> dict[str, str]:
-    """app path -> its public URL on the proxy, for apps with at least one route."""
-    return {a.path: base + a.path.rstrip("/") + "/" for a in apps if a.routes}
+    """app path -> its public URL on the proxy, for apps with at least one route and static
+    apps."""
+    return {a.path: base + a.path.rstrip("/") + "/" for a in apps if a.routes or a.static_only}
 
 
 def record_path(state_dir: Path, pid: int, port: int) -> Path:

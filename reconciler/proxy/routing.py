@@ -1,5 +1,5 @@
-"""The routing table: public path prefixes of every app's `ace.proxy` routes, and where each app's
-container currently answers.
+"""The routing table: public path prefixes of every app's `ace.proxy` routes (and of each static
+app's files), and where each app's container currently answers.
 
 An app at `/web` with `ace.proxy("/api", ...)` owns the public prefix `/web/api`; the longest
 prefix (in segments) wins; an app at `/` with route `/` catches everything else. Entries are
@@ -8,6 +8,7 @@ mutable and lives across rebuilds, so a switch to a new container is one assignm
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -20,11 +21,13 @@ from reconciler.core.types import (
     current_container,
 )
 from reconciler.proxy.paths import NormPath, join_prefix, prefix_segments
+from reconciler.proxy.static import StaticSite
 
-__all__ = ["CONTAINER_URL", "Backend", "Entry", "Match", "Slot", "Table", "build_entries",
-           "container_backends"]
+__all__ = ["CONTAINER_URL", "STATIC_URL", "Backend", "Entry", "Match", "Slot", "Table",
+           "build_entries", "container_backends"]
 
 CONTAINER_URL = "<CONTAINER_URL>"
+STATIC_URL = "<STATIC>"  # the route of a static app's entry: its files, served by the proxy
 
 
 class Backend:
@@ -84,6 +87,7 @@ class Entry:
     app_segs: tuple[str, ...]
     external: Backend | None = None  # None: the app's container
     redirect_bare_path: bool = False  # the app asked for it (ace.app(redirect_bare_path=True))
+    static: StaticSite | None = None  # a static app: the proxy serves its files itself
 
     @property
     def redirect_bare(self) -> bool:
@@ -94,11 +98,14 @@ class Entry:
 
 @dataclass
 class Slot:
-    """An app's live state: the container that gets new requests, and its last error."""
+    """An app's live state: the container that gets new requests, and its last error. While
+    `hold` is set (a dev container restarting in place) new requests wait for it."""
 
     app: str
     backend: Backend | None = None
+    hold: asyncio.Event | None = None
     error: str = ""
+    state: str = ""  # why no container serves, when none does ("its container ... is paused")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +140,9 @@ class Table:
 
 
 def build_entries(apps: Sequence[App]) -> list[Entry]:
-    """Entries for every route of every app. An external upstream URL that does not parse gives
-    no entry for that route (the app's other routes still work)."""
+    """Entries for every route of every app, and one for the app path of each static app (after
+    its routes: a route at the same prefix wins). An external upstream URL that does not parse
+    gives no entry for that route (the app's other routes still work)."""
     out: list[Entry] = []
     for a in apps:
         for r in a.routes:
@@ -147,6 +155,10 @@ def build_entries(apps: Sequence[App]) -> list[Entry]:
             prefix = join_prefix(a.path, r.path)
             out.append(Entry(a.path, a.name, prefix, prefix_segments(prefix), r,
                              prefix_segments(a.path), external, a.redirect_bare_path))
+        if a.static_only:
+            segs = prefix_segments(a.path)
+            out.append(Entry(a.path, a.name, join_prefix(a.path, "/"), segs,
+                             Route("/", STATIC_URL), segs, static=StaticSite.of(a, len(segs))))
     return out
 
 
@@ -154,22 +166,35 @@ def container_backends(desired: DesiredState, observed: ObservedState
                        ) -> dict[str, tuple[Backend | None, str]]:
     """app -> (backend of its serving container, container id) for each service app: the newest
     running container of the desired version, else the newest running one of any version (an
-    old version keeps serving while a new one builds)."""
+    old version keeps serving while a new one builds). An app with no running container gets
+    (None, what its newest container is doing: "paused", "exited: Exited (3) ...", or "")."""
     out: dict[str, tuple[Backend | None, str]] = {}
     by_app: dict[str, list[ObservedContainer]] = {}
     for c in observed.containers:
-        if c.state == "running" and c.host_port:
-            by_app.setdefault(c.app, []).append(c)
+        by_app.setdefault(c.app, []).append(c)
     for a in desired.apps:
         if not a.service:
             continue
-        best = current_container(by_app.get(a.path, []), a.path, a.version)
+        mine = by_app.get(a.path, [])
+        best = current_container([c for c in mine if c.state == "running" and c.host_port],
+                                 a.path, a.version)
         if best is None:
-            out[a.path] = (None, "")
+            out[a.path] = (None, _not_running(mine))
             continue
         out[a.path] = (Backend(a.scheme, "127.0.0.1", best.host_port or 0,
                                direct=_split(best.address)), best.id)
     return out
+
+
+def _not_running(containers: list[ObservedContainer]) -> str:
+    """What the newest of an app's containers (none of them serving) is doing, for its page."""
+    if not containers:
+        return ""
+    c = max(containers, key=lambda c: c.created)
+    if c.state == "running":
+        return "its container publishes no port"
+    detail = f": {c.status}" if c.status and c.status.lower() != c.state else ""
+    return f"its container {c.name} is {c.state}{detail}"
 
 
 def _split(address: str) -> tuple[str, int] | None:

@@ -11,7 +11,13 @@ from typing import TypeVar
 
 import pytest
 
-from reconciler.core.hashing import DigestCache, context_files, hash_build_inputs, version_of
+from reconciler.core.hashing import (
+    DigestCache,
+    context_files,
+    hash_build_inputs,
+    hash_dev_inputs,
+    version_of,
+)
 from reconciler.core.types import ContainerSpec
 
 T = TypeVar("T")
@@ -140,3 +146,35 @@ def test_file_swapped_for_fifo_after_lstat_does_not_block(tmp_path: Path) -> Non
             return f"error: {exc}"
 
     assert _bounded(digest, ctx / "index.html").startswith("error:")
+
+
+def _dev_hash(ctx: Path, containerfile: Path) -> tuple[str, tuple, tuple]:
+    return hash_dev_inputs(build_dir=str(ctx), containerfile=str(containerfile), build_args=(),
+                           target="dev", env_files=[("requirements.txt",
+                                                     str(ctx / "requirements.txt"))],
+                           cache=DigestCache())
+
+
+def test_dev_hash_never_opens_special_files(tmp_path: Path) -> None:
+    """A dev image's hash counts a FIFO env file by its kind without opening it, lists the
+    build dir's FIFOs and sockets (docker sends that dir to build the dev image), and a
+    container file that is a FIFO is an OSError (the app held), never a wait for a writer."""
+    ctx = _ctx(tmp_path)
+    absent, _, none = _dev_hash(ctx, ctx / "Containerfile")
+    assert none == ()
+    os.mkfifo(ctx / "requirements.txt")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(ctx / "app.sock"))
+        h, manifest, special = _bounded(lambda: _dev_hash(ctx, ctx / "Containerfile"),
+                                        ctx / "requirements.txt")
+    assert manifest == (("requirements.txt", "fifo"),) and h != absent
+    assert special == (("app.sock", "socket"), ("requirements.txt", "fifo"))
+    os.mkfifo(ctx / "Devfile")
+
+    def hash_fifo_containerfile() -> str:
+        try:
+            return _dev_hash(ctx, ctx / "Devfile")[0]
+        except OSError as exc:
+            return f"error: {exc}"
+
+    assert _bounded(hash_fifo_containerfile, ctx / "Devfile").startswith("error:")
