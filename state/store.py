@@ -17,7 +17,15 @@ from types import TracebackType
 from typing import get_args
 
 from apps.errors import StateError
-from state.db import connect, derive_install_id, dump_pairs, load_pairs, transaction, translated
+from state.db import (
+    connect,
+    damaged,
+    derive_install_id,
+    dump_pairs,
+    load_pairs,
+    transaction,
+    translated,
+)
 from state.records import (
     ContainerRecord,
     DigestEntries,
@@ -68,7 +76,7 @@ class Store:
         try:
             conn = connect(path)
         except sqlite3.Error as e:
-            raise StateError(f"cannot open state database {path}: {e}") from e
+            raise damaged(path, e) or StateError(f"cannot open state database {path}: {e}") from e
         try:
             with translated(path):
                 prepare(conn, path, install_id)

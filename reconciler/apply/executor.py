@@ -22,6 +22,7 @@ from reconciler.apply.mounts import app_mounts
 from reconciler.core.desired import Naming
 from reconciler.core.types import (
     LABEL_APP,
+    LABEL_APPS_FILE,
     LABEL_HEALTH,
     LABEL_INPUTS,
     LABEL_INSTALL,
@@ -172,6 +173,7 @@ def _labels(naming: Naming, app: DesiredApp) -> dict[str, str]:
         LABEL_PORT: str(app.spec.port),
         LABEL_SCHEME: app.scheme,
         LABEL_HEALTH: app.health,
+        **({LABEL_APPS_FILE: naming.apps_file} if naming.apps_file else {}),
     }
 
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import apps
-from apps.model import EvalResult
+from apps.errors import EngineError
+from apps.locate import entry_column
+from apps.model import EvalError, EvalResult
 from reconciler.apply.executor import (
     ApplyOptions,
     ApplyResult,
@@ -28,12 +30,12 @@ from reconciler.apply.executor import (
     apply_plan,
 )
 from reconciler.apply.observe import observe, with_health
-from reconciler.core.desired import Naming, desired_state
+from reconciler.core.desired import Naming, desired_state, special_file_warnings
 from reconciler.core.gc import DEFAULT_KEEP_IMAGES, collect_images, gc_apps
 from reconciler.core.hashing import DigestCache
 from reconciler.core.planner import PlanOptions, PullPolicy, plan
 from reconciler.core.types import DesiredState, ObservedState, Plan, RecordedState
-from reconciler.driver.ports import Engine
+from reconciler.driver.ports import Engine, SeesOtherInstalls
 from reconciler.logs import bound, get_logger
 from state import RunOutcome, Store
 from state.records import StepOutcome as StoredOutcome
@@ -120,6 +122,11 @@ class PassResult:
         return self.applied is not None and self.applied.changed
 
 
+def _naming(settings: Settings, store: Store) -> Naming:
+    return Naming(store.install_id, str(settings.state_dir),
+                  apps_file=os.path.abspath(settings.apps_file))
+
+
 def _digest_prefix(result: EvalResult) -> str:
     dirs = [a.container.build_dir for a in result.apps if a.container and a.container.build_dir]
     return os.path.commonpath(dirs) if dirs else "/"
@@ -131,8 +138,9 @@ def prepare(
 ) -> Prepared:
     """Evaluate (unless given), hash, observe and plan. `marks` (container id -> "unhealthy:
     ...") are written onto the observed containers before planning; `touched` names the dev
-    apps whose mounted source changed. Writes only changed file digests and evaluation-cache
-    entries."""
+    apps whose mounted source changed. Special files found in build contexts (dev apps' too)
+    are added to the evaluation's warnings. Writes only changed file digests and
+    evaluation-cache entries."""
     t: dict[str, float] = {}
     t0 = time.perf_counter()
     result = evaluation
@@ -143,7 +151,7 @@ def prepare(
         )
         store.save_eval_cache(update.save, drop=update.drop)
     t["evaluate"] = time.perf_counter() - t0
-    naming = Naming(store.install_id, str(settings.state_dir))
+    naming = _naming(settings, store)
     t1 = time.perf_counter()
     cache = DigestCache(known=store.digest_cache(_digest_prefix(result)))
     desired = desired_state(result, naming, cache)
@@ -151,12 +159,18 @@ def prepare(
         desired = replace(desired, touched=touched)
     if cache.fresh:
         store.save_digests(cache.fresh)
+    special = special_file_warnings(desired)
+    if special:
+        result = replace(result, warnings=result.warnings + special)
     t["hash"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     observed = with_health(observe(engine, store.install_id, desired), marks or {})
     t["observe"] = time.perf_counter() - t2
     recorded = store.recorded()
     the_plan = plan(desired, observed, recorded, PlanOptions(pull=settings.pull))
+    elsewhere = _run_elsewhere(result, the_plan, engine, naming)
+    if elsewhere:
+        result = replace(result, warnings=result.warnings + elsewhere)
     collect = gc_apps(the_plan, desired, settings.keep_images)
     if collect:  # a build or replace: list those apps' images (never on a no-op pass)
         images = engine.list_images([naming.image_repo(a) for a in collect])
@@ -166,6 +180,33 @@ def prepare(
     return Prepared(result, desired, observed, recorded, the_plan, t)
 
 
+def _run_elsewhere(result: EvalResult, the_plan: Plan, engine: Engine, naming: Naming
+                   ) -> tuple[EvalError, ...]:
+    """A warning for each app the plan starts that another ace installation (another state
+    dir) already runs from the same apps file. One extra listing, only when the plan starts
+    something."""
+    starting = {s.app for s in the_plan.steps if s.action == "start"}
+    if not starting or not isinstance(engine, SeesOtherInstalls):
+        return ()
+    try:
+        others = engine.running_elsewhere(naming.install, naming.apps_file)
+    except EngineError:  # only a warning: the pass itself goes on
+        return ()
+    entries = {a.path: a.entry for a in result.apps}
+    out: dict[str, EvalError] = {}
+    for c in others:
+        if c.app in starting and c.app in entries and c.app not in out:
+            e = entries[c.app]
+            out[c.app] = EvalError(
+                c.app, e.file, e.line, entry_column(e),
+                f"another ace installation (another state dir) already runs app {c.app} of "
+                f"this apps file: container {c.name}; starting it here runs a second copy. "
+                "Manage an apps file from one state dir (--state-dir), or `ace down` in the "
+                "other",
+            )
+    return tuple(out.values())
+
+
 def _apply(prepared: Prepared, selected: Plan, *, settings: Settings, store: Store,
            engine: Engine, command: str, on_event: Callable[[str, StepOutcome], None],
            on_switch: SwitchHook | None, on_hold: HoldHook | None) -> ApplyResult:
@@ -173,7 +214,7 @@ def _apply(prepared: Prepared, selected: Plan, *, settings: Settings, store: Sto
     run_id = store.begin_run(command, selected.render())
     applied = apply_plan(
         selected, prepared.desired, prepared.observed, engine=engine, recorder=store,
-        naming=Naming(store.install_id, str(settings.state_dir)),
+        naming=_naming(settings, store),
         options=ApplyOptions(parallel=settings.parallel, health_timeout=settings.health_timeout,
                              on_switch=on_switch, on_hold=on_hold),
         on_event=on_event,

@@ -54,19 +54,23 @@ def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
             applies = store.last_applies()
     from reconciler.apply.health import probe_health
     from reconciler.core.report import app_errors, status_rows
-    from reconciler.proxy.address import public_base, public_urls
+    from reconciler.proxy.address import live_proxies, public_urls
 
     result, desired, observed = prepared.evaluation, prepared.desired, prepared.observed
-    base = public_base(settings.state_dir)  # "" unless `ace watch`/`ace serve` runs a proxy
+    proxies = live_proxies(settings.state_dir)  # of each `ace watch`/`ace serve` running
+    base = proxies[0] if proxies else ""
     rows = status_rows(desired, observed, probe_health(desired, observed),
                        public=public_urls(result.apps, base) if base else None,
                        errors=app_errors(result.errors), last_apply=applies,
                        stopped=prepared.recorded.stopped)
     if as_json:
         render.print_json({"apps": [r.to_json() for r in rows],
-                           "errors": [e.to_json() for e in result.errors]})
+                           "errors": [e.to_json() for e in result.errors],
+                           "proxies": proxies})
     else:
         render.print_status(rows)
+        if len(proxies) > 1:
+            render.console.print("proxies serving this state dir: " + ", ".join(proxies))
         render.print_errors(result.errors)
 
 

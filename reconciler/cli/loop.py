@@ -77,10 +77,12 @@ def choose_reporter(log_json: bool) -> Reporter:
 
 
 def start_proxy(listen: str, state_dir: Path, drain: float = 10.0, *, required: bool = True,
-                upstream_timeout: float = UPSTREAM_TIMEOUT) -> ProxyService | None:
+                has_no_proxy: bool = True, upstream_timeout: float = UPSTREAM_TIMEOUT
+                ) -> ProxyService | None:
     """Bind the proxy; warn on stderr when it is not loopback-only. When it cannot bind: an
     AceError, or (not `required`) a warning and None: `ace watch` on the default address keeps
-    working when another ace already serves there."""
+    working when another ace already serves there. `has_no_proxy`: the command has a
+    --no-proxy option to suggest (`ace serve` has not)."""
     from reconciler.proxy.service import ProxyService
 
     try:
@@ -97,7 +99,9 @@ def start_proxy(listen: str, state_dir: Path, drain: float = 10.0, *, required: 
     except OSError as exc:
         msg = f"proxy cannot listen on {listen}: {exc.strerror or exc}"
         if required:
-            raise AceError(f"{msg} (use --listen HOST:PORT, or --no-proxy)") from None
+            fix = ("use --listen HOST:PORT, or --no-proxy" if has_no_proxy else
+                   "use --listen HOST:PORT with a free port, or stop what listens there")
+            raise AceError(f"{msg} ({fix})") from None
         print(f"warning: {msg}; watching without the proxy (use --listen HOST:PORT)",
               file=sys.stderr)
         return None

@@ -48,7 +48,7 @@ def serve(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
                                  health_timeout=health_timeout, deadline=deadline,
                                  keep_images=keep_images)
         reporter = choose_reporter(log_json)
-        proxy = start_proxy(listen, settings.state_dir, drain,
+        proxy = start_proxy(listen, settings.state_dir, drain, has_no_proxy=False,
                             upstream_timeout=upstream_timeout)
         assert proxy is not None
         run_loop(settings, reporter, proxy, resync=resync, down_on_exit=down_on_exit,

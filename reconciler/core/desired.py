@@ -13,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from apps.model import App, ContainerConfig, DevSettings, EvalResult
+from apps.model import App, ContainerConfig, DevSettings, EvalError, EvalResult
 from reconciler.core.hashing import (
     DigestCache,
     hash_build_inputs,
@@ -23,7 +23,7 @@ from reconciler.core.hashing import (
 )
 from reconciler.core.types import BuildInputs, ContainerSpec, DesiredApp, DesiredState
 
-__all__ = ["Naming", "desired_state", "desired_app", "slug"]
+__all__ = ["Naming", "desired_state", "desired_app", "slug", "special_file_warnings"]
 
 
 def slug(app_path: str) -> str:
@@ -38,6 +38,7 @@ class Naming:
 
     install: str
     state_dir: str
+    apps_file: str = ""  # absolute; labels containers, so other installations can tell
 
     def image_repo(self, app_path: str) -> str:
         return f"ace-{self.install}/{slug(app_path)}"
@@ -100,7 +101,7 @@ def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | No
         return _dev_app(app, cfg, cfg.dev, naming, cache)
     build: BuildInputs | None = None
     if cfg.kind == "build":
-        input_hash, files = hash_build_inputs(
+        input_hash, files, special = hash_build_inputs(
             context_dir=cfg.build_dir,
             containerfile=cfg.containerfile,
             build_args=cfg.build_args,
@@ -114,6 +115,7 @@ def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | No
             build_args=cfg.build_args,
             input_hash=input_hash,
             files=files,
+            special=special,
         )
     else:
         image = _image_ref(cfg.image)
@@ -146,7 +148,7 @@ def _dev_app(app: App, cfg: ContainerConfig, dev: DevSettings, naming: Naming,
              cache: DigestCache) -> DesiredApp:
     """A dev-mode app: the dev image, and a container running the dev command in the mounted
     source (which replaces a volume at the same target, as do the additional mounts)."""
-    input_hash, files = hash_dev_inputs(
+    input_hash, files, special = hash_dev_inputs(
         build_dir=cfg.build_dir,
         containerfile=cfg.containerfile,
         build_args=cfg.build_args,
@@ -157,7 +159,7 @@ def _dev_app(app: App, cfg: ContainerConfig, dev: DevSettings, naming: Naming,
     image = naming.dev_image_tag(app.path, input_hash)
     build = BuildInputs(context_dir=cfg.build_dir, containerfile=cfg.containerfile,
                         build_args=cfg.build_args, input_hash=input_hash, files=files,
-                        target=dev.target)
+                        special=special, target=dev.target)
     volumes, secrets = _mounts(app, cfg, naming)
     extra = [("bind", cfg.source_dir, dev.dir, False)] + [
         ("volume", naming.volume_name(app.path, name), target, False)
@@ -209,3 +211,25 @@ def desired_state(result: EvalResult, naming: Naming, cache: DigestCache) -> Des
         apps=tuple(apps), held=frozenset(held), declared=declared, prune=result.apps_file_ok,
         static=frozenset(a.path for a in result.apps if a.static_only and a.container is None),
     )
+
+
+def special_file_warnings(desired: DesiredState) -> tuple[EvalError, ...]:
+    """One warning per FIFO, socket or device in a build context: ace never reads them (a FIFO
+    would block the pass), and docker sends FIFOs and devices as empty entries, sockets not."""
+    out: list[EvalError] = []
+    for app in desired.apps:
+        if app.build is None:
+            continue
+        for rel, kind in app.build.special:
+            if kind == "socket":
+                what = "docker leaves sockets out of the build"
+            elif app.mode == "dev":  # the dev image's hash reads no context file
+                what = f"docker sends it as an empty {kind} to build the dev image"
+            else:
+                what = f"docker sends it as an empty {kind}; ace hashes its name only"
+            out.append(EvalError(
+                app.path, os.path.join(app.build.context_dir, rel), 0, 0,
+                f"{kind} {rel} in the build context is not read ({what}); add it to "
+                ".dockerignore, or move it out of the build context",
+            ))
+    return tuple(out)

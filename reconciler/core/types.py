@@ -14,6 +14,7 @@ from state.records import Pairs, RecordedApp, RecordedState
 
 __all__ = [
     "LABEL_APP",
+    "LABEL_APPS_FILE",
     "LABEL_HEALTH",
     "LABEL_INPUTS",
     "LABEL_INSTALL",
@@ -44,6 +45,7 @@ LABEL_APP = "dev.ace.app"  # app path, e.g. "/web"
 LABEL_VERSION = "dev.ace.version"  # container version hash
 LABEL_INPUTS = "dev.ace.inputs"  # image build-input hash
 LABEL_PORT = "dev.ace.port"  # container port
+LABEL_APPS_FILE = "dev.ace.apps_file"  # absolute path of the apps file that declared the app
 # how the service is probed: lets status probe a container whose app no longer evaluates
 LABEL_SCHEME = "dev.ace.scheme"  # "http" or "https"
 LABEL_HEALTH = "dev.ace.health"  # health path, e.g. "/"
@@ -55,13 +57,16 @@ Action = Literal["build", "pull", "start", "replace", "restart", "stop", "remove
 @dataclass(frozen=True, slots=True)
 class BuildInputs:
     """A build's inputs. `input_hash` is the content hash of all of them; `files` maps each
-    context file (relative path, .dockerignore honoured) to its digest, for change causes."""
+    context file (relative path, .dockerignore honoured) to its digest, for change causes;
+    `special` holds the context's FIFOs, sockets and devices as (relative path, kind): never
+    read, worth a warning."""
 
     context_dir: str
     containerfile: str  # absolute path
     build_args: Pairs
     input_hash: str
     files: Pairs = ()
+    special: Pairs = ()
     target: str = ""  # build only up to this stage (dev mode); "" = the whole file
 
 

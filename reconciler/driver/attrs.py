@@ -6,7 +6,7 @@ dicts. Host ports are only ever read from 127.0.0.1 bindings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +22,8 @@ from reconciler.core.types import (
     ObservedImage,
 )
 
-__all__ = ["container_from_inspect", "container_from_listing", "image_from_listing"]
+__all__ = ["container_from_inspect", "container_from_listing", "image_from_listing",
+           "running_elsewhere"]
 
 _STATUS = {"running": "Up", "created": "Created"}  # inspect has no status text: like listings
 
@@ -122,3 +123,14 @@ def _unix(stamp: str) -> int:
     except ValueError:
         return 0
     return int(parsed.timestamp())
+
+
+def running_elsewhere(rows: Sequence[Mapping[str, Any]], install: str
+                      ) -> tuple[ObservedContainer, ...]:
+    """From a listing of ace's running containers: the services (version-labelled) of other
+    installations than `install`, by name."""
+    return tuple(sorted(
+        (container_from_listing(r) for r in rows
+         if (r.get("Labels") or {}).get(LABEL_INSTALL, install) != install
+         and (r.get("Labels") or {}).get(LABEL_VERSION)),
+        key=lambda c: c.name))

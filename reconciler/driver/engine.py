@@ -21,8 +21,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from apps.errors import EngineError
-from reconciler.core.types import LABEL_INSTALL, ObservedContainer, ObservedImage
-from reconciler.driver.attrs import container_from_listing, image_from_listing
+from reconciler.core.types import (
+    LABEL_APPS_FILE,
+    LABEL_INSTALL,
+    LABEL_MANAGED,
+    ObservedContainer,
+    ObservedImage,
+)
+from reconciler.driver.attrs import container_from_listing, image_from_listing, running_elsewhere
 from reconciler.driver.hostnet import engine_networks, only_reachable
 from reconciler.driver.podman import PODMAN_HEADER, containers_as_docker, images_as_docker
 from reconciler.driver.ports import CommandResult, VolumeMount
@@ -154,6 +160,14 @@ class DockerEngine:
         listed = only_reachable((container_from_listing(r) for r in rows),
                                 engine_networks(self._base_url))
         return tuple(sorted(listed, key=lambda c: c.name))
+
+    def running_elsewhere(self, install: str, apps_file: str) -> tuple[ObservedContainer, ...]:
+        if self._raw is None:
+            return self.sdk.running_elsewhere(install, apps_file)
+        filters = json.dumps({"label": [f"{LABEL_MANAGED}=1", f"{LABEL_APPS_FILE}={apps_file}"],
+                              "status": ["running"]})
+        rows = self._get_json("/containers/json", "list ace's containers", {"filters": filters})
+        return running_elsewhere(rows, install)
 
     def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:
         if self._raw is None:

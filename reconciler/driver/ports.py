@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from apps.errors import EngineError
 from reconciler.core.types import ObservedContainer, ObservedImage
 
-__all__ = ["CommandResult", "Engine", "ImageInUse", "NotManaged", "VolumeMount"]
+__all__ = ["CommandResult", "Engine", "ImageInUse", "NotManaged", "SeesOtherInstalls",
+           "VolumeMount"]
 
 
 class NotManaged(EngineError):
@@ -142,4 +143,16 @@ class Engine(Protocol):
     ) -> CommandResult:
         """A fresh --rm container of `image` running `command`; stdout/stderr kept apart.
         `on_output` gets the output (both streams, as text) while the command runs."""
+        ...
+
+
+@runtime_checkable
+class SeesOtherInstalls(Protocol):
+    """An engine that can say which apps other ace installations run (an optional capability:
+    without it, ace does not warn about starting an app another installation runs)."""
+
+    def running_elsewhere(self, install: str, apps_file: str) -> tuple[ObservedContainer, ...]:
+        """Running service containers of apps of `apps_file` (their apps-file label) that
+        ace installations other than `install` made: ONE listing, read only (nothing of
+        another installation is ever touched)."""
         ...

@@ -23,6 +23,7 @@ import docker.types
 
 from apps.errors import EngineError
 from reconciler.core.types import (
+    LABEL_APPS_FILE,
     LABEL_INSTALL,
     LABEL_MANAGED,
     LABEL_PORT,
@@ -33,6 +34,7 @@ from reconciler.driver.attrs import (
     container_from_inspect,
     container_from_listing,
     image_from_listing,
+    running_elsewhere,
 )
 from reconciler.driver.buildctx import build_source
 from reconciler.driver.buildkit import build_with_cli, find_buildkit_cli, needs_buildkit
@@ -118,6 +120,13 @@ class SdkEngine:
         listed = only_reachable((container_from_listing(r) for r in rows),
                                 engine_networks(self._base_url))
         return tuple(sorted(listed, key=lambda c: c.name))
+
+    def running_elsewhere(self, install: str, apps_file: str) -> tuple[ObservedContainer, ...]:
+        with translated("list ace's containers"):
+            rows = self._api.containers(filters={
+                "label": [f"{LABEL_MANAGED}=1", f"{LABEL_APPS_FILE}={apps_file}"],
+                "status": "running"})
+        return running_elsewhere(rows, install)
 
     def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:
         with translated("list images"):

@@ -1,7 +1,8 @@
 """ace's HTTP proxy: one stable address serving every app's `ace.proxy` routes and static apps'
 files.
 
-- `address`: `--listen` parsing, loopback check, public URLs (light: no asyncio)
+- `address`: `--listen` parsing, loopback check, public URLs, each running proxy's record
+  (light: no asyncio)
 - `routing`: public prefixes, strip rules, the per-app slot of the serving container
 - `paths`: request path normalisation (no traversal into another app's prefix)
 - `static`: static apps' files, served from their source directories (no container)

@@ -2,8 +2,8 @@
 the reconcile side calls `update` after each pass and `switch` (the executor's `on_switch`) when a
 new container of an app passed its health check, before the old one is stopped.
 
-While it runs, `<state dir>/proxy.json` records its address, so `ace status` can show each app's
-public URL."""
+While it runs, `<state dir>/proxy-<pid>-<port>.json` records its address, so `ace status` can
+show each app's public URL; it is removed when the proxy stops (see proxy/address.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -21,11 +22,12 @@ from apps.model import App
 from reconciler.core.types import DesiredState, ObservedState
 from reconciler.proxy.address import (
     DEFAULT_LISTEN,
-    RECORD,
     UPSTREAM_TIMEOUT,
     is_loopback,
+    live_proxies,
     parse_listen,
     public_urls,
+    record_path,
 )
 from reconciler.proxy.request import DEFAULT_PARSER
 from reconciler.proxy.routing import Backend, Table, build_entries, container_backends
@@ -55,6 +57,7 @@ class ProxyService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
+        self._record: Path | None = None
         self._last: tuple[Sequence[App], DesiredState, ObservedState, dict[str, str],
                           list[dict[str, Any]]] | None = None
 
@@ -78,9 +81,12 @@ class ProxyService:
         ready.result(timeout=10)
         if self.state_dir is not None:
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.state_dir / f".{RECORD}.{os.getpid()}"
-            tmp.write_text(json.dumps({"url": self.base_url, "pid": os.getpid()}))
-            tmp.replace(self.state_dir / RECORD)
+            live_proxies(self.state_dir, prune=True)  # records left by killed proxies go
+            self._record = record_path(self.state_dir, os.getpid(), self.port)
+            tmp = self._record.with_name("." + self._record.name)
+            tmp.write_text(json.dumps({"url": self.base_url, "pid": os.getpid(),
+                                       "started": time.time()}))
+            tmp.replace(self._record)
 
     def _run(self, ready: Future[None]) -> None:
         loop = self._loop = _new_loop()
@@ -107,11 +113,9 @@ class ProxyService:
             loop.close()
 
     def stop(self) -> None:
-        if self.state_dir is not None:
-            rec = self.state_dir / RECORD
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                if json.loads(rec.read_text())["pid"] == os.getpid():
-                    rec.unlink()
+        if self._record is not None:  # this proxy's own record, never another's
+            self._record.unlink(missing_ok=True)
+            self._record = None
         if self._loop is not None and self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:

@@ -94,6 +94,7 @@ class Watch:
         self.in_pass = False
         self._errors: tuple[EvalError, ...] = ()
         self._warnings: tuple[EvalError, ...] = ()
+        self._pass_warnings: tuple[EvalError, ...] = ()  # found by the pass (special files)
         self._last: tuple[DesiredState, ObservedState] | None = None
         self._down_since: float | None = None
         self._engine_fails = 0
@@ -222,6 +223,10 @@ class Watch:
         finally:
             lock.release()
         self.passes += 1
+        found = tuple(w for w in res.evaluation.warnings if w not in warnings)
+        if found != self._pass_warnings:  # told once each, like evaluation warnings
+            self.reporter.app_warnings([w for w in found if w not in self._pass_warnings])
+            self._pass_warnings = found
         if self._down_since is not None:
             self.reporter.engine_back(self.clock() - self._down_since)
             self._down_since, self._engine_fails = None, 0

@@ -26,7 +26,7 @@ from reconciler.cli.app import app as cli_app
 from reconciler.core.report import status_rows
 from reconciler.core.types import DesiredState, ObservedState
 from reconciler.driver.engine import DockerEngine
-from reconciler.proxy.address import RECORD
+from reconciler.proxy.address import RECORD, public_base
 from reconciler.proxy.service import ProxyService
 from tests.fakes import FakeEngine
 from tests.proxy.kit import get_json
@@ -188,13 +188,12 @@ def _serve_static_site(tmp_path: Path, env: dict[str, str]) -> None:
                              "--listen", "127.0.0.1:0", "--log-json"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        record = tmp_path / ".ace" / RECORD
         deadline = time.monotonic() + 60
         base, status, body = "", 0, b""
         while time.monotonic() < deadline and proc.poll() is None and status != 200:
             time.sleep(0.1)
-            if record.exists():
-                base = json.loads(record.read_text())["url"]
+            base = public_base(tmp_path / ".ace")  # its proxy-<pid>-<port>.json record
+            if base:
                 status, _, body = _get(base + "/site/")
         assert status == 200 and proc.poll() is None, "ace serve did not serve /site/"
         assert body == b"<h1>v1</h1>\n"
