@@ -27,7 +27,8 @@ from reconciler.core.types import (
     ObservedContainer,
     ObservedImage,
 )
-from reconciler.driver.policy import build_failure, own_labels, require_managed
+from reconciler.driver.buildfail import build_failed
+from reconciler.driver.policy import own_labels, require_managed
 from reconciler.driver.ports import CommandResult, VolumeMount
 from tests.fake_shell import exec_form, interpret
 
@@ -147,11 +148,16 @@ class FakeEngine:
             raise EngineError(f"build {tag}: context directory {context_dir} does not exist")
         try:
             with open(path, encoding="utf-8") as f:
-                text = f.read().replace("\\\n", " ")
+                original = f.read()
+                text = original.replace("\\\n", " ")
         except OSError as e:
             raise EngineError(f"build {tag}: cannot read container file {path}: {e}") from e
         steps = [ln.strip() for ln in text.splitlines() if ln.strip() and ln.strip()[0] != "#"]
         log: list[str] = []
+
+        def failed() -> EngineError:
+            return build_failed(tag, log, containerfile=os.path.abspath(path),
+                                containerfile_text=original)
 
         def emit(line: str) -> None:
             log.append(line)
@@ -181,7 +187,7 @@ class FakeEngine:
                 src = rest.split()[-2] if not rest.startswith("[") else json.loads(rest)[0]
                 if not os.path.exists(os.path.join(context_dir, src)):
                     emit(f"COPY failed: file not found in build context: {src}")
-                    raise EngineError(build_failure(tag, log[-20:]))
+                    raise failed()
             elif word == "RUN":
                 script = _BUILDKIT_FLAG.sub("RUN ", step)[4:].strip()
                 res = interpret(exec_form(script), args, "/")
@@ -189,7 +195,7 @@ class FakeEngine:
                     emit(line)
                 if res.code:
                     emit(f"The command '/bin/sh -c {script}' returned a non-zero code: {res.code}")
-                    raise EngineError(build_failure(tag, log[-20:]))
+                    raise failed()
         for img in self.images.values():
             img.tags.discard(tag)
         all_labels = {**(base.labels if base else {}), **labels, LABEL_MANAGED: "1"}

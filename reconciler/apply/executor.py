@@ -34,6 +34,7 @@ from reconciler.core.types import (
     RecordedState,
     Step,
 )
+from reconciler.driver.buildfail import BuildFailed
 from reconciler.driver.ports import Engine, VolumeMount
 from reconciler.logs import get_logger
 
@@ -68,6 +69,8 @@ class Recorder(Protocol):
 # replace, restart), before an old one is stopped; a proxy points new requests at the new
 # container and returns when the old one's requests drained.
 SwitchHook = Callable[[str, str, "str | None", str], None]
+# on_output(app path, line): each line of a build's output, as the build prints it.
+OutputHook = Callable[[str, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +79,15 @@ class ApplyOptions:
     health_timeout: float = 60.0
     stop_timeout: float = 5.0
     on_switch: SwitchHook | None = None
+    on_output: OutputHook | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class StepOutcome:
     """How one step ended. `exit_code`/`logs` describe a container the step found exited on
-    its own (a crash) before it restarted or removed it."""
+    its own (a crash) before it restarted or removed it, or that exited at start; for a failed
+    build, the failing command's exit code and last output lines, with `failed_step` (e.g.
+    "[2/3] RUN make") and `where` (the container file's file:line) set."""
 
     step: Step
     outcome: Outcome
@@ -90,6 +96,8 @@ class StepOutcome:
     url: str = ""
     exit_code: str = ""
     logs: str = ""
+    failed_step: str = ""
+    where: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +126,8 @@ class _Done:
     url: str = ""
     exit_code: str = ""
     logs: str = ""
+    failed_step: str = ""
+    where: str = ""
 
 
 @dataclass
@@ -152,8 +162,28 @@ def _mounts(ctx: _Context, app: DesiredApp) -> list[VolumeMount]:
 
 
 
-def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> None:
+def _exited_at_start(ctx: _Context, c: ObservedContainer, done: _Done | None) -> StepFailed:
+    """The failure of a container that stopped before it served: its exit status and last
+    log lines (never a bare "published no port")."""
+    now = ctx.engine.inspect(c.id)
+    status = "it was removed" if now is None else (now.status or now.state)
+    try:
+        tail = ctx.engine.logs(c.id, tail=_CRASH_LOG_LINES).rstrip() if now else ""
+    except EngineError:
+        tail = ""
+    if done is not None and now is not None:
+        m = _EXITED.search(now.status)
+        done.exit_code, done.logs = (m.group(1) if m else ""), tail
+    return StepFailed(f"container {c.name} exited at start: {status}"
+                      + (f"\nlast log lines:\n{tail}" if tail else ""))
+
+
+def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer,
+                     done: _Done | None = None) -> None:
     if c.host_port is None:
+        now = ctx.engine.inspect(c.id)
+        if now is None or now.state != "running":
+            raise _exited_at_start(ctx, c, done)
         raise StepFailed(f"container {c.name} published no port for {app.spec.port}")
 
     def exited() -> str | None:
@@ -182,7 +212,7 @@ def _record_running(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> Non
     ctx.record(ctx.recorder.record_applied, app=_recorded(app, c.id))
 
 
-def _launch(ctx: _Context, app: DesiredApp) -> ObservedContainer:
+def _launch(ctx: _Context, app: DesiredApp, done: _Done) -> ObservedContainer:
     """Start a container of the desired version and wait for health; remove it on failure."""
     name = ctx.naming.container_name(app.path, app.version)
     leftover = ctx.by_name.get(name)
@@ -194,7 +224,7 @@ def _launch(ctx: _Context, app: DesiredApp) -> ObservedContainer:
         cpus=app.spec.cpus, memory=app.spec.memory,
     )
     try:
-        _healthy_or_fail(ctx, app, c)
+        _healthy_or_fail(ctx, app, c, done)
     except BaseException:
         ctx.engine.stop_and_remove(c.id, timeout=ctx.options.stop_timeout)
         raise
@@ -235,8 +265,18 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
         b = app.build
         labels = {LABEL_MANAGED: "1", LABEL_INSTALL: ctx.naming.install, LABEL_APP: app.path,
                   LABEL_INPUTS: b.input_hash}
-        image_id = ctx.engine.build(context_dir=b.context_dir, containerfile=b.containerfile,
-                                    tag=app.image, build_args=dict(b.build_args), labels=labels)
+        hook = ctx.options.on_output
+        path = app.path
+        try:
+            image_id = ctx.engine.build(
+                context_dir=b.context_dir, containerfile=b.containerfile, tag=app.image,
+                build_args=dict(b.build_args), labels=labels,
+                on_log=None if hook is None else (lambda line: hook(path, line)))
+        except BuildFailed as exc:
+            f = exc.failure
+            done.exit_code, done.logs = f.exit_code, "\n".join(f.output)
+            done.failed_step, done.where = f.step, f.where
+            raise
         ctx.record(ctx.recorder.record_image, app=app.path, tag=app.image, image_id=image_id,
                    input_hash=b.input_hash, files=b.files)
         return
@@ -247,7 +287,7 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
         assert app is not None
         old = ctx.by_name.get(step.target) if step.action == "replace" else None
         _crashed(ctx, old, done)
-        c = _launch(ctx, app)
+        c = _launch(ctx, app, done)
         _switch(ctx, app, c, old)
         if old is not None:
             ctx.engine.stop_and_remove(old.id, timeout=ctx.options.stop_timeout)
@@ -260,7 +300,7 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
         before = ctx.by_name[step.target]
         _crashed(ctx, before, done)
         c = ctx.engine.start(before.id)
-        _healthy_or_fail(ctx, app, c)
+        _healthy_or_fail(ctx, app, c, done)
         _switch(ctx, app, c, None)
         _record_running(ctx, app, c)
         done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
@@ -296,7 +336,7 @@ def _run_group(ctx: _Context, steps: list[Step]) -> list[StepOutcome]:
                 slog.info("step_done", seconds=round(res.seconds, 3))
             except (StepFailed, EngineError, OSError) as exc:
                 res = StepOutcome(step, "failed", str(exc), time.monotonic() - t0, "",
-                                  done_.exit_code, done_.logs)
+                                  done_.exit_code, done_.logs, done_.failed_step, done_.where)
                 slog.warning("step_failed", error=str(exc), seconds=round(res.seconds, 3))
         done[step.id] = res.outcome
         out.append(res)

@@ -33,16 +33,17 @@ from reconciler.driver.attrs import (
     container_from_listing,
     image_from_listing,
 )
+from reconciler.driver.buildfail import build_failed
 from reconciler.driver.buildkit import build_with_cli, find_buildkit_cli, needs_buildkit
 from reconciler.driver.commands import TIMED_OUT_EXIT_CODE, run_command, stream_text
-from reconciler.driver.policy import build_failure, own_labels, require_managed
+from reconciler.driver.policy import own_labels, require_managed
 from reconciler.driver.ports import CommandResult, VolumeMount
 from reconciler.driver.sdkerrors import docker_mounts, translated
 
 __all__ = ["TIMED_OUT_EXIT_CODE", "SdkEngine"]
 
 _SYNTAX_LINE = re.compile(r"^\s*#\s*syntax\s*=", re.IGNORECASE | re.MULTILINE)
-_LOG_TAIL = 30
+_LOG_TAIL = 200  # output lines kept to find the failing step in
 
 
 class SdkEngine:
@@ -141,6 +142,11 @@ class SdkEngine:
             raise EngineError(f"build {tag}: cannot read container file {path}: {e}") from e
         labels = {**labels, LABEL_MANAGED: "1"}
         tail: deque[str] = deque(maxlen=_LOG_TAIL)
+        abspath = os.path.abspath(path)
+
+        def failed(why: str = "") -> EngineError:
+            return build_failed(tag, list(tail), containerfile=abspath,
+                                containerfile_text=text, why=why)
 
         def emit(line: str) -> None:
             tail.append(line)
@@ -163,7 +169,7 @@ class SdkEngine:
                 emit=emit,
             )
             if code != 0:
-                raise EngineError(build_failure(tag, tail, f"{cli} exited with {code}"))
+                raise failed(f"{os.path.basename(cli)} build exited with {code}")
         else:
             with translated(f"build {tag}"):
                 for chunk in self._api.build(
@@ -181,7 +187,7 @@ class SdkEngine:
                             emit(line.rstrip())
                     if "error" in chunk:
                         emit(str(chunk["error"]).strip())
-                        raise EngineError(build_failure(tag, tail))
+                        raise failed()
         with translated(f"inspect built image {tag}"):
             return str(self._api.inspect_image(tag)["Id"])
 
