@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from reconciler.core.types import (
 )
 from reconciler.driver.buildfail import build_failed
 from reconciler.driver.policy import own_labels, require_managed
-from reconciler.driver.ports import CommandResult, VolumeMount
+from reconciler.driver.ports import CommandResult, LogLine, VolumeMount
 from tests.fake_shell import exec_form, interpret
 
 __all__ = ["FakeContainer", "FakeEngine", "FakeImage", "TIMED_OUT_EXIT_CODE"]
@@ -257,14 +258,17 @@ class FakeEngine:
         c = self._get(container_id)
         return "".join(f"{line}\n" for line in c.logs[-tail:] if tail > 0)
 
-    def follow_logs(self, container_id: str, *, tail: int,
-                    on_output: Callable[[str], None]) -> None:
-        """The fake's containers print nothing new: the lines so far, then the end."""
-        self._call("follow_logs")
+    def log_lines(self, container_id: str, *, tail: int = -1, since: float = 0.0,
+                  follow: bool = False, on_line: Callable[[LogLine], None],
+                  stop: threading.Event | None = None) -> None:
+        """The fake's containers print nothing new: the lines so far (line i of a container
+        printed at `created + i/1000`, on stdout), then the end."""
+        self._call("log_lines")
         c = self._get(container_id)
-        lines = c.logs if tail < 0 else c.logs[-tail:] if tail > 0 else []
-        for line in lines:
-            on_output(f"{line}\n")
+        timed = [LogLine("stdout", c.created + i / 1000, text) for i, text in enumerate(c.logs)]
+        timed = [x for x in timed if x.time >= since]
+        for line in timed if tail < 0 else timed[-tail:] if tail > 0 else []:
+            on_line(line)
 
     def remove_image(self, ref: str) -> None:
         self._call("remove_image")

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from apps.errors import EngineError
+from reconciler.apply.building import build_image
 from reconciler.apply.health import wait_healthy
 from reconciler.apply.mounts import app_mounts
 from reconciler.core.desired import Naming
 from reconciler.core.types import (
     LABEL_APP,
-    LABEL_INPUTS,
     LABEL_INSTALL,
     LABEL_MANAGED,
     LABEL_PORT,
@@ -38,7 +38,8 @@ from reconciler.driver.buildfail import BuildFailed
 from reconciler.driver.ports import Engine, VolumeMount
 from reconciler.logs import get_logger
 
-__all__ = ["ApplyOptions", "ApplyResult", "Recorder", "StepOutcome", "adopt", "apply_plan"]
+__all__ = ["ApplyOptions", "ApplyResult", "OutputHook", "Recorder", "StepOutcome", "SwitchHook",
+           "adopt", "apply_plan"]
 
 log = get_logger("ace.apply")
 Outcome = Literal["done", "failed", "skipped"]
@@ -262,23 +263,16 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
     app = ctx.desired.get(step.app)
     if step.action == "build":
         assert app is not None and app.build is not None
-        b = app.build
-        labels = {LABEL_MANAGED: "1", LABEL_INSTALL: ctx.naming.install, LABEL_APP: app.path,
-                  LABEL_INPUTS: b.input_hash}
-        hook = ctx.options.on_output
-        path = app.path
         try:
-            image_id = ctx.engine.build(
-                context_dir=b.context_dir, containerfile=b.containerfile, tag=app.image,
-                build_args=dict(b.build_args), labels=labels,
-                on_log=None if hook is None else (lambda line: hook(path, line)))
+            image_id = build_image(ctx.engine, ctx.naming.install, app, step.cause,
+                                   ctx.options.on_output)
         except BuildFailed as exc:
             f = exc.failure
             done.exit_code, done.logs = f.exit_code, "\n".join(f.output)
             done.failed_step, done.where = f.step, f.where
             raise
         ctx.record(ctx.recorder.record_image, app=app.path, tag=app.image, image_id=image_id,
-                   input_hash=b.input_hash, files=b.files)
+                   input_hash=app.build.input_hash, files=app.build.files)
         return
     if step.action == "pull":
         ctx.engine.pull(step.target)

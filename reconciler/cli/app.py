@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from reconciler.cli import converge, inspect, run, serve, watch
+from reconciler.cli import converge, inspect, logs, run, serve, watch
 
 __all__ = ["app", "main"]
 
@@ -19,7 +19,7 @@ app.command()(converge.reconcile)
 app.command()(inspect.status)
 app.command()(inspect.drift)
 app.command()(converge.down)
-app.command()(inspect.logs)
+app.command()(logs.logs)
 app.command("run")(run.run_cmd)
 app.command("actions")(run.actions_cmd)
 app.command()(watch.watch)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
@@ -36,14 +37,19 @@ from reconciler.driver.attrs import (
 from reconciler.driver.buildfail import build_failed
 from reconciler.driver.buildkit import build_with_cli, find_buildkit_cli, needs_buildkit
 from reconciler.driver.commands import TIMED_OUT_EXIT_CODE, run_command, stream_text
+from reconciler.driver.logstream import split_timestamp
 from reconciler.driver.policy import own_labels, require_managed
-from reconciler.driver.ports import CommandResult, VolumeMount
+from reconciler.driver.ports import CommandResult, LogLine, VolumeMount
 from reconciler.driver.sdkerrors import docker_mounts, translated
 
 __all__ = ["TIMED_OUT_EXIT_CODE", "SdkEngine"]
 
 _SYNTAX_LINE = re.compile(r"^\s*#\s*syntax\s*=", re.IGNORECASE | re.MULTILINE)
 _LOG_TAIL = 200  # output lines kept to find the failing step in
+
+
+class _Stopped(Exception):
+    """Ends an SDK log stream whose reader asked it to stop."""
 
 
 class SdkEngine:
@@ -104,11 +110,30 @@ class SdkEngine:
             out = self._api.logs(container_id, stdout=True, stderr=True, tail=tail)
         return out.decode("utf-8", "replace")
 
-    def follow_logs(self, container_id: str, *, tail: int,
-                    on_output: Callable[[str], None]) -> None:
-        with translated(f"follow logs of {container_id}"):
+    def log_lines(self, container_id: str, *, tail: int = -1, since: float = 0.0,
+                  follow: bool = False, on_line: Callable[[LogLine], None],
+                  stop: threading.Event | None = None) -> None:
+        """The SDK's demultiplexed stream: stdout and stderr come as one ("output"); `stop` is
+        seen between lines."""
+        pending = [""]
+
+        def text(chunk: str) -> None:
+            pending[0] += chunk
+            *whole, pending[0] = pending[0].split("\n")
+            for raw in whole:
+                t, body = split_timestamp(raw.rstrip("\r"))
+                on_line(LogLine("output", t, body))
+            if stop is not None and stop.is_set():
+                raise _Stopped
+
+        with translated(f"read logs of {container_id}"), suppress(_Stopped):
             stream_text(self._api.logs(container_id, stdout=True, stderr=True, stream=True,
-                                       follow=True, tail="all" if tail < 0 else tail), on_output)
+                                       follow=follow, timestamps=True,
+                                       tail="all" if tail < 0 else tail,
+                                       since=since or None), text)
+            if pending[0]:
+                t, body = split_timestamp(pending[0])
+                on_line(LogLine("output", t, body))
 
     def image_exposed_ports(self, ref: str) -> tuple[int, ...]:
         with translated(f"inspect image {ref}"):
