@@ -119,7 +119,9 @@ def test_skip_names_the_failed_step(tmp_path: Path, engine: ServingFake, store: 
     assert (failed.failed_step, failed.where, failed.exit_code) == (
         "[2/2] RUN echo half-way && false", where, "1")
     assert failed.logs.splitlines()[0] == "half-way"
-    assert lines[0] == ("/bad", "Step 1/2 : FROM busybox:latest") and ("/bad", "half-way") in lines
+    assert lines[0] == ("/bad", "-- building ace-t/bad:in1 (by hand)")
+    assert lines[1] == ("/bad", "Step 1/2 : FROM busybox:latest") and ("/bad", "half-way") in lines
+    assert lines[-1] == ("/bad", "-- " + failed.message.splitlines()[0])
     assert (skipped.outcome, skipped.message) == ("skipped", "skipped: build:/bad did not succeed")
     assert skipped.seconds == 0.0
     assert engine.calls["run_container"] == 0
