@@ -67,19 +67,30 @@ def _clean(line: str) -> str:
     return _ANSI.sub("", line).rstrip()
 
 
-def _instruction_lines(text: str) -> list[int]:
-    """The 1-based line where each instruction of a container file starts (continuations,
-    comments and blank lines skipped), in the classic builder's step order."""
-    starts: list[int] = []
-    continuing = False
+def _instructions(text: str) -> list[tuple[int, str]]:
+    """Each instruction of a container file: the 1-based line where it starts and its text
+    (continuations joined, whitespace collapsed), comments and blank lines skipped, in the
+    classic builder's step order."""
+    out: list[tuple[int, str]] = []
+    parts: list[str] = []
+    start = 0
     for n, raw in enumerate(text.splitlines(), 1):
         s = raw.strip()
         if not s or s.startswith("#"):
             continue
-        if not continuing:
-            starts.append(n)
-        continuing = s.endswith("\\")
-    return starts
+        if not parts:
+            start = n
+        parts.append(s[:-1] if s.endswith("\\") else s)
+        if not s.endswith("\\"):
+            out.append((start, " ".join(" ".join(parts).split())))
+            parts = []
+    return out
+
+
+def _line_of(step: str, instructions: list[tuple[int, str]]) -> int:
+    """The line of the instruction a step ("[2/3] RUN make") shows, found by its text."""
+    text = " ".join(step.partition("] ")[2].split())
+    return next((n for n, ins in instructions if text and ins == text), 0)
 
 
 def _buildkit(lines: Sequence[str]) -> BuildFailure | None:
@@ -106,7 +117,7 @@ def _buildkit(lines: Sequence[str]) -> BuildFailure | None:
                         tuple(out[-OUTPUT_LINES:]), file, line)
 
 
-def _classic(lines: Sequence[str], instruction_lines: list[int]) -> BuildFailure | None:
+def _classic(lines: Sequence[str], instructions: list[tuple[int, str]]) -> BuildFailure | None:
     step, number, out = "", 0, list[str]()
     for ln in lines:
         if m := _CLASSIC_STEP.match(ln):
@@ -116,7 +127,7 @@ def _classic(lines: Sequence[str], instruction_lines: list[int]) -> BuildFailure
     if not step:
         return None
     code = next((m.group(1) for ln in reversed(out) if (m := _EXIT_CODE.search(ln))), "")
-    line = instruction_lines[number - 1] if 0 < number <= len(instruction_lines) else 0
+    line = instructions[number - 1][0] if 0 < number <= len(instructions) else 0
     return BuildFailure(step, code, tuple(out[-OUTPUT_LINES:]), "", line)
 
 
@@ -125,9 +136,13 @@ def parse_failure(lines: Sequence[str], containerfile: str = "",
     """The failure the output of a failed build describes. `containerfile` (its path) and its
     text place the failing step; without a step, the output's last lines are kept."""
     clean = [c for c in (_clean(x) for x in lines) if c]
-    found = _buildkit(clean) or _classic(clean, _instruction_lines(containerfile_text))
+    instructions = _instructions(containerfile_text)
+    found = _buildkit(clean) or _classic(clean, instructions)
     if found is None:
         return BuildFailure("", "", tuple(clean[-OUTPUT_LINES:]))
+    if not found.line:  # BuildKit before 0.9 does not say where: find the step's instruction
+        found = BuildFailure(found.step, found.exit_code, found.output, "",
+                             _line_of(found.step, instructions))
     if found.line and containerfile:
         return BuildFailure(found.step, found.exit_code, found.output, containerfile,
                             found.line)

@@ -67,3 +67,17 @@ def test_failure_without_a_step_keeps_the_last_lines() -> None:
     exc = build_failed("img:1", lines, why="docker build exited with 1")
     assert str(exc).splitlines()[0] == "build of img:1 failed: docker build exited with 1"
     assert exc.failure == f
+
+
+def test_older_buildkit_output_is_placed_by_the_step_text() -> None:
+    """BuildKit that does not print the file's line: the failing step's instruction is found
+    in the container file by its text (continuations joined)."""
+    lines = ["#6 [2/3] RUN echo compiling &&   exit 7",
+             "#6 0.157 compiling",
+             "#6 ERROR: executor failed running [/bin/sh -c echo compiling && exit 7]: "
+             "exit code: 7"]
+    text = "FROM busybox\n# build it\nRUN echo compiling && \\\n    exit 7\nEXPOSE 80\n"
+    f = parse_failure(lines, "/src/Containerfile", text)
+    assert (f.step, f.exit_code, f.where) == ("[2/3] RUN echo compiling &&   exit 7", "7",
+                                              "/src/Containerfile:3")
+    assert f.output[0] == "compiling"
