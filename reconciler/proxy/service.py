@@ -46,6 +46,7 @@ class ProxyService:
         self._thread: threading.Thread | None = None
         self._last: tuple[Sequence[App], DesiredState, ObservedState, dict[str, str],
                           list[dict[str, Any]]] | None = None
+        self.board: Any = None  # reconciler.dashboard.board.Board, when the dashboard is on
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -128,6 +129,8 @@ class ProxyService:
         backends = container_backends(desired, observed)
         errs = dict(errors or {})
         self._last = (apps, desired, observed, errs, list(eval_errors or []))
+        if self.board is not None:
+            self.board.set_apps(apps, public_urls(apps, self.base_url))
 
         async def apply() -> None:
             core = self.core
@@ -158,6 +161,20 @@ class ProxyService:
         on the previous container finished (or `drain` seconds passed)."""
         backend = Backend.from_url(new_url, direct=address)
         self._call(self.core.switch(app, backend, self.drain), self.drain + 5)
+
+    def last(self) -> tuple[Sequence[App], DesiredState, ObservedState] | None:
+        """The apps, desired and observed state of the last pass (None before the first)."""
+        got = self._last
+        return None if got is None else (got[0], got[1], got[2])
+
+    def enable_dashboard(self, settings: Any, engine_factory: Any) -> Any:
+        """Serve the dashboard (reconciler.dashboard) on this proxy; returns its Board, a
+        Reporter for the watch loop to feed. `engine_factory()` makes an engine for each log
+        stream and action run (never the loop's own)."""
+        from reconciler.dashboard.wiring import make_dashboard
+
+        self.board, self.core.dashboard = make_dashboard(self, settings, engine_factory)
+        return self.board
 
     def _status(self) -> dict[str, Any]:
         """`ace status --json` for what the last pass saw (health probed now)."""
