@@ -93,7 +93,9 @@ def read_log_lines(conn: http.client.HTTPConnection, container_id: str, *, tail:
     `stop` is set."""
     query = urlencode({"stdout": 1, "stderr": 1, "timestamps": 1, "follow": int(follow),
                        "tail": "all" if tail < 0 else tail,
-                       "since": f"{since:.9f}" if since > 0 else 0})
+                       # a float holds a time to ~0.2 µs: ask from 1 µs before, so the line
+                       # at `since` itself is not lost to rounding
+                       "since": f"{since - 1e-6:.6f}" if since > 0 else 0})
     done = threading.Event()
     try:
         try:

@@ -130,7 +130,7 @@ class SdkEngine:
             stream_text(self._api.logs(container_id, stdout=True, stderr=True, stream=True,
                                        follow=follow, timestamps=True,
                                        tail="all" if tail < 0 else tail,
-                                       since=since or None), text)
+                                       since=since - 1e-6 if since > 0 else None), text)
             if pending[0]:
                 t, body = split_timestamp(pending[0])
                 on_line(LogLine("output", t, body))
