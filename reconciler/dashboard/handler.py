@@ -93,8 +93,9 @@ class Dashboard:
             if rest not in ((), ("app",), ("plan",), ("events",), ("logs",), ("api", "apps")) \
                     and not (len(rest) == 2 and rest[0] == "static"):
                 return None  # /_ace/health, /_ace/status and the 404 are the proxy's own
-        elif action is None and not (segs == () and core.table.find(path) is None):
-            return None
+        elif action is None and not (segs == () and core.ready
+                                     and core.table.find(path) is None):
+            return None  # an app's path (before the first pass, "/" may be one)
         method = head.method
         keep = head.version == "HTTP/1.1" and "close" not in head.tokens("connection")
         headers = {k.lower(): v for k, v in head.headers}

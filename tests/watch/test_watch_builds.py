@@ -105,3 +105,24 @@ def test_failed_build_is_build_failed_and_a_fix_clears_it(tmp_path: Path,
         loop._one_pass(store, "files")
         row = rec.row("/web")
         assert (row.state, row.last_error) == ("running", "") and row.url != first.url
+
+
+def test_live_view_shows_the_failing_step_and_its_output() -> None:
+    """The terminal's live view prints the failed build's step, file:line, exit code and last
+    output lines, and says the running version keeps serving."""
+    from rich.console import Console
+
+    from reconciler.apply.executor import StepOutcome
+    from reconciler.cli.watch_view import LiveReporter
+    from reconciler.core.types import Step
+
+    console = Console(record=True, width=160, force_terminal=False)
+    view = LiveReporter(console)
+    step = Step("build:/web", "build", "/web", "img:2", "build inputs changed: Containerfile")
+    view.build_failed(StepOutcome(step, "failed", "build of img:2 failed ...", 0.5, "", "7",
+                                  "compiling\noops", "[3/5] RUN make", "/src/Containerfile:3"))
+    view.stopped("signal", [])
+    text = console.export_text()
+    assert "build failed /web at step [3/5] RUN make (/src/Containerfile:3): exit code 7; " \
+           "the running version keeps serving" in text
+    assert "    compiling\n" in text and "    oops\n" in text
