@@ -50,6 +50,7 @@ class Board:
         self.passes_seen = 0
         self._pass: dict[str, Any] | None = None
         self._files: list[str] = []
+        self._shown: list[dict[str, Any]] = []
 
     # -- subscribers ------------------------------------------------------------------------
 
@@ -183,9 +184,14 @@ class Board:
         pass
 
     def rows(self, rows: Sequence[Row]) -> None:
+        """The table after a pass; published only when something shown changed (an idle
+        resync every few seconds sends nothing)."""
         with self._lock:
             self._rows = tuple(rows)
-        self._publish("apps", {"apps": self.snapshot()})
+        apps = self.snapshot()
+        if apps != self._shown:
+            self._shown = apps
+            self._publish("apps", {"apps": apps})
 
     def stopped(self, reason: str, down: Sequence[str]) -> None:
         self.banner = f"ace watch stopped ({reason})"

@@ -259,3 +259,17 @@ def test_post_without_length_is_refused() -> None:
         assert conn.getresponse().status == 411
         conn.close()
         assert calls.runs == []
+
+
+def test_board_publishes_a_change_once_and_an_idle_pass_not_at_all() -> None:
+    """The same table after an idle resync sends no event; a changed one sends one."""
+    board = Board()
+    got: list[str] = []
+    cancel = board.subscribe(lambda kind, data: got.append(kind))
+    row = Row("/web", "running", "healthy", "http://127.0.0.1:9", "", "")
+    board.rows([row])
+    board.rows([row])
+    board.rows([Row("/web", "stopped", "-", "", "", "")])
+    cancel()
+    board.rows([row])
+    assert got == ["apps", "apps"]
