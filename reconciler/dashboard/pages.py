@@ -30,6 +30,8 @@ def app_link(path: str) -> str:
 def _layout(title: str, body: str, *, page: str, attrs: Mapping[str, str] | None = None,
             banner: str = "") -> str:
     data = "".join(f' data-{k}="{_e(v)}"' for k, v in (attrs or {}).items())
+    live = ('<span id="live" class="live" title="live updates">●</span>'
+            if page in ("index", "app") else "")
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<meta name="color-scheme" content="light dark">'
@@ -38,7 +40,7 @@ def _layout(title: str, body: str, *, page: str, attrs: Mapping[str, str] | None
             f'<script src="{STATIC}/dashboard.js" defer></script></head>\n'
             f'<body data-page="{_e(page)}"{data}>'
             f'<header><a class="brand" href="/_ace/">ace</a><span class="title">{_e(title)}'
-            f'</span><span id="live" class="live" title="live updates">●</span></header>\n'
+            f'</span>{live}</header>\n'
             f'<div id="banner" class="banner"{"" if banner else " hidden"}>{_e(banner)}</div>\n'
             f'<main>{body}</main></body></html>\n')
 
@@ -103,7 +105,7 @@ def plan_html(steps: Iterable[Mapping[str, Any]], drift: Iterable[Mapping[str, A
                 f'({_e(x["cause"])})</span></li>' for x in steps)
     d = "".join(f'<li><b>{_e(x["kind"])}</b> {_e(x["what"])}: expected {_e(x["expected"])}, '
                 f'actual {_e(x["actual"])}</li>' for x in drift)
-    return (f'<h3>Pending steps</h3><ul>{s or "<li class=dim>none: in step</li>"}</ul>'
+    return (f'<h3>Pending steps</h3><ul>{s or "<li class=dim>none: in sync</li>"}</ul>'
             f'<h3>Drift</h3><ul>{d or "<li class=dim>none</li>"}</ul>')
 
 
