@@ -14,6 +14,7 @@ __all__ = [
     "ContainerRecord",
     "DigestEntries",
     "ImageRecord",
+    "LastApply",
     "RunOutcome",
     "RunRecord",
     "StepOutcome",
@@ -41,9 +42,11 @@ class RecordedApp:
 
 @dataclass(frozen=True, slots=True)
 class RecordedState:
-    """Every app's last successful apply, as the planner reads it."""
+    """Every app's last successful apply, and the apps the user stopped (`ace stop`), as the
+    planner reads them."""
 
     apps: tuple[RecordedApp, ...] = ()
+    stopped: frozenset[str] = frozenset()
 
     def get(self, path: str) -> RecordedApp | None:
         for a in self.apps:
@@ -92,6 +95,21 @@ class StepOutcome:
     message: str = ""
     duration: float = 0.0
 
+
+
+@dataclass(frozen=True, slots=True)
+class LastApply:
+    """How the latest run that had steps for an app went for it: its failed step when one
+    failed, else its last step. `at` is when that run finished (or started, if it never did)."""
+
+    app: str
+    step_id: str
+    action: str
+    target: str
+    outcome: StepResult
+    message: str
+    at: float
+    run_id: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,22 +15,24 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from apps.errors import EngineError
 from reconciler.core.types import (
     LABEL_APP,
+    LABEL_HEALTH,
     LABEL_INPUTS,
     LABEL_INSTALL,
     LABEL_MANAGED,
     LABEL_PORT,
+    LABEL_SCHEME,
     LABEL_VERSION,
     ObservedContainer,
     ObservedImage,
 )
 from reconciler.driver.buildfail import build_failed
 from reconciler.driver.policy import own_labels, require_managed
-from reconciler.driver.ports import CommandResult, LogLine, VolumeMount
+from reconciler.driver.ports import CommandResult, ImageInUse, LogLine, VolumeMount
 from tests.fake_shell import exec_form, interpret
 
 __all__ = ["FakeContainer", "FakeEngine", "FakeImage", "TIMED_OUT_EXIT_CODE"]
@@ -65,6 +67,9 @@ class FakeContainer:
     created: int = 0
     logs: list[str] = field(default_factory=list)
     image_id: str = ""
+    workdir: str = ""
+    started: float = 0.0  # the fake clock when it last started / finished (0: never)
+    finished: float = 0.0
 
 
 class FakeEngine:
@@ -85,10 +90,11 @@ class FakeEngine:
 
     # -- simulation helpers (outside ace) ------------------------------------------------------
 
-    def crash(self, container_id: str, exit_code: int = 1) -> None:
-        """The container's process exits on its own."""
+    def crash(self, container_id: str, exit_code: int = 1, *, ran: float = 3600.0) -> None:
+        """The container's process exits on its own, `ran` seconds after it started."""
         c = self._get(container_id)
         c.state, c.exit_code, c.host_port = "exited", exit_code, None
+        c.finished = c.started + ran
 
     def kill(self, container_id: str) -> None:
         """Someone kills the container outside ace (SIGKILL: 137)."""
@@ -127,10 +133,10 @@ class FakeEngine:
         return tuple(
             ObservedImage(
                 id=i.id, tags=tuple(sorted(i.tags)), app=i.labels.get(LABEL_APP, ""),
-                inputs=i.labels.get(LABEL_INPUTS, ""),
+                inputs=i.labels.get(LABEL_INPUTS, ""), install=i.labels.get(LABEL_INSTALL, ""),
             )
             for i in self.images.values()
-            if not references or wanted & set(i.tags)
+            if not references or wanted & {*i.tags, *(_repository(t) for t in i.tags)}
         )
 
     def build(
@@ -142,6 +148,7 @@ class FakeEngine:
         build_args: Mapping[str, str],
         labels: Mapping[str, str],
         on_log: Callable[[str], None] | None = None,
+        target: str = "",
     ) -> str:
         self._call("build")
         path = os.path.join(context_dir, containerfile)
@@ -154,6 +161,8 @@ class FakeEngine:
         except OSError as e:
             raise EngineError(f"build {tag}: cannot read container file {path}: {e}") from e
         steps = [ln.strip() for ln in text.splitlines() if ln.strip() and ln.strip()[0] != "#"]
+        if target:
+            steps = _up_to_stage(steps, target, tag)
         log: list[str] = []
 
         def failed() -> EngineError:
@@ -168,14 +177,23 @@ class FakeEngine:
         base: FakeImage | None = None
         exposed: set[int] = set()
         cmd: tuple[str, ...] = ()
+        stage = ""
+        stages: dict[str, tuple[FakeImage | None, set[int], tuple[str, ...]]] = {}
         args = dict(build_args)
         for n, step in enumerate(steps, 1):
             emit(f"Step {n}/{len(steps)} : {step}")
             word, _, rest = step.partition(" ")
             word = word.upper()
             if word == "FROM":
-                if rest.strip() != "scratch":
-                    base = self._image(rest.split()[0], f"build {tag}")
+                if stage:  # the stage that ends here can be built FROM by name
+                    stages[stage] = (base, set(exposed), cmd)
+                words = rest.split()
+                stage = words[2].lower() if len(words) >= 3 and words[1].upper() == "AS" else ""
+                if words[0].lower() in stages:
+                    base, exposed, cmd = stages[words[0].lower()]
+                    exposed = set(exposed)
+                elif words[0] != "scratch":
+                    base = self._image(words[0], f"build {tag}")
                     exposed, cmd = set(base.exposed), base.cmd
             elif word == "EXPOSE":
                 exposed |= {int(p.split("/")[0]) for p in rest.split()}
@@ -227,24 +245,36 @@ class FakeEngine:
         labels: Mapping[str, str],
         cpus: float | None = None,
         memory: int | None = None,
+        entrypoint: Sequence[str] = (),
+        workdir: str = "",
     ) -> ObservedContainer:
         self._call("run_container")
         labels = own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
+        if entrypoint:  # the image's CMD is not appended to a replaced entrypoint
+            command = (*entrypoint, *command)
         c = self._new_container(name, image, tuple(command), dict(env), labels, port, mounts)
+        c.workdir = workdir
         self._run(c)
-        return self._observe(c)
+        return self._inspected(c)
 
     def start(self, container_id: str) -> ObservedContainer:
         self._call("start")
         c = self._managed(container_id, "start")
         if c.state != "running":
             self._run(c)
-        return self._observe(c)
+        return self._inspected(c)
+
+    def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
+        self._call("restart")
+        c = self._managed(container_id, "restart")
+        c.state, c.host_port = "exited", None
+        self._run(c)
+        return self._inspected(c)
 
     def inspect(self, container_id: str) -> ObservedContainer | None:
         self._call("inspect")
         c = self._find(container_id)
-        return None if c is None else self._observe(c)
+        return None if c is None else self._inspected(c)
 
     def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
         self._call("stop_and_remove")
@@ -277,7 +307,7 @@ class FakeEngine:
             return
         require_managed(img.labels, f"image {ref}", "remove")
         if any(self._find_image(c.image) is img for c in self.containers.values()):
-            raise EngineError(f"remove image {ref}: image is being used by a container")
+            raise ImageInUse(f"remove image {ref}: image is being used by a container")
         img.tags.discard(_ref(ref))
         if not img.tags:
             del self.images[img.id]
@@ -378,8 +408,9 @@ class FakeEngine:
         return c
 
     def _run(self, c: FakeContainer) -> None:
-        res = interpret(c.command, c.env, "/", timeout=1.0)  # sleeping 1 s+: still running
+        res = interpret(c.command, c.env, c.workdir or "/", timeout=1.0)  # 1 s+: still running
         c.logs += res.both
+        c.started, c.finished = float(self._now), 0.0 if res.running else float(self._now)
         if res.running:
             c.state, c.exit_code, c.host_ip = "running", 0, "127.0.0.1"
             c.host_port, self._next_port = self._next_port, self._next_port + 1
@@ -412,13 +443,39 @@ class FakeEngine:
             id=c.id, name=c.name, app=c.labels.get(LABEL_APP, ""),
             version=c.labels.get(LABEL_VERSION, ""), state=c.state, status=status,
             host_port=c.host_port, created=c.created, image=self._shown_image(c),
+            scheme=c.labels.get(LABEL_SCHEME, ""), health_path=c.labels.get(LABEL_HEALTH, ""),
         )
+
+    def _inspected(self, c: FakeContainer) -> ObservedContainer:
+        """What an inspect shows: the listing's view plus when it started and finished."""
+        return replace(self._observe(c), started_at=c.started, finished_at=c.finished)
 
     def _shown_image(self, c: FakeContainer) -> str:
         """Like the engine's listing: the name the container was created from while it still
         resolves to the container's image, else the image id."""
         img = self._find_image(c.image)
         return c.image if img is not None and img.id == c.image_id else c.image_id
+
+
+def _up_to_stage(steps: list[str], target: str, tag: str) -> list[str]:
+    """The steps of a multi-stage file up to the end of stage `target` (`FROM x AS target`)."""
+    start = None
+    for i, step in enumerate(steps):
+        words = step.split()
+        if words[0].upper() != "FROM":
+            continue
+        if start is not None:
+            return steps[:i]
+        if len(words) >= 4 and words[-2].upper() == "AS" and words[-1].lower() == target.lower():
+            start = i
+    if start is None:
+        raise EngineError(f"build {tag}: target stage {target!r} could not be found")
+    return steps
+
+
+def _repository(tag: str) -> str:
+    """A tag's repository name: what an engine's reference filter matches without a tag."""
+    return tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag
 
 
 def _ref(ref: str) -> str:

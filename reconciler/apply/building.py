@@ -32,7 +32,7 @@ def build_image(engine: Engine, install: str, app: DesiredApp, cause: str,
     try:
         image_id = engine.build(context_dir=b.context_dir, containerfile=b.containerfile,
                                 tag=app.image, build_args=dict(b.build_args), labels=labels,
-                                on_log=None if on_output is None else say)
+                                on_log=None if on_output is None else say, target=b.target)
     except BuildFailed as exc:
         say(f"-- {str(exc).splitlines()[0]}")
         raise

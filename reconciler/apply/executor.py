@@ -1,6 +1,7 @@
 """Apply a plan: run its steps against the engine and record results. No decisions are made here
 beyond the order the plan gives; failures are values (StepOutcome), never exceptions that stop
 other apps. Replacing a service is zero-downtime: new container, health check, then old one out.
+An image the engine will not remove because a container uses it is kept: that step is done.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import contextvars
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,9 +23,11 @@ from reconciler.apply.mounts import app_mounts
 from reconciler.core.desired import Naming
 from reconciler.core.types import (
     LABEL_APP,
+    LABEL_HEALTH,
     LABEL_INSTALL,
     LABEL_MANAGED,
     LABEL_PORT,
+    LABEL_SCHEME,
     LABEL_VERSION,
     DesiredApp,
     DesiredState,
@@ -35,11 +39,20 @@ from reconciler.core.types import (
     Step,
 )
 from reconciler.driver.buildfail import BuildFailed
-from reconciler.driver.ports import Engine, VolumeMount
+from reconciler.driver.ports import Engine, ImageInUse, VolumeMount
 from reconciler.logs import get_logger
 
-__all__ = ["ApplyOptions", "ApplyResult", "OutputHook", "Recorder", "StepOutcome", "SwitchHook",
-           "adopt", "apply_plan"]
+__all__ = [
+    "ApplyOptions",
+    "ApplyResult",
+    "HoldHook",
+    "OutputHook",
+    "Recorder",
+    "StepOutcome",
+    "SwitchHook",
+    "adopt",
+    "apply_plan",
+]
 
 log = get_logger("ace.apply")
 Outcome = Literal["done", "failed", "skipped"]
@@ -60,6 +73,8 @@ class Recorder(Protocol):
 
     def forget_container(self, container_id: str) -> None: ...
 
+    def forget_image(self, app: str, tag: str) -> None: ...
+
     def record_applied(self, app: RecordedApp) -> None: ...
 
     def forget_app(self, app: str) -> None: ...
@@ -74,6 +89,12 @@ SwitchHook = Callable[[str, str, "str | None", str], None]
 OutputHook = Callable[[str, str], None]
 
 
+# on_hold(app path, held): called with True before a running container of the app restarts in
+# place (dev mode) and with False once it is healthy again (or failed): a proxy holds the app's
+# new requests in between instead of failing them.
+HoldHook = Callable[[str, bool], None]
+
+
 @dataclass(frozen=True, slots=True)
 class ApplyOptions:
     parallel: int = 4
@@ -81,14 +102,17 @@ class ApplyOptions:
     stop_timeout: float = 5.0
     on_switch: SwitchHook | None = None
     on_output: OutputHook | None = None
+    on_hold: HoldHook | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class StepOutcome:
     """How one step ended. `exit_code`/`logs` describe a container the step found exited on
-    its own (a crash) before it restarted or removed it, or that exited at start; for a failed
-    build, the failing command's exit code and last output lines, with `failed_step` (e.g.
-    "[2/3] RUN make") and `where` (the container file's file:line) set."""
+    its own (a crash) before it restarted or removed it, or that exited at start, and `ran_for`
+    how many seconds that container had run before it exited (None when unknown): `ace watch`
+    counts a short run as a crash. For a failed build they are the failing command's exit code
+    and last output lines, with `failed_step` (e.g. "[2/3] RUN make") and `where` (the container
+    file's file:line) set."""
 
     step: Step
     outcome: Outcome
@@ -97,6 +121,7 @@ class StepOutcome:
     url: str = ""
     exit_code: str = ""
     logs: str = ""
+    ran_for: float | None = None
     failed_step: str = ""
     where: str = ""
 
@@ -125,8 +150,10 @@ _CRASH_LOG_LINES = 10
 @dataclass
 class _Done:
     url: str = ""
+    note: str = ""  # the message of a step that succeeded by leaving things as they are
     exit_code: str = ""
     logs: str = ""
+    ran_for: float | None = None
     failed_step: str = ""
     where: str = ""
 
@@ -155,6 +182,8 @@ def _labels(naming: Naming, app: DesiredApp) -> dict[str, str]:
         LABEL_APP: app.path,
         LABEL_VERSION: app.version,
         LABEL_PORT: str(app.spec.port),
+        LABEL_SCHEME: app.scheme,
+        LABEL_HEALTH: app.health,
     }
 
 
@@ -163,10 +192,10 @@ def _mounts(ctx: _Context, app: DesiredApp) -> list[VolumeMount]:
 
 
 
-def _exited_at_start(ctx: _Context, c: ObservedContainer, done: _Done | None) -> StepFailed:
-    """The failure of a container that stopped before it served: its exit status and last
-    log lines (never a bare "published no port")."""
-    now = ctx.engine.inspect(c.id)
+def _exited_at_start(ctx: _Context, c: ObservedContainer, now: ObservedContainer | None,
+                     done: _Done | None) -> StepFailed:
+    """The failure of a container that stopped before it served (a crash): its exit status and
+    last log lines (never a bare "published no port")."""
     status = "it was removed" if now is None else (now.status or now.state)
     try:
         tail = ctx.engine.logs(c.id, tail=_CRASH_LOG_LINES).rstrip() if now else ""
@@ -181,24 +210,26 @@ def _exited_at_start(ctx: _Context, c: ObservedContainer, done: _Done | None) ->
 
 def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer,
                      done: _Done | None = None) -> None:
-    if c.host_port is None:
-        now = ctx.engine.inspect(c.id)
-        if now is None or now.state != "running":
-            raise _exited_at_start(ctx, c, done)
-        raise StepFailed(f"container {c.name} published no port for {app.spec.port}")
-
     def exited() -> str | None:
         now = ctx.engine.inspect(c.id)
         if now is None:
             return "container removed"
         return None if now.state == "running" else (now.status or now.state)
 
+    def failed(where: str, detail: str) -> StepFailed:
+        tail = ctx.engine.logs(c.id, tail=20).rstrip()
+        return StepFailed(f"health check {where} failed: {detail}"
+                          + (f"\nlast log lines:\n{tail}" if tail else ""))
+
+    if c.host_port is None:  # it exited before the engine showed a port: a crash
+        now = ctx.engine.inspect(c.id)
+        if now is None or now.state != "running":
+            raise _exited_at_start(ctx, c, now, done)
+        raise StepFailed(f"container {c.name} published no port for {app.spec.port}")
     result = wait_healthy(scheme=app.scheme, port=c.host_port, path=app.health,
                           deadline_s=ctx.options.health_timeout, exited=exited)
     if not result.ok:
-        tail = ctx.engine.logs(c.id, tail=20).rstrip()
-        raise StepFailed(f"health check {app.scheme}://127.0.0.1:{c.host_port}{app.health} failed: "
-                         f"{result.detail}" + (f"\nlast log lines:\n{tail}" if tail else ""))
+        raise failed(f"{app.scheme}://127.0.0.1:{c.host_port}{app.health}", result.detail)
 
 
 def _recorded(app: DesiredApp, container_id: str) -> RecordedApp:
@@ -213,16 +244,22 @@ def _record_running(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> Non
     ctx.record(ctx.recorder.record_applied, app=_recorded(app, c.id))
 
 
-def _launch(ctx: _Context, app: DesiredApp, done: _Done) -> ObservedContainer:
-    """Start a container of the desired version and wait for health; remove it on failure."""
+def _launch(ctx: _Context, app: DesiredApp, done: _Done | None = None,
+            replacing: ObservedContainer | None = None) -> ObservedContainer:
+    """Start a container of the desired version and wait for health; remove it on failure.
+    A running container of the same version being replaced keeps its name until it stops:
+    the new one takes a suffixed name (containers are known by their labels, not names)."""
     name = ctx.naming.container_name(app.path, app.version)
+    if replacing is not None and replacing.name == name and replacing.state == "running":
+        name = f"{name}-{uuid.uuid4().hex[:6]}"
     leftover = ctx.by_name.get(name)
     if leftover is not None:  # same version, not running: the planner would restart it
         ctx.engine.stop_and_remove(leftover.id, timeout=ctx.options.stop_timeout)
     c = ctx.engine.run_container(
         name=name, image=app.image, port=app.spec.port, command=app.spec.command,
         env=dict(app.spec.env), mounts=_mounts(ctx, app), labels=_labels(ctx.naming, app),
-        cpus=app.spec.cpus, memory=app.spec.memory,
+        cpus=app.spec.cpus, memory=app.spec.memory, entrypoint=app.spec.entrypoint,
+        workdir=app.spec.workdir,
     )
     try:
         _healthy_or_fail(ctx, app, c, done)
@@ -246,6 +283,42 @@ def _switch(ctx: _Context, app: DesiredApp, new: ObservedContainer,
         log.warning("switch_hook_failed", app=app.path, error=str(exc))
 
 
+def _replace(ctx: _Context, app: DesiredApp, old: ObservedContainer | None,
+             done: _Done) -> None:
+    """Zero-downtime: a new container, healthy, switched to; then the old one out."""
+    c = _launch(ctx, app, done, old)
+    _switch(ctx, app, c, old)
+    if old is not None:
+        ctx.engine.stop_and_remove(old.id, timeout=ctx.options.stop_timeout)
+        ctx.record(ctx.recorder.forget_container, container_id=old.id)
+    _record_running(ctx, app, c)
+    done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
+
+
+def _restart_in_place(ctx: _Context, app: DesiredApp, c: ObservedContainer,
+                      done: _Done) -> None:
+    """Restart a running container (dev mode, reload=restart) with the app's new requests held
+    at the proxy meanwhile; if it does not come back healthy, recreate it (as OpenRun does)."""
+    hold = ctx.options.on_hold
+    if hold is not None:
+        hold(app.path, True)
+    try:
+        try:
+            again = ctx.engine.restart(c.id, timeout=ctx.options.stop_timeout)
+            _healthy_or_fail(ctx, app, again, done)
+        except (StepFailed, EngineError) as exc:
+            log.warning("restart_failed_recreating", app=app.path, error=str(exc))
+            now = ctx.engine.inspect(c.id)
+            _replace(ctx, app, now, done)
+            return
+        _switch(ctx, app, again, None)
+        _record_running(ctx, app, again)
+        done.url = f"{app.scheme}://127.0.0.1:{again.host_port}"
+    finally:
+        if hold is not None:
+            hold(app.path, False)
+
+
 def _crashed(ctx: _Context, c: ObservedContainer | None, done: _Done) -> None:
     """Keep the exit code and last log lines of a container that stopped by itself."""
     if c is None or c.state in ("running", "created", "paused", "restarting"):
@@ -254,8 +327,12 @@ def _crashed(ctx: _Context, c: ObservedContainer | None, done: _Done) -> None:
     done.exit_code = m.group(1) if m else ""
     try:
         done.logs = ctx.engine.logs(c.id, tail=_CRASH_LOG_LINES)
+        seen = ctx.engine.inspect(c.id)
     except EngineError:
-        done.logs = ""
+        return
+    if seen is not None and seen.started_at and seen.finished_at:
+        # a process that exits at once may be stamped finished a hair before started
+        done.ran_for = max(0.0, seen.finished_at - seen.started_at)
 
 
 def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
@@ -281,23 +358,38 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
         assert app is not None
         old = ctx.by_name.get(step.target) if step.action == "replace" else None
         _crashed(ctx, old, done)
-        c = _launch(ctx, app, done)
-        _switch(ctx, app, c, old)
-        if old is not None:
-            ctx.engine.stop_and_remove(old.id, timeout=ctx.options.stop_timeout)
-            ctx.record(ctx.recorder.forget_container, container_id=old.id)
-        _record_running(ctx, app, c)
-        done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
+        _replace(ctx, app, old, done)
         return
     if step.action == "restart":
         assert app is not None
         before = ctx.by_name[step.target]
+        if before.state == "running":
+            _restart_in_place(ctx, app, before, done)
+            return
         _crashed(ctx, before, done)
-        c = ctx.engine.start(before.id)
-        _healthy_or_fail(ctx, app, c, done)
+        try:
+            c = ctx.engine.start(before.id)
+        except EngineError as exc:
+            if exc.retryable:  # the engine is down: nothing to recreate against
+                raise
+            # it cannot start again (a port taken meanwhile, a leftover of a killed run...):
+            # the same version afresh, so one pass converges (_launch removes it by name)
+            log.warning("restart_refused", app=app.path, container=before.name, error=str(exc))
+            c = _launch(ctx, app, done)
+        else:
+            _healthy_or_fail(ctx, app, c, done)
         _switch(ctx, app, c, None)
         _record_running(ctx, app, c)
         done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
+        return
+    if step.action == "remove_image":
+        try:
+            ctx.engine.remove_image(step.target)
+        except ImageInUse as exc:  # a container the pass did not see (`ace run`, not ace's)
+            log.warning("image_kept", app=step.app, image=step.target, reason=str(exc))
+            done.note = "kept: a container uses it"
+            return
+        ctx.record(ctx.recorder.forget_image, app=step.app, tag=step.target)
         return
     if step.action in ("stop", "remove"):
         c = ctx.by_name[step.target]
@@ -325,12 +417,13 @@ def _run_group(ctx: _Context, steps: list[Step]) -> list[StepOutcome]:
             done_ = _Done()
             try:
                 _run_step(ctx, step, done_)
-                res = StepOutcome(step, "done", "", time.monotonic() - t0, done_.url,
-                                  done_.exit_code, done_.logs)
+                res = StepOutcome(step, "done", done_.note, time.monotonic() - t0, done_.url,
+                                  done_.exit_code, done_.logs, done_.ran_for)
                 slog.info("step_done", seconds=round(res.seconds, 3))
             except (StepFailed, EngineError, OSError) as exc:
                 res = StepOutcome(step, "failed", str(exc), time.monotonic() - t0, "",
-                                  done_.exit_code, done_.logs, done_.failed_step, done_.where)
+                                  done_.exit_code, done_.logs, done_.ran_for, done_.failed_step,
+                                  done_.where)
                 slog.warning("step_failed", error=str(exc), seconds=round(res.seconds, 3))
         done[step.id] = res.outcome
         out.append(res)

@@ -17,7 +17,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from reconciler.core.types import DesiredState, ObservedState, current_container
+from reconciler.core.report import unevaluated
+from reconciler.core.types import (
+    DesiredState,
+    ObservedContainer,
+    ObservedState,
+    current_container,
+)
 
 __all__ = [
     "HealthResult",
@@ -169,21 +175,35 @@ class Probed:
     detail: str
 
 
-def probe_services(desired: DesiredState, observed: ObservedState, timeout: float = 2.0
-                   ) -> dict[str, Probed]:
-    """app path -> its probe, for each service whose current container runs with a port."""
+def _service_targets(desired: DesiredState, observed: ObservedState
+                     ) -> list[tuple[Target, ObservedContainer]]:
+    """Each service's current container that runs with a port, as a probe target."""
     found = []
     for app in desired.apps:
         c = current_container(observed.containers, app.path, app.version)
         if app.service and c is not None and c.state == "running" and c.host_port:
-            found.append((app, c))
-    answers = probe_all([Target(a.path, a.scheme, c.host_port or 0, a.health) for a, c in found],
-                        timeout=timeout)
-    return {a.path: Probed(c.id, c.version, answers[a.path][0] == 200, answers[a.path][1])
-            for a, c in found}
+            found.append((Target(app.path, app.scheme, c.host_port, app.health), c))
+    return found
+
+
+def probe_services(desired: DesiredState, observed: ObservedState, timeout: float = 2.0
+                   ) -> dict[str, Probed]:
+    """app path -> its probe, for each service whose current container runs with a port."""
+    found = _service_targets(desired, observed)
+    answers = probe_all([t for t, _ in found], timeout=timeout)
+    return {t.key: Probed(c.id, c.version, answers[t.key][0] == 200, answers[t.key][1])
+            for t, c in found}
 
 
 def probe_health(desired: DesiredState, observed: ObservedState) -> dict[str, str]:
-    """app path -> "healthy" or "unhealthy: <detail>" (status and drift)."""
-    return {app: "healthy" if p.ok else f"unhealthy: {p.detail}"
-            for app, p in probe_services(desired, observed).items()}
+    """app path -> "healthy" or "unhealthy: <detail>" (status and drift). Apps that do not
+    evaluate are probed too, by what their running container's labels say (containers made
+    before ace labelled that are not probed)."""
+    targets = [t for t, _ in _service_targets(desired, observed)]
+    for path in unevaluated(desired, observed):
+        c = current_container(observed.containers, path)
+        if c is not None and c.state == "running" and c.host_port and c.health_path:
+            targets.append(Target(path, c.scheme or "http", c.host_port, c.health_path))
+    answers = probe_all(targets)
+    return {t.key: "healthy" if answers[t.key][0] == 200 else f"unhealthy: {answers[t.key][1]}"
+            for t in targets}

@@ -13,7 +13,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import apps
@@ -22,6 +22,7 @@ from reconciler.applogs.buildlogs import BuildLogWriter
 from reconciler.apply.executor import (
     ApplyOptions,
     ApplyResult,
+    HoldHook,
     OutputHook,
     StepOutcome,
     SwitchHook,
@@ -30,6 +31,7 @@ from reconciler.apply.executor import (
 )
 from reconciler.apply.observe import observe, with_health
 from reconciler.core.desired import Naming, desired_state
+from reconciler.core.gc import DEFAULT_KEEP_IMAGES, collect_images, gc_apps
 from reconciler.core.hashing import DigestCache
 from reconciler.core.planner import PlanOptions, PullPolicy, plan
 from reconciler.core.types import DesiredState, ObservedState, Plan, RecordedState
@@ -68,6 +70,8 @@ class Settings:
     parallel: int = 4
     health_timeout: float = 60.0
     deadline: float = 2.0
+    dev_apps: frozenset[str] = frozenset()  # run in dev mode whatever the apps file says
+    keep_images: int = DEFAULT_KEEP_IMAGES  # versions of an app's images kept (0: all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,17 +129,19 @@ def _digest_prefix(result: EvalResult) -> str:
 
 def prepare(
     settings: Settings, store: Store, engine: Engine, *, evaluation: EvalResult | None = None,
-    marks: Mapping[str, str] | None = None,
+    marks: Mapping[str, str] | None = None, touched: frozenset[str] = frozenset(),
 ) -> Prepared:
     """Evaluate (unless given), hash, observe and plan. `marks` (container id -> "unhealthy:
-    ...") are written onto the observed containers before planning. Writes only changed file
-    digests and evaluation-cache entries."""
+    ...") are written onto the observed containers before planning; `touched` names the dev
+    apps whose mounted source changed. Writes only changed file digests and evaluation-cache
+    entries."""
     t: dict[str, float] = {}
     t0 = time.perf_counter()
     result = evaluation
     if result is None:
         result, update = apps.evaluate_cached(
-            settings.apps_file, store.eval_cache(), deadline=settings.deadline
+            settings.apps_file, store.eval_cache(), deadline=settings.deadline,
+            dev_apps=settings.dev_apps,
         )
         store.save_eval_cache(update.save, drop=update.drop)
     t["evaluate"] = time.perf_counter() - t0
@@ -143,6 +149,8 @@ def prepare(
     t1 = time.perf_counter()
     cache = DigestCache(known=store.digest_cache(_digest_prefix(result)))
     desired = desired_state(result, naming, cache)
+    if touched:
+        desired = replace(desired, touched=touched)
     if cache.fresh:
         store.save_digests(cache.fresh)
     t["hash"] = time.perf_counter() - t1
@@ -151,12 +159,19 @@ def prepare(
     t["observe"] = time.perf_counter() - t2
     recorded = store.recorded()
     the_plan = plan(desired, observed, recorded, PlanOptions(pull=settings.pull))
+    collect = gc_apps(the_plan, desired, settings.keep_images)
+    if collect:  # a build or replace: list those apps' images (never on a no-op pass)
+        images = engine.list_images([naming.image_repo(a) for a in collect])
+        the_plan = collect_images(the_plan, desired, observed, images,
+                                  {a: store.images_for(a) for a in collect}, naming,
+                                  settings.keep_images)
     return Prepared(result, desired, observed, recorded, the_plan, t)
 
 
 def _apply(prepared: Prepared, selected: Plan, *, settings: Settings, store: Store,
            engine: Engine, command: str, on_event: Callable[[str, StepOutcome], None],
-           on_switch: SwitchHook | None, on_output: OutputHook | None) -> ApplyResult:
+           on_switch: SwitchHook | None, on_hold: HoldHook | None,
+           on_output: OutputHook | None) -> ApplyResult:
     """Apply a plan and record it as one run with per-step outcomes; builds' output goes to
     the build log files (and `on_output`) as it comes."""
     run_id = store.begin_run(command, selected.render())
@@ -173,7 +188,7 @@ def _apply(prepared: Prepared, selected: Plan, *, settings: Settings, store: Sto
             naming=Naming(store.install_id, str(settings.state_dir)),
             options=ApplyOptions(parallel=settings.parallel,
                                  health_timeout=settings.health_timeout, on_switch=on_switch,
-                                 on_output=output),
+                                 on_hold=on_hold, on_output=output),
             on_event=on_event,
         )
     finally:
@@ -198,9 +213,11 @@ def run_pass(
     dry_run: bool = False,
     evaluation: EvalResult | None = None,
     marks: Mapping[str, str] | None = None,
+    touched: frozenset[str] = frozenset(),
     select: Callable[[Prepared], Plan] | None = None,
     on_event: Callable[[str, StepOutcome], None] = lambda kind, outcome: None,
     on_switch: SwitchHook | None = None,
+    on_hold: HoldHook | None = None,
     on_output: OutputHook | None = None,
 ) -> PassResult:
     """The one pass body: prepare, adopt, apply what `select` keeps of the plan, record.
@@ -213,13 +230,17 @@ def run_pass(
     - `select(prepared) -> Plan`: the part of the plan to apply (watch holds back apps that are
       backing off; `ace run` keeps one app's image steps). Default: all of it.
     - `dry_run`: prepare and stop (nothing adopted, applied or recorded).
+    - `marks`, `touched`: what `ace watch` saw (unhealthy containers, dev sources changed).
+    - `on_switch`, `on_hold`: the proxy's hooks (a new container serves; hold an app's
+      requests while its container restarts in place).
     - `on_output(app, line)`: each line a build prints, as it comes (the lines also go to the
       app's build log file in the state dir, which `ace logs` reads).
     """
     cycle = cycle or uuid.uuid4().hex[:8]
     with bound(cycle=cycle):
         start = time.perf_counter()
-        prepared = prepare(settings, store, engine, evaluation=evaluation, marks=marks)
+        prepared = prepare(settings, store, engine, evaluation=evaluation, marks=marks,
+                           touched=touched)
         if evaluation is None:
             for err in prepared.evaluation.errors:
                 log.warning("app_error", app=err.app, file=err.file, line=err.line,
@@ -237,7 +258,7 @@ def run_pass(
             if selected.steps:
                 applied = _apply(prepared, selected, settings=settings, store=store,
                                  engine=engine, command=command, on_event=on_event,
-                                 on_switch=on_switch, on_output=on_output)
+                                 on_switch=on_switch, on_hold=on_hold, on_output=on_output)
         seconds = time.perf_counter() - start
         log.info("pass_finished", seconds=round(seconds, 3), dry_run=dry_run)
     return PassResult(cycle, reason, prepared, selected, applied, adopted, seconds)

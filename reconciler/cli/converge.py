@@ -19,6 +19,7 @@ from reconciler.cli.options import (
     FileOpt,
     HealthOpt,
     JsonOpt,
+    KeepOpt,
     LockOpt,
     LogJsonOpt,
     ParallelOpt,
@@ -40,11 +41,12 @@ __all__ = ["down", "plan_cmd", "reconcile"]
 
 def plan_cmd(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
              as_json: JsonOpt = False, pull: PullOpt = "missing", detailed: DetailOpt = False,
-             verbose: VerboseOpt = False, log_json: LogJsonOpt = False) -> None:
+             keep_images: KeepOpt = 2, verbose: VerboseOpt = False,
+             log_json: LogJsonOpt = False) -> None:
     """Show the steps a reconcile would take, and why; apply nothing."""
     setup_logging(json_lines=log_json, verbose=verbose)
     with errors():
-        settings = settings_from(file, state_dir, pull=pull)
+        settings = settings_from(file, state_dir, pull=pull, keep_images=keep_images)
         with session(settings, lock_timeout=None) as (store, engine):
             prepared = prepare(settings, store, engine)
     result, the_plan = prepared.evaluation, prepared.plan
@@ -70,12 +72,14 @@ def reconcile(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
               as_json: JsonOpt = False, detailed: DetailOpt = False, pull: PullOpt = "missing",
               parallel: ParallelOpt = 4, health_timeout: HealthOpt = 60.0,
               lock_timeout: LockOpt = 60.0, deadline: DeadlineOpt = 2.0,
-              verbose: VerboseOpt = False, log_json: LogJsonOpt = False) -> None:
+              keep_images: KeepOpt = 2, verbose: VerboseOpt = False,
+              log_json: LogJsonOpt = False) -> None:
     """Converge what runs to what the apps file declares."""
     setup_logging(json_lines=log_json, verbose=verbose)
     with errors():
         settings = settings_from(file, state_dir, pull=pull, parallel=parallel,
-                                 health_timeout=health_timeout, deadline=deadline)
+                                 health_timeout=health_timeout, deadline=deadline,
+                                 keep_images=keep_images)
         tty = sys.stderr.isatty() and not as_json and not log_json
         shown = render.progress(True) if tty else nullcontext(_quiet)
         with session(settings, lock_timeout=lock_timeout) as (store, engine), \
@@ -114,14 +118,23 @@ def down(targets: Annotated[list[str] | None, typer.Argument(help="App paths (de
          images: Annotated[bool, typer.Option("--images", help="Remove ace's images too.")] = False,
          volumes: Annotated[bool, typer.Option("--volumes", help="Remove named volumes.")] = False,
          lock_timeout: LockOpt = 60.0, log_json: LogJsonOpt = False) -> None:
-    """Stop and remove ace's containers (all, or of the given apps)."""
+    """Stop and remove ace's containers (all, or of the given apps). Objects whose labels are
+    only partly ace's are skipped with a warning; exit 1 only when one of ace's own failed."""
     from reconciler.apply.teardown import teardown
 
     setup_logging(json_lines=log_json)
     with errors():
         settings = settings_from(file, state_dir)
         with session(settings, lock_timeout=lock_timeout) as (store, engine):
-            removed = teardown(engine, store, apps=tuple(targets or ()), images=images,
-                               volumes=volumes)
-    for line in removed:
-        render.console.print(f"[green]✓[/] removed {line}")
+            done = teardown(engine, store, apps=tuple(targets or ()), images=images,
+                            volumes=volumes)
+    for line in done.removed:
+        render.console.print(f"[green]✓[/] removed {render.escape(line)}")
+    for line in done.skipped:
+        render.err_console.print(f"[yellow]warning[/] skipped {render.escape(line)}",
+                                 soft_wrap=True)
+    for line in done.failed:
+        render.err_console.print(f"[red]error[/] could not remove {render.escape(line)}",
+                                 soft_wrap=True)
+    if done.failed:
+        raise typer.Exit(1)

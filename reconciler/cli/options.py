@@ -23,6 +23,7 @@ __all__ = [
     "FileOpt",
     "HealthOpt",
     "JsonOpt",
+    "KeepOpt",
     "LockOpt",
     "LogJsonOpt",
     "ParallelOpt",
@@ -61,6 +62,9 @@ ParallelOpt = Annotated[int, typer.Option("--parallel", min=1, help="Apps applie
 HealthOpt = Annotated[float, typer.Option("--health-timeout", help="Seconds to wait for health.")]
 LockOpt = Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for the lock.")]
 DeadlineOpt = Annotated[float, typer.Option("--eval-deadline", help="Seconds per app evaluation.")]
+KeepOpt = Annotated[int, typer.Option(
+    "--keep-images", min=0,
+    help="After a build or replace, keep each app's last N image versions (0: keep all).")]
 DetailOpt = Annotated[bool, typer.Option("--detailed-exitcode",
                                          help="Exit 2 when changes were made or are pending.")]
 

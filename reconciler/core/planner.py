@@ -5,9 +5,17 @@ Rules (pinned by tests/reconciler/test_planner.py):
 - build-input change -> build + replace; env/port/volume/command/image change -> replace only;
   health path or scheme -> nothing (they are not part of the container version);
 - a service whose container exited -> restart; none at all -> start; a running one marked
-  unhealthy (by `ace watch` after failed probes) -> replace with a fresh container;
+  unhealthy (by `ace watch` after failed probes) or a paused one (the engine cannot start it)
+  -> replace with a fresh container; one created but never started (a run killed between
+  create and start) counts as none: start, which removes it first;
 - command-lifetime apps get their image and no container (a running one is stopped);
-- containers of apps gone from the apps file are removed; apps that failed to evaluate are held.
+- an app stopped by the user (`ace stop`, in the record) gets no container either: its
+  containers are stopped (and removed), nothing is built or started, until `ace start`;
+- containers of apps gone from the apps file are removed; apps that failed to evaluate are held;
+- dev mode: a dev app's image depends only on its container file, build args, target and env
+  files; a change to its mounted source (`DesiredState.touched`, from `ace watch`) restarts the
+  running container (reload=restart), replaces it (recreate) or does nothing (none: the app's
+  own reloader sees the file); switching an app between dev and normal mode replaces it.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from reconciler.core.changes import changed_files, spec_changes, summary
 from reconciler.core.types import (
     DesiredApp,
     DesiredState,
@@ -47,31 +56,49 @@ def _newest_first(cs: Sequence[ObservedContainer]) -> list[ObservedContainer]:
 def _files_cause(recorded: RecordedApp | None, files: Sequence[tuple[str, str]]) -> str:
     if recorded is None or not recorded.files:
         return "image not built yet"
-    old, new = dict(recorded.files), dict(files)
-    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    changed = changed_files(recorded.files, files)
     if not changed:
         return "build inputs changed: container file or build args"
     shown = ", ".join(changed[:3]) + (f" (+{len(changed) - 3} more)" if len(changed) > 3 else "")
     return f"build inputs changed: {shown}"
 
 
-def _spec_cause(recorded: RecordedApp | None, spec_json: str) -> str:
+def _spec_cause(recorded: RecordedApp | None, app: DesiredApp) -> str:
+    """What changed, with values (`env COUNT: 1 → 2`; secret-derived env values masked)."""
     if recorded is None or not recorded.spec_json:
         return "container version changed"
+    changes = spec_changes(recorded.spec_json, app.spec_json, app.secret_env)
+    return summary(changes) if changes else "container version changed"
+
+
+def _was_dev(recorded: RecordedApp | None) -> bool | None:
+    """Whether the recorded container ran in dev mode (None: nothing recorded)."""
+    if recorded is None or not recorded.spec_json:
+        return None
     try:
-        old, new = json.loads(recorded.spec_json), json.loads(spec_json)
+        doc = json.loads(recorded.spec_json)
     except ValueError:
-        return "container version changed"
-    parts: list[str] = []
-    for key in ("image", "port", "command", "cpus", "memory", "volumes"):
-        if old.get(key) != new.get(key):
-            parts.append(f"{key} changed")
-    old_env = {k: v for k, v in old.get("env", [])}
-    new_env = {k: v for k, v in new.get("env", [])}
-    env_keys = sorted(k for k in {*old_env, *new_env} if old_env.get(k) != new_env.get(k))
-    if env_keys:
-        parts.append("env changed: " + ", ".join(env_keys[:4]))
-    return "; ".join(parts) or "container version changed"
+        return None
+    return bool(doc.get("workdir")) and doc.get("entrypoint") == ["sh", "-c"]
+
+
+def _mode_cause(app: DesiredApp, recorded: RecordedApp | None) -> str:
+    """"dev mode on"/"dev mode off" when the app switched modes since its last apply, else ""."""
+    was = _was_dev(recorded)
+    if was is None or was == (app.mode == "dev"):
+        return ""
+    return "dev mode on" if app.mode == "dev" else "dev mode off"
+
+
+def _dev_build_cause(recorded: RecordedApp | None, files: Sequence[tuple[str, str]]) -> str:
+    if recorded is None or not recorded.files:
+        return "dev image not built yet"
+    old, new = dict(recorded.files), dict(files)
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if not changed:
+        return "dev: container file, build args or target changed"
+    return "dev: env file changed: " + ", ".join(changed[:3]) + (
+        f" (+{len(changed) - 3} more)" if len(changed) > 3 else "")
 
 
 def _exit_cause(c: ObservedContainer) -> str:
@@ -85,7 +112,9 @@ def _image_steps(
     if app.build is not None:
         if app.image in tags:
             return [], None
-        cause = _files_cause(recorded, app.build.files)
+        cause = _mode_cause(app, recorded) or (
+            _dev_build_cause(recorded, app.build.files) if app.mode == "dev"
+            else _files_cause(recorded, app.build.files))
         if recorded is not None and recorded.image == app.image:
             cause = "image removed outside ace"
         return [Step(f"build:{app.path}", "build", app.path, app.image, cause)], None
@@ -98,45 +127,69 @@ def _image_steps(
     return [Step(f"pull:{app.path}", "pull", app.path, app.image, "image missing locally")], None
 
 
+def _dev_reload(app: DesiredApp, keep: ObservedContainer, deps: tuple[str, ...]
+                ) -> tuple[list[Step], str]:
+    """What a change to a dev app's mounted source does to its running container."""
+    if app.reload == "restart":
+        return [Step(f"restart:{app.path}", "restart", app.path, keep.name,
+                     "dev: source changed, reload restart", deps, reload=True)], ""
+    if app.reload == "recreate":
+        return [Step(f"replace:{app.path}", "replace", app.path, keep.name,
+                     "dev: source changed, reload recreate", deps, reload=True)], ""
+    return [], "dev: source changed, reload none: the app's own reloader sees it"
+
+
 def _service_steps(
     app: DesiredApp,
     mine: list[ObservedContainer],
     recorded: RecordedApp | None,
     image_steps: list[Step],
+    touched: bool = False,
 ) -> tuple[list[Step], str]:
     deps = tuple(s.id for s in image_steps)
-    current = [c for c in mine if c.version == app.version]
+    # never started (a run killed between create and start): no container of this version
+    # yet; the launch of the new one removes it (same name)
+    leftover = [c for c in mine if c.version == app.version and c.state == "created"]
+    current = [c for c in mine if c.version == app.version and c not in leftover]
     others = [c for c in mine if c.version != app.version]
     steps: list[Step] = []
     keep: ObservedContainer | None = None
+    dev_reason = ""
     if current:
         keep = current[0]
-        if keep.state != "running":
+        if keep.state == "paused":  # `start` cannot resume it: a fresh container
+            steps.append(Step(f"replace:{app.path}", "replace", app.path, keep.name,
+                              "container paused", deps))
+        elif keep.state != "running":
             steps.append(Step(f"restart:{app.path}", "restart", app.path, keep.name,
                               _exit_cause(keep), deps))
         elif keep.health.startswith("unhealthy"):
             detail = keep.health.partition(": ")[2] or "unhealthy"
             steps.append(Step(f"replace:{app.path}", "replace", app.path, keep.name,
                               f"health check failing: {detail}", deps))
+        elif touched and app.mode == "dev":
+            steps, dev_reason = _dev_reload(app, keep, deps)
     elif others:
         running_old = next((c for c in others if c.state == "running"), others[0])
         if image_steps and image_steps[0].action == "build":
             cause = image_steps[0].cause
         else:
-            cause = _spec_cause(recorded, app.spec_json)
+            cause = _mode_cause(app, recorded) or _spec_cause(recorded, app)
         steps.append(Step(f"replace:{app.path}", "replace", app.path, running_old.name, cause,
                           deps))
         others = [c for c in others if c is not running_old]
     else:
         cause = "new app" if recorded is None else "container gone"
+        if leftover:
+            cause = "container created but never started"
         steps.append(Step(f"start:{app.path}", "start", app.path, app.image, cause, deps))
     after = tuple(s.id for s in steps)
-    for extra in [c for c in current if c is not keep] + others:
+    for extra in [c for c in current if c is not keep] + others + (leftover if keep else []):
         cause = "duplicate container" if extra.version == app.version else "stale older version"
         steps.append(Step(f"remove:{app.path}:{extra.name}", "remove", app.path, extra.name,
                           cause, after))
     reason = "running " + app.version[:12] if keep and keep.state == "running" else ""
-    return steps, reason
+    return steps, dev_reason or reason
 
 
 def plan(
@@ -160,12 +213,19 @@ def plan(
             continue
         rec = recorded.get(app.path)
         mine = _newest_first(by_app.get(app.path, []))
+        if app.service and app.path in recorded.stopped:
+            steps += [Step(f"stop:{app.path}:{c.name}", "stop", app.path, c.name,
+                           "stopped by user") for c in mine]
+            if not mine:
+                noops.append(NoOp(app.path, "stopped by user"))
+            continue
         image_steps, blocked = _image_steps(app, tags, rec, options)
         if blocked:
             noops.append(NoOp(app.path, blocked))
             continue
         if app.service:
-            svc, reason = _service_steps(app, mine, rec, image_steps)
+            svc, reason = _service_steps(app, mine, rec, image_steps,
+                                         touched=app.path in desired.touched)
         else:
             deps = tuple(s.id for s in image_steps)
             svc = [Step(f"stop:{app.path}:{c.name}", "stop", app.path, c.name,

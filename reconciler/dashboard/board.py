@@ -76,15 +76,15 @@ class Board:
     # -- what the pages read ----------------------------------------------------------------
 
     def snapshot(self) -> list[dict[str, Any]]:
-        """One dict per app: the watch table's row, its meta (name, mode, public URL,
-        actions) and its last error's detail."""
+        """One dict per app: the watch table's row (its mode as the row says how the app runs:
+        "dev" or "prod"), its meta (name, public URL, actions) and its last error's detail."""
         with self._lock:
             out = []
             for r in self._rows:
                 meta = self.apps.get(r.app, {})
                 detail = self.details.get(r.app, {}) if r.last_error else {}
                 out.append({**r.to_json(), "name": meta.get("name", ""),
-                            "mode": meta.get("mode", ""),
+                            "mode": "dev" if r.mode == "dev" else "prod",
                             "public_url": meta.get("public_url", ""),
                             "actions": meta.get("actions", []), "error": detail})
             return out
@@ -109,8 +109,7 @@ class Board:
     # -- fed by the proxy after each pass ---------------------------------------------------
 
     def set_apps(self, apps: Sequence[App], public: dict[str, str]) -> None:
-        meta = {a.path: {"name": a.name, "mode": "dev" if a.entry.dev else "prod",
-                         "public_url": public.get(a.path, ""),
+        meta = {a.path: {"name": a.name, "public_url": public.get(a.path, ""),
                          "actions": [{"name": x.name, "description": x.description,
                                       "page": action_page(a.path, x.path)}
                                      for x in a.actions]} for a in apps}

@@ -1,5 +1,6 @@
-"""The interface of the one module that talks to Docker (reconciler/driver.py implements it;
-tests/fakes.py holds an in-memory twin that the same contract suite runs against)."""
+"""The interface of the one package that talks to an engine (`driver.engine.DockerEngine`
+implements it; tests/fakes.py holds an in-memory twin that the same contract suite,
+tests/engine/test_driver_contract.py, runs against)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,24 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from apps.errors import EngineError
 from reconciler.core.types import ObservedContainer, ObservedImage
 
-__all__ = ["CommandResult", "Engine", "LogLine", "VolumeMount"]
+__all__ = ["CommandResult", "Engine", "ImageInUse", "LogLine", "NotManaged", "VolumeMount"]
+
+
+class NotManaged(EngineError):
+    """The engine refused to touch an object because its labels do not make it ace's."""
+
+
+class ImageInUse(EngineError):
+    """The engine refused to remove an image because a container (any, ace's or not) uses it."""
 
 
 @dataclass(frozen=True, slots=True)
 class VolumeMount:
+    """One mount of a container: a named volume or a bind mount, as the executor asks for it."""
+
     kind: str  # "volume" (engine volume name in source) or "bind" (absolute host path)
     source: str
     target: str
@@ -23,6 +35,8 @@ class VolumeMount:
 
 @dataclass(frozen=True, slots=True)
 class CommandResult:
+    """How a one-off `container.run` command ended."""
+
     exit_code: int
     stdout: str
     stderr: str
@@ -41,7 +55,8 @@ class LogLine:
 
 class Engine(Protocol):
     """Every method raises apps.errors.EngineError (retryable=True when the engine does not
-    answer). Nothing here touches an object without the installation label it is given."""
+    answer; NotManaged when an object's labels forbid touching it). Nothing here touches an
+    object without the installation label it is given."""
 
     def ping(self) -> None: ...
 
@@ -51,7 +66,8 @@ class Engine(Protocol):
 
     def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:
         """Local images (tags and ace labels): ONE API call, no per-image inspect. With
-        `references`, only images tagged with one of them (filtered by the engine)."""
+        `references`, only images tagged with one of them, or with any tag of a reference
+        that names a repository (filtered by the engine)."""
         ...
 
     def build(
@@ -63,8 +79,10 @@ class Engine(Protocol):
         build_args: Mapping[str, str],
         labels: Mapping[str, str],
         on_log: Callable[[str], None] | None = None,
+        target: str = "",
     ) -> str:
-        """Build and tag; returns the image id. BuildError text (last lines) in EngineError."""
+        """Build (only up to stage `target` when given) and tag; returns the image id. The
+        failing step's last lines are in the EngineError."""
         ...
 
     def pull(self, ref: str) -> str: ...
@@ -83,12 +101,19 @@ class Engine(Protocol):
         labels: Mapping[str, str],
         cpus: float | None = None,
         memory: int | None = None,
+        entrypoint: Sequence[str] = (),
+        workdir: str = "",
     ) -> ObservedContainer:
         """Create and start with init, publishing `port` on 127.0.0.1 with an engine-chosen host
-        port; returns the started container with host_port filled in."""
+        port; returns the started container with host_port filled in. `entrypoint` (when given)
+        replaces the image's, `workdir` its working directory."""
         ...
 
     def start(self, container_id: str) -> ObservedContainer: ...
+
+    def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
+        """Stop (within `timeout`) and start the same container again; it keeps its id."""
+        ...
 
     def inspect(self, container_id: str) -> ObservedContainer | None:
         """One container's current state, None when it is gone."""

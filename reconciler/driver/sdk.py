@@ -39,7 +39,7 @@ from reconciler.driver.buildkit import build_with_cli, find_buildkit_cli, needs_
 from reconciler.driver.commands import TIMED_OUT_EXIT_CODE, run_command, stream_text
 from reconciler.driver.logstream import split_timestamp
 from reconciler.driver.policy import own_labels, require_managed
-from reconciler.driver.ports import CommandResult, LogLine, VolumeMount
+from reconciler.driver.ports import CommandResult, ImageInUse, LogLine, VolumeMount
 from reconciler.driver.sdkerrors import docker_mounts, translated
 
 __all__ = ["TIMED_OUT_EXIT_CODE", "SdkEngine"]
@@ -156,6 +156,7 @@ class SdkEngine:
         build_args: Mapping[str, str],
         labels: Mapping[str, str],
         on_log: Callable[[str], None] | None = None,
+        target: str = "",
     ) -> str:
         path = os.path.join(context_dir, containerfile)  # an absolute containerfile stays as is
         if not os.path.isdir(context_dir):
@@ -192,6 +193,7 @@ class SdkEngine:
                 labels=labels,
                 env=env,
                 emit=emit,
+                target=target,
             )
             if code != 0:
                 raise failed(f"{os.path.basename(cli)} build exited with {code}")
@@ -205,6 +207,7 @@ class SdkEngine:
                     forcerm=True,
                     buildargs=dict(build_args),
                     labels=labels,
+                    target=target or None,
                     decode=True,
                 ):
                     for line in str(chunk.get("stream") or chunk.get("status") or "").splitlines():
@@ -245,7 +248,12 @@ class SdkEngine:
             except docker.errors.NotFound:
                 return
             require_managed(labels, f"image {ref}", "remove")
-            self._api.remove_image(ref)
+            try:
+                self._api.remove_image(ref)
+            except docker.errors.APIError as e:
+                if e.status_code == 409:  # a container uses it (the engine's own check)
+                    raise ImageInUse(f"remove image {ref}: {e.explanation or e}") from e
+                raise
 
     # -- containers -------------------------------------------------------------------------
 
@@ -261,12 +269,16 @@ class SdkEngine:
         labels: Mapping[str, str],
         cpus: float | None = None,
         memory: int | None = None,
+        entrypoint: Sequence[str] = (),
+        workdir: str = "",
     ) -> ObservedContainer:
         labels = own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
         with translated(f"create container {name}"):
             container = self._client.containers.create(
                 image,
                 command=list(command) or None,
+                entrypoint=list(entrypoint) or None,
+                working_dir=workdir or None,
                 name=name,
                 labels=labels,
                 environment=dict(env),
@@ -291,6 +303,12 @@ class SdkEngine:
         raw = self._managed_container(container_id, "start")
         with translated(f"start container {_name(raw)}"):
             self._api.start(container_id)
+        return self._reinspect(container_id)
+
+    def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
+        raw = self._managed_container(container_id, "restart")
+        with translated(f"restart container {_name(raw)}"):
+            self._api.restart(container_id, timeout=math.ceil(timeout))
         return self._reinspect(container_id)
 
     def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:

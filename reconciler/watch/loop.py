@@ -17,13 +17,13 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from apps.errors import AceError, EngineError, StateError
 from apps.incremental import EvalMemory, evaluate_incremental
 from apps.model import EvalError, EvalResult
-from reconciler.apply.executor import ApplyResult, StepOutcome, SwitchHook
+from reconciler.apply.executor import ApplyResult, HoldHook, StepOutcome, SwitchHook
 from reconciler.apply.health import probe_services
 from reconciler.apply.observe import observe
 from reconciler.apply.pipeline import PassResult, Prepared, Settings, run_pass
@@ -40,9 +40,8 @@ from reconciler.watch.backoff import (
     record_probes,
     settle,
     unhealthy_marks,
-    with_logs,
 )
-from reconciler.watch.files import FileWatcher, WatchSet
+from reconciler.watch.files import FileWatcher, WatchSet, dev_touched
 from reconciler.watch.reporter import Reporter, build_rows
 from state import StateLock, Store
 
@@ -60,9 +59,11 @@ class WatchOptions:
     down_on_exit: bool = False
     step_ms: int = 60  # quiet time that ends a burst of file changes
     watch_files: bool = True  # False: resync timer only (`ace serve`)
-    # The proxy's hooks (`ace watch` / `ace serve`, see cli_serve.proxy_hooks): the executor's
-    # on_switch, and on_pass(evaluation, desired, observed, app errors) after every pass.
+    # The proxy's hooks (`ace watch` / `ace serve`, see cli.loop.proxy_hooks): the executor's
+    # on_switch and on_hold, and on_pass(evaluation, desired, observed, app errors) after
+    # every pass.
     on_switch: SwitchHook | None = None
+    on_hold: HoldHook | None = None
     on_pass: Callable[[EvalResult, DesiredState, ObservedState, dict[str, str]], None] | None = None
 
 
@@ -83,7 +84,8 @@ class Watch:
         self._stop = threading.Event()
         self._paths: list[str] = []
         self._paths_lock = threading.Lock()
-        self.memory = EvalMemory(str(settings.apps_file))
+        self.memory = EvalMemory(str(settings.apps_file), dev_apps=settings.dev_apps)
+        self._touched: frozenset[str] = frozenset()
         self.attempts: dict[str, Attempts] = {}
         self.probes: dict[str, Probe] = {}
         self.health: dict[str, str] = {}
@@ -139,7 +141,8 @@ class Watch:
                         self._probe()
                     self.in_pass = True
                     try:
-                        delay = self._one_pass(store, "resync" if tick and not paths else "files")
+                        delay = self._one_pass(store, "resync" if tick and not paths else "files",
+                                               paths)
                     except AceError as exc:  # e.g. the state store: say it, retry next tick
                         log.warning("pass_failed", error=str(exc))
                         delay = self.options.resync
@@ -177,11 +180,13 @@ class Watch:
                     told = True
         return None
 
-    def _one_pass(self, store: Store, reason: str) -> float:
-        """Run one pass; returns the seconds until the next timed one."""
+    def _one_pass(self, store: Store, reason: str, paths: Sequence[str] = ()) -> float:
+        """Run one pass; returns the seconds until the next timed one. `paths` changed since
+        the last pass: dev apps whose mounted source they touch reload (until a pass ran)."""
         cycle = uuid.uuid4().hex[:8]
         evaluated = evaluate_incremental(self.memory, deadline=self.settings.deadline)
         self.memory = evaluated.memory
+        self._touched |= dev_touched(evaluated.result.apps, paths)
         self.reporter.pass_started(cycle, reason, evaluated.reevaluated)
         errors = evaluated.result.errors
         if errors != self._errors:
@@ -208,8 +213,9 @@ class Watch:
         try:
             res = run_pass(self.settings, store, self.engine, reason=reason, command="watch",
                            cycle=cycle, evaluation=evaluated.result, marks=self._marks(),
-                           select=select, on_event=self._on_step,
-                           on_switch=self.options.on_switch)
+                           touched=self._touched, select=select, on_event=self._on_step,
+                           on_switch=self.options.on_switch, on_hold=self.options.on_hold)
+            self._touched = frozenset()
             if res.applied is not None and not res.applied.ok:
                 self.engine.ping()  # an outage mid-apply is an outage, not a crash loop
         except EngineError as exc:
@@ -225,25 +231,25 @@ class Watch:
             observed = observe(self.engine, store.install_id, desired)
         self._last = (desired, observed)
         errs = self._after(res, observed, held)
+        if self.options.watch_files:  # watching before the proxy serves what this pass did
+            self._watcher.update(self._watch_set(desired))
         if self.options.on_pass is not None:
             self.options.on_pass(evaluated.result, desired, observed, errs)
-        if self.options.watch_files:
-            self._watcher.update(self._watch_set(desired))
         self.reporter.pass_finished(cycle, self.clock() - start, len(res.outcomes), held)
-        return self._next_delay(held)
+        return self._next_delay()
 
-    def _next_delay(self, held: tuple[str, ...]) -> float:
-        """The resync period, or sooner when a held app's backoff ends."""
+    def _next_delay(self) -> float:
+        """The resync period, or sooner when the backoff of any app ends: its retry comes on
+        its own timer, whether or not this pass held a step of it back."""
         now = self.clock()
-        ends = [self.attempts[a].until - now for a in held if a in self.attempts]
+        ends = [a.until - now for a in self.attempts.values() if a.until > now]
         return max(0.05, min([self.options.resync, *ends]))
-
 
     def _on_step(self, kind: str, o: StepOutcome) -> None:
         if kind != "end" or o.outcome == "skipped":
             return
         self.reporter.step(o)
-        if o.outcome == "done" and o.step.action not in ("build", "pull"):
+        if o.outcome == "done" and o.step.action not in ("build", "pull", "remove_image"):
             self.changes[o.step.app] = f"{time.strftime('%H:%M:%S')} {o.step.action}: " \
                                        f"{o.step.cause}"
 
@@ -258,12 +264,8 @@ class Watch:
             before = self.attempts
             self.attempts = record_attempts(before, applied.outcomes, keys, now,
                                             self.options.backoff)
-            crashed = {o.step.app: o for o in applied.outcomes if o.exit_code or o.logs}
-            for app, a in list(self.attempts.items()):
-                if a is not before.get(app) and a.failed and app in crashed:
-                    o = crashed[app]
-                    a = self.attempts[app] = with_logs(a, o.logs, o.exit_code)
-                if a is not before.get(app) and a.crash_looping and a.failed \
+            for app, a in self.attempts.items():
+                if a is not before.get(app) and a.crash_looping \
                         and app not in builds:  # a failed build is not a crash loop
                     self.reporter.crash_loop(a, a.until - now)
         self.attempts = {app: a for app, a in settle(self.attempts, (), keys, now,
@@ -274,7 +276,8 @@ class Watch:
             if o.outcome == "failed":
                 errs.setdefault(o.step.app, o.message)
         self.reporter.rows(build_rows(desired, observed, self.health, self.attempts,
-                                      self.changes, errs, builds))
+                                      self.changes, errs, builds,
+                                      res.prepared.recorded.stopped))
         return errs
 
     def _builds(self, applied: ApplyResult | None, keys: Mapping[str, str]
@@ -317,7 +320,7 @@ class Watch:
         lock = StateLock(self.settings.state_dir, command="ace watch --down-on-exit")
         try:
             with lock.acquire(30.0):
-                return teardown(self.engine, store)
+                return list(teardown(self.engine, store).removed)  # the rest: logged
         except (EngineError, StateError) as exc:
             log.warning("down_on_exit_failed", error=str(exc))
             return []

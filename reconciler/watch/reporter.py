@@ -22,15 +22,18 @@ __all__ = ["Reporter", "Row", "build_failure_text", "build_rows", "first_line"]
 @dataclass(frozen=True, slots=True)
 class Row:
     app: str
-    state: str  # running, stopped, missing, crash-looping, build-failed, error, orphaned, command
+    state: str  # running, stopped, missing, failed, crash-looping, build-failed, error,
+    #             orphaned, command
     health: str
     url: str
     last_change: str
     last_error: str
+    mode: str = "normal"  # "dev": runs from its mounted source
 
     def to_json(self) -> dict[str, str]:
         return {"app": self.app, "state": self.state, "health": self.health, "url": self.url,
-                "last_change": self.last_change, "last_error": self.last_error}
+                "last_change": self.last_change, "last_error": self.last_error,
+                "mode": self.mode}
 
 
 def first_line(text: str, width: int = 120) -> str:
@@ -52,12 +55,14 @@ def build_rows(
     desired: DesiredState, observed: ObservedState, health: Mapping[str, str],
     attempts: Mapping[str, Attempts], changes: Mapping[str, str], errors: Mapping[str, str],
     builds: Mapping[str, StepOutcome] | None = None,
+    stopped: frozenset[str] = frozenset(),
 ) -> tuple[Row, ...]:
     """One row per app: status_rows of the last pass, with failed builds (the version that
-    runs keeps serving: its URL is shown), crash loops and last events."""
+    runs keeps serving: its URL is shown), crash loops and last events. An app that does not
+    evaluate shows what runs of it, its error as the last error."""
     out: list[Row] = []
-    for r in status_rows(desired, observed, dict(health)):
-        state, err = r.state, errors.get(r.path, "")
+    for r in status_rows(desired, observed, dict(health), stopped=stopped):
+        state, err = r.state, errors.get(r.path, "") or r.error
         a = attempts.get(r.path)
         failed_build = (builds or {}).get(r.path)
         if failed_build is not None:
@@ -66,14 +71,14 @@ def build_rows(
             if not r.url and old is not None and old.state == "running" and old.host_port:
                 app = next(x for x in desired.apps if x.path == r.path)
                 r = replace(r, url=f"{app.scheme}://127.0.0.1:{old.host_port}")
-        elif a is not None and a.crash_looping and a.failed:
+        elif a is not None and a.crash_looping:
             state = "crash-looping"
             tail = " | ".join(a.logs.strip().splitlines()[-2:])
             err = f"exit code {a.exit_code or '?'}" + (f"; last log: {tail}" if tail else "")
         elif not err and r.detail and r.state not in ("running", "command"):
             err = r.detail
         out.append(Row(r.path, state, r.health, r.url, changes.get(r.path, ""),
-                       first_line(err)))
+                       first_line(err), r.mode))
     return tuple(out)
 
 

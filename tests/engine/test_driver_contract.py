@@ -20,7 +20,7 @@ import pytest
 from apps.errors import EngineError
 from reconciler.core.types import LABEL_APP, LABEL_INPUTS, LABEL_INSTALL
 from reconciler.driver.engine import DockerEngine
-from reconciler.driver.ports import LogLine, VolumeMount
+from reconciler.driver.ports import ImageInUse, LogLine, NotManaged, VolumeMount
 from tests.engine.harness import BUSYBOX, DockerHarness, FakeHarness, Harness
 from tests.fakes import FakeEngine
 
@@ -130,6 +130,21 @@ def test_crash_then_start_again(h: Harness) -> None:
     h.wait_for(lambda: h.engine.logs(c.id).count("booted") == 2, "two boots in the logs")
 
 
+def test_inspect_tells_how_long_an_exited_container_ran(h: Harness) -> None:
+    """inspect() gives when a container started and, once it exited, when it finished (the
+    watch loop tells a crash from a long run by it); a listing does not carry them."""
+    c = h.serve(command=["sh", "-c", "echo bye; exit 3"])
+    h.wait_for(lambda: h.state(c.id) == "exited", "the container to exit")
+    seen = h.engine.inspect(c.id)
+    assert seen is not None and seen.started_at > 1_000_000_000
+    # a process that exits at once may be stamped finished a hair before started
+    assert -1 < seen.finished_at - seen.started_at < 5
+    running = h.serve("long")
+    now = h.engine.inspect(running.id)
+    assert now is not None and now.started_at > 0 and now.finished_at == 0
+    assert {x.started_at for x in h.engine.list_containers(h.install)} == {0}
+
+
 def test_logs_tail(h: Harness) -> None:
     """logs() returns the last `tail` lines of stdout and stderr together."""
     c = h.serve(command=["sh", "-c", "echo oops >&2; sleep 0.2; echo one; echo two; sleep 60"])
@@ -168,7 +183,7 @@ def test_log_lines_tail_since_follow_and_stop(h: Harness) -> None:
 def test_refuses_containers_it_did_not_create(h: Harness) -> None:
     """An unlabelled container made by someone else is never stopped, started or removed."""
     foreign = h.foreign_container(h.name("foreign"))
-    with pytest.raises(EngineError, match="not managed by ace"):
+    with pytest.raises(NotManaged, match="not managed by ace"):
         h.engine.stop_and_remove(foreign)
     with pytest.raises(EngineError, match="not managed by ace"):
         h.engine.start(foreign)
@@ -233,7 +248,8 @@ def test_build_labels_and_exposed_ports(h: Harness, tmp_path: Path) -> None:
     assert any(line.endswith("built for ace") for line in lines)  # either builder's format
     assert h.engine.image_exposed_ports(tag) == (8080,)
     built = [i for i in h.engine.list_images() if tag in i.tags]
-    assert [(i.id, i.app, i.inputs) for i in built] == [(image_id, "/web", "in1")]
+    assert [(i.id, i.app, i.inputs, i.install) for i in built] == [
+        (image_id, "/web", "in1", h.install)]
     c = h.engine.run_container(name=h.name("built"), image=tag, port=8080, command=[], env={},
                                mounts=[], labels=h.labels())
     assert c.state == "running", "empty command runs the image CMD"
@@ -254,6 +270,30 @@ def test_image_listing_filtered_by_reference(h: Harness, tmp_path: Path) -> None
     assert [(i.id, tag in i.tags) for i in found] == [(image_id, True)]
     assert h.engine.list_images([f"ace-test/{h.install}:absent"]) == ()
     h.engine.remove_image(tag)
+
+
+def test_image_listing_by_repository_and_removal_of_a_used_image(h: Harness,
+                                                                  tmp_path: Path) -> None:
+    """A repository name as reference lists every tag of it in one call; an image a container
+    uses is not removed (ImageInUse) until the container is gone."""
+    cf = write(tmp_path / "Containerfile", "FROM busybox\nCMD [\"sleep\", \"60\"]\n")
+    repo = f"ace-test/{h.install}"
+    ids = [h.engine.build(context_dir=str(tmp_path), containerfile=cf, tag=f"{repo}:{n}",
+                          build_args={}, labels=h.labels(**{LABEL_INPUTS: n}))
+           for n in ("a", "b")]
+    with h.api_calls() as calls:
+        found = h.engine.list_images([repo])
+    assert len(calls) == 1, calls
+    assert sorted(t for i in found for t in i.tags) == [f"{repo}:a", f"{repo}:b"]
+    c = h.engine.run_container(name=h.name("user"), image=f"{repo}:b", port=8080, command=[],
+                               env={}, mounts=[], labels=h.labels())
+    with pytest.raises(ImageInUse):
+        h.engine.remove_image(f"{repo}:b")
+    assert [i.id for i in h.engine.list_images([f"{repo}:b"])] == [ids[1]]
+    h.engine.stop_and_remove(c.id)
+    for n in ("a", "b"):
+        h.engine.remove_image(f"{repo}:{n}")
+    assert h.engine.list_images([repo]) == ()
 
 
 def test_listing_shows_the_image_name_only_while_it_resolves(h: Harness, tmp_path: Path) -> None:
@@ -389,3 +429,44 @@ def test_log_lines_tell_stdout_from_stderr(engine: DockerEngine, busybox: str,
     engine.log_lines(c.id, on_line=seen.append)
     assert sorted((x.stream, x.text) for x in seen) == [
         ("stderr", "err"), ("stdout", "last"), ("stdout", "out")]
+
+
+# -- dev mode: a build target, entrypoint and working directory, restart in place ------------
+
+
+def test_build_stops_at_the_target_stage(h: Harness, tmp_path: Path) -> None:
+    """With `target`, only that stage is built: its CMD and EXPOSE, not the final stage's; an
+    unknown target is an EngineError naming it."""
+    cf = write(tmp_path / "Containerfile",
+               "FROM busybox AS dev\nEXPOSE 7000\nCMD [\"sleep\", \"61\"]\n"
+               "FROM dev\nEXPOSE 8000\nCMD [\"sleep\", \"62\"]\n")
+    tag = f"ace-test/{h.install}:dev"
+    h.engine.build(context_dir=str(tmp_path), containerfile=cf, tag=tag, build_args={},
+                   labels=h.labels(), target="dev")
+    assert h.engine.image_exposed_ports(tag) == (7000,)
+    with pytest.raises(EngineError, match="nosuch"):
+        h.engine.build(context_dir=str(tmp_path), containerfile=cf, tag=f"{tag}x",
+                       build_args={}, labels=h.labels(), target="nosuch")
+    h.engine.remove_image(tag)
+
+
+def test_entrypoint_and_workdir_replace_the_images(h: Harness, tmp_path: Path) -> None:
+    """`entrypoint` replaces the image's (the command becomes its arguments) and `workdir`
+    is where it runs, here the mounted source directory."""
+    src = tmp_path / "src"
+    write(src / "marker.txt", "here\n")
+    c = h.engine.run_container(
+        name=h.name("dev"), image=BUSYBOX, port=8080, entrypoint=["sh", "-c"],
+        command=["pwd; sleep 60"], env={}, workdir="/app",
+        mounts=[VolumeMount("bind", str(src), "/app")], labels=h.labels())
+    assert c.state == "running"
+    h.wait_for(lambda: "/app" in h.engine.logs(c.id, tail=5), "the command's output")
+    h.engine.stop_and_remove(c.id)
+
+
+def test_restart_keeps_the_container(h: Harness) -> None:
+    """restart stops and starts the same container: same id, running, a published port."""
+    c = h.serve()
+    again = h.engine.restart(c.id, timeout=1.0)
+    assert (again.id, again.state) == (c.id, "running")
+    assert again.host_port is not None

@@ -273,3 +273,15 @@ def test_board_publishes_a_change_once_and_an_idle_pass_not_at_all() -> None:
     cancel()
     board.rows([row])
     assert got == ["apps", "apps"]
+
+
+def test_board_shows_the_mode_the_app_runs_in() -> None:
+    """An app's mode is what its row says it runs as: an app marked dev that runs the normal
+    way (its dev settings do not resolve) is "prod", one run from its source is "dev"."""
+    board = Board()
+    marked = App(entry=AppEntry(path="/web", source="-", dev=True), name="Web", params=())
+    board.set_apps([marked, CMD], {})
+    board.rows([Row("/web", "running", "healthy", "", "", ""),
+                Row("/cmd", "running", "healthy", "", "", "", mode="dev")])
+    assert [(r["app"], r["mode"]) for r in board.snapshot()] == [("/web", "prod"),
+                                                                ("/cmd", "dev")]

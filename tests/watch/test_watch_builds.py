@@ -120,9 +120,28 @@ def test_live_view_shows_the_failing_step_and_its_output() -> None:
     view = LiveReporter(console)
     step = Step("build:/web", "build", "/web", "img:2", "build inputs changed: Containerfile")
     view.build_failed(StepOutcome(step, "failed", "build of img:2 failed ...", 0.5, "", "7",
-                                  "compiling\noops", "[3/5] RUN make", "/src/Containerfile:3"))
+                                  "compiling\noops", failed_step="[3/5] RUN make",
+                                  where="/src/Containerfile:3"))
     view.stopped("signal", [])
     text = console.export_text()
     assert "build failed /web at step [3/5] RUN make (/src/Containerfile:3): exit code 7; " \
            "the running version keeps serving" in text
     assert "    compiling\n" in text and "    oops\n" in text
+
+
+def test_failed_build_is_never_a_crash_whatever_it_printed() -> None:
+    """A failed build whose output quotes a container's exit ("Exited (1)", "last log lines:")
+    is a failed try that backs off, never a crash: two in a row are no crash loop."""
+    from reconciler.apply.executor import StepOutcome
+    from reconciler.core.types import Step
+    from reconciler.watch.backoff import record_attempts
+
+    step = Step("build:/web", "build", "/web", "img:2", "build inputs changed: Containerfile")
+    o = StepOutcome(step, "failed", "build of img:2 failed at step [2/3] RUN ./check.sh: exit "
+                    "code 1\nservice Exited (1)\nlast log lines:\nboom", 0.5, "", "1",
+                    "service Exited (1)\nboom", failed_step="[2/3] RUN ./check.sh")
+    attempts = record_attempts({}, [o], {"/web": "v2:img:2"}, 100.0)
+    attempts = record_attempts(attempts, [o], {"/web": "v2:img:2"}, 110.0)
+    a = attempts["/web"]
+    assert (a.count, a.failed, a.crashed, a.crash_looping) == (2, True, False, False)
+    assert a.until == 110.0 + 2.0

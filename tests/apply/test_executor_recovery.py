@@ -1,0 +1,95 @@
+"""The executor on the contract-checked fake engine when containers misbehave: one that exits
+before it serves is a crash with its exit code and logs, a restart tells how long the crashed
+container ran, and a container the engine cannot start is replaced in the same step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from apps.errors import EngineError
+from reconciler.core.types import ObservedContainer
+from reconciler.watch.backoff import crash_of
+from state import Store
+from tests.apply.kit import ServingFake
+from tests.apply.test_executor_fake import INSTALL, apply, name, outcomes, running, step
+from tests.core.builders import pulled, want
+
+
+@pytest.fixture
+def engine() -> Iterator[ServingFake]:
+    e = ServingFake()
+    yield e
+    e.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(tmp_path / "state") as s:
+        yield s
+
+
+def test_container_exiting_at_once_is_a_crash(engine: ServingFake, store: Store) -> None:
+    """A new container that exits before the engine shows its port fails the step with its
+    exit status and last log lines (what `ace watch` counts as a crash), and is removed."""
+    app = pulled("/web", command=("sh", "-c", "echo dying now; exit 3"))
+    (failed,) = apply(engine, store, want(app), step("start", app)).outcomes
+    assert failed.outcome == "failed"
+    assert failed.message == (f"container {name(app)} exited at start: Exited (3)"
+                              "\nlast log lines:\ndying now")
+    assert (failed.exit_code, failed.logs) == ("3", "dying now")
+    assert crash_of(failed, 30.0) == ("3", "dying now")
+    assert engine.list_containers(INSTALL) == ()
+
+
+def test_restart_tells_how_long_the_crashed_container_ran(engine: ServingFake,
+                                                          store: Store) -> None:
+    """A restart keeps the found container's exit code, last log lines and run time."""
+    app = pulled("/web")
+    assert apply(engine, store, want(app), step("start", app)).ok
+    (c,) = engine.list_containers(INSTALL)
+    engine.containers[c.id].logs.append("bye")
+    engine.crash(c.id, 3, ran=2.0)
+    (done,) = apply(engine, store, want(app), step("restart", app, name(app))).outcomes
+    assert (done.outcome, done.exit_code, done.logs, done.ran_for) == ("done", "3", "bye\n", 2.0)
+
+
+class StubbornFake(ServingFake):
+    """A fake whose engine refuses to start the containers named in `refuse` again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refuse: set[str] = set()
+
+    def start(self, container_id: str) -> ObservedContainer:
+        seen = self.inspect(container_id)
+        if seen is not None and seen.id in self.refuse:
+            self.log("start refused", seen.name)
+            raise EngineError(f"start container {seen.name}: driver failed programming external "
+                              "connectivity: address already in use")
+        return super().start(container_id)
+
+
+def test_container_the_engine_cannot_start_is_replaced(store: Store) -> None:
+    """When the engine refuses to start the exited container again, the restart removes it and
+    runs a fresh container of the same version in the same step."""
+    engine = StubbornFake()
+    try:
+        app = pulled("/web")
+        assert apply(engine, store, want(app), step("start", app)).ok
+        (c,) = engine.list_containers(INSTALL)
+        engine.crash(c.id, 1)
+        engine.refuse.add(c.id)
+        engine.events.clear()
+        result = apply(engine, store, want(app), step("restart", app, name(app)))
+        assert outcomes(result) == [("restart:/web", "done")]
+        assert [e for e in engine.events if e[0] != "probe"] == [
+            ("start refused", name(app)), ("stop", name(app)), ("run", name(app))]
+        (now,) = engine.list_containers(INSTALL)
+        assert now.id != c.id and running(engine) == [("/web", name(app))]
+        assert store.recorded().get("/web") is not None
+        assert store.recorded().get("/web").container_id == now.id  # type: ignore[union-attr]
+    finally:
+        engine.close()
