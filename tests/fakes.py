@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,8 +30,9 @@ from reconciler.core.types import (
     ObservedContainer,
     ObservedImage,
 )
-from reconciler.driver.policy import build_failure, own_labels, require_managed
-from reconciler.driver.ports import CommandResult, ImageInUse, VolumeMount
+from reconciler.driver.buildfail import build_failed
+from reconciler.driver.policy import own_labels, require_managed
+from reconciler.driver.ports import CommandResult, ImageInUse, LogLine, VolumeMount
 from tests.fake_shell import exec_form, interpret
 
 __all__ = ["FakeContainer", "FakeEngine", "FakeImage", "TIMED_OUT_EXIT_CODE"]
@@ -154,13 +156,18 @@ class FakeEngine:
             raise EngineError(f"build {tag}: context directory {context_dir} does not exist")
         try:
             with open(path, encoding="utf-8") as f:
-                text = f.read().replace("\\\n", " ")
+                original = f.read()
+                text = original.replace("\\\n", " ")
         except OSError as e:
             raise EngineError(f"build {tag}: cannot read container file {path}: {e}") from e
         steps = [ln.strip() for ln in text.splitlines() if ln.strip() and ln.strip()[0] != "#"]
         if target:
             steps = _up_to_stage(steps, target, tag)
         log: list[str] = []
+
+        def failed() -> EngineError:
+            return build_failed(tag, log, containerfile=os.path.abspath(path),
+                                containerfile_text=original)
 
         def emit(line: str) -> None:
             log.append(line)
@@ -199,7 +206,7 @@ class FakeEngine:
                 src = rest.split()[-2] if not rest.startswith("[") else json.loads(rest)[0]
                 if not os.path.exists(os.path.join(context_dir, src)):
                     emit(f"COPY failed: file not found in build context: {src}")
-                    raise EngineError(build_failure(tag, log[-20:]))
+                    raise failed()
             elif word == "RUN":
                 script = _BUILDKIT_FLAG.sub("RUN ", step)[4:].strip()
                 res = interpret(exec_form(script), args, "/")
@@ -207,7 +214,7 @@ class FakeEngine:
                     emit(line)
                 if res.code:
                     emit(f"The command '/bin/sh -c {script}' returned a non-zero code: {res.code}")
-                    raise EngineError(build_failure(tag, log[-20:]))
+                    raise failed()
         for img in self.images.values():
             img.tags.discard(tag)
         all_labels = {**(base.labels if base else {}), **labels, LABEL_MANAGED: "1"}
@@ -281,14 +288,17 @@ class FakeEngine:
         c = self._get(container_id)
         return "".join(f"{line}\n" for line in c.logs[-tail:] if tail > 0)
 
-    def follow_logs(self, container_id: str, *, tail: int,
-                    on_output: Callable[[str], None]) -> None:
-        """The fake's containers print nothing new: the lines so far, then the end."""
-        self._call("follow_logs")
+    def log_lines(self, container_id: str, *, tail: int = -1, since: float = 0.0,
+                  follow: bool = False, on_line: Callable[[LogLine], None],
+                  stop: threading.Event | None = None) -> None:
+        """The fake's containers print nothing new: the lines so far (line i of a container
+        printed at `created + i/1000`, on stdout), then the end."""
+        self._call("log_lines")
         c = self._get(container_id)
-        lines = c.logs if tail < 0 else c.logs[-tail:] if tail > 0 else []
-        for line in lines:
-            on_output(f"{line}\n")
+        timed = [LogLine("stdout", c.created + i / 1000, text) for i, text in enumerate(c.logs)]
+        timed = [x for x in timed if x.time >= since]
+        for line in timed if tail < 0 else timed[-tail:] if tail > 0 else []:
+            on_line(line)
 
     def remove_image(self, ref: str) -> None:
         self._call("remove_image")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from apps.errors import EngineError
+from reconciler.apply.building import build_image
 from reconciler.apply.health import wait_healthy
 from reconciler.apply.mounts import app_mounts
 from reconciler.core.desired import Naming
@@ -24,7 +25,6 @@ from reconciler.core.types import (
     LABEL_APP,
     LABEL_APPS_FILE,
     LABEL_HEALTH,
-    LABEL_INPUTS,
     LABEL_INSTALL,
     LABEL_MANAGED,
     LABEL_PORT,
@@ -39,6 +39,7 @@ from reconciler.core.types import (
     RecordedState,
     Step,
 )
+from reconciler.driver.buildfail import BuildFailed
 from reconciler.driver.ports import Engine, ImageInUse, VolumeMount
 from reconciler.logs import get_logger
 
@@ -46,6 +47,7 @@ __all__ = [
     "ApplyOptions",
     "ApplyResult",
     "HoldHook",
+    "OutputHook",
     "Recorder",
     "StepOutcome",
     "SwitchHook",
@@ -84,6 +86,8 @@ class Recorder(Protocol):
 # replace, restart), before an old one is stopped; a proxy points new requests at the new
 # container and returns when the old one's requests drained.
 SwitchHook = Callable[[str, str, "str | None", str], None]
+# on_output(app path, line): each line of a build's output, as the build prints it.
+OutputHook = Callable[[str, str], None]
 
 
 # on_hold(app path, held): called with True before a running container of the app restarts in
@@ -98,14 +102,18 @@ class ApplyOptions:
     health_timeout: float = 60.0
     stop_timeout: float = 5.0
     on_switch: SwitchHook | None = None
+    on_output: OutputHook | None = None
     on_hold: HoldHook | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class StepOutcome:
     """How one step ended. `exit_code`/`logs` describe a container the step found exited on
-    its own before it restarted or removed it, and `ran_for` how many seconds that container
-    had run before it exited (None when unknown): `ace watch` counts a short run as a crash."""
+    its own (a crash) before it restarted or removed it, or that exited at start, and `ran_for`
+    how many seconds that container had run before it exited (None when unknown): `ace watch`
+    counts a short run as a crash. For a failed build they are the failing command's exit code
+    and last output lines, with `failed_step` (e.g. "[2/3] RUN make") and `where` (the container
+    file's file:line) set."""
 
     step: Step
     outcome: Outcome
@@ -115,6 +123,8 @@ class StepOutcome:
     exit_code: str = ""
     logs: str = ""
     ran_for: float | None = None
+    failed_step: str = ""
+    where: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +155,8 @@ class _Done:
     exit_code: str = ""
     logs: str = ""
     ran_for: float | None = None
+    failed_step: str = ""
+    where: str = ""
 
 
 @dataclass
@@ -182,7 +194,24 @@ def _mounts(ctx: _Context, app: DesiredApp) -> list[VolumeMount]:
 
 
 
-def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> None:
+def _exited_at_start(ctx: _Context, c: ObservedContainer, now: ObservedContainer | None,
+                     done: _Done | None) -> StepFailed:
+    """The failure of a container that stopped before it served (a crash): its exit status and
+    last log lines (never a bare "published no port")."""
+    status = "it was removed" if now is None else (now.status or now.state)
+    try:
+        tail = ctx.engine.logs(c.id, tail=_CRASH_LOG_LINES).rstrip() if now else ""
+    except EngineError:
+        tail = ""
+    if done is not None and now is not None:
+        m = _EXITED.search(now.status)
+        done.exit_code, done.logs = (m.group(1) if m else ""), tail
+    return StepFailed(f"container {c.name} exited at start: {status}"
+                      + (f"\nlast log lines:\n{tail}" if tail else ""))
+
+
+def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer,
+                     done: _Done | None = None) -> None:
     def exited() -> str | None:
         now = ctx.engine.inspect(c.id)
         if now is None:
@@ -195,9 +224,9 @@ def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> No
                           + (f"\nlast log lines:\n{tail}" if tail else ""))
 
     if c.host_port is None:  # it exited before the engine showed a port: a crash
-        gone = exited() if c.state == "running" else (c.status or c.state)
-        if gone and gone != "container removed":
-            raise failed(f"of {c.name}", f"container exited: {gone}")
+        now = ctx.engine.inspect(c.id)
+        if now is None or now.state != "running":
+            raise _exited_at_start(ctx, c, now, done)
         raise StepFailed(f"container {c.name} published no port for {app.spec.port}")
     result = wait_healthy(scheme=app.scheme, port=c.host_port, path=app.health,
                           deadline_s=ctx.options.health_timeout, exited=exited)
@@ -217,8 +246,8 @@ def _record_running(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> Non
     ctx.record(ctx.recorder.record_applied, app=_recorded(app, c.id))
 
 
-def _launch(ctx: _Context, app: DesiredApp, replacing: ObservedContainer | None = None
-            ) -> ObservedContainer:
+def _launch(ctx: _Context, app: DesiredApp, done: _Done | None = None,
+            replacing: ObservedContainer | None = None) -> ObservedContainer:
     """Start a container of the desired version and wait for health; remove it on failure.
     A running container of the same version being replaced keeps its name until it stops:
     the new one takes a suffixed name (containers are known by their labels, not names)."""
@@ -235,7 +264,7 @@ def _launch(ctx: _Context, app: DesiredApp, replacing: ObservedContainer | None 
         workdir=app.spec.workdir,
     )
     try:
-        _healthy_or_fail(ctx, app, c)
+        _healthy_or_fail(ctx, app, c, done)
     except BaseException:
         ctx.engine.stop_and_remove(c.id, timeout=ctx.options.stop_timeout)
         raise
@@ -259,7 +288,7 @@ def _switch(ctx: _Context, app: DesiredApp, new: ObservedContainer,
 def _replace(ctx: _Context, app: DesiredApp, old: ObservedContainer | None,
              done: _Done) -> None:
     """Zero-downtime: a new container, healthy, switched to; then the old one out."""
-    c = _launch(ctx, app, old)
+    c = _launch(ctx, app, done, old)
     _switch(ctx, app, c, old)
     if old is not None:
         ctx.engine.stop_and_remove(old.id, timeout=ctx.options.stop_timeout)
@@ -278,7 +307,7 @@ def _restart_in_place(ctx: _Context, app: DesiredApp, c: ObservedContainer,
     try:
         try:
             again = ctx.engine.restart(c.id, timeout=ctx.options.stop_timeout)
-            _healthy_or_fail(ctx, app, again)
+            _healthy_or_fail(ctx, app, again, done)
         except (StepFailed, EngineError) as exc:
             log.warning("restart_failed_recreating", app=app.path, error=str(exc))
             now = ctx.engine.inspect(c.id)
@@ -313,14 +342,16 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
     app = ctx.desired.get(step.app)
     if step.action == "build":
         assert app is not None and app.build is not None
-        b = app.build
-        labels = {LABEL_MANAGED: "1", LABEL_INSTALL: ctx.naming.install, LABEL_APP: app.path,
-                  LABEL_INPUTS: b.input_hash}
-        image_id = ctx.engine.build(context_dir=b.context_dir, containerfile=b.containerfile,
-                                    tag=app.image, build_args=dict(b.build_args), labels=labels,
-                                    target=b.target)
+        try:
+            image_id = build_image(ctx.engine, ctx.naming.install, app, step.cause,
+                                   ctx.options.on_output)
+        except BuildFailed as exc:
+            f = exc.failure
+            done.exit_code, done.logs = f.exit_code, "\n".join(f.output)
+            done.failed_step, done.where = f.step, f.where
+            raise
         ctx.record(ctx.recorder.record_image, app=app.path, tag=app.image, image_id=image_id,
-                   input_hash=b.input_hash, files=b.files)
+                   input_hash=app.build.input_hash, files=app.build.files)
         return
     if step.action == "pull":
         ctx.engine.pull(step.target)
@@ -346,9 +377,9 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
             # it cannot start again (a port taken meanwhile, a leftover of a killed run...):
             # the same version afresh, so one pass converges (_launch removes it by name)
             log.warning("restart_refused", app=app.path, container=before.name, error=str(exc))
-            c = _launch(ctx, app)
+            c = _launch(ctx, app, done)
         else:
-            _healthy_or_fail(ctx, app, c)
+            _healthy_or_fail(ctx, app, c, done)
         _switch(ctx, app, c, None)
         _record_running(ctx, app, c)
         done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
@@ -393,7 +424,8 @@ def _run_group(ctx: _Context, steps: list[Step]) -> list[StepOutcome]:
                 slog.info("step_done", seconds=round(res.seconds, 3))
             except (StepFailed, EngineError, OSError) as exc:
                 res = StepOutcome(step, "failed", str(exc), time.monotonic() - t0, "",
-                                  done_.exit_code, done_.logs, done_.ran_for)
+                                  done_.exit_code, done_.logs, done_.ran_for, done_.failed_step,
+                                  done_.where)
                 slog.warning("step_failed", error=str(exc), seconds=round(res.seconds, 3))
         done[step.id] = res.outcome
         out.append(res)

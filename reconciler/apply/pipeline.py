@@ -20,10 +20,12 @@ import apps
 from apps.errors import EngineError
 from apps.locate import entry_column
 from apps.model import EvalError, EvalResult
+from reconciler.applogs.buildlogs import BuildLogWriter
 from reconciler.apply.executor import (
     ApplyOptions,
     ApplyResult,
     HoldHook,
+    OutputHook,
     StepOutcome,
     SwitchHook,
     adopt,
@@ -209,16 +211,29 @@ def _run_elsewhere(result: EvalResult, the_plan: Plan, engine: Engine, naming: N
 
 def _apply(prepared: Prepared, selected: Plan, *, settings: Settings, store: Store,
            engine: Engine, command: str, on_event: Callable[[str, StepOutcome], None],
-           on_switch: SwitchHook | None, on_hold: HoldHook | None) -> ApplyResult:
-    """Apply a plan and record it as one run with per-step outcomes."""
+           on_switch: SwitchHook | None, on_hold: HoldHook | None,
+           on_output: OutputHook | None) -> ApplyResult:
+    """Apply a plan and record it as one run with per-step outcomes; builds' output goes to
+    the build log files (and `on_output`) as it comes."""
     run_id = store.begin_run(command, selected.render())
-    applied = apply_plan(
-        selected, prepared.desired, prepared.observed, engine=engine, recorder=store,
-        naming=_naming(settings, store),
-        options=ApplyOptions(parallel=settings.parallel, health_timeout=settings.health_timeout,
-                             on_switch=on_switch, on_hold=on_hold),
-        on_event=on_event,
-    )
+    logs = BuildLogWriter(settings.state_dir)
+
+    def output(app: str, line: str) -> None:
+        logs(app, line)
+        if on_output is not None:
+            on_output(app, line)
+
+    try:
+        applied = apply_plan(
+            selected, prepared.desired, prepared.observed, engine=engine, recorder=store,
+            naming=_naming(settings, store),
+            options=ApplyOptions(parallel=settings.parallel,
+                                 health_timeout=settings.health_timeout, on_switch=on_switch,
+                                 on_hold=on_hold, on_output=output),
+            on_event=on_event,
+        )
+    finally:
+        logs.close()
     outcome: RunOutcome = "ok" if applied.ok else ("partial" if applied.changed else "failed")
     store.finish_run(run_id, outcome, [
         StoredOutcome(o.step.id, o.step.app, o.step.action, o.step.target, o.step.cause,
@@ -244,6 +259,7 @@ def run_pass(
     on_event: Callable[[str, StepOutcome], None] = lambda kind, outcome: None,
     on_switch: SwitchHook | None = None,
     on_hold: HoldHook | None = None,
+    on_output: OutputHook | None = None,
 ) -> PassResult:
     """The one pass body: prepare, adopt, apply what `select` keeps of the plan, record.
 
@@ -258,6 +274,8 @@ def run_pass(
     - `marks`, `touched`: what `ace watch` saw (unhealthy containers, dev sources changed).
     - `on_switch`, `on_hold`: the proxy's hooks (a new container serves; hold an app's
       requests while its container restarts in place).
+    - `on_output(app, line)`: each line a build prints, as it comes (the lines also go to the
+      app's build log file in the state dir, which `ace logs` reads).
     """
     cycle = cycle or uuid.uuid4().hex[:8]
     with bound(cycle=cycle):
@@ -281,7 +299,7 @@ def run_pass(
             if selected.steps:
                 applied = _apply(prepared, selected, settings=settings, store=store,
                                  engine=engine, command=command, on_event=on_event,
-                                 on_switch=on_switch, on_hold=on_hold)
+                                 on_switch=on_switch, on_hold=on_hold, on_output=on_output)
         seconds = time.perf_counter() - start
         log.info("pass_finished", seconds=round(seconds, 3), dry_run=dry_run)
     return PassResult(cycle, reason, prepared, selected, applied, adopted, seconds)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from reconciler.cli import converge, inspect, run, serve, stopstart, watch
+from reconciler.cli import converge, inspect, logs, run, serve, stopstart, watch
 
 __all__ = ["app", "main", "version"]
 
@@ -48,7 +48,7 @@ app.command()(inspect.drift)
 app.command()(converge.down)
 app.command("stop")(stopstart.stop_cmd)
 app.command("start")(stopstart.start_cmd)
-app.command()(inspect.logs)
+app.command()(logs.logs)
 app.command("run")(run.run_cmd)
 app.command("actions")(run.actions_cmd)
 app.command()(watch.watch)

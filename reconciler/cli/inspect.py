@@ -1,16 +1,12 @@
-"""Commands that only look: `config` (no engine), `status`, `drift`, `logs`."""
+"""Commands that only look: `config` (no engine), `status`, `drift`."""
 
 from __future__ import annotations
 
-import sys
-from contextlib import suppress
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
 import apps
-from apps.errors import AceError
 from reconciler.apply.pipeline import prepare
 from reconciler.cli.options import (
     DeadlineOpt,
@@ -26,7 +22,7 @@ from reconciler.cli.options import (
 )
 from reconciler.logs import setup_logging
 
-__all__ = ["config", "drift", "logs", "status"]
+__all__ = ["config", "drift", "status"]
 
 
 def config(file: FileOpt = Path("apps.star"), as_json: JsonOpt = False,
@@ -100,36 +96,3 @@ def drift(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
     if result.errors:  # sync that could not be checked is not claimed
         raise typer.Exit(1)
     raise typer.Exit(2 if items else 0)
-
-
-def _write_out(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
-
-
-def _write_note(text: str) -> None:
-    render.err_console.print(text, style="dim", markup=False)
-
-
-def logs(target: Annotated[str, typer.Argument(help="App path, e.g. /web")],
-         file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
-         tail: Annotated[int, typer.Option("--tail", help="Lines from the end.")] = 100,
-         follow: Annotated[bool, typer.Option(
-             "--follow", help="Keep printing; across replaces, follow the app's new container."
-         )] = False) -> None:
-    """Print the last log lines of an app's container (--follow: and what comes after)."""
-    from reconciler.cli.follow import follow_app
-    from reconciler.core.types import current_container
-
-    with errors():
-        settings = settings_from(file, state_dir)
-        with session(settings, lock_timeout=None) as (store, engine):
-            c = current_container(engine.list_containers(store.install_id), target)
-            if c is None:
-                raise AceError(f"app {target} has no container (is it declared and reconciled?)")
-            if not follow:
-                sys.stdout.write(engine.logs(c.id, tail=tail))
-                return
-            with suppress(KeyboardInterrupt):
-                follow_app(engine, store.install_id, target, c, tail=tail,
-                           out=_write_out, note=_write_note)

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -44,6 +44,7 @@ __all__ = [
     "proxy_hooks",
     "run_loop",
     "start_proxy",
+    "tee",
 ]
 
 _GRACE = 1.5
@@ -92,8 +93,8 @@ def start_proxy(listen: str, state_dir: Path, drain: float = 10.0, *, required: 
         raise AceError(str(exc)) from None
     if not proxy.loopback:
         print(f"warning: the proxy listens on {proxy.host}, reachable from other machines; "
-              f"apps have no authentication in front of them (use 127.0.0.1 to keep it local)",
-              file=sys.stderr)
+              f"apps, the dashboard and the apps' actions have no authentication in front of "
+              f"them (use 127.0.0.1 to keep it local)", file=sys.stderr)
     try:
         proxy.start()
     except OSError as exc:
@@ -105,7 +106,8 @@ def start_proxy(listen: str, state_dir: Path, drain: float = 10.0, *, required: 
         print(f"warning: {msg}; watching without the proxy (use --listen HOST:PORT)",
               file=sys.stderr)
         return None
-    print(f"ace proxy serving apps on {proxy.base_url}", file=sys.stderr)
+    print(f"ace proxy serving apps on {proxy.base_url} (dashboard: {proxy.base_url}/_ace/)",
+          file=sys.stderr)
     return proxy
 
 
@@ -127,6 +129,8 @@ def run_loop(settings: Settings, reporter: Reporter, proxy: ProxyService | None,
     it and stopped at the end."""
     from reconciler.watch.loop import Watch, WatchOptions, default_engine
 
+    if proxy is not None:  # the dashboard on the proxy: one more display of the loop
+        reporter = tee(reporter, proxy.enable_dashboard(settings, default_engine))
     try:
         loop = Watch(settings, default_engine(), reporter,
                      WatchOptions(resync=resync, down_on_exit=down_on_exit,
@@ -137,6 +141,21 @@ def run_loop(settings: Settings, reporter: Reporter, proxy: ProxyService | None,
     finally:
         if proxy is not None:
             proxy.stop()
+
+
+def tee(*reporters: Any) -> Reporter:
+    """A Reporter telling each of `reporters` every fact, in turn."""
+
+    class Tee:
+        def __getattr__(self, name: str) -> Callable[..., None]:
+            calls = [getattr(r, name) for r in reporters]
+
+            def each(*args: Any) -> None:
+                for call in calls:
+                    call(*args)
+            return each
+
+    return cast("Reporter", Tee())
 
 
 def _install_signals(watch: Watch, down_on_exit: bool) -> None:

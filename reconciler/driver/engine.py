@@ -16,6 +16,7 @@ import http.client
 import json
 import os
 import socket
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -30,8 +31,9 @@ from reconciler.core.types import (
 )
 from reconciler.driver.attrs import container_from_listing, image_from_listing, running_elsewhere
 from reconciler.driver.hostnet import engine_networks, only_reachable
+from reconciler.driver.logstream import read_log_lines
 from reconciler.driver.podman import PODMAN_HEADER, containers_as_docker, images_as_docker
-from reconciler.driver.ports import CommandResult, VolumeMount
+from reconciler.driver.ports import CommandResult, LogLine, VolumeMount
 
 if TYPE_CHECKING:
     from reconciler.driver.sdk import SdkEngine
@@ -42,7 +44,7 @@ DEFAULT_SOCKET = "/var/run/docker.sock"
 
 
 class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
+    def __init__(self, path: str, timeout: float | None) -> None:
         super().__init__("localhost", timeout=timeout)
         self._path = path
 
@@ -190,9 +192,21 @@ class DockerEngine:
     def logs(self, container_id: str, *, tail: int = 50) -> str:
         return self.sdk.logs(container_id, tail=tail)
 
-    def follow_logs(self, container_id: str, *, tail: int,
-                    on_output: Callable[[str], None]) -> None:
-        self.sdk.follow_logs(container_id, tail=tail, on_output=on_output)
+    def log_lines(self, container_id: str, *, tail: int = -1, since: float = 0.0,
+                  follow: bool = False, on_line: Callable[[LogLine], None],
+                  stop: threading.Event | None = None) -> None:
+        """Over plain HTTP on a connection of its own (stdout and stderr told apart, a follow
+        stoppable); through the SDK where plain HTTP cannot reach the engine."""
+        if self._raw is None:
+            self.sdk.log_lines(container_id, tail=tail, since=since, follow=follow,
+                               on_line=on_line, stop=stop)
+            return
+        kind, where = self._raw
+        timeout = None if follow else self._timeout
+        conn = (_UnixConnection(where, timeout) if kind == "unix"
+                else http.client.HTTPConnection(where, timeout=timeout))
+        read_log_lines(conn, container_id, tail=tail, since=since, follow=follow,
+                       on_line=on_line, stop=stop)
 
     def image_exposed_ports(self, ref: str) -> tuple[int, ...]:
         return self.sdk.image_exposed_ports(ref)

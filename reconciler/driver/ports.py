@@ -4,6 +4,7 @@ tests/engine/test_driver_contract.py, runs against)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -11,7 +12,7 @@ from typing import Protocol, runtime_checkable
 from apps.errors import EngineError
 from reconciler.core.types import ObservedContainer, ObservedImage
 
-__all__ = ["CommandResult", "Engine", "ImageInUse", "NotManaged", "SeesOtherInstalls",
+__all__ = ["CommandResult", "Engine", "ImageInUse", "LogLine", "NotManaged", "SeesOtherInstalls",
            "VolumeMount"]
 
 
@@ -41,6 +42,16 @@ class CommandResult:
     stdout: str
     stderr: str
     timed_out: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One line a container printed: `stream` is "stdout" or "stderr" ("output" where the
+    engine's connection cannot tell them apart), `time` unix seconds (0 when unknown)."""
+
+    stream: str
+    time: float
+    text: str
 
 
 class Engine(Protocol):
@@ -115,10 +126,12 @@ class Engine(Protocol):
 
     def logs(self, container_id: str, *, tail: int = 50) -> str: ...
 
-    def follow_logs(self, container_id: str, *, tail: int,
-                    on_output: Callable[[str], None]) -> None:
-        """The last `tail` lines (-1: all), then new output as it comes, until the container
-        stops or is removed."""
+    def log_lines(self, container_id: str, *, tail: int = -1, since: float = 0.0,
+                  follow: bool = False, on_line: Callable[[LogLine], None],
+                  stop: threading.Event | None = None) -> None:
+        """The last `tail` lines (-1: all) printed since `since` (unix seconds; 0: any time),
+        each with its stream and time; with `follow`, then new lines as they come until the
+        container stops or is removed, or `stop` is set."""
         ...
 
     def remove_image(self, ref: str) -> None: ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
@@ -37,9 +38,11 @@ from reconciler.driver.attrs import (
     running_elsewhere,
 )
 from reconciler.driver.buildctx import build_source
+from reconciler.driver.buildfail import build_failed
 from reconciler.driver.buildkit import build_with_cli, find_buildkit_cli, needs_buildkit
 from reconciler.driver.commands import TIMED_OUT_EXIT_CODE, run_command, stream_text
 from reconciler.driver.hostnet import engine_networks, only_reachable
+from reconciler.driver.logstream import split_timestamp
 from reconciler.driver.podman import (
     container_inspect_as_docker,
     containers_as_docker,
@@ -47,8 +50,8 @@ from reconciler.driver.podman import (
     images_as_docker,
     is_podman_version,
 )
-from reconciler.driver.policy import build_failure, own_labels, require_managed
-from reconciler.driver.ports import CommandResult, ImageInUse, VolumeMount
+from reconciler.driver.policy import own_labels, require_managed
+from reconciler.driver.ports import CommandResult, ImageInUse, LogLine, VolumeMount
 from reconciler.driver.sdkerrors import docker_mounts, gone, translated
 from reconciler.logs import get_logger
 
@@ -57,7 +60,11 @@ __all__ = ["TIMED_OUT_EXIT_CODE", "SdkEngine"]
 log = get_logger("ace.driver")
 
 _SYNTAX_LINE = re.compile(r"^\s*#\s*syntax\s*=", re.IGNORECASE | re.MULTILINE)
-_LOG_TAIL = 30
+_LOG_TAIL = 200  # output lines kept to find the failing step in
+
+
+class _Stopped(Exception):
+    """Ends an SDK log stream whose reader asked it to stop."""
 
 
 class SdkEngine:
@@ -146,11 +153,30 @@ class SdkEngine:
             out = self._api.logs(container_id, stdout=True, stderr=True, tail=tail)
         return out.decode("utf-8", "replace")
 
-    def follow_logs(self, container_id: str, *, tail: int,
-                    on_output: Callable[[str], None]) -> None:
-        with translated(f"follow logs of {container_id}"):
+    def log_lines(self, container_id: str, *, tail: int = -1, since: float = 0.0,
+                  follow: bool = False, on_line: Callable[[LogLine], None],
+                  stop: threading.Event | None = None) -> None:
+        """The SDK's demultiplexed stream: stdout and stderr come as one ("output"); `stop` is
+        seen between lines."""
+        pending = [""]
+
+        def text(chunk: str) -> None:
+            pending[0] += chunk
+            *whole, pending[0] = pending[0].split("\n")
+            for raw in whole:
+                t, body = split_timestamp(raw.rstrip("\r"))
+                on_line(LogLine("output", t, body))
+            if stop is not None and stop.is_set():
+                raise _Stopped
+
+        with translated(f"read logs of {container_id}"), suppress(_Stopped):
             stream_text(self._api.logs(container_id, stdout=True, stderr=True, stream=True,
-                                       follow=True, tail="all" if tail < 0 else tail), on_output)
+                                       follow=follow, timestamps=True,
+                                       tail="all" if tail < 0 else tail,
+                                       since=since - 1e-6 if since > 0 else None), text)
+            if pending[0]:
+                t, body = split_timestamp(pending[0])
+                on_line(LogLine("output", t, body))
 
     def image_exposed_ports(self, ref: str) -> tuple[int, ...]:
         with translated(f"inspect image {ref}"):
@@ -185,6 +211,11 @@ class SdkEngine:
             raise EngineError(f"build {tag}: cannot read container file {path}: {e}") from e
         labels = {**labels, LABEL_MANAGED: "1"}
         tail: deque[str] = deque(maxlen=_LOG_TAIL)
+        abspath = os.path.abspath(path)
+
+        def failed(why: str = "") -> EngineError:
+            return build_failed(tag, list(tail), containerfile=abspath,
+                                containerfile_text=text, why=why)
 
         def emit(line: str) -> None:
             tail.append(line)
@@ -208,7 +239,7 @@ class SdkEngine:
                 target=target,
             )
             if code != 0:
-                raise EngineError(build_failure(tag, tail, f"{cli} exited with {code}"))
+                raise failed(f"{os.path.basename(cli)} build exited with {code}")
         else:
             with translated(f"build {tag}"):
                 source = build_source(context_dir, os.path.abspath(path), podman=self.podman)
@@ -227,7 +258,7 @@ class SdkEngine:
                             emit(line.rstrip())
                     if "error" in chunk:
                         emit(str(chunk["error"]).strip())
-                        raise EngineError(build_failure(tag, tail))
+                        raise failed()
         with translated(f"inspect built image {tag}"):
             return str(self._api.inspect_image(tag)["Id"])
 

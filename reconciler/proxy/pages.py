@@ -32,7 +32,8 @@ def page_response(status: int, title: str, lines: list[str], *, close: bool = Fa
     detail = "".join(f"<pre>{html.escape(x)}</pre>\n" for x in lines if x)
     body = (f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}"
             f"</title></head>\n<body><h1>{status} {html.escape(title)}</h1>\n{detail}"
-            f"<p><small>ace proxy</small></p></body></html>\n").encode()
+            f"<p><small>ace proxy · <a href=\"/_ace/\">every app</a></small></p>"
+            f"</body></html>\n").encode()
     return _response(status, "text/html; charset=utf-8", body, close=close, method=method,
                      extra=extra)
 

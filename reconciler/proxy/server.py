@@ -68,6 +68,7 @@ class ProxyCore:
         self.started = time.time()
         self.requests = 0
         self.ready = False  # no pass has told us the apps yet
+        self.dashboard: Any = None  # reconciler.dashboard.handler.Dashboard, when enabled
 
     # -- client side ------------------------------------------------------------------------
 
@@ -110,6 +111,10 @@ class ProxyCore:
             writer.write(page_response(400, "Path refused", [str(exc)], close=True,
                                        method=method))
             return False
+        if self.dashboard is not None:  # reconciler.dashboard: its pages and action paths
+            taken = await self.dashboard.handle(self, reader, writer, head, framing, path)
+            if taken is not None:
+                return bool(taken)
         if path.decoded[:1] == ("_ace",):
             writer.write(await self._internal(path, method, keep))
             return keep

@@ -60,6 +60,7 @@ class ProxyService:
         self._record: Path | None = None
         self._last: tuple[Sequence[App], DesiredState, ObservedState, dict[str, str],
                           list[dict[str, Any]]] | None = None
+        self.board: Any = None  # reconciler.dashboard.board.Board, when the dashboard is on
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -143,6 +144,8 @@ class ProxyService:
         backends = container_backends(desired, observed)
         errs = dict(errors or {})
         self._last = (apps, desired, observed, errs, list(eval_errors or []))
+        if self.board is not None:
+            self.board.set_apps(apps, public_urls(apps, self.base_url))
 
         async def apply() -> None:
             core = self.core
@@ -181,6 +184,20 @@ class ProxyService:
         """The executor's `on_hold`: while an app's container restarts in place, its new
         requests wait (at most 10 s) instead of failing."""
         self._call(self.core.hold(app, held, self.drain), self.drain + 5)
+
+    def last(self) -> tuple[Sequence[App], DesiredState, ObservedState] | None:
+        """The apps, desired and observed state of the last pass (None before the first)."""
+        got = self._last
+        return None if got is None else (got[0], got[1], got[2])
+
+    def enable_dashboard(self, settings: Any, engine_factory: Any) -> Any:
+        """Serve the dashboard (reconciler.dashboard) on this proxy; returns its Board, a
+        Reporter for the watch loop to feed. `engine_factory()` makes an engine for each log
+        stream and action run (never the loop's own)."""
+        from reconciler.dashboard.wiring import make_dashboard
+
+        self.board, self.core.dashboard = make_dashboard(self, settings, engine_factory)
+        return self.board
 
     def _status(self) -> dict[str, Any]:
         """`ace status --json` for what the last pass saw (health probed now)."""

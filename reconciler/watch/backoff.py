@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 RETRY_ACTIONS = frozenset({"build", "pull", "start", "restart", "replace"})
+_CONTAINER_ACTIONS = frozenset({"start", "restart", "replace"})
 _EXIT = re.compile(r"Exited \((-?\d+)\)")
 _LOGS = "last log lines:\n"
 
@@ -111,7 +112,11 @@ def crash_details(message: str, status: str = "") -> tuple[str, str]:
 def crash_of(o: StepOutcome, window: float) -> tuple[str, str] | None:
     """(exit code, last log lines) when the step saw the app's container exit by itself: the
     container it started exited during the health wait, or a restart found the container of
-    this version exited less than `window` seconds after it started. Else None."""
+    this version exited less than `window` seconds after it started. Else None: a build or
+    pull runs no container of the app, so its failure is never a crash (whatever its output
+    says)."""
+    if o.step.action not in _CONTAINER_ACTIONS:
+        return None
     if o.outcome == "failed":
         code, logs = crash_details(o.message)
         if code:

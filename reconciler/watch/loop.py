@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from apps.errors import AceError, EngineError, StateError
 from apps.incremental import EvalMemory, evaluate_incremental
 from apps.model import EvalError, EvalResult
-from reconciler.apply.executor import HoldHook, StepOutcome, SwitchHook
+from reconciler.apply.executor import ApplyResult, HoldHook, StepOutcome, SwitchHook
 from reconciler.apply.health import probe_services
 from reconciler.apply.observe import observe
 from reconciler.apply.pipeline import PassResult, Prepared, Settings, run_pass
@@ -90,6 +90,7 @@ class Watch:
         self.probes: dict[str, Probe] = {}
         self.health: dict[str, str] = {}
         self.changes: dict[str, str] = {}
+        self.builds: dict[str, tuple[str, StepOutcome]] = {}  # app -> (key, its failed build)
         self.passes = 0
         self.in_pass = False
         self._errors: tuple[EvalError, ...] = ()
@@ -263,21 +264,42 @@ class Watch:
         desired, applied = res.prepared.desired, res.applied
         keys = {a.path: desired_key(a) for a in desired.apps}
         now = self.clock()
+        builds = self._builds(applied, keys)
         if applied is not None:
             before = self.attempts
             self.attempts = record_attempts(before, applied.outcomes, keys, now,
                                             self.options.backoff)
             for app, a in self.attempts.items():
-                if a is not before.get(app) and a.crash_looping:
+                if a is not before.get(app) and a.crash_looping \
+                        and app not in builds:  # a failed build is not a crash loop
                     self.reporter.crash_loop(a, a.until - now)
-        self.attempts = settle(self.attempts, (), keys, now, self.options.backoff)
+        self.attempts = {app: a for app, a in settle(self.attempts, (), keys, now,
+                                                     self.options.backoff).items()
+                         if a.key == keys.get(app)}  # a new save starts afresh
         errs = {e.app: f"{e.where}: {e.message}" for e in self._errors}
         for o in applied.outcomes if applied else ():
             if o.outcome == "failed":
                 errs.setdefault(o.step.app, o.message)
         self.reporter.rows(build_rows(desired, observed, self.health, self.attempts,
-                                      self.changes, errs, res.prepared.recorded.stopped))
+                                      self.changes, errs, builds,
+                                      res.prepared.recorded.stopped))
         return errs
+
+    def _builds(self, applied: ApplyResult | None, keys: Mapping[str, str]
+                ) -> dict[str, StepOutcome]:
+        """Apps whose build of the current version failed (the version that runs keeps
+        serving); reported once per failure. Any other version (a save) clears it."""
+        for o in applied.outcomes if applied else ():
+            if o.step.action == "build" and o.outcome == "done":
+                self.builds.pop(o.step.app, None)
+            if o.step.action == "build" and o.outcome == "failed":
+                prev = self.builds.get(o.step.app)
+                if prev is None or (prev[0], prev[1].message) != (keys.get(o.step.app),
+                                                                   o.message):
+                    self.reporter.build_failed(o)
+                self.builds[o.step.app] = (keys.get(o.step.app, ""), o)
+        self.builds = {app: (k, o) for app, (k, o) in self.builds.items() if keys.get(app) == k}
+        return {app: o for app, (_, o) in self.builds.items()}
 
     def _engine_down(self, error: str) -> float:
         self._engine_fails += 1

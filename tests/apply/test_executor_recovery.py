@@ -11,6 +11,7 @@ import pytest
 
 from apps.errors import EngineError
 from reconciler.core.types import ObservedContainer
+from reconciler.watch.backoff import crash_of
 from state import Store
 from tests.apply.kit import ServingFake
 from tests.apply.test_executor_fake import INSTALL, apply, name, outcomes, running, step
@@ -36,8 +37,10 @@ def test_container_exiting_at_once_is_a_crash(engine: ServingFake, store: Store)
     app = pulled("/web", command=("sh", "-c", "echo dying now; exit 3"))
     (failed,) = apply(engine, store, want(app), step("start", app)).outcomes
     assert failed.outcome == "failed"
-    assert failed.message == (f"health check of {name(app)} failed: container exited: Exited (3)"
+    assert failed.message == (f"container {name(app)} exited at start: Exited (3)"
                               "\nlast log lines:\ndying now")
+    assert (failed.exit_code, failed.logs) == ("3", "dying now")
+    assert crash_of(failed, 30.0) == ("3", "dying now")
     assert engine.list_containers(INSTALL) == ()
 
 

@@ -8,6 +8,7 @@ removes what it made.
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import pytest
 from apps.errors import EngineError
 from reconciler.core.types import LABEL_APP, LABEL_INPUTS, LABEL_INSTALL
 from reconciler.driver.engine import DockerEngine
-from reconciler.driver.ports import ImageInUse, NotManaged, VolumeMount
+from reconciler.driver.ports import ImageInUse, LogLine, NotManaged, VolumeMount
 from tests.engine.harness import BUSYBOX, DockerHarness, FakeHarness, Harness
 from tests.fakes import FakeEngine
 
@@ -153,17 +154,31 @@ def test_logs_tail(h: Harness) -> None:
     assert h.engine.logs(c.id).split() == ["oops", "one", "two"]
 
 
-def test_follow_logs_streams_until_the_container_stops(h: Harness) -> None:
-    """follow_logs() gives the last `tail` lines, then returns once the container stops."""
+def test_log_lines_tail_since_follow_and_stop(h: Harness) -> None:
+    """log_lines() gives the last `tail` lines in order with their times, only those since a
+    time when asked; a follow returns once the container stops, and at once when `stop` is
+    set on a container that is still running and quiet."""
     c = h.serve(command=["sh", "-c", "echo a; echo b; echo c; sleep 0.5"])
     h.wait_for(lambda: "c" in h.engine.logs(c.id).split(), "the logs")
-    seen: list[str] = []
-    h.engine.follow_logs(c.id, tail=2, on_output=seen.append)
-    assert "".join(seen).split() == ["b", "c"]
+    seen: list[LogLine] = []
+    h.engine.log_lines(c.id, tail=2, follow=True, on_line=seen.append)
+    assert [x.text for x in seen] == ["b", "c"]
+    assert seen[0].time <= seen[1].time and seen[0].time > 1e9
+    assert {x.stream for x in seen} == {"stdout"}
     h.wait_for(lambda: h.state(c.id) == "exited", "the container to exit")
-    everything: list[str] = []
-    h.engine.follow_logs(c.id, tail=-1, on_output=everything.append)
-    assert "".join(everything).split() == ["a", "b", "c"]
+    everything: list[LogLine] = []
+    h.engine.log_lines(c.id, on_line=everything.append)
+    assert [x.text for x in everything] == ["a", "b", "c"]
+    later: list[LogLine] = []
+    h.engine.log_lines(c.id, since=everything[1].time, on_line=later.append)
+    assert [x.text for x in later] == ["b", "c"]
+    quiet = h.serve("quiet", command=["sh", "-c", "echo up; sleep 30"])
+    h.wait_for(lambda: "up" in h.engine.logs(quiet.id), "the quiet container's line")
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    t0 = time.monotonic()
+    h.engine.log_lines(quiet.id, tail=-1, follow=True, on_line=lambda line: None, stop=stop)
+    assert time.monotonic() - t0 < 5
 
 
 def test_refuses_containers_it_did_not_create(h: Harness) -> None:
@@ -403,6 +418,20 @@ def test_volume_data_survives_commands(engine: DockerEngine, busybox: str,
                               labels=h.labels(), mounts=[VolumeMount("volume", vol, "/data", True)])
     assert (read.exit_code, read.stdout) == (0, "kept\n")
     assert engine.list_volumes(h.install) == (vol,)
+
+
+@pytest.mark.engine
+def test_log_lines_tell_stdout_from_stderr(engine: DockerEngine, busybox: str,
+                                           engine_install: str, docker_client: Any) -> None:
+    """The real engine's log lines say which stream each came from, and keep a line without
+    a final newline."""
+    h = DockerHarness(engine, engine_install, docker_client)
+    c = h.serve(command=["sh", "-c", "echo out; echo err >&2; printf last"])
+    h.wait_for(lambda: h.state(c.id) == "exited", "the container to exit")
+    seen: list[LogLine] = []
+    engine.log_lines(c.id, on_line=seen.append)
+    assert sorted((x.stream, x.text) for x in seen) == [
+        ("stderr", "err"), ("stdout", "last"), ("stdout", "out")]
 
 
 # -- dev mode: a build target, entrypoint and working directory, restart in place ------------
