@@ -196,7 +196,15 @@ class DockerEngine:
                   follow: bool = False, on_line: Callable[[LogLine], None],
                   stop: threading.Event | None = None) -> None:
         """Over plain HTTP on a connection of its own (stdout and stderr told apart, a follow
-        stoppable); through the SDK where plain HTTP cannot reach the engine."""
+        stoppable); through the SDK where plain HTTP cannot reach the engine. Lines before
+        `since` are dropped here too: Podman's `since` counts whole seconds."""
+        if since > 0:
+            wanted = on_line
+
+            def on_line(line: LogLine) -> None:
+                if line.time >= since - 1e-6:
+                    wanted(line)
+
         if self._raw is None:
             self.sdk.log_lines(container_id, tail=tail, since=since, follow=follow,
                                on_line=on_line, stop=stop)

@@ -171,7 +171,11 @@ def test_log_lines_tail_since_follow_and_stop(h: Harness) -> None:
     assert [x.text for x in everything] == ["a", "b", "c"]
     later: list[LogLine] = []
     h.engine.log_lines(c.id, since=everything[1].time, on_line=later.append)
-    assert [x.text for x in later] == ["b", "c"]
+    if everything[0].time < everything[1].time:
+        assert [x.text for x in later] == ["b", "c"]
+    else:  # Podman stamps log lines to the whole second: `since` cannot split one second
+        assert everything[0].time == float(int(everything[0].time))
+        assert [x.text for x in later] == ["a", "b", "c"]
     quiet = h.serve("quiet", command=["sh", "-c", "echo up; sleep 30"])
     h.wait_for(lambda: "up" in h.engine.logs(quiet.id), "the quiet container's line")
     stop = threading.Event()
