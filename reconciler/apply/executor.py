@@ -14,12 +14,13 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from apps.errors import EngineError
 from reconciler.apply.building import build_image
 from reconciler.apply.health import wait_healthy
 from reconciler.apply.mounts import app_mounts
+from reconciler.apply.record import Recorder, recorded_app
 from reconciler.core.desired import Naming
 from reconciler.core.types import (
     LABEL_APP,
@@ -35,8 +36,6 @@ from reconciler.core.types import (
     ObservedContainer,
     ObservedState,
     Plan,
-    RecordedApp,
-    RecordedState,
     Step,
 )
 from reconciler.driver.buildfail import BuildFailed
@@ -48,37 +47,13 @@ __all__ = [
     "ApplyResult",
     "HoldHook",
     "OutputHook",
-    "Recorder",
     "StepOutcome",
     "SwitchHook",
-    "adopt",
     "apply_plan",
 ]
 
 log = get_logger("ace.apply")
 Outcome = Literal["done", "failed", "skipped"]
-
-
-class Recorder(Protocol):
-    """What the executor writes to the state store."""
-
-    def record_image(
-        self, *, app: str, tag: str, image_id: str, input_hash: str,
-        files: tuple[tuple[str, str], ...],
-    ) -> None: ...
-
-    def record_container(
-        self, container_id: str, *, app: str, name: str, version: str, host_port: int | None,
-        state: str, health: str,
-    ) -> None: ...
-
-    def forget_container(self, container_id: str) -> None: ...
-
-    def forget_image(self, app: str, tag: str) -> None: ...
-
-    def record_applied(self, app: RecordedApp) -> None: ...
-
-    def forget_app(self, app: str) -> None: ...
 
 
 # on_switch(app path, new container URL, previous container URL or None, new container's
@@ -193,7 +168,6 @@ def _mounts(ctx: _Context, app: DesiredApp) -> list[VolumeMount]:
     return app_mounts(ctx.engine, ctx.naming.install, app)
 
 
-
 def _exited_at_start(ctx: _Context, c: ObservedContainer, now: ObservedContainer | None,
                      done: _Done | None) -> StepFailed:
     """The failure of a container that stopped before it served (a crash): its exit status and
@@ -234,16 +208,10 @@ def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer,
         raise failed(f"{app.scheme}://127.0.0.1:{c.host_port}{app.health}", result.detail)
 
 
-def _recorded(app: DesiredApp, container_id: str) -> RecordedApp:
-    return RecordedApp(path=app.path, version=app.version, image=app.image,
-                       container_id=container_id, files=app.build.files if app.build else (),
-                       spec_json=app.spec_json)
-
-
 def _record_running(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> None:
     ctx.record(ctx.recorder.record_container, app=app.path, name=c.name, container_id=c.id,
                version=app.version, host_port=c.host_port, state="running", health="healthy")
-    ctx.record(ctx.recorder.record_applied, app=_recorded(app, c.id))
+    ctx.record(ctx.recorder.record_applied, app=recorded_app(app, c.id))
 
 
 def _launch(ctx: _Context, app: DesiredApp, done: _Done | None = None,
@@ -462,26 +430,3 @@ def apply_plan(
     return ApplyResult(tuple(outcomes))
 
 
-def adopt(
-    desired: DesiredState, observed: ObservedState, recorded: RecordedState, recorder: Recorder
-) -> tuple[str, ...]:
-    """Record running containers of the desired version that the store does not know (after the
-    state dir was lost, or a kill between start and record). Writes nothing when all is known."""
-    adopted: list[str] = []
-    for app in desired.apps:
-        if not app.service or app.path in desired.held:
-            continue
-        rec = recorded.get(app.path)
-        running = [c for c in observed.containers
-                   if c.app == app.path and c.version == app.version and c.state == "running"]
-        if not running:
-            continue
-        c = max(running, key=lambda x: x.created)
-        if rec is not None and rec.version == app.version and rec.container_id == c.id:
-            continue
-        recorder.record_container(c.id, app=app.path, name=c.name,
-                                  version=app.version, host_port=c.host_port, state=c.state,
-                                  health="unknown")
-        recorder.record_applied(_recorded(app, c.id))
-        adopted.append(app.path)
-    return tuple(adopted)

@@ -1,6 +1,6 @@
 """All health probing, one rule: GET scheme://127.0.0.1:PORT/PATH answers 200.
 
-- `wait_healthy`: a freshly started container, polled (100 ms doubling to 2 s) within a
+- `wait_healthy`: a freshly started container, polled (10 ms doubling to 2 s) within a
   deadline; a container that exits fails at once (the executor).
 - `probe_services` / `probe_health`: one probe of each app's current running container, every
   plain-HTTP target at once from one thread with non-blocking sockets (a GET, read the status
@@ -79,7 +79,7 @@ def wait_healthy(
     """Poll until a 200. `exited()` returns a description when the container is no longer
     running (checked after every failed attempt), else None."""
     start = clock()
-    delay = 0.1
+    delay = 0.01  # most containers answer within tens of milliseconds
     attempts = 0
     last = "no answer yet"
     while True:

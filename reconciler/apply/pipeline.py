@@ -15,23 +15,14 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import apps
 from apps.errors import EngineError
 from apps.locate import entry_column
 from apps.model import EvalError, EvalResult
-from reconciler.applogs.buildlogs import BuildLogWriter
-from reconciler.apply.executor import (
-    ApplyOptions,
-    ApplyResult,
-    HoldHook,
-    OutputHook,
-    StepOutcome,
-    SwitchHook,
-    adopt,
-    apply_plan,
-)
 from reconciler.apply.observe import observe, with_health
+from reconciler.apply.record import adopt
 from reconciler.core.desired import Naming, desired_state, special_file_warnings
 from reconciler.core.gc import DEFAULT_KEEP_IMAGES, collect_images, gc_apps
 from reconciler.core.hashing import DigestCache
@@ -41,6 +32,15 @@ from reconciler.driver.ports import Engine, SeesOtherInstalls
 from reconciler.logs import bound, get_logger
 from state import RunOutcome, Store
 from state.records import StepOutcome as StoredOutcome
+
+if TYPE_CHECKING:  # the executor (and the build logs) load only when a plan has steps
+    from reconciler.apply.executor import (
+        ApplyResult,
+        HoldHook,
+        OutputHook,
+        StepOutcome,
+        SwitchHook,
+    )
 
 __all__ = [
     "PassResult",
@@ -216,6 +216,9 @@ def _apply(prepared: Prepared, selected: Plan, *, settings: Settings, store: Sto
     """Apply a plan and record it as one run with per-step outcomes; builds' output goes to
     the build log files (and `on_output`) as it comes."""
     run_id = store.begin_run(command, selected.render())
+    from reconciler.applogs.buildlogs import BuildLogWriter
+    from reconciler.apply.executor import ApplyOptions, apply_plan
+
     logs = BuildLogWriter(settings.state_dir)
 
     def output(app: str, line: str) -> None:

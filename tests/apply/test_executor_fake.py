@@ -10,7 +10,8 @@ from typing import Literal
 
 import pytest
 
-from reconciler.apply.executor import ApplyOptions, ApplyResult, StepOutcome, adopt, apply_plan
+from reconciler.apply.executor import ApplyOptions, ApplyResult, StepOutcome, apply_plan
+from reconciler.apply.record import adopt
 from reconciler.core.types import (
     LABEL_APP,
     LABEL_INSTALL,
