@@ -17,13 +17,16 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=N
                   help="ace: declarative reconciliation of app containers described in Starlark.")
 
 
+DISTRIBUTION = "ace-reconciler"  # the package's name on an index; the command is `ace`
+
+
 def version() -> str:
     """ace's version, as installed ("unknown" when run from a source tree never installed)."""
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as installed
 
     try:
-        return installed("ace")
+        return installed(DISTRIBUTION)
     except PackageNotFoundError:
         return "unknown"
 
