@@ -244,7 +244,7 @@ def resolve_container(
         build_dir = _build_dir(build_dir_raw, root, fail)
 
     try:
-        cpus, memory = parse_container_opts(entry.container_opts)
+        cpus, memory, replicas = parse_container_opts(entry.container_opts)
         build_args = parse_build_args(raw.get("cargs") or {}, entry.container_args)
         command = parse_command(raw.get("command"), "container.config command=")
         dev_spec = parse_dev_spec(
@@ -286,6 +286,7 @@ def resolve_container(
         env=_env(entry, env_params, port),
         cpus=cpus,
         memory=memory,
+        replicas=replicas,
         command=command,
         dev=dev,
         dev_note=dev_note,

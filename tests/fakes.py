@@ -220,6 +220,7 @@ class FakeEngine:
         labels: Mapping[str, str],
         cpus: float | None = None,
         memory: int | None = None,
+        replicas: int = 1,
     ) -> ObservedContainer:
         self._call("run_container")
         labels = own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
@@ -233,6 +234,12 @@ class FakeEngine:
         if c.state != "running":
             self._run(c)
         return self._observe(c)
+
+    def scale(self, container_id: str, replicas: int) -> ObservedContainer:
+        self._call("scale")
+        raise EngineError(f"cannot scale container {container_id[:12]} to {replicas}: one "
+                          "Docker engine runs one container per app (--backend swarm runs "
+                          "replicas)")
 
     def inspect(self, container_id: str) -> ObservedContainer | None:
         self._call("inspect")

@@ -110,6 +110,7 @@ def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | No
         health=_health_path(app),
         secret_files=tuple(secrets),
         spec_json=spec_json(spec),
+        replicas=cfg.replicas,
     )
 
 

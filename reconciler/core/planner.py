@@ -6,6 +6,8 @@ Rules (pinned by tests/reconciler/test_planner.py):
   health path or scheme -> nothing (they are not part of the container version);
 - a service whose container exited -> restart; none at all -> start; a running one marked
   unhealthy (by `ace watch` after failed probes) -> replace with a fresh container;
+- a cluster service (observed with replicas) running fewer or more tasks than the app's
+  `replicas` -> scale in place; one changed by hand (its task template) -> replace;
 - command-lifetime apps get their image and no container (a running one is stopped);
 - containers of apps gone from the apps file are removed; apps that failed to evaluate are held.
 """
@@ -118,6 +120,12 @@ def _service_steps(
             detail = keep.health.partition(": ")[2] or "unhealthy"
             steps.append(Step(f"replace:{app.path}", "replace", app.path, keep.name,
                               f"health check failing: {detail}", deps))
+        elif keep.changed_outside:
+            steps.append(Step(f"replace:{app.path}", "replace", app.path, keep.name,
+                              f"changed outside ace: {keep.changed_outside}", deps))
+        elif keep.replicas and keep.replicas != app.replicas:
+            steps.append(Step(f"scale:{app.path}", "scale", app.path, keep.name,
+                              f"replicas {keep.replicas} -> {app.replicas}", deps))
     elif others:
         running_old = next((c for c in others if c.state == "running"), others[0])
         if image_steps and image_steps[0].action == "build":

@@ -27,6 +27,7 @@ __all__ = [
     "ObservedContainer",
     "ObservedImage",
     "ObservedState",
+    "ObservedTask",
     "Plan",
     "RecordedApp",
     "RecordedState",
@@ -43,7 +44,7 @@ LABEL_VERSION = "dev.ace.version"  # container version hash
 LABEL_INPUTS = "dev.ace.inputs"  # image build-input hash
 LABEL_PORT = "dev.ace.port"  # container port
 
-Action = Literal["build", "pull", "start", "replace", "restart", "stop", "remove"]
+Action = Literal["build", "pull", "start", "replace", "restart", "scale", "stop", "remove"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,9 @@ class DesiredApp:
     health: str = "/"
     secret_files: Pairs = ()  # (host path, content) written before the container starts
     spec_json: str = ""  # canonical JSON of spec (for change causes and the record)
+    # tasks of the app's service on a cluster (container_opts min_replicas); not part of the
+    # version: a change scales the running service in place. One engine runs one container.
+    replicas: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,20 @@ class DesiredState:
     held: frozenset[str] = frozenset()  # apps that failed to evaluate: never touch them
     declared: frozenset[str] = frozenset()  # every app path in the apps file
     prune: bool = True  # False when the apps file itself failed: remove nothing
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedTask:
+    """One task (replica) of a cluster service: where it runs and how to reach it."""
+
+    id: str
+    node: str  # node hostname
+    state: str  # cluster task state: new, pending, ..., starting, running, failed, shutdown, ...
+    address: str = ""  # "node-ip:published-port" of the service port ("" before it runs)
+    error: str = ""  # why it failed or was rejected
+    desired: str = "running"  # the state the cluster wants it in
+    since: int = 0  # unix seconds of its last state change
+    node_up: bool = True  # False when its node is down (a task there is being rescheduled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +124,19 @@ class ObservedContainer:
     image: str = ""
     health: str = ""  # "" unknown; "unhealthy: <detail>" set by `ace watch` after failed probes
     address: str = ""  # "ip:port" of the service port on the container's network ("" unknown)
+    # A cluster service stands for its app like a container: `replicas` is how many tasks the
+    # cluster runs (0: a plain container), `tasks` are its current and recent tasks, and
+    # `changed_outside` says what was changed by hand ("": nothing).
+    replicas: int = 0
+    tasks: tuple[ObservedTask, ...] = ()
+    changed_outside: str = ""
+    replicas_set: int = 0  # the replicas ace last set (differs when scaled by hand)
+
+    @property
+    def running_tasks(self) -> tuple[ObservedTask, ...]:
+        """Tasks that run and can be reached (a service's replicas that serve)."""
+        return tuple(t for t in self.tasks if t.state == "running" and t.desired == "running"
+                     and t.address and t.node_up)
 
 
 def container_rank(c: ObservedContainer, version: str = "") -> tuple[bool, bool, int, str]:

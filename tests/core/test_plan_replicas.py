@@ -1,0 +1,45 @@
+"""The planner on a cluster: a service observed with replicas is scaled in place when the app's
+`replicas` differ, replaced when it was changed by hand, left alone otherwise; a plain
+container (replicas 0, one engine) is never scaled."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from reconciler.core.planner import plan
+from reconciler.core.types import DesiredApp, ObservedContainer
+from tests.core.builders import built, ctr, rec, recs, seen, want
+from tests.core.golden import golden
+
+WEB = built("/web")
+
+
+def svc(app: DesiredApp, replicas: int, changed: str = "") -> ObservedContainer:
+    """A cluster service of `app` running `replicas` tasks."""
+    return replace(ctr(app, host_port=None), replicas=replicas, changed_outside=changed)
+
+
+@pytest.mark.parametrize(("desired", "observed", "expected"), [
+    (1, svc(WEB, 1), "ok /web (running v1)"),
+    (3, svc(WEB, 3), "ok /web (running v1)"),
+    (3, svc(WEB, 1), "scale:/web scale /web ace-t-web-v1 (replicas 1 -> 3)"),
+    (1, svc(WEB, 5), "scale:/web scale /web ace-t-web-v1 (replicas 5 -> 1)"),
+    (3, ctr(WEB), "ok /web (running v1)"),
+    (2, svc(WEB, 2, "task template changed"),
+     "replace:/web replace /web ace-t-web-v1 (changed outside ace: task template changed)"),
+], ids=["one", "three", "scale-up", "scale-down", "plain-container", "changed-by-hand"])
+def test_replicas_table(desired: int, observed: ObservedContainer, expected: str) -> None:
+    """Scale only where the observed service's replicas differ; replace a hand-changed one."""
+    app = replace(WEB, replicas=desired)
+    got = plan(want(app), seen(observed, tags=(WEB.image,)), recs(rec(WEB, observed)))
+    assert golden(got) == expected
+
+
+def test_scale_waits_for_a_new_image_never() -> None:
+    """A version change on a cluster is a replace (a new service), not a scale."""
+    web2 = replace(built("/web", version="v2", inputs="in2"), replicas=3)
+    old = svc(WEB, 1)
+    got = plan(want(web2), seen(old, tags=(WEB.image, web2.image)), recs(rec(WEB, old)))
+    assert [s.action for s in got.steps] == ["replace"]
