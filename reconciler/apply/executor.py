@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 from apps.errors import EngineError
 from reconciler.apply.health import wait_healthy
 from reconciler.apply.mounts import app_mounts
+from reconciler.apply.replicas import wait_tasks_healthy
 from reconciler.core.desired import Naming
 from reconciler.core.types import (
     LABEL_APP,
@@ -152,7 +153,11 @@ def _mounts(ctx: _Context, app: DesiredApp) -> list[VolumeMount]:
 
 
 
-def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> None:
+def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> ObservedContainer:
+    """Wait until `c` answers its health check (every task of a cluster service); returns it
+    as last seen."""
+    if c.replicas:
+        return _tasks_healthy_or_fail(ctx, app, c)
     if c.host_port is None:
         raise StepFailed(f"container {c.name} published no port for {app.spec.port}")
 
@@ -168,6 +173,31 @@ def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> No
         tail = ctx.engine.logs(c.id, tail=20).rstrip()
         raise StepFailed(f"health check {app.scheme}://127.0.0.1:{c.host_port}{app.health} failed: "
                          f"{result.detail}" + (f"\nlast log lines:\n{tail}" if tail else ""))
+    return c
+
+
+def _tasks_healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer
+                           ) -> ObservedContainer:
+    result, seen = wait_tasks_healthy(inspect=lambda: ctx.engine.inspect(c.id),
+                                      replicas=c.replicas, scheme=app.scheme, path=app.health,
+                                      deadline_s=ctx.options.health_timeout)
+    if not result.ok or seen is None:
+        try:
+            tail = ctx.engine.logs(c.id, tail=20).rstrip()
+        except EngineError:
+            tail = ""
+        raise StepFailed(f"health check {app.scheme}://<task>{app.health} of service {c.name} "
+                         f"failed: {result.detail}" + (f"\nlast log lines:\n{tail}" if tail
+                                                       else ""))
+    return seen
+
+
+def _url(app: DesiredApp, c: ObservedContainer) -> str:
+    """Where the app answers: its container's loopback port, or its first task."""
+    if c.replicas:
+        tasks = c.running_tasks
+        return f"{app.scheme}://{tasks[0].address}" if tasks else ""
+    return f"{app.scheme}://127.0.0.1:{c.host_port}" if c.host_port else ""
 
 
 def _recorded(app: DesiredApp, container_id: str) -> RecordedApp:
@@ -191,26 +221,27 @@ def _launch(ctx: _Context, app: DesiredApp) -> ObservedContainer:
     c = ctx.engine.run_container(
         name=name, image=app.image, port=app.spec.port, command=app.spec.command,
         env=dict(app.spec.env), mounts=_mounts(ctx, app), labels=_labels(ctx.naming, app),
-        cpus=app.spec.cpus, memory=app.spec.memory,
+        cpus=app.spec.cpus, memory=app.spec.memory, replicas=app.replicas,
     )
     try:
-        _healthy_or_fail(ctx, app, c)
+        return _healthy_or_fail(ctx, app, c)
     except BaseException:
         ctx.engine.stop_and_remove(c.id, timeout=ctx.options.stop_timeout)
         raise
-    return c
 
 
 def _switch(ctx: _Context, app: DesiredApp, new: ObservedContainer,
             old: ObservedContainer | None) -> None:
     """Tell `on_switch` (a proxy) that `new` serves the app now; errors there never fail the
     step (the proxy also learns from the next pass)."""
-    if ctx.options.on_switch is None or new.host_port is None:
+    if ctx.options.on_switch is None or not _url(app, new):
         return
-    old_url = f"{app.scheme}://127.0.0.1:{old.host_port}" if old and old.host_port else None
+    old_url = (_url(app, old) or None) if old else None
+    # a cluster service: every task's "node-ip:port", comma-separated (the proxy spreads
+    # requests over them); one container: its address on the container network
+    address = ",".join(t.address for t in new.running_tasks) if new.replicas else new.address
     try:
-        ctx.options.on_switch(app.path, f"{app.scheme}://127.0.0.1:{new.host_port}", old_url,
-                              new.address)
+        ctx.options.on_switch(app.path, _url(app, new), old_url, address)
     except Exception as exc:  # a hook must not break the apply
         log.warning("switch_hook_failed", app=app.path, error=str(exc))
 
@@ -253,17 +284,20 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
             ctx.engine.stop_and_remove(old.id, timeout=ctx.options.stop_timeout)
             ctx.record(ctx.recorder.forget_container, container_id=old.id)
         _record_running(ctx, app, c)
-        done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
+        done.url = _url(app, c)
         return
-    if step.action == "restart":
+    if step.action in ("restart", "scale"):
         assert app is not None
         before = ctx.by_name[step.target]
-        _crashed(ctx, before, done)
-        c = ctx.engine.start(before.id)
-        _healthy_or_fail(ctx, app, c)
+        if step.action == "scale":
+            c = ctx.engine.scale(before.id, app.replicas)
+        else:
+            _crashed(ctx, before, done)
+            c = ctx.engine.start(before.id)
+        c = _healthy_or_fail(ctx, app, c)
         _switch(ctx, app, c, None)
         _record_running(ctx, app, c)
-        done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
+        done.url = _url(app, c)
         return
     if step.action in ("stop", "remove"):
         c = ctx.by_name[step.target]

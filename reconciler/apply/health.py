@@ -17,7 +17,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from reconciler.core.types import DesiredState, ObservedState, current_container
+from reconciler.core.types import (
+    DesiredApp,
+    DesiredState,
+    ObservedContainer,
+    ObservedState,
+    current_container,
+)
 
 __all__ = [
     "HealthResult",
@@ -39,16 +45,17 @@ class HealthResult:
     seconds: float
 
 
-def probe(scheme: str, port: int, path: str, *, timeout: float = 2.0) -> tuple[int, str]:
+def probe(scheme: str, port: int, path: str, *, timeout: float = 2.0, host: str = "127.0.0.1"
+          ) -> tuple[int, str]:
     """One GET; returns (status, reason) or (0, error text) when nothing answered."""
     conn: http.client.HTTPConnection
     if scheme == "https":
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=ctx)
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ctx)
     else:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         conn.request("GET", path or "/", headers={"User-Agent": "ace-health"})
         resp = conn.getresponse()
@@ -100,6 +107,7 @@ class Target:
     scheme: str
     port: int
     path: str
+    host: str = "127.0.0.1"  # a cluster task's node address
 
 
 def _status(buf: bytes) -> tuple[int, str]:
@@ -117,12 +125,12 @@ def probe_all(targets: list[Target], timeout: float = 2.0) -> dict[str, tuple[in
     pending: dict[socket.socket, tuple[Target, bytes, bytearray]] = {}
     for t in targets:
         if t.scheme != "http":
-            out[t.key] = probe(t.scheme, t.port, t.path, timeout=timeout)
+            out[t.key] = probe(t.scheme, t.port, t.path, timeout=timeout, host=t.host)
             continue
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setblocking(False)
-        s.connect_ex(("127.0.0.1", t.port))
-        req = (f"GET {t.path or '/'} HTTP/1.0\r\nHost: 127.0.0.1:{t.port}\r\n"
+        s.connect_ex((t.host, t.port))
+        req = (f"GET {t.path or '/'} HTTP/1.0\r\nHost: {t.host}:{t.port}\r\n"
                "User-Agent: ace-health\r\nConnection: close\r\n\r\n").encode()
         pending[s] = (t, req, bytearray())
         sel.register(s, selectors.EVENT_WRITE)
@@ -161,29 +169,62 @@ def probe_all(targets: list[Target], timeout: float = 2.0) -> dict[str, tuple[in
 
 @dataclass(frozen=True, slots=True)
 class Probed:
-    """One probe of an app's current running container."""
+    """One probe of an app's current running container (of every running task of a cluster
+    service: healthy only when all answer)."""
 
     container: str  # id
     version: str
     ok: bool
     detail: str
+    tasks: tuple[tuple[str, bool, str], ...] = ()  # (task id, ok, detail) of a service's tasks
+
+
+def _targets(app: DesiredApp, c: ObservedContainer) -> list[tuple[str, Target]]:
+    """(task id or "", target) for each probe of the app's serving container or tasks."""
+    if c.replicas:
+        out = []
+        for t in c.running_tasks:
+            host, _, port = t.address.rpartition(":")
+            out.append((t.id, Target(f"{app.path}#{t.id}", app.scheme, int(port), app.health,
+                                     host)))
+        return out
+    if c.host_port:
+        return [("", Target(app.path, app.scheme, c.host_port, app.health))]
+    return []
 
 
 def probe_services(desired: DesiredState, observed: ObservedState, timeout: float = 2.0
                    ) -> dict[str, Probed]:
-    """app path -> its probe, for each service whose current container runs with a port."""
-    found = []
+    """app path -> its probe, for each service whose current container (or service) runs
+    with a port (or reachable tasks)."""
+    found: list[tuple[DesiredApp, ObservedContainer, list[tuple[str, Target]]]] = []
     for app in desired.apps:
         c = current_container(observed.containers, app.path, app.version)
-        if app.service and c is not None and c.state == "running" and c.host_port:
-            found.append((app, c))
-    answers = probe_all([Target(a.path, a.scheme, c.host_port or 0, a.health) for a, c in found],
-                        timeout=timeout)
-    return {a.path: Probed(c.id, c.version, answers[a.path][0] == 200, answers[a.path][1])
-            for a, c in found}
+        if app.service and c is not None and c.state == "running":
+            targets = _targets(app, c)
+            if targets:
+                found.append((app, c, targets))
+    answers = probe_all([t for _, _, ts in found for _, t in ts], timeout=timeout)
+    out: dict[str, Probed] = {}
+    for app, c, targets in found:
+        tasks = tuple((tid, answers[t.key][0] == 200, answers[t.key][1]) for tid, t in targets)
+        bad = [(tid, detail) for tid, ok, detail in tasks if not ok]
+        if not c.replicas:
+            out[app.path] = Probed(c.id, c.version, not bad, answers[app.path][1])
+            continue
+        nodes = {t.id: t.node for t in c.tasks}
+        detail = (f"{len(bad)} of {len(tasks)} tasks failing; on {nodes.get(bad[0][0], '?')}: "
+                  f"{bad[0][1]}" if bad else f"{len(tasks)} tasks answer")
+        out[app.path] = Probed(c.id, c.version, not bad, detail, tasks)
+    return out
 
 
 def probe_health(desired: DesiredState, observed: ObservedState) -> dict[str, str]:
-    """app path -> "healthy" or "unhealthy: <detail>" (status and drift)."""
-    return {app: "healthy" if p.ok else f"unhealthy: {p.detail}"
-            for app, p in probe_services(desired, observed).items()}
+    """app path -> "healthy" or "unhealthy: <detail>" (status and drift); for a cluster
+    service also "task:<task id>" -> the same for each of its running tasks."""
+    out: dict[str, str] = {}
+    for app, p in probe_services(desired, observed).items():
+        out[app] = "healthy" if p.ok else f"unhealthy: {p.detail}"
+        for tid, ok, detail in p.tasks:
+            out[f"task:{tid}"] = "healthy" if ok else f"unhealthy: {detail}"
+    return out

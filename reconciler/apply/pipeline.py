@@ -66,6 +66,8 @@ class Settings:
     parallel: int = 4
     health_timeout: float = 60.0
     deadline: float = 2.0
+    backend: str = "docker"  # "docker": one engine; "swarm": a cluster (DOCKER_HOST: a manager)
+    registry: str = ""  # HOST[:PORT] the swarm backend pushes built images to
 
 
 @dataclass(frozen=True, slots=True)

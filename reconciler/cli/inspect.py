@@ -13,10 +13,12 @@ import apps
 from apps.errors import AceError
 from reconciler.apply.pipeline import prepare
 from reconciler.cli.options import (
+    BackendOpt,
     DeadlineOpt,
     FileOpt,
     JsonOpt,
     LogJsonOpt,
+    RegistryOpt,
     StateOpt,
     errors,
     render,
@@ -44,11 +46,12 @@ def config(file: FileOpt = Path("apps.star"), as_json: JsonOpt = False,
 
 
 def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
-           as_json: JsonOpt = False, log_json: LogJsonOpt = False) -> None:
+           as_json: JsonOpt = False, log_json: LogJsonOpt = False,
+           backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Per app: state, health, URL, container, since."""
     setup_logging(json_lines=log_json)
     with errors():
-        settings = settings_from(file, state_dir)
+        settings = settings_from(file, state_dir, backend=backend, registry=registry)
         with session(settings, lock_timeout=None) as (store, engine):
             prepared = prepare(settings, store, engine)
             last = store.last_run()
@@ -71,11 +74,12 @@ def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
 
 
 def drift(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
-          as_json: JsonOpt = False, log_json: LogJsonOpt = False) -> None:
+          as_json: JsonOpt = False, log_json: LogJsonOpt = False,
+          backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """What differs between declared, recorded and running (exit 0 in sync, 2 otherwise)."""
     setup_logging(json_lines=log_json)
     with errors():
-        settings = settings_from(file, state_dir)
+        settings = settings_from(file, state_dir, backend=backend, registry=registry)
         with session(settings, lock_timeout=None) as (store, engine):
             prepared = prepare(settings, store, engine)
     from reconciler.apply.health import probe_health
@@ -109,13 +113,13 @@ def logs(target: Annotated[str, typer.Argument(help="App path, e.g. /web")],
          tail: Annotated[int, typer.Option("--tail", help="Lines from the end.")] = 100,
          follow: Annotated[bool, typer.Option(
              "--follow", help="Keep printing; across replaces, follow the app's new container."
-         )] = False) -> None:
+         )] = False, backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Print the last log lines of an app's container (--follow: and what comes after)."""
     from reconciler.cli.follow import follow_app
     from reconciler.core.types import current_container
 
     with errors():
-        settings = settings_from(file, state_dir)
+        settings = settings_from(file, state_dir, backend=backend, registry=registry)
         with session(settings, lock_timeout=None) as (store, engine):
             c = current_container(engine.list_containers(store.install_id), target)
             if c is None:

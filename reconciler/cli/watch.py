@@ -16,12 +16,14 @@ from reconciler.cli.loop import (
     start_proxy,
 )
 from reconciler.cli.options import (
+    BackendOpt,
     DeadlineOpt,
     FileOpt,
     HealthOpt,
     LogJsonOpt,
     ParallelOpt,
     PullOpt,
+    RegistryOpt,
     StateOpt,
     errors,
     settings_from,
@@ -36,12 +38,14 @@ def watch(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
           health_timeout: HealthOpt = 60.0, deadline: DeadlineOpt = 2.0,
           resync: ResyncOpt = 5.0, down_on_exit: DownOpt = False,
           listen: ListenOpt = DEFAULT_LISTEN, no_proxy: NoProxyOpt = False,
-          drain: DrainOpt = 10.0, log_json: LogJsonOpt = False) -> None:
+          drain: DrainOpt = 10.0, log_json: LogJsonOpt = False,
+          backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Keep reconciling: on every relevant file change and every --resync seconds; serve
     every app's routes on one address (--listen) unless --no-proxy."""
     with errors():
         settings = settings_from(file, state_dir, pull=pull, parallel=parallel,
-                                 health_timeout=health_timeout, deadline=deadline)
+                                 health_timeout=health_timeout, deadline=deadline,
+                                 backend=backend, registry=registry)
         reporter = choose_reporter(log_json)
         proxy = None if no_proxy else start_proxy(listen, settings.state_dir, drain,
                                                   required=listen != DEFAULT_LISTEN)

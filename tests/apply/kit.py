@@ -86,12 +86,12 @@ class ServingFake(FakeEngine):
     def run_container(self, *, name: str, image: str, port: int, command: Sequence[str],
                       env: Mapping[str, str], mounts: Sequence[VolumeMount],
                       labels: Mapping[str, str], cpus: float | None = None,
-                      memory: int | None = None) -> ObservedContainer:
+                      memory: int | None = None, replicas: int = 1) -> ObservedContainer:
         self.log("run", name)
         with self._engine:
             c = super().run_container(name=name, image=image, port=port, command=command,
                                       env=env, mounts=mounts, labels=labels, cpus=cpus,
-                                      memory=memory)
+                                      memory=memory, replicas=replicas)
         return self._serve(c)
 
     def start(self, container_id: str) -> ObservedContainer:
