@@ -87,7 +87,8 @@ def drift(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
 
     result = prepared.evaluation
     items = drift_items(prepared.desired, prepared.observed, prepared.recorded,
-                        probe_health(prepared.desired, prepared.observed))
+                        probe_health(prepared.desired, prepared.observed),
+                        unit="service" if backend == "swarm" else "container")
     if as_json:
         render.print_json({"in_sync": not items, "items": [i.to_json() for i in items],
                            "errors": [e.to_json() for e in result.errors]})

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from reconciler.core.cluster import TaskStatus, cluster_drift, cluster_row
 from reconciler.core.types import (
     DesiredState,
     ObservedState,
@@ -30,11 +31,18 @@ class AppStatus:
     since: int  # unix seconds the container was created, 0 when none
     detail: str = ""
     public_url: str = ""  # the app on ace's proxy (`ace watch` / `ace serve`), "" when none runs
+    replicas: int = 0  # a cluster service: tasks desired (0: one container)
+    running: int = 0  # a cluster service: tasks running
+    tasks: tuple[TaskStatus, ...] = ()  # a cluster service's tasks
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "state": self.state, "health": self.health, "url": self.url,
-                "public_url": self.public_url, "container": self.container,
-                "image": self.image, "since": self.since, "detail": self.detail}
+        out = {"path": self.path, "state": self.state, "health": self.health, "url": self.url,
+               "public_url": self.public_url, "container": self.container,
+               "image": self.image, "since": self.since, "detail": self.detail}
+        if self.replicas:
+            out["replicas"] = {"desired": self.replicas, "running": self.running}
+            out["tasks"] = [t.to_json() for t in self.tasks]
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +96,8 @@ def _rows(
             h, detail = "unhealthy", h.split(": ", 1)[1]
         live = c.host_port and state == "running"
         url = f"{app.scheme}://127.0.0.1:{c.host_port}" if live else ""
-        rows.append(AppStatus(app.path, state, h, url, c.name, app.image, c.created, detail))
+        row = AppStatus(app.path, state, h, url, c.name, app.image, c.created, detail)
+        rows.append(cluster_row(row, app, c, health) if c.replicas else row)
     for path in sorted(desired.held):
         rows.append(AppStatus(path, "error", "-", "", "", "", 0, "app has errors: see ace config"))
     wanted = {a.path for a in desired.apps} | desired.held
@@ -101,8 +110,9 @@ def _rows(
 
 def drift_items(
     desired: DesiredState, observed: ObservedState, recorded: RecordedState,
-    health: dict[str, str],
+    health: dict[str, str], unit: str = "container",
 ) -> list[DriftItem]:
+    """`unit` names what runs an app: "container" (one engine) or "service" (a cluster)."""
     items: list[DriftItem] = []
     tags = observed.image_tags()
     for app in sorted(desired.apps, key=lambda a: a.path):
@@ -128,12 +138,14 @@ def drift_items(
         if cur is None:
             others = [o for o in mine if o.state == "running"]
             if others:
-                items.append(DriftItem(app.path, "drift", "container replaced outside ace",
+                items.append(DriftItem(app.path, "drift", f"{unit} replaced outside ace",
                                        rec.container_id[:12], others[0].id[:12]))
             else:
-                items.append(DriftItem(app.path, "drift", "container gone",
+                items.append(DriftItem(app.path, "drift", f"{unit} gone",
                                        f"{rec.container_id[:12]} running", "absent"))
             continue
+        if cur.replicas:
+            items += cluster_drift(app, cur, rec.version != app.version)
         if cur.state != "running":
             items.append(DriftItem(app.path, "drift", "container stopped", "running",
                                    cur.status or cur.state))
