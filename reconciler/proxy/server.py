@@ -45,6 +45,10 @@ class _Upstream(Exception):
     """The upstream failed before anything was sent to the client (answered with 502)."""
 
 
+class _Refused(_Upstream):
+    """No connection to the upstream could be made (nothing of the request was sent)."""
+
+
 class ProxyCore:
     def __init__(self, *, connect_timeout: float = 3.0,
                  status: Callable[[], dict[str, Any]] | None = None) -> None:
@@ -121,24 +125,44 @@ class ProxyCore:
                                        extra=[("Location", loc)]))
             return keep
         slot = self.slots.get(entry.app)
-        backend = entry.external or (slot.backend if slot else None)
+        backend = entry.external or (slot.pick() if slot else None)
         if backend is None:
             why = f"app {entry.app} ({entry.name}) is not running"
             err = slot.error if slot else ""
             writer.write(page_response(503, "App not running", [why, err], close=not keep,
                                        method=method, extra=[("Retry-After", "2")]))
             return keep
-        backend.inflight += 1
-        try:
-            return await self._forward(reader, writer, head, framing, ip, path, entry, backend)
-        except _Upstream as exc:
-            err = slot.error if slot and entry.external is None else ""
-            why = f"app {entry.app} ({entry.name}) did not answer at {backend.url}: {exc}"
-            writer.write(page_response(502, "App not answering", [why, err], close=True,
-                                       method=method))
-            return False
-        finally:
-            backend.inflight -= 1
+        tried: list[Backend] = []
+        while True:
+            current = backend
+            current.inflight += 1
+            try:
+                return await self._forward(reader, writer, head, framing, ip, path, entry,
+                                           current)
+            except _Refused as exc:
+                # a cluster task that stopped answering sits out; another one serves
+                nxt = None
+                if slot is not None and entry.external is None and slot.backend is not None \
+                        and slot.backend.members:
+                    slot.sit_out(current)
+                    tried.append(current)
+                    nxt = slot.pick(tried)
+                if nxt is None:
+                    return self._bad_gateway(writer, entry, slot, current, exc, method)
+                backend = nxt
+            except _Upstream as exc:
+                return self._bad_gateway(writer, entry, slot, current, exc, method)
+            finally:
+                current.inflight -= 1
+
+    @staticmethod
+    def _bad_gateway(writer: asyncio.StreamWriter, entry: Entry, slot: Slot | None,
+                     backend: Backend, exc: _Upstream, method: str) -> bool:
+        err = slot.error if slot and entry.external is None else ""
+        why = f"app {entry.app} ({entry.name}) did not answer at {backend.url}: {exc}"
+        writer.write(page_response(502, "App not answering", [why, err], close=True,
+                                   method=method))
+        return False
 
     async def _internal(self, path: NormPath, method: str, keep: bool) -> bytes:
         rest = path.decoded[1:]
@@ -176,7 +200,7 @@ class ProxyCore:
                 conn = await self.pool.get(backend)
             except (OSError, TimeoutError) as exc:
                 what = "connect timeout" if isinstance(exc, TimeoutError) else str(exc)
-                raise _Upstream(what or type(exc).__name__) from None
+                raise _Refused(what or type(exc).__name__) from None
             try:
                 conn.writer.write(encode_head(first, headers))
                 if framing.kind != "none":
@@ -274,11 +298,15 @@ class ProxyCore:
             slot.error = ""
         if old is None:
             return 0
-        self.pool.close_idle(old)
+        # one container, or the tasks of a cluster app that are not among the new ones
+        keep = {m.netloc for m in new.members} if new is not None else set()
+        gone = [m for m in (old.members or (old,)) if not old.members or m.netloc not in keep]
+        for b in gone:
+            self.pool.close_idle(b)
         end = time.monotonic() + drain
-        while old.inflight > 0 and time.monotonic() < end:
+        while sum(b.inflight for b in gone) > 0 and time.monotonic() < end:
             await asyncio.sleep(0.01)
-        return old.inflight
+        return sum(b.inflight for b in gone)
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: Conn) -> None:
