@@ -15,9 +15,10 @@ log = get_logger("ace.down")
 
 def teardown(
     engine: Engine, store: Store, *, apps: tuple[str, ...] = (), images: bool = False,
-    volumes: bool = False,
+    volumes: bool = False, unit: str = "container",
 ) -> list[str]:
-    """Remove containers of `apps` (all when empty); returns a line per removed object."""
+    """Remove containers of `apps` (all when empty); returns a line per removed object.
+    `unit` names them in those lines: "container" (one engine) or "service" (a cluster)."""
     wanted = set(apps)
     install = store.install_id
     removed: list[str] = []
@@ -28,7 +29,7 @@ def teardown(
         engine.stop_and_remove(c.id)
         store.forget_container(c.id)
         seen_apps.add(c.app)
-        removed.append(f"container {c.name} ({c.app})")
+        removed.append(f"{unit} {c.name} ({c.app})")
         log.info("container_removed", app=c.app, container=c.name)
     for app in seen_apps | wanted:
         store.forget_app(app, images=images)

@@ -129,6 +129,7 @@ def down(targets: Annotated[list[str] | None, typer.Argument(help="App paths (de
         settings = settings_from(file, state_dir, backend=backend, registry=registry)
         with session(settings, lock_timeout=lock_timeout) as (store, engine):
             removed = teardown(engine, store, apps=tuple(targets or ()), images=images,
-                               volumes=volumes)
+                               volumes=volumes,
+                               unit="service" if backend == "swarm" else "container")
     for line in removed:
         render.console.print(f"[green]✓[/] removed {line}")
