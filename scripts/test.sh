@@ -9,6 +9,7 @@ cd "$repo" || exit 1
 
 bash scripts/setup.sh || exit 1
 bash scripts/ensure-engine.sh || exit 1
+bash scripts/swarm/ensure-tools.sh || exit 1  # the swarm tests start their own clusters
 
 .venv/bin/ruff check --quiet . || { echo "test.sh: ruff found problems" >&2; exit 1; }
 .venv/bin/mypy --no-error-summary apps state reconciler tests || {

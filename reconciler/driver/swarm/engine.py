@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -53,6 +54,9 @@ class SwarmEngine:
                  registry: str = "") -> None:
         self.local = DockerEngine(base_url, timeout)  # the manager's own engine
         self.registry = Registry(registry) if registry else None
+        # one keep-alive connection serves the plain HTTP reads; the executor's threads
+        # (apps applied in parallel, each polling its tasks) take turns on it
+        self._reading = threading.Lock()
 
     def close(self) -> None:
         self.local.close()
@@ -65,7 +69,8 @@ class SwarmEngine:
 
     def _read(self, path: str, what: str, query: Mapping[str, str] | None = None) -> Any:
         try:
-            return self.local._get_json(path, what, query)
+            with self._reading:
+                return self.local._get_json(path, what, query)
         except EngineError as exc:
             if "not a swarm manager" in str(exc) or "swarm mode" in str(exc):
                 raise EngineError(f"{what}: the engine at DOCKER_HOST is not a Swarm manager "
