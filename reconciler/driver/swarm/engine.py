@@ -2,10 +2,10 @@
 
 An app version is a replicated service; its tasks are the replicas. The reads of a pass are
 plain HTTP on the manager's socket: one service listing, one task listing (all services at
-once), one node listing — never a call per service. Images ace builds are built on the manager,
-pushed to `registry` and services pinned to the pushed digest; images ace does not build are
-pulled by each node itself. Everything else goes through the SDK, as on one engine, and every
-change first checks ace's labels."""
+once), one node listing — never a call per service, and the SDK is not even imported. Images
+ace builds are built on the manager, pushed to `registry` and services pinned to the pushed
+digest; images ace does not build are pulled by each node itself. Everything else goes
+through the SDK, as on one engine, and every change first checks ace's labels."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import docker.errors
-
 from apps.errors import EngineError
 from reconciler.core.types import (
     LABEL_APP,
@@ -26,13 +24,10 @@ from reconciler.core.types import (
     ObservedContainer,
     ObservedImage,
 )
-from reconciler.driver.commands import stream_text
 from reconciler.driver.engine import DockerEngine
 from reconciler.driver.policy import own_labels, require_managed
 from reconciler.driver.ports import CommandResult, VolumeMount
-from reconciler.driver.sdkerrors import translated
 from reconciler.driver.swarm.attrs import Node, nodes_from_listing, service_from_listing
-from reconciler.driver.swarm.mounts import swarm_mounts
 from reconciler.driver.swarm.registry import Registry
 from reconciler.driver.swarm.spec import LABEL_IMAGE, LABEL_REPLICAS, service_name, service_spec
 from reconciler.logs import get_logger
@@ -41,6 +36,13 @@ __all__ = ["SwarmEngine"]
 
 log = get_logger("ace.swarm")
 _ACE_IMAGE = re.compile(r"^ace-[^/:]+/")  # Naming.image_tag: what ace builds
+
+
+def translated(what: str) -> Any:
+    """The SDK's errors as EngineError (the SDK loads only when something changes)."""
+    from reconciler.driver.sdkerrors import translated as sdk_translated
+
+    return sdk_translated(what)
 
 
 def is_ace_image(ref: str) -> bool:
@@ -218,6 +220,8 @@ class SwarmEngine:
                             {LABEL_PORT: str(port), LABEL_IMAGE: image})
         what = f"create service for {labels.get(LABEL_APP, name)}"
         pinned = self._pinned(image, what)
+        from reconciler.driver.swarm.mounts import swarm_mounts
+
         vols, secrets = swarm_mounts(self, mounts, labels, multi_node=self._multi_node())
         spec = service_spec(name=service_name(name, uuid.uuid4().hex[:4]), image=pinned,
                             port=port, replicas=replicas, command=command, env=env,
@@ -273,6 +277,8 @@ class SwarmEngine:
             return
         spec = raw["Spec"]
         require_managed(spec.get("Labels") or {}, f"service {spec['Name']}", "remove")
+        import docker.errors
+
         with translated(f"remove service {spec['Name']}"):
             try:
                 self.api.remove_service(container_id)
@@ -299,6 +305,8 @@ class SwarmEngine:
 
     def follow_logs(self, container_id: str, *, tail: int,
                     on_output: Callable[[str], None]) -> None:
+        from reconciler.driver.commands import stream_text
+
         with translated(f"follow logs of service {container_id}"):
             stream_text(self.api.service_logs(container_id, stdout=True, stderr=True,
                                               follow=True, tail="all" if tail < 0 else tail),
