@@ -6,4 +6,5 @@
 - `desired`: evaluated apps -> DesiredState (image tags, container versions, names)
 - `planner`: desired x observed x recorded -> Plan, with a cause per step and a reason per no-op
 - `report`: `ace status` rows and `ace drift` items from one observation
+- `cluster`: their cluster part (replicas, tasks, drift of services changed by hand)
 """

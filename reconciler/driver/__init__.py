@@ -1,4 +1,4 @@
-"""The driver: the only code that talks to an engine (Docker today). The rest of ace sees the
+"""The driver: the only code that talks to an engine (one Docker engine, or a Swarm cluster). The rest of ace sees the
 `ports.Engine` protocol and frozen values, never an SDK object.
 
 - `ports`: the Engine protocol the executor, observe and actions use, and its small values
@@ -10,4 +10,5 @@
 - `attrs`: engine listings -> ObservedContainer / ObservedImage
 - `policy`: the safety rules (what ace may touch: its managed and installation labels)
 - `sdkerrors`: SDK and HTTP errors translated to EngineError, in one place
+- `swarm/`: `SwarmEngine`, the Engine protocol on a Docker Swarm cluster (`--backend swarm`)
 """
