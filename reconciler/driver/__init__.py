@@ -1,5 +1,5 @@
-"""The driver: the only code that talks to an engine (one Docker engine, or a Swarm cluster). The rest of ace sees the
-`ports.Engine` protocol and frozen values, never an SDK object.
+"""The driver: the only code that talks to an engine (one Docker engine, or a Swarm cluster).
+The rest of ace sees the `ports.Engine` protocol and frozen values, never an SDK object.
 
 - `ports`: the Engine protocol the executor, observe and actions use, and its small values
 - `engine`: `DockerEngine` — the read-only calls of a pass over plain HTTP (stdlib only), all

@@ -32,7 +32,7 @@ __all__ = [
     "with_logs",
 ]
 
-RETRY_ACTIONS = frozenset({"build", "pull", "start", "restart", "replace"})
+RETRY_ACTIONS = frozenset({"build", "pull", "start", "restart", "replace", "scale"})
 _EXIT = re.compile(r"Exited \((-?\d+)\)")
 _LOGS = "last log lines:\n"
 
