@@ -22,7 +22,7 @@ from apps.params import (
     resolve_params,
     undeclared_warning,
 )
-from apps.permissions import check_call, lookup_secret, resolve_secrets
+from apps.permissions import check_call, lookup_secret, resolve_secrets, secret_keys
 from apps.sandbox import DIALECT, GLOBALS, Location, eval_options, starlark_error
 
 __all__ = [
@@ -168,9 +168,11 @@ def evaluate_app_star(ctx: AppContext, app_star: str) -> tuple[sl.Module, dict[s
 def _env_params(
     ctx: AppContext, decls: tuple[ParamDecl, ...], origin: Mapping[str, Location],
     record: Mapping[str, Any], environ: Mapping[str, str],
-) -> dict[str, str]:
+) -> tuple[dict[str, str], frozenset[str]]:
+    """The params as the container's environment, and the names whose value holds a secret."""
     types = {d.name: d.type for d in decls}
     out: dict[str, str] = {}
+    secret: set[str] = set()
     given = [*ctx.params.items(), *ctx.undeclared.items()]
     for name, value in given:
         if name == "secrets":
@@ -178,12 +180,14 @@ def _env_params(
         text = as_text(value)
         if types.get(name, "STRING") == "STRING":
             loc = origin[name]
+            if secret_keys(text):
+                secret.add(name)
             text = resolve_secrets(
                 text, app=ctx.app, param=name, permissions=record["permissions"],
                 environ=environ, where=(loc.file, loc.line, loc.column),
             )
         out[name] = text
-    return out
+    return out, frozenset(secret)
 
 
 def build_app(
@@ -201,10 +205,11 @@ def build_app(
     extra_files: list[str] = []
     if record["container"] is not None:
         given, call = ctx.container_calls[record["container"]]
-        env_params = _env_params(ctx, decls, origin, record, environ)
+        env_params, secret_env = _env_params(ctx, decls, origin, record, environ)
         container = resolve_container(
             given, entry=ctx.entry, search_dirs=ctx.search_dirs, params=ctx.params,
-            env_params=env_params, file=call.file, line=call.line, column=call.column,
+            env_params=env_params, secret_env=secret_env, file=call.file, line=call.line,
+            column=call.column,
             secret=lambda key: lookup_secret(
                 key, app=ctx.app, permissions=permissions, environ=environ
             ),

@@ -2,7 +2,8 @@
 
 The evaluator calls `resolve_container` with the keyword arguments the app gave (unknown keywords
 already rejected) and the app's context; every problem is an `AppError` located at the
-`container.config` call that says what to fix. Nothing here touches Docker.
+`container.config` call that says what to fix (a bad `container_opts` at the apps file's
+`app(...)` call that gave it). Nothing here touches Docker.
 
 Differences from OpenRun, on purpose: `EXPOSE 8080/tcp` is read; a service with no port is an
 error at load time; `command` replaces the image CMD; unknown `lifetime`, `scheme` and health
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Literal, NoReturn
 
 from apps.container_opts import (
@@ -37,6 +38,7 @@ from apps.container_volumes import (
 from apps.containerfile import scan_containerfile
 from apps.dev_settings import parse_dev_spec, resolve_dev
 from apps.errors import AppError
+from apps.locate import entry_column
 from apps.model import AppEntry, ContainerConfig, as_text
 
 __all__ = [
@@ -184,11 +186,13 @@ def resolve_container(
     line: int,
     column: int,
     secret: Callable[[str], str] | None = None,
+    secret_env: Collection[str] = (),
 ) -> ContainerConfig:
     """The resolved container of one app; raises `AppError` located at the config call.
 
     `secret` (optional) resolves `{{ secret "KEY" }}` in cl_secret templates; the caller enforces
-    the app's secret allow-list in it. Without it such a template is an error.
+    the app's secret allow-list in it. Without it such a template is an error. `secret_env`
+    names the env params whose values hold a resolved secret (kept to mask them in output).
     """
     fail = _Fail(entry.path, file, line, column)
     src = _string(raw, "src", fail).strip() or AUTO
@@ -245,6 +249,13 @@ def resolve_container(
 
     try:
         cpus, memory, replicas = parse_container_opts(entry.container_opts)
+    except OptionError as exc:  # given in the apps file: point at its app(...) call there
+        if not entry.file:
+            fail(str(exc))
+        raise AppError(f"{exc}: fix container_opts of app {entry.path} in the apps file",
+                       app=entry.path, file=entry.file, line=entry.line,
+                       column=entry_column(entry)) from None
+    try:
         build_args = parse_build_args(raw.get("cargs") or {}, entry.container_args)
         command = parse_command(raw.get("command"), "container.config command=")
         dev_spec = parse_dev_spec(
@@ -290,6 +301,7 @@ def resolve_container(
         command=command,
         dev=dev,
         dev_note=dev_note,
+        secret_env=tuple(sorted(set(secret_env))),
     )
 
 

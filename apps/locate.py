@@ -72,13 +72,16 @@ def entry_column(entry: AppEntry) -> int:
 
 
 def app_warnings(evaluated: Iterable[App]) -> tuple[EvalError, ...]:
-    """The warnings of evaluated apps, each located at its app's `app(...)` call in the apps
-    file as that call stands now (an App may come from a cache with an older line)."""
+    """The warnings of evaluated apps (and, for a dev app that runs the normal way, why),
+    each located at its app's `app(...)` call in the apps file as that call stands now (an
+    App may come from a cache with an older line)."""
     out: list[EvalError] = []
     for app in evaluated:
-        if not app.warnings:
+        note = app.container.dev_note if app.container is not None else ""
+        said = (*app.warnings, *((note,) if note else ()))  # why dev mode is not used
+        if not said:
             continue
         entry = app.entry
         column = entry_column(entry)
-        out.extend(EvalError(entry.path, entry.file, entry.line, column, w) for w in app.warnings)
+        out.extend(EvalError(entry.path, entry.file, entry.line, column, w) for w in said)
     return tuple(out)

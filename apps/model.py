@@ -124,6 +124,7 @@ class ContainerConfig:
     command: tuple[str, ...] = ()  # replaces the image CMD when set (ace extension, see README)
     dev: DevSettings | None = None  # set only when the app runs in dev mode and it can
     dev_note: str = ""  # dev mode only: why the app runs the normal way ("" when it does not)
+    secret_env: tuple[str, ...] = ()  # env names whose value holds a {{secret}}: never shown
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -14,6 +14,7 @@ __all__ = [
     "ContainerRecord",
     "DigestEntries",
     "ImageRecord",
+    "LastApply",
     "RunOutcome",
     "RunRecord",
     "StepOutcome",
@@ -92,6 +93,21 @@ class StepOutcome:
     message: str = ""
     duration: float = 0.0
 
+
+
+@dataclass(frozen=True, slots=True)
+class LastApply:
+    """How the latest run that had steps for an app went for it: its failed step when one
+    failed, else its last step. `at` is when that run finished (or started, if it never did)."""
+
+    app: str
+    step_id: str
+    action: str
+    target: str
+    outcome: StepResult
+    message: str
+    at: float
+    run_id: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from state.records import (
     ContainerRecord,
     DigestEntries,
     ImageRecord,
+    LastApply,
     Pairs,
     RecordedApp,
     RecordedState,
@@ -291,6 +292,25 @@ class Store:
                 (run_id,),
             ).fetchall()
         return tuple(StepOutcome(*r) for r in rows)
+
+    def last_applies(self) -> dict[str, LastApply]:
+        """Per app, how the latest run with steps for it went for it (its failed step, else
+        its last one), however many runs for other apps came after (one query)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "WITH latest AS (SELECT app, MAX(run_id) AS run_id FROM run_steps GROUP BY app)"
+                " SELECT s.app, s.step_id, s.action, s.target, s.outcome, s.message,"
+                " COALESCE(r.finished_at, r.started_at), s.run_id FROM run_steps s"
+                " JOIN latest l ON l.app = s.app AND l.run_id = s.run_id"
+                " JOIN runs r ON r.id = s.run_id ORDER BY s.app, s.id"
+            ).fetchall()
+        out: dict[str, LastApply] = {}
+        for row in rows:
+            step = LastApply(*row)
+            known = out.get(step.app)
+            if known is None or known.outcome != "failed":
+                out[step.app] = step
+        return out
 
     # -- file digest cache ---------------------------------------------------------------------
 

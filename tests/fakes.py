@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from apps.errors import EngineError
 from reconciler.core.types import (
     LABEL_APP,
+    LABEL_HEALTH,
     LABEL_INPUTS,
     LABEL_INSTALL,
     LABEL_MANAGED,
     LABEL_PORT,
+    LABEL_SCHEME,
     LABEL_VERSION,
     ObservedContainer,
     ObservedImage,
@@ -63,6 +65,7 @@ class FakeContainer:
     created: int = 0
     logs: list[str] = field(default_factory=list)
     image_id: str = ""
+    workdir: str = ""
 
 
 class FakeEngine:
@@ -140,6 +143,7 @@ class FakeEngine:
         build_args: Mapping[str, str],
         labels: Mapping[str, str],
         on_log: Callable[[str], None] | None = None,
+        target: str = "",
     ) -> str:
         self._call("build")
         path = os.path.join(context_dir, containerfile)
@@ -151,6 +155,8 @@ class FakeEngine:
         except OSError as e:
             raise EngineError(f"build {tag}: cannot read container file {path}: {e}") from e
         steps = [ln.strip() for ln in text.splitlines() if ln.strip() and ln.strip()[0] != "#"]
+        if target:
+            steps = _up_to_stage(steps, target, tag)
         log: list[str] = []
 
         def emit(line: str) -> None:
@@ -161,14 +167,23 @@ class FakeEngine:
         base: FakeImage | None = None
         exposed: set[int] = set()
         cmd: tuple[str, ...] = ()
+        stage = ""
+        stages: dict[str, tuple[FakeImage | None, set[int], tuple[str, ...]]] = {}
         args = dict(build_args)
         for n, step in enumerate(steps, 1):
             emit(f"Step {n}/{len(steps)} : {step}")
             word, _, rest = step.partition(" ")
             word = word.upper()
             if word == "FROM":
-                if rest.strip() != "scratch":
-                    base = self._image(rest.split()[0], f"build {tag}")
+                if stage:  # the stage that ends here can be built FROM by name
+                    stages[stage] = (base, set(exposed), cmd)
+                words = rest.split()
+                stage = words[2].lower() if len(words) >= 3 and words[1].upper() == "AS" else ""
+                if words[0].lower() in stages:
+                    base, exposed, cmd = stages[words[0].lower()]
+                    exposed = set(exposed)
+                elif words[0] != "scratch":
+                    base = self._image(words[0], f"build {tag}")
                     exposed, cmd = set(base.exposed), base.cmd
             elif word == "EXPOSE":
                 exposed |= {int(p.split("/")[0]) for p in rest.split()}
@@ -220,11 +235,16 @@ class FakeEngine:
         labels: Mapping[str, str],
         cpus: float | None = None,
         memory: int | None = None,
+        entrypoint: Sequence[str] = (),
+        workdir: str = "",
         replicas: int = 1,
     ) -> ObservedContainer:
         self._call("run_container")
         labels = own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
+        if entrypoint:  # the image's CMD is not appended to a replaced entrypoint
+            command = (*entrypoint, *command)
         c = self._new_container(name, image, tuple(command), dict(env), labels, port, mounts)
+        c.workdir = workdir
         self._run(c)
         return self._observe(c)
 
@@ -240,6 +260,13 @@ class FakeEngine:
         raise EngineError(f"cannot scale container {container_id[:12]} to {replicas}: one "
                           "Docker engine runs one container per app (--backend swarm runs "
                           "replicas)")
+
+    def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
+        self._call("restart")
+        c = self._managed(container_id, "restart")
+        c.state, c.host_port = "exited", None
+        self._run(c)
+        return self._observe(c)
 
     def inspect(self, container_id: str) -> ObservedContainer | None:
         self._call("inspect")
@@ -375,7 +402,7 @@ class FakeEngine:
         return c
 
     def _run(self, c: FakeContainer) -> None:
-        res = interpret(c.command, c.env, "/", timeout=1.0)  # sleeping 1 s+: still running
+        res = interpret(c.command, c.env, c.workdir or "/", timeout=1.0)  # 1 s+: still running
         c.logs += res.both
         if res.running:
             c.state, c.exit_code, c.host_ip = "running", 0, "127.0.0.1"
@@ -409,6 +436,7 @@ class FakeEngine:
             id=c.id, name=c.name, app=c.labels.get(LABEL_APP, ""),
             version=c.labels.get(LABEL_VERSION, ""), state=c.state, status=status,
             host_port=c.host_port, created=c.created, image=self._shown_image(c),
+            scheme=c.labels.get(LABEL_SCHEME, ""), health_path=c.labels.get(LABEL_HEALTH, ""),
         )
 
     def _shown_image(self, c: FakeContainer) -> str:
@@ -416,6 +444,22 @@ class FakeEngine:
         resolves to the container's image, else the image id."""
         img = self._find_image(c.image)
         return c.image if img is not None and img.id == c.image_id else c.image_id
+
+
+def _up_to_stage(steps: list[str], target: str, tag: str) -> list[str]:
+    """The steps of a multi-stage file up to the end of stage `target` (`FROM x AS target`)."""
+    start = None
+    for i, step in enumerate(steps):
+        words = step.split()
+        if words[0].upper() != "FROM":
+            continue
+        if start is not None:
+            return steps[:i]
+        if len(words) >= 4 and words[-2].upper() == "AS" and words[-1].lower() == target.lower():
+            start = i
+    if start is None:
+        raise EngineError(f"build {tag}: target stage {target!r} could not be found")
+    return steps
 
 
 def _ref(ref: str) -> str:

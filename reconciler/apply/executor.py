@@ -9,6 +9,7 @@ import contextvars
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,10 +22,12 @@ from reconciler.apply.replicas import wait_tasks_healthy
 from reconciler.core.desired import Naming
 from reconciler.core.types import (
     LABEL_APP,
+    LABEL_HEALTH,
     LABEL_INPUTS,
     LABEL_INSTALL,
     LABEL_MANAGED,
     LABEL_PORT,
+    LABEL_SCHEME,
     LABEL_VERSION,
     DesiredApp,
     DesiredState,
@@ -38,7 +41,16 @@ from reconciler.core.types import (
 from reconciler.driver.ports import Engine, VolumeMount
 from reconciler.logs import get_logger
 
-__all__ = ["ApplyOptions", "ApplyResult", "Recorder", "StepOutcome", "adopt", "apply_plan"]
+__all__ = [
+    "ApplyOptions",
+    "ApplyResult",
+    "HoldHook",
+    "Recorder",
+    "StepOutcome",
+    "SwitchHook",
+    "adopt",
+    "apply_plan",
+]
 
 log = get_logger("ace.apply")
 Outcome = Literal["done", "failed", "skipped"]
@@ -71,12 +83,19 @@ class Recorder(Protocol):
 SwitchHook = Callable[[str, str, "str | None", str], None]
 
 
+# on_hold(app path, held): called with True before a running container of the app restarts in
+# place (dev mode) and with False once it is healthy again (or failed): a proxy holds the app's
+# new requests in between instead of failing them.
+HoldHook = Callable[[str, bool], None]
+
+
 @dataclass(frozen=True, slots=True)
 class ApplyOptions:
     parallel: int = 4
     health_timeout: float = 60.0
     stop_timeout: float = 5.0
     on_switch: SwitchHook | None = None
+    on_hold: HoldHook | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +164,8 @@ def _labels(naming: Naming, app: DesiredApp) -> dict[str, str]:
         LABEL_APP: app.path,
         LABEL_VERSION: app.version,
         LABEL_PORT: str(app.spec.port),
+        LABEL_SCHEME: app.scheme,
+        LABEL_HEALTH: app.health,
     }
 
 
@@ -212,16 +233,22 @@ def _record_running(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> Non
     ctx.record(ctx.recorder.record_applied, app=_recorded(app, c.id))
 
 
-def _launch(ctx: _Context, app: DesiredApp) -> ObservedContainer:
-    """Start a container of the desired version and wait for health; remove it on failure."""
+def _launch(ctx: _Context, app: DesiredApp, replacing: ObservedContainer | None = None
+            ) -> ObservedContainer:
+    """Start a container of the desired version and wait for health; remove it on failure.
+    A running container of the same version being replaced keeps its name until it stops:
+    the new one takes a suffixed name (containers are known by their labels, not names)."""
     name = ctx.naming.container_name(app.path, app.version)
+    if replacing is not None and replacing.name == name and replacing.state == "running":
+        name = f"{name}-{uuid.uuid4().hex[:6]}"
     leftover = ctx.by_name.get(name)
     if leftover is not None:  # same version, not running: the planner would restart it
         ctx.engine.stop_and_remove(leftover.id, timeout=ctx.options.stop_timeout)
     c = ctx.engine.run_container(
         name=name, image=app.image, port=app.spec.port, command=app.spec.command,
         env=dict(app.spec.env), mounts=_mounts(ctx, app), labels=_labels(ctx.naming, app),
-        cpus=app.spec.cpus, memory=app.spec.memory, replicas=app.replicas,
+        cpus=app.spec.cpus, memory=app.spec.memory, entrypoint=app.spec.entrypoint,
+        workdir=app.spec.workdir, replicas=app.replicas,
     )
     try:
         return _healthy_or_fail(ctx, app, c)
@@ -246,6 +273,42 @@ def _switch(ctx: _Context, app: DesiredApp, new: ObservedContainer,
         log.warning("switch_hook_failed", app=app.path, error=str(exc))
 
 
+def _replace(ctx: _Context, app: DesiredApp, old: ObservedContainer | None,
+             done: _Done) -> None:
+    """Zero-downtime: a new container, healthy, switched to; then the old one out."""
+    c = _launch(ctx, app, old)
+    _switch(ctx, app, c, old)
+    if old is not None:
+        ctx.engine.stop_and_remove(old.id, timeout=ctx.options.stop_timeout)
+        ctx.record(ctx.recorder.forget_container, container_id=old.id)
+    _record_running(ctx, app, c)
+    done.url = _url(app, c)
+
+
+def _restart_in_place(ctx: _Context, app: DesiredApp, c: ObservedContainer,
+                      done: _Done) -> None:
+    """Restart a running container (dev mode, reload=restart) with the app's new requests held
+    at the proxy meanwhile; if it does not come back healthy, recreate it (as OpenRun does)."""
+    hold = ctx.options.on_hold
+    if hold is not None:
+        hold(app.path, True)
+    try:
+        try:
+            again = ctx.engine.restart(c.id, timeout=ctx.options.stop_timeout)
+            again = _healthy_or_fail(ctx, app, again)
+        except (StepFailed, EngineError) as exc:
+            log.warning("restart_failed_recreating", app=app.path, error=str(exc))
+            now = ctx.engine.inspect(c.id)
+            _replace(ctx, app, now, done)
+            return
+        _switch(ctx, app, again, None)
+        _record_running(ctx, app, again)
+        done.url = _url(app, again)
+    finally:
+        if hold is not None:
+            hold(app.path, False)
+
+
 def _crashed(ctx: _Context, c: ObservedContainer | None, done: _Done) -> None:
     """Keep the exit code and last log lines of a container that stopped by itself."""
     if c is None or c.state in ("running", "created", "paused", "restarting"):
@@ -267,7 +330,8 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
         labels = {LABEL_MANAGED: "1", LABEL_INSTALL: ctx.naming.install, LABEL_APP: app.path,
                   LABEL_INPUTS: b.input_hash}
         image_id = ctx.engine.build(context_dir=b.context_dir, containerfile=b.containerfile,
-                                    tag=app.image, build_args=dict(b.build_args), labels=labels)
+                                    tag=app.image, build_args=dict(b.build_args), labels=labels,
+                                    target=b.target)
         ctx.record(ctx.recorder.record_image, app=app.path, tag=app.image, image_id=image_id,
                    input_hash=b.input_hash, files=b.files)
         return
@@ -278,19 +342,16 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
         assert app is not None
         old = ctx.by_name.get(step.target) if step.action == "replace" else None
         _crashed(ctx, old, done)
-        c = _launch(ctx, app)
-        _switch(ctx, app, c, old)
-        if old is not None:
-            ctx.engine.stop_and_remove(old.id, timeout=ctx.options.stop_timeout)
-            ctx.record(ctx.recorder.forget_container, container_id=old.id)
-        _record_running(ctx, app, c)
-        done.url = _url(app, c)
+        _replace(ctx, app, old, done)
         return
     if step.action in ("restart", "scale"):
         assert app is not None
         before = ctx.by_name[step.target]
         if step.action == "scale":
             c = ctx.engine.scale(before.id, app.replicas)
+        elif before.state == "running":
+            _restart_in_place(ctx, app, before, done)
+            return
         else:
             _crashed(ctx, before, done)
             c = ctx.engine.start(before.id)

@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from reconciler.core.report import unevaluated
 from reconciler.core.types import (
-    DesiredApp,
     DesiredState,
     ObservedContainer,
     ObservedState,
@@ -179,51 +179,73 @@ class Probed:
     tasks: tuple[tuple[str, bool, str], ...] = ()  # (task id, ok, detail) of a service's tasks
 
 
-def _targets(app: DesiredApp, c: ObservedContainer) -> list[tuple[str, Target]]:
-    """(task id or "", target) for each probe of the app's serving container or tasks."""
+def _targets(path: str, scheme: str, health: str, c: ObservedContainer
+             ) -> list[tuple[str, Target]]:
+    """(task id or "", target) for each probe of an app's serving container or tasks."""
     if c.replicas:
         out = []
         for t in c.running_tasks:
             host, _, port = t.address.rpartition(":")
-            out.append((t.id, Target(f"{app.path}#{t.id}", app.scheme, int(port), app.health,
-                                     host)))
+            out.append((t.id, Target(f"{path}#{t.id}", scheme, int(port), health, host)))
         return out
     if c.host_port:
-        return [("", Target(app.path, app.scheme, c.host_port, app.health))]
+        return [("", Target(path, scheme, c.host_port, health))]
     return []
+
+
+_Found = tuple[str, ObservedContainer, list[tuple[str, Target]]]
+
+
+def _service_targets(desired: DesiredState, observed: ObservedState) -> list[_Found]:
+    """(app path, container, its targets) for each service whose current container (or
+    cluster service) runs with a port (or reachable tasks)."""
+    found: list[_Found] = []
+    for app in desired.apps:
+        c = current_container(observed.containers, app.path, app.version)
+        if app.service and c is not None and c.state == "running":
+            targets = _targets(app.path, app.scheme, app.health, c)
+            if targets:
+                found.append((app.path, c, targets))
+    return found
+
+
+def _probed(found: list[_Found], timeout: float) -> dict[str, Probed]:
+    answers = probe_all([t for _, _, ts in found for _, t in ts], timeout=timeout)
+    out: dict[str, Probed] = {}
+    for path, c, targets in found:
+        tasks = tuple((tid, answers[t.key][0] == 200, answers[t.key][1]) for tid, t in targets)
+        bad = [(tid, detail) for tid, ok, detail in tasks if not ok]
+        if not c.replicas:
+            out[path] = Probed(c.id, c.version, not bad, answers[path][1])
+            continue
+        nodes = {t.id: t.node for t in c.tasks}
+        detail = (f"{len(bad)} of {len(tasks)} tasks failing; on {nodes.get(bad[0][0], '?')}: "
+                  f"{bad[0][1]}" if bad else f"{len(tasks)} tasks answer")
+        out[path] = Probed(c.id, c.version, not bad, detail, tasks)
+    return out
 
 
 def probe_services(desired: DesiredState, observed: ObservedState, timeout: float = 2.0
                    ) -> dict[str, Probed]:
     """app path -> its probe, for each service whose current container (or service) runs
     with a port (or reachable tasks)."""
-    found: list[tuple[DesiredApp, ObservedContainer, list[tuple[str, Target]]]] = []
-    for app in desired.apps:
-        c = current_container(observed.containers, app.path, app.version)
-        if app.service and c is not None and c.state == "running":
-            targets = _targets(app, c)
-            if targets:
-                found.append((app, c, targets))
-    answers = probe_all([t for _, _, ts in found for _, t in ts], timeout=timeout)
-    out: dict[str, Probed] = {}
-    for app, c, targets in found:
-        tasks = tuple((tid, answers[t.key][0] == 200, answers[t.key][1]) for tid, t in targets)
-        bad = [(tid, detail) for tid, ok, detail in tasks if not ok]
-        if not c.replicas:
-            out[app.path] = Probed(c.id, c.version, not bad, answers[app.path][1])
-            continue
-        nodes = {t.id: t.node for t in c.tasks}
-        detail = (f"{len(bad)} of {len(tasks)} tasks failing; on {nodes.get(bad[0][0], '?')}: "
-                  f"{bad[0][1]}" if bad else f"{len(tasks)} tasks answer")
-        out[app.path] = Probed(c.id, c.version, not bad, detail, tasks)
-    return out
+    return _probed(_service_targets(desired, observed), timeout)
 
 
 def probe_health(desired: DesiredState, observed: ObservedState) -> dict[str, str]:
     """app path -> "healthy" or "unhealthy: <detail>" (status and drift); for a cluster
-    service also "task:<task id>" -> the same for each of its running tasks."""
+    service also "task:<task id>" -> the same for each of its running tasks. Apps that do not
+    evaluate are probed too, by what their running container's labels say (containers made
+    before ace labelled that are not probed)."""
+    found = _service_targets(desired, observed)
+    for path in unevaluated(desired, observed):
+        c = current_container(observed.containers, path)
+        if c is not None and c.state == "running" and c.health_path:
+            targets = _targets(path, c.scheme or "http", c.health_path, c)
+            if targets:
+                found.append((path, c, targets))
     out: dict[str, str] = {}
-    for app, p in probe_services(desired, observed).items():
+    for app, p in _probed(found, 2.0).items():
         out[app] = "healthy" if p.ok else f"unhealthy: {p.detail}"
         for tid, ok, detail in p.tasks:
             out[f"task:{tid}"] = "healthy" if ok else f"unhealthy: {detail}"

@@ -13,7 +13,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import apps
@@ -21,6 +21,7 @@ from apps.model import EvalResult
 from reconciler.apply.executor import (
     ApplyOptions,
     ApplyResult,
+    HoldHook,
     StepOutcome,
     SwitchHook,
     adopt,
@@ -68,6 +69,7 @@ class Settings:
     deadline: float = 2.0
     backend: str = "docker"  # "docker": one engine; "swarm": a cluster (DOCKER_HOST: a manager)
     registry: str = ""  # HOST[:PORT] the swarm backend pushes built images to
+    dev_apps: frozenset[str] = frozenset()  # run in dev mode whatever the apps file says
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,17 +127,19 @@ def _digest_prefix(result: EvalResult) -> str:
 
 def prepare(
     settings: Settings, store: Store, engine: Engine, *, evaluation: EvalResult | None = None,
-    marks: Mapping[str, str] | None = None,
+    marks: Mapping[str, str] | None = None, touched: frozenset[str] = frozenset(),
 ) -> Prepared:
     """Evaluate (unless given), hash, observe and plan. `marks` (container id -> "unhealthy:
-    ...") are written onto the observed containers before planning. Writes only changed file
-    digests and evaluation-cache entries."""
+    ...") are written onto the observed containers before planning; `touched` names the dev
+    apps whose mounted source changed. Writes only changed file digests and evaluation-cache
+    entries."""
     t: dict[str, float] = {}
     t0 = time.perf_counter()
     result = evaluation
     if result is None:
         result, update = apps.evaluate_cached(
-            settings.apps_file, store.eval_cache(), deadline=settings.deadline
+            settings.apps_file, store.eval_cache(), deadline=settings.deadline,
+            dev_apps=settings.dev_apps,
         )
         store.save_eval_cache(update.save, drop=update.drop)
     t["evaluate"] = time.perf_counter() - t0
@@ -143,6 +147,8 @@ def prepare(
     t1 = time.perf_counter()
     cache = DigestCache(known=store.digest_cache(_digest_prefix(result)))
     desired = desired_state(result, naming, cache)
+    if touched:
+        desired = replace(desired, touched=touched)
     if cache.fresh:
         store.save_digests(cache.fresh)
     t["hash"] = time.perf_counter() - t1
@@ -156,14 +162,14 @@ def prepare(
 
 def _apply(prepared: Prepared, selected: Plan, *, settings: Settings, store: Store,
            engine: Engine, command: str, on_event: Callable[[str, StepOutcome], None],
-           on_switch: SwitchHook | None) -> ApplyResult:
+           on_switch: SwitchHook | None, on_hold: HoldHook | None) -> ApplyResult:
     """Apply a plan and record it as one run with per-step outcomes."""
     run_id = store.begin_run(command, selected.render())
     applied = apply_plan(
         selected, prepared.desired, prepared.observed, engine=engine, recorder=store,
         naming=Naming(store.install_id, str(settings.state_dir)),
         options=ApplyOptions(parallel=settings.parallel, health_timeout=settings.health_timeout,
-                             on_switch=on_switch),
+                             on_switch=on_switch, on_hold=on_hold),
         on_event=on_event,
     )
     outcome: RunOutcome = "ok" if applied.ok else ("partial" if applied.changed else "failed")
@@ -186,9 +192,11 @@ def run_pass(
     dry_run: bool = False,
     evaluation: EvalResult | None = None,
     marks: Mapping[str, str] | None = None,
+    touched: frozenset[str] = frozenset(),
     select: Callable[[Prepared], Plan] | None = None,
     on_event: Callable[[str, StepOutcome], None] = lambda kind, outcome: None,
     on_switch: SwitchHook | None = None,
+    on_hold: HoldHook | None = None,
 ) -> PassResult:
     """The one pass body: prepare, adopt, apply what `select` keeps of the plan, record.
 
@@ -200,11 +208,15 @@ def run_pass(
     - `select(prepared) -> Plan`: the part of the plan to apply (watch holds back apps that are
       backing off; `ace run` keeps one app's image steps). Default: all of it.
     - `dry_run`: prepare and stop (nothing adopted, applied or recorded).
+    - `marks`, `touched`: what `ace watch` saw (unhealthy containers, dev sources changed).
+    - `on_switch`, `on_hold`: the proxy's hooks (a new container serves; hold an app's
+      requests while its container restarts in place).
     """
     cycle = cycle or uuid.uuid4().hex[:8]
     with bound(cycle=cycle):
         start = time.perf_counter()
-        prepared = prepare(settings, store, engine, evaluation=evaluation, marks=marks)
+        prepared = prepare(settings, store, engine, evaluation=evaluation, marks=marks,
+                           touched=touched)
         if evaluation is None:
             for err in prepared.evaluation.errors:
                 log.warning("app_error", app=err.app, file=err.file, line=err.line,
@@ -222,7 +234,7 @@ def run_pass(
             if selected.steps:
                 applied = _apply(prepared, selected, settings=settings, store=store,
                                  engine=engine, command=command, on_event=on_event,
-                                 on_switch=on_switch)
+                                 on_switch=on_switch, on_hold=on_hold)
         seconds = time.perf_counter() - start
         log.info("pass_finished", seconds=round(seconds, 3), dry_run=dry_run)
     return PassResult(cycle, reason, prepared, selected, applied, adopted, seconds)

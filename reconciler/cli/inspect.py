@@ -48,23 +48,22 @@ def config(file: FileOpt = Path("apps.star"), as_json: JsonOpt = False,
 def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
            as_json: JsonOpt = False, log_json: LogJsonOpt = False,
            backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
-    """Per app: state, health, URL, container, since."""
+    """Per app: state, health, URL, container, since, the last apply and any error."""
     setup_logging(json_lines=log_json)
     with errors():
         settings = settings_from(file, state_dir, backend=backend, registry=registry)
         with session(settings, lock_timeout=None) as (store, engine):
             prepared = prepare(settings, store, engine)
-            last = store.last_run()
-            failed = {s.app: s.message for s in (store.run_steps(last.id) if last else ())
-                      if s.outcome == "failed"}
+            applies = store.last_applies()
     from reconciler.apply.health import probe_health
-    from reconciler.core.report import status_rows
+    from reconciler.core.report import app_errors, status_rows
     from reconciler.proxy.address import public_base, public_urls
 
     result, desired, observed = prepared.evaluation, prepared.desired, prepared.observed
     base = public_base(settings.state_dir)  # "" unless `ace watch`/`ace serve` runs a proxy
-    rows = status_rows(desired, observed, probe_health(desired, observed), failed,
-                       public=public_urls(result.apps, base) if base else None)
+    rows = status_rows(desired, observed, probe_health(desired, observed),
+                       public=public_urls(result.apps, base) if base else None,
+                       errors=app_errors(result.errors), last_apply=applies)
     if as_json:
         render.print_json({"apps": [r.to_json() for r in rows],
                            "errors": [e.to_json() for e in result.errors]})
@@ -76,7 +75,8 @@ def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
 def drift(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
           as_json: JsonOpt = False, log_json: LogJsonOpt = False,
           backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
-    """What differs between declared, recorded and running (exit 0 in sync, 2 otherwise)."""
+    """What differs between declared, recorded and running (exit 0 in sync, 2 not, 1 when an
+    app does not evaluate: what it declares could not be checked)."""
     setup_logging(json_lines=log_json)
     with errors():
         settings = settings_from(file, state_dir, backend=backend, registry=registry)
@@ -90,12 +90,14 @@ def drift(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
                         probe_health(prepared.desired, prepared.observed),
                         unit="service" if backend == "swarm" else "container")
     if as_json:
-        render.print_json({"in_sync": not items, "items": [i.to_json() for i in items],
+        render.print_json({"in_sync": not items and not result.errors,
+                           "items": [i.to_json() for i in items],
                            "errors": [e.to_json() for e in result.errors]})
     else:
-        render.print_drift(items)
+        unchecked = sorted(result.failed) if result.apps_file_ok else ["the apps file"]
+        render.print_drift(items, unchecked=unchecked if result.errors else [])
         render.print_errors(result.errors)
-    if result.errors and not items:
+    if result.errors:  # sync that could not be checked is not claimed
         raise typer.Exit(1)
     raise typer.Exit(2 if items else 0)
 

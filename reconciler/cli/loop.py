@@ -23,6 +23,7 @@ import typer
 
 from apps.errors import AceError
 from reconciler.logs import setup_logging
+from reconciler.proxy.address import UPSTREAM_TIMEOUT
 
 if TYPE_CHECKING:  # the loop and the proxy load only when `ace watch`/`ace serve` runs
     from apps.model import EvalResult
@@ -38,6 +39,7 @@ __all__ = [
     "ListenOpt",
     "NoProxyOpt",
     "ResyncOpt",
+    "UpstreamTimeoutOpt",
     "choose_reporter",
     "proxy_hooks",
     "run_loop",
@@ -55,6 +57,9 @@ ListenOpt = Annotated[str, typer.Option(
 NoProxyOpt = Annotated[bool, typer.Option("--no-proxy", help="Do not start ace's proxy.")]
 DrainOpt = Annotated[float, typer.Option(
     "--drain", min=0.0, help="Seconds requests in flight on a replaced container may take.")]
+UpstreamTimeoutOpt = Annotated[float, typer.Option(
+    "--upstream-timeout", min=0.1, help="Seconds the proxy waits for an app's response head "
+    "before answering 504 (streamed bodies and websockets are not limited).")]
 
 
 def choose_reporter(log_json: bool) -> Reporter:
@@ -71,15 +76,16 @@ def choose_reporter(log_json: bool) -> Reporter:
     return LiveReporter()
 
 
-def start_proxy(listen: str, state_dir: Path, drain: float = 10.0, *, required: bool = True
-                ) -> ProxyService | None:
+def start_proxy(listen: str, state_dir: Path, drain: float = 10.0, *, required: bool = True,
+                upstream_timeout: float = UPSTREAM_TIMEOUT) -> ProxyService | None:
     """Bind the proxy; warn on stderr when it is not loopback-only. When it cannot bind: an
     AceError, or (not `required`) a warning and None: `ace watch` on the default address keeps
     working when another ace already serves there."""
     from reconciler.proxy.service import ProxyService
 
     try:
-        proxy = ProxyService(listen, state_dir=state_dir, drain=drain)
+        proxy = ProxyService(listen, state_dir=state_dir, drain=drain,
+                             upstream_timeout=upstream_timeout)
     except ValueError as exc:
         raise AceError(str(exc)) from None
     if not proxy.loopback:
@@ -108,7 +114,7 @@ def proxy_hooks(proxy: ProxyService) -> dict[str, Any]:
                      [e.to_json() for e in result.errors])
 
     switch: Callable[[str, str, str | None, str], None] = proxy.switch
-    return {"on_switch": switch, "on_pass": on_pass}
+    return {"on_switch": switch, "on_hold": proxy.hold, "on_pass": on_pass}
 
 
 def run_loop(settings: Settings, reporter: Reporter, proxy: ProxyService | None, *,

@@ -142,16 +142,21 @@ def print_status(rows: Sequence[AppStatus]) -> None:
     t = Table(box=None, pad_edge=False)
     public = any(r.public_url for r in rows)  # a proxy (ace watch / ace serve) runs
     cols = ("APP", "STATE", "HEALTH", "URL", *(("PUBLIC URL",) if public else ()), "CONTAINER",
-            "SINCE", "DETAIL")
+            "SINCE", "LAST APPLY", "DETAIL")
     for col in cols:
         t.add_column(col, overflow="fold")
     colour = {"running": "green", "stopped": "red", "missing": "yellow", "failed": "red",
               "error": "red", "orphaned": "yellow"}
     for r in rows:
         c = colour.get(r.state, "")
-        t.add_row(escape(r.path), f"[{c}]{r.state}[/]" if c else r.state, escape(r.health), r.url,
+        state = f"[{c}]{r.state}[/]" if c else r.state
+        if r.mode == "dev":
+            state += " [cyan](dev)[/]"
+        if r.error and r.state != "error":  # what runs, while the app does not evaluate
+            state += " [red](error)[/]"
+        t.add_row(escape(r.path), state, escape(r.health), r.url,
                   *((r.public_url,) if public else ()), r.container, _ago(r.since),
-                  escape(r.detail))
+                  _last_apply(r), escape(r.detail))
     console.print(t)
     if any(r.replicas for r in rows):  # a cluster: each app's tasks
         tasks = Table(box=None, pad_edge=False)
@@ -167,17 +172,31 @@ def print_status(rows: Sequence[AppStatus]) -> None:
         console.print(tasks)
 
 
-def print_drift(items: Sequence[DriftItem]) -> None:
-    if not items:
+def _last_apply(r: AppStatus) -> str:
+    """`replace done 3m ago`, the outcome in red when it failed."""
+    la = r.last_apply
+    if la is None:
+        return ""
+    outcome = f"[red]{la.outcome}[/]" if la.outcome == "failed" else la.outcome
+    return f"{escape(la.action)} {outcome} {_ago(int(la.at))}"
+
+
+def print_drift(items: Sequence[DriftItem], unchecked: Sequence[str] = ()) -> None:
+    """The drift table; `unchecked` names what could not be checked (apps that do not
+    evaluate), and then sync is never claimed."""
+    if items:
+        t = Table(box=None, pad_edge=False)
+        for col in ("APP", "KIND", "WHAT", "EXPECTED", "ACTUAL"):
+            t.add_column(col, overflow="fold")
+        for i in items:
+            kind = "[red]drift[/]" if i.kind == "drift" else "[yellow]pending[/]"
+            t.add_row(escape(i.app), kind, escape(i.what), escape(i.expected), escape(i.actual))
+        console.print(t)
+    if unchecked:
+        console.print(f"[yellow]not checked[/]: {escape(', '.join(unchecked))} (does not "
+                      "evaluate; errors below)", soft_wrap=True)
+    elif not items:
         console.print("[green]in sync[/]")
-        return
-    t = Table(box=None, pad_edge=False)
-    for col in ("APP", "KIND", "WHAT", "EXPECTED", "ACTUAL"):
-        t.add_column(col, overflow="fold")
-    for i in items:
-        kind = "[red]drift[/]" if i.kind == "drift" else "[yellow]pending[/]"
-        t.add_row(escape(i.app), kind, escape(i.what), escape(i.expected), escape(i.actual))
-    console.print(t)
 
 
 def print_config(result: EvalResult) -> None:

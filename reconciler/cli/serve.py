@@ -13,6 +13,7 @@ from reconciler.cli.loop import (
     DrainOpt,
     ListenOpt,
     ResyncOpt,
+    UpstreamTimeoutOpt,
     choose_reporter,
     run_loop,
     start_proxy,
@@ -30,13 +31,14 @@ from reconciler.cli.options import (
     errors,
     settings_from,
 )
-from reconciler.proxy.address import DEFAULT_LISTEN
+from reconciler.proxy.address import DEFAULT_LISTEN, UPSTREAM_TIMEOUT
 
 __all__ = ["serve"]
 
 
 def serve(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
           listen: ListenOpt = DEFAULT_LISTEN, drain: DrainOpt = 10.0,
+          upstream_timeout: UpstreamTimeoutOpt = UPSTREAM_TIMEOUT,
           pull: PullOpt = "missing", parallel: ParallelOpt = 4,
           health_timeout: HealthOpt = 60.0, deadline: DeadlineOpt = 2.0,
           resync: ResyncOpt = 5.0, down_on_exit: DownOpt = False,
@@ -48,7 +50,8 @@ def serve(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
                                  health_timeout=health_timeout, deadline=deadline,
                                  backend=backend, registry=registry)
         reporter = choose_reporter(log_json)
-        proxy = start_proxy(listen, settings.state_dir, drain)
+        proxy = start_proxy(listen, settings.state_dir, drain,
+                            upstream_timeout=upstream_timeout)
         assert proxy is not None
         run_loop(settings, reporter, proxy, resync=resync, down_on_exit=down_on_exit,
                  watch_files=False)

@@ -4,7 +4,8 @@
 - `hashing`: content hashes of build inputs and container specs (file digests cached by stat)
 - `dockerignore`: the .dockerignore matcher hashing and watching share
 - `desired`: evaluated apps -> DesiredState (image tags, container versions, names)
+- `changes`: what differs between an applied and a declared container spec, as values
 - `planner`: desired x observed x recorded -> Plan, with a cause per step and a reason per no-op
-- `report`: `ace status` rows and `ace drift` items from one observation
+- `report`: `ace status` rows (held apps from what runs) and `ace drift` items from one observation
 - `cluster`: their cluster part (replicas, tasks, drift of services changed by hand)
 """

@@ -4,6 +4,7 @@ cluster (a service scaled or updated by hand, tasks not running, a node down). P
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +30,8 @@ class TaskStatus:
                 "address": self.address, "error": self.error}
 
 
-def cluster_row(row: AppStatus, app: DesiredApp, c: ObservedContainer,
-                health: dict[str, str]) -> AppStatus:
+def cluster_row(row: AppStatus, scheme: str, c: ObservedContainer,
+                health: Mapping[str, str]) -> AppStatus:
     """The row of an app whose current unit is a cluster service: URL of its first task,
     replicas, and its current tasks (those the cluster wants running)."""
     running = c.running_tasks
@@ -43,7 +44,7 @@ def cluster_row(row: AppStatus, app: DesiredApp, c: ObservedContainer,
     detail = row.detail
     if not detail and (state == "stopped" or len(running) < c.replicas):
         detail = c.status
-    url = f"{app.scheme}://{running[0].address}" if running else ""
+    url = f"{scheme}://{running[0].address}" if running else ""
     return replace(row, state=state, url=url, detail=detail, replicas=c.replicas,
                    running=len(running), tasks=tasks)
 

@@ -1,5 +1,10 @@
 """Turn evaluated apps into the planner's desired state: image references, build-input hashes and
-container version hashes. Reads build contexts (through the digest cache); touches no engine."""
+container version hashes. Reads build contexts (through the digest cache); touches no engine.
+
+A dev-mode app (`ContainerConfig.dev`) gets a dev image (its container file built up to the dev
+target, identified by the file, build args, target, build dir and the contents of its env files
+only) and a container that mounts the app's source at `dir`, works there and runs the dev
+command through `sh -c`: editing a source file changes neither, so it never builds."""
 
 from __future__ import annotations
 
@@ -8,8 +13,14 @@ import os
 import re
 from dataclasses import dataclass
 
-from apps.model import App, EvalResult
-from reconciler.core.hashing import DigestCache, hash_build_inputs, spec_json, version_of
+from apps.model import App, ContainerConfig, DevSettings, EvalResult
+from reconciler.core.hashing import (
+    DigestCache,
+    hash_build_inputs,
+    hash_dev_inputs,
+    spec_json,
+    version_of,
+)
 from reconciler.core.types import BuildInputs, ContainerSpec, DesiredApp, DesiredState
 
 __all__ = ["Naming", "desired_state", "desired_app", "slug"]
@@ -30,6 +41,9 @@ class Naming:
 
     def image_tag(self, app_path: str, input_hash: str) -> str:
         return f"ace-{self.install}/{slug(app_path)}:{input_hash[:16]}"
+
+    def dev_image_tag(self, app_path: str, input_hash: str) -> str:
+        return f"ace-{self.install}/{slug(app_path)}:dev-{input_hash[:12]}"
 
     def container_name(self, app_path: str, version: str) -> str:
         return f"ace-{self.install}-{slug(app_path)}-{version[:12]}"
@@ -52,11 +66,35 @@ def _health_path(app: App) -> str:
     return app.container.health
 
 
+def _mounts(app: App, cfg: ContainerConfig, naming: Naming
+            ) -> tuple[list[tuple[str, str, str, bool]], list[tuple[str, str]]]:
+    """The app's volumes as the engine mounts them, and its secret files (host path, content)."""
+    volumes: list[tuple[str, str, str, bool]] = []
+    secrets: list[tuple[str, str]] = []
+    for v in cfg.volumes:
+        if v.kind == "volume":
+            name = naming.volume_name(app.path, v.source or v.target)
+            volumes.append(("volume", name, v.target, v.read_only))
+        elif v.kind == "bind":
+            volumes.append(("bind", v.source, v.target, v.read_only))
+        else:
+            host = naming.secret_path(app.path, v.content)
+            secrets.append((host, v.content))
+            volumes.append(("bind", host, v.target, True))
+    return volumes, secrets
+
+
+def _image_ref(image: str) -> str:
+    return image if ":" in image.rsplit("/", 1)[-1] or "@" in image else image + ":latest"
+
+
 def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | None:
     """The desired container state of one app; None for apps without a container."""
     cfg = app.container
     if cfg is None:
         return None
+    if cfg.dev is not None and cfg.kind == "build":
+        return _dev_app(app, cfg, cfg.dev, naming, cache)
     build: BuildInputs | None = None
     if cfg.kind == "build":
         input_hash, files = hash_build_inputs(
@@ -75,21 +113,8 @@ def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | No
             files=files,
         )
     else:
-        image = cfg.image if ":" in cfg.image.rsplit("/", 1)[-1] or "@" in cfg.image else (
-            cfg.image + ":latest"
-        )
-    volumes: list[tuple[str, str, str, bool]] = []
-    secrets: list[tuple[str, str]] = []
-    for v in cfg.volumes:
-        if v.kind == "volume":
-            name = naming.volume_name(app.path, v.source or v.target)
-            volumes.append(("volume", name, v.target, v.read_only))
-        elif v.kind == "bind":
-            volumes.append(("bind", v.source, v.target, v.read_only))
-        else:
-            host = naming.secret_path(app.path, v.content)
-            secrets.append((host, v.content))
-            volumes.append(("bind", host, v.target, True))
+        image = _image_ref(cfg.image)
+    volumes, secrets = _mounts(app, cfg, naming)
     spec = ContainerSpec(
         image=image,
         port=cfg.port,
@@ -110,6 +135,57 @@ def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | No
         health=_health_path(app),
         secret_files=tuple(secrets),
         spec_json=spec_json(spec),
+        replicas=cfg.replicas,
+        secret_env=frozenset(cfg.secret_env),
+    )
+
+
+def _dev_app(app: App, cfg: ContainerConfig, dev: DevSettings, naming: Naming,
+             cache: DigestCache) -> DesiredApp:
+    """A dev-mode app: the dev image, and a container running the dev command in the mounted
+    source (which replaces a volume at the same target, as do the additional mounts)."""
+    input_hash, files = hash_dev_inputs(
+        build_dir=cfg.build_dir,
+        containerfile=cfg.containerfile,
+        build_args=cfg.build_args,
+        target=dev.target,
+        env_files=[(rel, os.path.join(cfg.source_dir, rel)) for rel in dev.env_files],
+        cache=cache,
+    )
+    image = naming.dev_image_tag(app.path, input_hash)
+    build = BuildInputs(context_dir=cfg.build_dir, containerfile=cfg.containerfile,
+                        build_args=cfg.build_args, input_hash=input_hash, files=files,
+                        target=dev.target)
+    volumes, secrets = _mounts(app, cfg, naming)
+    extra = [("bind", cfg.source_dir, dev.dir, False)] + [
+        ("volume", naming.volume_name(app.path, name), target, False)
+        for name, target in dev.additional_mounts]
+    taken = {target for _, _, target, _ in extra}
+    volumes = [v for v in volumes if v[2] not in taken] + extra
+    spec = ContainerSpec(
+        image=image,
+        port=dev.port or cfg.port,
+        command=(dev.command,),
+        env=cfg.env,
+        volumes=tuple(volumes),
+        cpus=cfg.cpus,
+        memory=cfg.memory,
+        entrypoint=("sh", "-c"),
+        workdir=dev.dir,
+    )
+    return DesiredApp(
+        path=app.path,
+        service=cfg.lifetime != "command",
+        image=image,
+        build=build,
+        spec=spec,
+        version=version_of(spec),
+        scheme=cfg.scheme,
+        health=_health_path(app),
+        secret_files=tuple(secrets),
+        spec_json=spec_json(spec),
+        mode="dev",
+        reload=dev.reload,
         replicas=cfg.replicas,
     )
 

@@ -23,6 +23,7 @@ __all__ = [
     "canonical_json",
     "context_files",
     "hash_build_inputs",
+    "hash_dev_inputs",
     "spec_json",
     "version_of",
 ]
@@ -119,20 +120,58 @@ def hash_build_inputs(
     return _sha(value), tuple(manifest)
 
 
+def hash_dev_inputs(
+    *,
+    build_dir: str,
+    containerfile: str,
+    build_args: Iterable[tuple[str, str]],
+    target: str,
+    env_files: Iterable[tuple[str, str]],
+    cache: DigestCache,
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """(hash, manifest) of a dev image: the container file, build args, target stage, build dir
+    and the contents of the `env_files` ((relative path, absolute path); an absent one counts
+    as "absent") — not the rest of the source, which the dev container mounts."""
+    manifest: list[tuple[str, str]] = []
+    for rel, path in sorted(env_files):
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            manifest.append((rel, "absent"))
+            continue
+        manifest.append((rel, cache.digest(path, st) if stat.S_ISREG(st.st_mode) else "special"))
+    value = {
+        "scheme": HASH_SCHEME,
+        "dev": True,
+        "containerfile": cache.digest(containerfile, os.lstat(containerfile)),
+        "containerfile_name": os.path.basename(containerfile),
+        "args": sorted([k, v] for k, v in build_args),
+        "target": target,
+        "build_dir": build_dir,
+        "env_files": manifest,
+    }
+    return _sha(value), tuple(manifest)
+
+
 def spec_json(spec: ContainerSpec) -> str:
-    """Canonical JSON of everything that defines a running container."""
-    return canonical_json(
-        {
-            "scheme": HASH_SCHEME,
-            "image": spec.image,
-            "port": spec.port,
-            "command": list(spec.command),
-            "env": sorted([k, v] for k, v in spec.env),
-            "volumes": sorted([list(v) for v in spec.volumes]),
-            "cpus": spec.cpus,
-            "memory": spec.memory,
-        }
-    )
+    """Canonical JSON of everything that defines a running container. Keys added after the
+    first release (entrypoint, workdir) appear only when set, so the versions of containers
+    that do not use them never change."""
+    doc: dict[str, object] = {
+        "scheme": HASH_SCHEME,
+        "image": spec.image,
+        "port": spec.port,
+        "command": list(spec.command),
+        "env": sorted([k, v] for k, v in spec.env),
+        "volumes": sorted([list(v) for v in spec.volumes]),
+        "cpus": spec.cpus,
+        "memory": spec.memory,
+    }
+    if spec.entrypoint:
+        doc["entrypoint"] = list(spec.entrypoint)
+    if spec.workdir:
+        doc["workdir"] = spec.workdir
+    return canonical_json(doc)
 
 
 def version_of(spec: ContainerSpec) -> str:

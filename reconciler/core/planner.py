@@ -9,7 +9,12 @@ Rules (pinned by tests/reconciler/test_planner.py):
 - a cluster service (observed with replicas) running fewer or more tasks than the app's
   `replicas` -> scale in place; one changed by hand (its task template) -> replace;
 - command-lifetime apps get their image and no container (a running one is stopped);
-- containers of apps gone from the apps file are removed; apps that failed to evaluate are held.
+- containers of apps gone from the apps file are removed; apps that failed to evaluate are held;
+- dev mode: a dev app's image depends only on its container file, build args, target and env
+  files; a change to its mounted source (`DesiredState.touched`, from `ace watch`) restarts the
+  running container (reload=restart), replaces it (recreate) or does nothing (none: the app's
+  own reloader sees the file); switching an app between dev and normal mode replaces it; on a
+  cluster a source change's restart or recreate comes before a scale (which follows next pass).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from reconciler.core.changes import changed_files, spec_changes, summary
 from reconciler.core.types import (
     DesiredApp,
     DesiredState,
@@ -49,31 +55,49 @@ def _newest_first(cs: Sequence[ObservedContainer]) -> list[ObservedContainer]:
 def _files_cause(recorded: RecordedApp | None, files: Sequence[tuple[str, str]]) -> str:
     if recorded is None or not recorded.files:
         return "image not built yet"
-    old, new = dict(recorded.files), dict(files)
-    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    changed = changed_files(recorded.files, files)
     if not changed:
         return "build inputs changed: container file or build args"
     shown = ", ".join(changed[:3]) + (f" (+{len(changed) - 3} more)" if len(changed) > 3 else "")
     return f"build inputs changed: {shown}"
 
 
-def _spec_cause(recorded: RecordedApp | None, spec_json: str) -> str:
+def _spec_cause(recorded: RecordedApp | None, app: DesiredApp) -> str:
+    """What changed, with values (`env COUNT: 1 → 2`; secret-derived env values masked)."""
     if recorded is None or not recorded.spec_json:
         return "container version changed"
+    changes = spec_changes(recorded.spec_json, app.spec_json, app.secret_env)
+    return summary(changes) if changes else "container version changed"
+
+
+def _was_dev(recorded: RecordedApp | None) -> bool | None:
+    """Whether the recorded container ran in dev mode (None: nothing recorded)."""
+    if recorded is None or not recorded.spec_json:
+        return None
     try:
-        old, new = json.loads(recorded.spec_json), json.loads(spec_json)
+        doc = json.loads(recorded.spec_json)
     except ValueError:
-        return "container version changed"
-    parts: list[str] = []
-    for key in ("image", "port", "command", "cpus", "memory", "volumes"):
-        if old.get(key) != new.get(key):
-            parts.append(f"{key} changed")
-    old_env = {k: v for k, v in old.get("env", [])}
-    new_env = {k: v for k, v in new.get("env", [])}
-    env_keys = sorted(k for k in {*old_env, *new_env} if old_env.get(k) != new_env.get(k))
-    if env_keys:
-        parts.append("env changed: " + ", ".join(env_keys[:4]))
-    return "; ".join(parts) or "container version changed"
+        return None
+    return bool(doc.get("workdir")) and doc.get("entrypoint") == ["sh", "-c"]
+
+
+def _mode_cause(app: DesiredApp, recorded: RecordedApp | None) -> str:
+    """"dev mode on"/"dev mode off" when the app switched modes since its last apply, else ""."""
+    was = _was_dev(recorded)
+    if was is None or was == (app.mode == "dev"):
+        return ""
+    return "dev mode on" if app.mode == "dev" else "dev mode off"
+
+
+def _dev_build_cause(recorded: RecordedApp | None, files: Sequence[tuple[str, str]]) -> str:
+    if recorded is None or not recorded.files:
+        return "dev image not built yet"
+    old, new = dict(recorded.files), dict(files)
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if not changed:
+        return "dev: container file, build args or target changed"
+    return "dev: env file changed: " + ", ".join(changed[:3]) + (
+        f" (+{len(changed) - 3} more)" if len(changed) > 3 else "")
 
 
 def _exit_cause(c: ObservedContainer) -> str:
@@ -87,7 +111,9 @@ def _image_steps(
     if app.build is not None:
         if app.image in tags:
             return [], None
-        cause = _files_cause(recorded, app.build.files)
+        cause = _mode_cause(app, recorded) or (
+            _dev_build_cause(recorded, app.build.files) if app.mode == "dev"
+            else _files_cause(recorded, app.build.files))
         if recorded is not None and recorded.image == app.image:
             cause = "image removed outside ace"
         return [Step(f"build:{app.path}", "build", app.path, app.image, cause)], None
@@ -100,17 +126,31 @@ def _image_steps(
     return [Step(f"pull:{app.path}", "pull", app.path, app.image, "image missing locally")], None
 
 
+def _dev_reload(app: DesiredApp, keep: ObservedContainer, deps: tuple[str, ...]
+                ) -> tuple[list[Step], str]:
+    """What a change to a dev app's mounted source does to its running container."""
+    if app.reload == "restart":
+        return [Step(f"restart:{app.path}", "restart", app.path, keep.name,
+                     "dev: source changed, reload restart", deps, reload=True)], ""
+    if app.reload == "recreate":
+        return [Step(f"replace:{app.path}", "replace", app.path, keep.name,
+                     "dev: source changed, reload recreate", deps, reload=True)], ""
+    return [], "dev: source changed, reload none: the app's own reloader sees it"
+
+
 def _service_steps(
     app: DesiredApp,
     mine: list[ObservedContainer],
     recorded: RecordedApp | None,
     image_steps: list[Step],
+    touched: bool = False,
 ) -> tuple[list[Step], str]:
     deps = tuple(s.id for s in image_steps)
     current = [c for c in mine if c.version == app.version]
     others = [c for c in mine if c.version != app.version]
     steps: list[Step] = []
     keep: ObservedContainer | None = None
+    dev_reason = ""
     if current:
         keep = current[0]
         if keep.state != "running":
@@ -123,15 +163,19 @@ def _service_steps(
         elif keep.changed_outside:
             steps.append(Step(f"replace:{app.path}", "replace", app.path, keep.name,
                               f"changed outside ace: {keep.changed_outside}", deps))
+        elif touched and app.mode == "dev" and app.reload in ("restart", "recreate"):
+            steps, dev_reason = _dev_reload(app, keep, deps)
         elif keep.replicas and keep.replicas != app.replicas:
             steps.append(Step(f"scale:{app.path}", "scale", app.path, keep.name,
                               f"replicas {keep.replicas} -> {app.replicas}", deps))
+        elif touched and app.mode == "dev":  # reload none: nothing to do
+            steps, dev_reason = _dev_reload(app, keep, deps)
     elif others:
         running_old = next((c for c in others if c.state == "running"), others[0])
         if image_steps and image_steps[0].action == "build":
             cause = image_steps[0].cause
         else:
-            cause = _spec_cause(recorded, app.spec_json)
+            cause = _mode_cause(app, recorded) or _spec_cause(recorded, app)
         steps.append(Step(f"replace:{app.path}", "replace", app.path, running_old.name, cause,
                           deps))
         others = [c for c in others if c is not running_old]
@@ -144,7 +188,7 @@ def _service_steps(
         steps.append(Step(f"remove:{app.path}:{extra.name}", "remove", app.path, extra.name,
                           cause, after))
     reason = "running " + app.version[:12] if keep and keep.state == "running" else ""
-    return steps, reason
+    return steps, dev_reason or reason
 
 
 def plan(
@@ -173,7 +217,8 @@ def plan(
             noops.append(NoOp(app.path, blocked))
             continue
         if app.service:
-            svc, reason = _service_steps(app, mine, rec, image_steps)
+            svc, reason = _service_steps(app, mine, rec, image_steps,
+                                         touched=app.path in desired.touched)
         else:
             deps = tuple(s.id for s in image_steps)
             svc = [Step(f"stop:{app.path}:{c.name}", "stop", app.path, c.name,

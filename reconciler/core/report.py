@@ -1,29 +1,46 @@
-"""What runs versus what was declared and recorded: `ace status` rows and `ace drift` items.
+"""What runs versus what was declared and recorded: `ace status` rows (also the watch table's
+and the proxy's `/_ace/status`) and `ace drift` items.
 
 Both read one observation and the health the caller probed (`apply.health.probe_health`);
-pure: no I/O here."""
+status rows also take evaluation errors and each app's last apply (read from the store by the
+caller). An app that does not evaluate is shown from what runs of it. Pure: no I/O here."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from apps.model import EvalError
+from reconciler.core.changes import changed_files, sides, spec_changes
 from reconciler.core.cluster import TaskStatus, cluster_drift, cluster_row
 from reconciler.core.types import (
+    DesiredApp,
     DesiredState,
+    ObservedContainer,
     ObservedState,
+    RecordedApp,
     RecordedState,
     current_container,
 )
+from state.records import LastApply
 
-__all__ = ["AppStatus", "DriftItem", "drift_items", "status_rows"]
+__all__ = [
+    "APPS_FILE_HELD",
+    "HELD",
+    "AppStatus",
+    "DriftItem",
+    "app_errors",
+    "drift_items",
+    "status_rows",
+    "unevaluated",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class AppStatus:
     path: str
-    state: str  # running, stopped, missing, failed, command, pending, error, orphaned
+    state: str  # running, stopped, missing, failed, command, error, orphaned
     health: str  # healthy, unhealthy, unknown, "-"
     url: str
     container: str
@@ -31,14 +48,22 @@ class AppStatus:
     since: int  # unix seconds the container was created, 0 when none
     detail: str = ""
     public_url: str = ""  # the app on ace's proxy (`ace watch` / `ace serve`), "" when none runs
+    error: str = ""  # why the app does not evaluate ("file:line:column: message"), "" if it does
+    last_apply: LastApply | None = None  # how the app's latest applied step went
+    mode: str = "normal"  # "dev": runs from its mounted source
     replicas: int = 0  # a cluster service: tasks desired (0: one container)
     running: int = 0  # a cluster service: tasks running
     tasks: tuple[TaskStatus, ...] = ()  # a cluster service's tasks
 
     def to_json(self) -> dict[str, Any]:
+        la = self.last_apply
         out = {"path": self.path, "state": self.state, "health": self.health, "url": self.url,
                "public_url": self.public_url, "container": self.container,
-               "image": self.image, "since": self.since, "detail": self.detail}
+               "image": self.image, "since": self.since, "detail": self.detail,
+               "error": self.error, "mode": self.mode,
+               "last_apply": None if la is None else {
+                   "step": la.step_id, "action": la.action, "outcome": la.outcome,
+                   "message": la.message, "at": int(la.at)}}
         if self.replicas:
             out["replicas"] = {"desired": self.replicas, "running": self.running}
             out["tasks"] = [t.to_json() for t in self.tasks]
@@ -58,54 +83,151 @@ class DriftItem:
                 "expected": self.expected, "actual": self.actual}
 
 
+HELD = "app does not evaluate: see ace config"
+APPS_FILE_HELD = "the apps file does not evaluate: see ace config"
+
+
+def app_errors(errors: Iterable[EvalError]) -> dict[str, str]:
+    """app path -> its first evaluation error as `file:line:column: message` (errors of the
+    apps file itself, app "", are not an app's)."""
+    out: dict[str, str] = {}
+    for e in errors:
+        if e.app:
+            out.setdefault(e.app, f"{e.where}: {e.message}")
+    return out
+
+
+def unevaluated(desired: DesiredState, observed: ObservedState) -> list[str]:
+    """Apps with no declaration this pass whose containers are left as they run: apps that do
+    not evaluate, and — while the apps file itself does not — every app with a container."""
+    known = {a.path for a in desired.apps}
+    out = set(desired.held) - known
+    if not desired.prune:
+        out |= {c.app for c in observed.containers if c.version and c.app not in known}
+    return sorted(out)
+
 
 def status_rows(
-    desired: DesiredState, observed: ObservedState, health: dict[str, str],
-    failed_steps: dict[str, str] | None = None, public: Mapping[str, str] | None = None,
+    desired: DesiredState, observed: ObservedState, health: Mapping[str, str],
+    failed_steps: Mapping[str, str] | None = None, public: Mapping[str, str] | None = None,
+    *, errors: Mapping[str, str] | None = None,
+    last_apply: Mapping[str, LastApply] | None = None,
 ) -> list[AppStatus]:
-    """One row per app; `public` maps app paths to their URLs on a running proxy."""
-    rows = _rows(desired, observed, health, failed_steps or {})
-    if public:
-        rows = [replace(r, public_url=public.get(r.path, "")) for r in rows]
-    return rows
-
-
-def _rows(
-    desired: DesiredState, observed: ObservedState, health: dict[str, str],
-    failed_steps: dict[str, str],
-) -> list[AppStatus]:
-    rows: list[AppStatus] = []
-    for app in sorted(desired.apps, key=lambda a: a.path):
-        c = current_container(observed.containers, app.path, app.version)
-        if not app.service:
-            rows.append(AppStatus(app.path, "command", "-", "", "", app.image, 0,
-                                  "image only; run actions with ace run"))
-            continue
-        if c is None:
-            state = "failed" if app.path in failed_steps else "missing"
-            rows.append(AppStatus(app.path, state, "-", "", "", app.image, 0,
-                                  failed_steps.get(app.path, "")))
-            continue
-        h = health.get(app.path, "unknown" if c.state == "running" else "-")
-        state = "running" if c.state == "running" else "stopped"
-        if state == "running" and c.version != app.version:
-            detail = "an older version runs; reconcile to apply the change"
-        else:
-            detail = c.status if state != "running" else ""
-        if h.startswith("unhealthy:"):
-            h, detail = "unhealthy", h.split(": ", 1)[1]
-        live = c.host_port and state == "running"
-        url = f"{app.scheme}://127.0.0.1:{c.host_port}" if live else ""
-        row = AppStatus(app.path, state, h, url, c.name, app.image, c.created, detail)
-        rows.append(cluster_row(row, app, c, health) if c.replicas else row)
-    for path in sorted(desired.held):
-        rows.append(AppStatus(path, "error", "-", "", "", "", 0, "app has errors: see ace config"))
+    """One row per app: declared apps by path, then apps that do not evaluate (their running
+    container, health and URL, with the error), then orphans. `failed_steps` are failures of
+    the last pass the caller saw; `errors` evaluation errors (`app_errors`); `last_apply` each
+    app's latest applied step (the store's); `public` maps app paths to their proxy URLs."""
+    ctx = _Ctx(observed, health, failed_steps or {}, errors or {}, last_apply or {})
+    rows = [_declared(ctx, app, app.path in desired.held)
+            for app in sorted(desired.apps, key=lambda a: a.path)]
+    rows += [_held(ctx, path, path in desired.declared or path in desired.held)
+             for path in unevaluated(desired, observed)]
     wanted = {a.path for a in desired.apps} | desired.held
-    for c in sorted(observed.containers, key=lambda c: c.app):
-        if c.app not in wanted:
-            rows.append(AppStatus(c.app, "orphaned", "-", "", c.name, c.image, c.created,
-                                  "not declared any more; reconcile removes it"))
+    if desired.prune:
+        for c in sorted(observed.containers, key=lambda c: c.app):
+            if c.app not in wanted:
+                rows.append(AppStatus(c.app, "orphaned", "-", "", c.name, c.image, c.created,
+                                      "not declared any more; reconcile removes it",
+                                      last_apply=ctx.last_apply.get(c.app)))
+    modes = {a.path: a.mode for a in desired.apps}
+    rows = [replace(r, mode=modes.get(r.path, "normal"),
+                    public_url=(public or {}).get(r.path, "")) for r in rows]
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    observed: ObservedState
+    health: Mapping[str, str]
+    failed_steps: Mapping[str, str]
+    errors: Mapping[str, str]
+    last_apply: Mapping[str, LastApply]
+
+    def apply_failure(self, path: str, *, whole: bool) -> str:
+        """Why the app's last apply failed ("" when it did not): the last pass's failure, else
+        the store's last step (its whole message, or the first line)."""
+        if path in self.failed_steps:
+            return self.failed_steps[path]
+        la = self.last_apply.get(path)
+        if la is None or la.outcome != "failed":
+            return ""
+        message = la.message.strip() if whole else _first_line(la.message)
+        return f"last {la.action} failed" + (f": {message}" if message else "")
+
+
+def _first_line(text: str, width: int = 160) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _running(ctx: _Ctx, path: str, c: ObservedContainer, scheme: str
+             ) -> tuple[str, str, str, str]:
+    """(state, health, url, detail) of an app's current container."""
+    running = c.state == "running"
+    h = ctx.health.get(path, "unknown" if running else "-")
+    detail = "" if running else c.status
+    if h.startswith("unhealthy:"):
+        h, detail = "unhealthy", h.split(": ", 1)[1]
+    url = f"{scheme}://127.0.0.1:{c.host_port}" if c.host_port and running else ""
+    return ("running" if running else "stopped"), h, url, detail
+
+
+def _declared(ctx: _Ctx, app: DesiredApp, held: bool) -> AppStatus:
+    error = ctx.errors.get(app.path, HELD if held else "")
+    la = ctx.last_apply.get(app.path)
+    if not app.service:
+        return AppStatus(app.path, "command", "-", "", "", app.image, 0,
+                         "image only; run actions with ace run", error=error, last_apply=la)
+    c = current_container(ctx.observed.containers, app.path, app.version)
+    if c is None:
+        failure = ctx.apply_failure(app.path, whole=True)
+        return AppStatus(app.path, "failed" if failure else "missing", "-", "", "", app.image, 0,
+                         _join(f"does not evaluate: {error}" if error else "", failure),
+                         error=error, last_apply=la)
+    state, h, url, detail = _running(ctx, app.path, c, app.scheme)
+    older = state == "running" and c.version != app.version and not detail
+    row = AppStatus(
+        app.path, state, h, url, c.name, app.image, c.created,
+        _join(f"does not evaluate: {error}" if error else "",
+              "an older version runs; reconcile to apply the change" if older else detail,
+              ctx.apply_failure(app.path, whole=False)),
+        error=error, last_apply=la)
+    return cluster_row(row, app.scheme, c, ctx.health) if c.replicas else row
+
+
+def _held(ctx: _Ctx, path: str, declared: bool) -> AppStatus:
+    """An app without a declaration this pass, from what runs of it."""
+    error = ctx.errors.get(path) or (HELD if declared else APPS_FILE_HELD)
+    la = ctx.last_apply.get(path)
+    c = current_container(ctx.observed.containers, path)
+    if c is None:
+        return AppStatus(path, "error", "-", "", "", "", 0, f"does not evaluate: {error}",
+                         error=error, last_apply=la)
+    state, h, url, detail = _running(ctx, path, c, c.scheme or "http")
+    row = AppStatus(path, state, h, url, c.name, c.image, c.created,
+                    _join(f"does not evaluate, what runs is left alone: {error}", detail,
+                          ctx.apply_failure(path, whole=False)),
+                    error=error, last_apply=la)
+    return cluster_row(row, c.scheme or "http", c, ctx.health) if c.replicas else row
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def _pending_change(app: DesiredApp, rec: RecordedApp) -> DriftItem:
+    """What the declared spec changes against the applied one, with values (secrets masked);
+    the two versions when the record keeps no spec to compare."""
+    changes = spec_changes(rec.spec_json, app.spec_json, app.secret_env) if rec.spec_json else None
+    if not changes:
+        return DriftItem(app.path, "pending", "declared change not applied",
+                         f"version {app.version[:12]}", f"version {rec.version[:12]}")
+    expected, actual = sides(changes)
+    files = changed_files(rec.files, app.build.files) if app.build and rec.files else []
+    if files:
+        shown = ", ".join(files[:3]) + (f" (+{len(files) - 3} more)" if len(files) > 3 else "")
+        expected += f"; build inputs changed: {shown}"
+    return DriftItem(app.path, "pending", "declared change not applied", expected, actual)
 
 
 def drift_items(
@@ -129,8 +251,7 @@ def drift_items(
             items.append(DriftItem(app.path, "pending", "not applied yet",
                                    f"version {app.version[:12]}", "nothing recorded"))
         elif rec.version != app.version:
-            items.append(DriftItem(app.path, "pending", "declared change not applied",
-                                   f"version {app.version[:12]}", f"version {rec.version[:12]}"))
+            items.append(_pending_change(app, rec))
         if rec is None:
             continue
         by_id = {c.id: c for c in mine}
@@ -154,7 +275,7 @@ def drift_items(
                                    f"200 from {app.health}", health[app.path]))
     wanted = {a.path for a in desired.apps} | desired.held
     for c in sorted(observed.containers, key=lambda c: c.app):
-        if c.app not in wanted:
+        if c.app not in wanted and desired.prune:  # a broken apps file removes nothing
             items.append(DriftItem(c.app, "pending", "app removed from apps file",
                                    "no container", f"{c.name} {c.state}"))
     return items

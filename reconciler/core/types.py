@@ -14,10 +14,12 @@ from state.records import Pairs, RecordedApp, RecordedState
 
 __all__ = [
     "LABEL_APP",
+    "LABEL_HEALTH",
     "LABEL_INPUTS",
     "LABEL_INSTALL",
     "LABEL_MANAGED",
     "LABEL_PORT",
+    "LABEL_SCHEME",
     "LABEL_VERSION",
     "BuildInputs",
     "ContainerSpec",
@@ -43,6 +45,9 @@ LABEL_APP = "dev.ace.app"  # app path, e.g. "/web"
 LABEL_VERSION = "dev.ace.version"  # container version hash
 LABEL_INPUTS = "dev.ace.inputs"  # image build-input hash
 LABEL_PORT = "dev.ace.port"  # container port
+# how the service is probed: lets status probe a container whose app no longer evaluates
+LABEL_SCHEME = "dev.ace.scheme"  # "http" or "https"
+LABEL_HEALTH = "dev.ace.health"  # health path, e.g. "/"
 
 Action = Literal["build", "pull", "start", "replace", "restart", "scale", "stop", "remove"]
 
@@ -57,6 +62,7 @@ class BuildInputs:
     build_args: Pairs
     input_hash: str
     files: Pairs = ()
+    target: str = ""  # build only up to this stage (dev mode); "" = the whole file
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +76,15 @@ class ContainerSpec:
     volumes: tuple[tuple[str, str, str, bool], ...] = ()  # (kind, source, target, read_only)
     cpus: float | None = None
     memory: int | None = None
+    entrypoint: tuple[str, ...] = ()  # replaces the image's (dev mode: ("sh", "-c"))
+    workdir: str = ""  # the container's working directory ("" = the image's)
 
 
 @dataclass(frozen=True, slots=True)
 class DesiredApp:
+    """One app as it should run: the image to build or pull, the container spec and its version
+    (the hash of the spec: a different version means replace), and how to probe its health."""
+
     path: str
     service: bool  # True: a long-running container; False: command lifetime (image only)
     image: str  # the reference to run or prepare
@@ -87,14 +98,23 @@ class DesiredApp:
     # tasks of the app's service on a cluster (container_opts min_replicas); not part of the
     # version: a change scales the running service in place. One engine runs one container.
     replicas: int = 1
+    mode: str = "normal"  # "dev": runs from its mounted source (see `reload`)
+    reload: str = ""  # dev mode: what a source change does: none | restart | recreate
+    # env names whose values come from {{secret "KEY"}}: masked wherever values are shown; not
+    # part of the spec, so never of the version
+    secret_env: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
 class DesiredState:
+    """The planner's first input: every app that evaluated, plus the paths that did not (`held`:
+    never touched) and whether anything may be removed (`prune`)."""
+
     apps: tuple[DesiredApp, ...]
     held: frozenset[str] = frozenset()  # apps that failed to evaluate: never touch them
     declared: frozenset[str] = frozenset()  # every app path in the apps file
     prune: bool = True  # False when the apps file itself failed: remove nothing
+    touched: frozenset[str] = frozenset()  # dev apps whose mounted source changed (`ace watch`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +133,8 @@ class ObservedTask:
 
 @dataclass(frozen=True, slots=True)
 class ObservedContainer:
+    """A container of this installation as the engine lists it (one sparse listing per pass)."""
+
     id: str
     name: str
     app: str
@@ -124,6 +146,8 @@ class ObservedContainer:
     image: str = ""
     health: str = ""  # "" unknown; "unhealthy: <detail>" set by `ace watch` after failed probes
     address: str = ""  # "ip:port" of the service port on the container's network ("" unknown)
+    scheme: str = ""  # from its labels: how it is probed ("" for containers without them)
+    health_path: str = ""
     # A cluster service stands for its app like a container: `replicas` is how many tasks the
     # cluster runs (0: a plain container), `tasks` are its current and recent tasks, and
     # `changed_outside` says what was changed by hand ("": nothing).
@@ -155,6 +179,8 @@ def current_container(containers: Iterable[ObservedContainer], app: str, version
 
 @dataclass(frozen=True, slots=True)
 class ObservedImage:
+    """An image as the engine lists it; `app`/`inputs` from ace's labels on images it built."""
+
     id: str
     tags: tuple[str, ...]
     app: str = ""  # from labels, for ace-built images
@@ -163,6 +189,8 @@ class ObservedImage:
 
 @dataclass(frozen=True, slots=True)
 class ObservedState:
+    """The planner's second input: what the engine runs and holds, read once per pass."""
+
     containers: tuple[ObservedContainer, ...]
     images: tuple[ObservedImage, ...]
     # tags known present without an image listing: a listed container still shows the name it
@@ -179,12 +207,17 @@ class ObservedState:
 
 @dataclass(frozen=True, slots=True)
 class Step:
+    """One action of a plan on one target, with the human cause that made the planner choose
+    it and the ids of the steps it must wait for (an app's steps run in order; a step whose
+    dependency failed is skipped)."""
+
     id: str  # unique in a plan, e.g. "build:/web"
     action: Action
     app: str
     target: str  # image ref or container name/id the step acts on
     cause: str
     depends_on: tuple[str, ...] = ()
+    reload: bool = False  # a dev-mode reload a save asked for (not a retry: never backed off)
 
     def render(self) -> str:
         return f"{self.action} {self.app} {self.target} ({self.cause})"
@@ -192,6 +225,8 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class NoOp:
+    """An app the planner left alone, and why ("running abc123...", "app has errors: ...")."""
+
     app: str
     reason: str
 
@@ -201,6 +236,9 @@ class NoOp:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """The planner's output: the steps to take and the reasons nothing was done for the rest.
+    `render()` is one line per step (and no-op): what `ace plan` prints and tests compare."""
+
     steps: tuple[Step, ...]
     noops: tuple[NoOp, ...] = field(default=())
 

@@ -12,8 +12,10 @@ from typing import Any
 
 from reconciler.core.types import (
     LABEL_APP,
+    LABEL_HEALTH,
     LABEL_INPUTS,
     LABEL_PORT,
+    LABEL_SCHEME,
     LABEL_VERSION,
     ObservedContainer,
     ObservedImage,
@@ -44,6 +46,8 @@ def container_from_listing(row: Mapping[str, Any]) -> ObservedContainer:
         created=int(row.get("Created", 0)),
         image=row.get("Image", ""),
         address=_address(row.get("NetworkSettings"), want),
+        scheme=labels.get(LABEL_SCHEME, ""),
+        health_path=labels.get(LABEL_HEALTH, ""),
     )
 
 
@@ -71,6 +75,8 @@ def container_from_inspect(raw: Mapping[str, Any]) -> ObservedContainer:
         created=_unix(raw.get("Created", "")),
         image=raw["Config"].get("Image", ""),
         address=_address(raw.get("NetworkSettings"), labels.get(LABEL_PORT, "")),
+        scheme=labels.get(LABEL_SCHEME, ""),
+        health_path=labels.get(LABEL_HEALTH, ""),
     )
 
 

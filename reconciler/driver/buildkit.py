@@ -57,9 +57,12 @@ def build_with_cli(
     labels: Mapping[str, str],
     env: Mapping[str, str],
     emit: Callable[[str], None],
+    target: str = "",
 ) -> int:
     """Run `cli build` with BuildKit, streaming each output line to `emit`; the exit code."""
     argv = [cli, "build", "--progress=plain", "-f", containerfile, "-t", tag]
+    if target:
+        argv += ["--target", target]
     for k, v in sorted(build_args.items()):
         argv += ["--build-arg", f"{k}={v}"]
     for k, v in sorted(labels.items()):

@@ -164,9 +164,10 @@ class DockerEngine:
 
     def build(self, *, context_dir: str, containerfile: str, tag: str,
               build_args: Mapping[str, str], labels: Mapping[str, str],
-              on_log: Callable[[str], None] | None = None) -> str:
+              on_log: Callable[[str], None] | None = None, target: str = "") -> str:
         return self.sdk.build(context_dir=context_dir, containerfile=containerfile, tag=tag,
-                              build_args=build_args, labels=labels, on_log=on_log)
+                              build_args=build_args, labels=labels, on_log=on_log,
+                              target=target)
 
     def pull(self, ref: str) -> str:
         return self.sdk.pull(ref)
@@ -177,10 +178,11 @@ class DockerEngine:
     def run_container(self, *, name: str, image: str, port: int, command: Sequence[str],
                       env: Mapping[str, str], mounts: Sequence[VolumeMount],
                       labels: Mapping[str, str], cpus: float | None = None,
-                      memory: int | None = None, replicas: int = 1) -> ObservedContainer:
+                      memory: int | None = None, entrypoint: Sequence[str] = (),
+                      workdir: str = "", replicas: int = 1) -> ObservedContainer:
         return self.sdk.run_container(name=name, image=image, port=port, command=command,
                                       env=env, mounts=mounts, labels=labels, cpus=cpus,
-                                      memory=memory)
+                                      memory=memory, entrypoint=entrypoint, workdir=workdir)
 
     def scale(self, container_id: str, replicas: int) -> ObservedContainer:
         raise EngineError(f"cannot scale container {container_id[:12]} to {replicas}: one "
@@ -189,6 +191,9 @@ class DockerEngine:
 
     def start(self, container_id: str) -> ObservedContainer:
         return self.sdk.start(container_id)
+
+    def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
+        return self.sdk.restart(container_id, timeout=timeout)
 
     def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
         self.sdk.stop_and_remove(container_id, timeout=timeout)

@@ -1,5 +1,6 @@
-"""The interface of the one module that talks to Docker (reconciler/driver.py implements it;
-tests/fakes.py holds an in-memory twin that the same contract suite runs against)."""
+"""The interface of the one package that talks to an engine (`driver.engine.DockerEngine`
+implements it; tests/fakes.py holds an in-memory twin that the same contract suite,
+tests/engine/test_driver_contract.py, runs against)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ __all__ = ["CommandResult", "Engine", "VolumeMount"]
 
 @dataclass(frozen=True, slots=True)
 class VolumeMount:
+    """One mount of a container: a named volume or a bind mount, as the executor asks for it."""
+
     kind: str  # "volume" (engine volume name in source) or "bind" (absolute host path)
     source: str
     target: str
@@ -23,6 +26,8 @@ class VolumeMount:
 
 @dataclass(frozen=True, slots=True)
 class CommandResult:
+    """How a one-off `container.run` command ended."""
+
     exit_code: int
     stdout: str
     stderr: str
@@ -53,8 +58,10 @@ class Engine(Protocol):
         build_args: Mapping[str, str],
         labels: Mapping[str, str],
         on_log: Callable[[str], None] | None = None,
+        target: str = "",
     ) -> str:
-        """Build and tag; returns the image id. BuildError text (last lines) in EngineError."""
+        """Build (only up to stage `target` when given) and tag; returns the image id. The
+        failing step's last lines are in the EngineError."""
         ...
 
     def pull(self, ref: str) -> str: ...
@@ -73,11 +80,14 @@ class Engine(Protocol):
         labels: Mapping[str, str],
         cpus: float | None = None,
         memory: int | None = None,
+        entrypoint: Sequence[str] = (),
+        workdir: str = "",
         replicas: int = 1,
     ) -> ObservedContainer:
         """Create and start with init, publishing `port` on 127.0.0.1 with an engine-chosen host
-        port; returns the started container with host_port filled in. One engine runs one
-        container whatever `replicas` says; a cluster runs that many tasks."""
+        port; returns the started container with host_port filled in. `entrypoint` (when given)
+        replaces the image's, `workdir` its working directory. One engine runs one container
+        whatever `replicas` says; a cluster runs that many tasks."""
         ...
 
     def scale(self, container_id: str, replicas: int) -> ObservedContainer:
@@ -86,6 +96,10 @@ class Engine(Protocol):
         ...
 
     def start(self, container_id: str) -> ObservedContainer: ...
+
+    def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
+        """Stop (within `timeout`) and start the same container again; it keeps its id."""
+        ...
 
     def inspect(self, container_id: str) -> ObservedContainer | None:
         """One container's current state, None when it is gone."""

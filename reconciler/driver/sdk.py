@@ -130,6 +130,7 @@ class SdkEngine:
         build_args: Mapping[str, str],
         labels: Mapping[str, str],
         on_log: Callable[[str], None] | None = None,
+        target: str = "",
     ) -> str:
         path = os.path.join(context_dir, containerfile)  # an absolute containerfile stays as is
         if not os.path.isdir(context_dir):
@@ -161,6 +162,7 @@ class SdkEngine:
                 labels=labels,
                 env=env,
                 emit=emit,
+                target=target,
             )
             if code != 0:
                 raise EngineError(build_failure(tag, tail, f"{cli} exited with {code}"))
@@ -174,6 +176,7 @@ class SdkEngine:
                     forcerm=True,
                     buildargs=dict(build_args),
                     labels=labels,
+                    target=target or None,
                     decode=True,
                 ):
                     for line in str(chunk.get("stream") or chunk.get("status") or "").splitlines():
@@ -230,12 +233,16 @@ class SdkEngine:
         labels: Mapping[str, str],
         cpus: float | None = None,
         memory: int | None = None,
+        entrypoint: Sequence[str] = (),
+        workdir: str = "",
     ) -> ObservedContainer:
         labels = own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
         with translated(f"create container {name}"):
             container = self._client.containers.create(
                 image,
                 command=list(command) or None,
+                entrypoint=list(entrypoint) or None,
+                working_dir=workdir or None,
                 name=name,
                 labels=labels,
                 environment=dict(env),
@@ -260,6 +267,12 @@ class SdkEngine:
         raw = self._managed_container(container_id, "start")
         with translated(f"start container {_name(raw)}"):
             self._api.start(container_id)
+        return self._reinspect(container_id)
+
+    def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
+        raw = self._managed_container(container_id, "restart")
+        with translated(f"restart container {_name(raw)}"):
+            self._api.restart(container_id, timeout=math.ceil(timeout))
         return self._reinspect(container_id)
 
     def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:

@@ -4,7 +4,9 @@
 - `routing`: public prefixes, strip rules, the per-app slot of the serving container
 - `paths`: request path normalisation (no traversal into another app's prefix)
 - `headers`: hop-by-hop, forwarding headers, Location rewriting, route response headers
-- `http1`: HTTP/1.1 heads and streaming body framing
-- `server`: the asyncio front and the relay (keep-alive, streaming, websocket pipes)
+- `request`: request heads read and parsed strictly (llhttp, or the hand-written parser)
+- `http1`: header fields, response heads, streaming body framing (chunk sizes checked)
+- `server`: the asyncio front and the relay (keep-alive, streaming, websocket pipes, the
+  response-head timeout)
 - `service`: the proxy as a thread of `ace watch` / `ace serve`; `switch` drains old containers
 """

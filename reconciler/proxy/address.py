@@ -1,6 +1,6 @@
 """The proxy's address: `--listen` parsing, the loopback check, and `<state dir>/proxy.json`,
-which a running proxy writes so that `ace status` can show each app's public URL. Imports nothing
-heavy (the CLI loads it on every `ace status`)."""
+which a running proxy writes so that `ace status` can show each app's public URL; and the
+defaults the CLI shows. Imports nothing heavy (the CLI loads it on every `ace status`)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,17 @@ from pathlib import Path
 
 from apps.model import App
 
-__all__ = ["DEFAULT_LISTEN", "RECORD", "is_loopback", "parse_listen", "public_base",
-           "public_urls"]
+__all__ = ["DEFAULT_LISTEN", "RECORD", "UPSTREAM_TIMEOUT", "is_loopback", "parse_listen",
+           "public_base", "public_urls"]
 
 DEFAULT_LISTEN = "127.0.0.1:8000"
 RECORD = "proxy.json"
+# How long an upstream that took a request may stay silent before its response head (504).
+# Only the head: streamed bodies and upgraded connections have no time limit. 30 s is the
+# first-byte limit app platforms put behind their routers (Heroku's), so apps written for them
+# answer in time; a paused or hung container costs a request no longer than that, and once a
+# pass saw it not running, its requests answer 503 at once.
+UPSTREAM_TIMEOUT = 30.0
 
 
 def parse_listen(listen: str) -> tuple[str, int]:

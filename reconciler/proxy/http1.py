@@ -1,4 +1,5 @@
-"""HTTP/1.1 wire format for the proxy: message heads, body framing and streaming body relay.
+"""HTTP/1.1 wire format for the proxy: header fields, response heads, body framing and streaming
+body relay (request heads: `request`).
 
 Nothing is buffered beyond one read (64 KiB): bodies are copied chunk by chunk with writer
 backpressure (`drain`). Heads are limited to `MAX_HEAD` bytes."""
@@ -6,6 +7,7 @@ backpressure (`drain`). Heads are limited to `MAX_HEAD` bytes."""
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -14,19 +16,24 @@ __all__ = [
     "BadMessage",
     "Framing",
     "Head",
+    "check_field",
     "copy_body",
     "encode_head",
-    "parse_request",
+    "parse_chunk_size",
     "parse_response",
-    "read_head",
+    "read_chunk_size",
     "read_response_head",
-    "request_framing",
     "response_framing",
 ]
 
 MAX_HEAD = 64 * 1024
 CHUNK = 64 * 1024
 Kind = Literal["none", "length", "chunked", "close"]
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CTL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # control characters but HTAB
+# size, then optional whitespace and extensions without control characters (but HTAB)
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(;[\t\x20-\x7e\x80-\xff]*)?\r\n")
+_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 class BadMessage(Exception):
@@ -66,21 +73,22 @@ class Framing:
     length: int = 0
 
 
-async def read_head(reader: asyncio.StreamReader) -> bytes | None:
-    """The bytes of one head up to and including the blank line; None on EOF before any byte."""
-    try:
-        return await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as exc:
-        if not exc.partial.strip():
-            return None
-        raise BadMessage("connection closed in the middle of a message head") from None
-    except asyncio.LimitOverrunError:
-        raise BadMessage(f"message head larger than {MAX_HEAD} bytes") from None
+def check_field(name: bytes, value: bytes) -> tuple[str, str]:
+    """One header (or trailer) field: a token name, a value without control characters (but
+    HTAB); the optional whitespace around the value is removed."""
+    if not _TOKEN.fullmatch(name):
+        if name[:1] in (b" ", b"\t"):
+            raise BadMessage("obsolete header line folding")
+        raise BadMessage(f"invalid header name {name[:60]!r}")
+    value = value.strip(b" \t")
+    if _CTL.search(value):
+        raise BadMessage(f"control character in the value of header {name[:60]!r}")
+    return name.decode("latin-1"), value.decode("latin-1")
 
 
 async def read_response_head(reader: asyncio.StreamReader) -> bytes | None:
-    """Like `read_head`, but lenient as upstreams are: lines may end in a bare LF (busybox
-    httpd's CGI responses do)."""
+    """The bytes of one response head; None on EOF before any byte. Lenient as upstreams are:
+    lines may end in a bare LF (busybox httpd's CGI responses do)."""
     lines: list[bytes] = []
     size = 0
     while True:
@@ -107,24 +115,11 @@ def _headers(lines: list[bytes]) -> list[tuple[str, str]]:
     for raw in lines:
         if not raw:
             continue
-        if raw[0] in (0x20, 0x09):
-            raise BadMessage("obsolete header line folding")
         name, sep, value = raw.partition(b":")
-        if not sep or not name or name != name.strip() or b" " in name:
+        if not sep:
             raise BadMessage(f"malformed header line {raw[:60]!r}")
-        out.append((name.decode("latin-1"), value.strip().decode("latin-1")))
+        out.append(check_field(name, value))
     return out
-
-
-def parse_request(raw: bytes) -> Head:
-    lines = raw[:-4].split(b"\r\n")
-    parts = lines[0].split(b" ")
-    if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
-        raise BadMessage(f"malformed request line {lines[0][:80]!r}")
-    method, target, version = (p.decode("latin-1") for p in parts)
-    if not method.isalpha() or not target:
-        raise BadMessage(f"malformed request line {lines[0][:80]!r}")
-    return Head(version=version, method=method.upper(), target=target, headers=_headers(lines[1:]))
 
 
 def parse_response(raw: bytes) -> Head:
@@ -137,36 +132,18 @@ def parse_response(raw: bytes) -> Head:
                 headers=_headers(lines[1:]))
 
 
-def _length(head: Head) -> int | None:
-    values = {v.strip() for raw in head.get_all("content-length") for v in raw.split(",")}
-    if not values:
-        return None
-    if len(values) != 1 or not next(iter(values)).isdigit():
-        raise BadMessage("conflicting or invalid Content-Length")
-    return int(next(iter(values)))
-
-
-def request_framing(head: Head) -> Framing:
-    te = head.tokens("transfer-encoding")
-    if te:
-        if head.get("content-length") is not None:
-            raise BadMessage("both Transfer-Encoding and Content-Length")
-        if te != {"chunked"}:
-            raise BadMessage(f"unsupported Transfer-Encoding {', '.join(sorted(te))}")
-        return Framing("chunked")
-    n = _length(head)
-    return Framing("length", n) if n else Framing("none")
-
-
 def response_framing(head: Head, request_method: str) -> Framing:
     if request_method == "HEAD" or head.status in (204, 304) or 100 <= head.status < 200:
         return Framing("none")
     te = head.tokens("transfer-encoding")
     if te:
         return Framing("chunked") if "chunked" in te else Framing("close")
-    n = _length(head)
-    if n is None:
+    values = {v.strip() for raw in head.get_all("content-length") for v in raw.split(",")}
+    if not values:
         return Framing("close")
+    if len(values) != 1 or not _DIGITS.fullmatch(next(iter(values))):
+        raise BadMessage("conflicting or invalid Content-Length")
+    n = int(next(iter(values)))
     return Framing("length", n) if n else Framing("none")
 
 
@@ -176,21 +153,58 @@ def encode_head(first: str, headers: list[tuple[str, str]]) -> bytes:
     return ("\r\n".join(parts) + "\r\n\r\n").encode("latin-1")
 
 
-async def _read_chunk_size(reader: asyncio.StreamReader) -> int:
-    line = await reader.readuntil(b"\r\n")
-    size = line.split(b";", 1)[0].strip()
+def parse_chunk_size(line: bytes) -> int:
+    """The size of a chunk-size line (with its CRLF): 1 to 16 hex digits, then optional
+    whitespace and chunk extensions; no sign, prefix, or leading space."""
+    m = _CHUNK_SIZE.fullmatch(line)
+    if m is None:
+        raise BadMessage(f"bad chunk size line {line[:40]!r}")
+    return int(m.group(1), 16)
+
+
+async def read_chunk_size(reader: asyncio.StreamReader) -> int:
     try:
-        return int(size, 16)
-    except ValueError:
-        raise BadMessage(f"bad chunk size line {line[:40]!r}") from None
+        line = await reader.readuntil(b"\r\n")
+    except asyncio.LimitOverrunError:
+        raise BadMessage("chunk size line too long") from None
+    return parse_chunk_size(line)
+
+
+async def _trailers(reader: asyncio.StreamReader) -> bytes:
+    """The trailer section after the last chunk, up to and including its empty line; each
+    field checked like a header."""
+    lines: list[bytes] = []
+    size = 0
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        size += len(line)
+        if size > MAX_HEAD:
+            raise BadMessage(f"trailer section larger than {MAX_HEAD} bytes")
+        lines.append(line)
+        if line == b"\r\n":
+            return b"".join(lines)
+        name, sep, value = line[:-2].partition(b":")
+        if not sep:
+            raise BadMessage(f"malformed trailer line {line[:60]!r}")
+        check_field(name, value)
 
 
 async def copy_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, src: Framing,
-                    *, chunked_out: bool) -> int:
+                    *, chunked_out: bool, first_chunk: int | None = None,
+                    drain_timeout: float | None = None) -> int:
     """Copy one body from `reader` to `writer`; returns the body bytes copied. `chunked_out`:
     the receiver gets chunked framing (a chunked source keeps its chunks and trailers; a
-    close-delimited one is chunked as it arrives); else the bare bytes. Raises BadMessage /
-    IncompleteReadError on truncation."""
+    close-delimited one is chunked as it arrives); else the bare bytes. `first_chunk`: the size
+    of the first chunk when its line was read already. `drain_timeout`: how long the receiver
+    may stop reading (TimeoutError). Raises BadMessage / IncompleteReadError on truncation."""
+
+    async def drain() -> None:
+        if drain_timeout is None:
+            await writer.drain()
+            return
+        async with asyncio.timeout(drain_timeout):
+            await writer.drain()
+
     total = 0
     if src.kind == "none":
         return 0
@@ -203,20 +217,17 @@ async def copy_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
             left -= len(data)
             total += len(data)
             writer.write(data)
-            await writer.drain()
+            await drain()
         return total
     if src.kind == "chunked":
         while True:
-            size = await _read_chunk_size(reader)
+            size = first_chunk if first_chunk is not None else await read_chunk_size(reader)
+            first_chunk = None
             if size == 0:
-                trailer = await reader.readuntil(b"\r\n")
-                rest = [trailer]
-                while trailer != b"\r\n":
-                    trailer = await reader.readuntil(b"\r\n")
-                    rest.append(trailer)
+                rest = await _trailers(reader)
                 if chunked_out:
-                    writer.write(b"0\r\n" + b"".join(rest))
-                    await writer.drain()
+                    writer.write(b"0\r\n" + rest)
+                    await drain()
                 return total
             if chunked_out:
                 writer.write(b"%x\r\n" % size)
@@ -228,11 +239,11 @@ async def copy_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
                 left -= len(data)
                 total += len(data)
                 writer.write(data)
+                await drain()
             if await reader.readexactly(2) != b"\r\n":
                 raise BadMessage("chunk not followed by CRLF")
             if chunked_out:
                 writer.write(b"\r\n")
-            await writer.drain()
     # "close": everything until EOF
     while True:
         data = await reader.read(CHUNK)
@@ -240,8 +251,8 @@ async def copy_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
             break
         total += len(data)
         writer.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked_out else data)
-        await writer.drain()
+        await drain()
     if chunked_out:
         writer.write(b"0\r\n\r\n")
-        await writer.drain()
+        await drain()
     return total

@@ -3,7 +3,8 @@
 Refused (400): dot segments (`.`/`..`, also percent-encoded), encoded slashes or backslashes
 (`%2F`, `%5C`), raw backslashes, NUL and control characters, and request targets that are not
 origin-form (`/path?query`; absolute-form `http://host/path` is reduced to its path). Browsers
-resolve dot segments before sending, so only crafted requests carry them. Empty segments
+resolve dot segments before sending, so only crafted requests carry them. Absolute-form targets
+need a host, and may carry no user info, port other than digits, or fragment. Empty segments
 (`//`) collapse. Routing compares decoded segments; the upstream gets the original spelling of
 the kept segments."""
 
@@ -56,6 +57,13 @@ def _check(seg: str) -> str:
 def normalise(target: str) -> NormPath:
     if target.startswith(("http://", "https://")):
         parts = urlsplit(target)
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a port that is not one
+        except ValueError:
+            raise PathRefused("invalid port in an absolute-form target") from None
+        if not parts.hostname or "@" in parts.netloc or "#" in target:
+            raise PathRefused("absolute-form target without a host, or with user info or a "
+                              "fragment")
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     if not target.startswith("/"):
         raise PathRefused("request target must be a path")

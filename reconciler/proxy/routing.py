@@ -8,6 +8,7 @@ mutable and lives across rebuilds, so a switch to a new container is one assignm
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -111,11 +112,14 @@ class Entry:
 @dataclass
 class Slot:
     """An app's live state: the container (or a cluster app's tasks) that gets new requests,
-    and its last error. Tasks that refused a connection sit out `DOWN_FOR` seconds."""
+    and its last error. Tasks that refused a connection sit out `DOWN_FOR` seconds. While
+    `hold` is set (a dev container restarting in place) new requests wait for it."""
 
     app: str
     backend: Backend | None = None
+    hold: asyncio.Event | None = None
     error: str = ""
+    state: str = ""  # why no container serves, when none does ("its container ... is paused")
     turn: int = 0
     down: dict[str, float] = field(default_factory=dict)  # task netloc -> monotonic until
 
@@ -190,18 +194,20 @@ def container_backends(desired: DesiredState, observed: ObservedState
                        ) -> dict[str, tuple[Backend | None, str]]:
     """app -> (backend of its serving container, container id) for each service app: the newest
     running container of the desired version, else the newest running one of any version (an
-    old version keeps serving while a new one builds)."""
+    old version keeps serving while a new one builds). An app with no running container gets
+    (None, what its newest container is doing: "paused", "exited: Exited (3) ...", or "")."""
     out: dict[str, tuple[Backend | None, str]] = {}
     by_app: dict[str, list[ObservedContainer]] = {}
     for c in observed.containers:
-        if c.state == "running" and (c.host_port or c.running_tasks):
-            by_app.setdefault(c.app, []).append(c)
+        by_app.setdefault(c.app, []).append(c)
     for a in desired.apps:
         if not a.service:
             continue
-        best = current_container(by_app.get(a.path, []), a.path, a.version)
+        mine = by_app.get(a.path, [])
+        best = current_container([c for c in mine if c.state == "running"
+                                  and (c.host_port or c.running_tasks)], a.path, a.version)
         if best is None:
-            out[a.path] = (None, "")
+            out[a.path] = (None, _not_running(mine))
             continue
         if best.replicas:
             out[a.path] = (Backend.group(a.scheme, [t.address for t in best.running_tasks]),
@@ -210,6 +216,19 @@ def container_backends(desired: DesiredState, observed: ObservedState
         out[a.path] = (Backend(a.scheme, "127.0.0.1", best.host_port or 0,
                                direct=_split(best.address)), best.id)
     return out
+
+
+def _not_running(containers: list[ObservedContainer]) -> str:
+    """What the newest of an app's containers (none of them serving) is doing, for its page."""
+    if not containers:
+        return ""
+    c = max(containers, key=lambda c: c.created)
+    if c.replicas:
+        return f"its service {c.name} has no task running ({c.status})"
+    if c.state == "running":
+        return "its container publishes no port"
+    detail = f": {c.status}" if c.status and c.status.lower() != c.state else ""
+    return f"its container {c.name} is {c.state}{detail}"
 
 
 def _split(address: str) -> tuple[str, int] | None:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from reconciler.proxy.address import UPSTREAM_TIMEOUT
 from reconciler.proxy.headers import request_headers, response_headers
 from reconciler.proxy.http1 import (
     CHUNK,
@@ -18,23 +19,21 @@ from reconciler.proxy.http1 import (
     Head,
     copy_body,
     encode_head,
-    parse_request,
     parse_response,
-    read_head,
+    read_chunk_size,
     read_response_head,
-    request_framing,
     response_framing,
 )
 from reconciler.proxy.pages import json_response, page_response
 from reconciler.proxy.paths import NormPath, PathRefused, normalise
 from reconciler.proxy.pool import Conn, Pool
+from reconciler.proxy.request import DEFAULT_PARSER, PARSERS, read_request_head, request_framing
 from reconciler.proxy.routing import Backend, Entry, Slot, Table
 
 __all__ = ["ProxyCore"]
 
 FIRST_HEAD_TIMEOUT = 30.0
 KEEPALIVE_TIMEOUT = 75.0
-UPSTREAM_HEAD_TIMEOUT = 300.0
 SMALL_BODY = 16 * 1024
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _NET_ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, BadMessage,
@@ -49,12 +48,26 @@ class _Refused(_Upstream):
     """No connection to the upstream could be made (nothing of the request was sent)."""
 
 
+HOLD_LIMIT = 10.0  # seconds a request waits for an app restarting in place
+
+
+class _UpstreamTimeout(_Upstream):
+    """The upstream took the request but sent no response head in time (answered with 504)."""
+
+
+class _BadRequest(Exception):
+    """The client's body framing is broken (a chunk size line): answered with 400."""
+
+
 class ProxyCore:
     def __init__(self, *, connect_timeout: float = 3.0,
+                 upstream_timeout: float = UPSTREAM_TIMEOUT, parser: str = DEFAULT_PARSER,
                  status: Callable[[], dict[str, Any]] | None = None) -> None:
         self.table = Table(())
         self.slots: dict[str, Slot] = {}
         self.pool = Pool(connect_timeout)
+        self.upstream_timeout = upstream_timeout
+        self.parse = PARSERS[parser]
         self.status = status
         self.started = time.time()
         self.requests = 0
@@ -70,19 +83,15 @@ class ProxyCore:
             while True:
                 try:
                     async with asyncio.timeout(timeout):
-                        raw = await read_head(reader)
-                except BadMessage as exc:
-                    writer.write(page_response(400, "Bad request", [str(exc)], close=True))
-                    break
-                if raw is None:
-                    break
-                timeout = KEEPALIVE_TIMEOUT
-                try:
-                    head = parse_request(raw)
+                        raw = await read_request_head(reader)
+                    if raw is None:
+                        break
+                    head = self.parse(raw)
                     framing = request_framing(head)
                 except BadMessage as exc:
                     writer.write(page_response(400, "Bad request", [str(exc)], close=True))
                     break
+                timeout = KEEPALIVE_TIMEOUT
                 self.requests += 1
                 if not await self.one(reader, writer, head, framing, ip):
                     break
@@ -125,20 +134,30 @@ class ProxyCore:
                                        extra=[("Location", loc)]))
             return keep
         slot = self.slots.get(entry.app)
+        if slot is not None and slot.hold is not None and entry.external is None:
+            with contextlib.suppress(TimeoutError):  # then try whatever serves by now
+                await asyncio.wait_for(slot.hold.wait(), HOLD_LIMIT)
         backend = entry.external or (slot.pick() if slot else None)
         if backend is None:
-            why = f"app {entry.app} ({entry.name}) is not running"
+            state = f" ({slot.state})" if slot and slot.state else ""
+            why = f"app {entry.app} ({entry.name}) is not running{state}"
             err = slot.error if slot else ""
             writer.write(page_response(503, "App not running", [why, err], close=not keep,
                                        method=method, extra=[("Retry-After", "2")]))
             return keep
+        try:  # read once: a request retried on another task starts from here
+            first_chunk = await _body_start(reader, writer, head, framing)
+        except _BadRequest as exc:
+            return _bad_request(writer, exc, method)
         tried: list[Backend] = []
         while True:
             current = backend
             current.inflight += 1
             try:
-                return await self._forward(reader, writer, head, framing, ip, path, entry,
-                                           current)
+                return await self._forward(reader, writer, head, framing, first_chunk, ip, path,
+                                           entry, current)
+            except _BadRequest as exc:
+                return _bad_request(writer, exc, method)
             except _Refused as exc:
                 # a cluster task that stopped answering sits out; another one serves
                 nxt = None
@@ -155,10 +174,18 @@ class ProxyCore:
             finally:
                 current.inflight -= 1
 
-    @staticmethod
-    def _bad_gateway(writer: asyncio.StreamWriter, entry: Entry, slot: Slot | None,
+    def _bad_gateway(self, writer: asyncio.StreamWriter, entry: Entry, slot: Slot | None,
                      backend: Backend, exc: _Upstream, method: str) -> bool:
+        """502 for an upstream that failed, 504 for one that sent no response head in time."""
         err = slot.error if slot and entry.external is None else ""
+        if isinstance(exc, _UpstreamTimeout):
+            why = (f"app {entry.app} ({entry.name}) took the request at {backend.url} but "
+                   f"sent no response within {self.upstream_timeout:g} s ({exc}): is its "
+                   f"container paused or stuck? (ace serve/watch --upstream-timeout sets "
+                   f"the wait)")
+            writer.write(page_response(504, "App not answering", [why, err], close=True,
+                                       method=method))
+            return False
         why = f"app {entry.app} ({entry.name}) did not answer at {backend.url}: {exc}"
         writer.write(page_response(502, "App not answering", [why, err], close=True,
                                    method=method))
@@ -188,13 +215,16 @@ class ProxyCore:
     # -- upstream side ----------------------------------------------------------------------
 
     async def _send(self, reader: asyncio.StreamReader, head: Head, framing: Framing,
-                    backend: Backend, first: str, headers: list[tuple[str, str]]
-                    ) -> tuple[Conn, Head]:
-        """Send the request (streaming its body) and read the response head. Retried once on a
-        fresh connection when nothing came back and no body was sent, if the connection was a
-        reused one the upstream had closed meanwhile, or if the method is idempotent and the
-        upstream closed or reset it without a byte (docker's port proxy accepts, then finds the
-        container's backlog full); never after a timeout."""
+                    first_chunk: int | None, backend: Backend, first: str,
+                    headers: list[tuple[str, str]]) -> tuple[Conn, Head]:
+        """Send the request (streaming its body) and read the response head, which must come
+        within `upstream_timeout` of the request's end (else _UpstreamTimeout; so may the
+        upstream stop reading the body). Retried once on a fresh connection when nothing came
+        back and no body was sent, if the connection was a reused one the upstream had closed
+        meanwhile, or if the method is idempotent and the upstream closed or reset it without a
+        byte (docker's port proxy accepts, then finds the container's backlog full); never after
+        a timeout."""
+        wait = self.upstream_timeout
         for attempt in (0, 1):
             try:
                 conn = await self.pool.get(backend)
@@ -204,10 +234,16 @@ class ProxyCore:
             try:
                 conn.writer.write(encode_head(first, headers))
                 if framing.kind != "none":
-                    await copy_body(reader, conn.writer, framing, chunked_out=True)
-                await conn.writer.drain()
+                    try:
+                        await copy_body(reader, conn.writer, framing, chunked_out=True,
+                                        first_chunk=first_chunk, drain_timeout=wait)
+                    except BadMessage as exc:
+                        conn.close()
+                        raise _BadRequest(str(exc)) from None
+                async with asyncio.timeout(wait):
+                    await conn.writer.drain()
                 while True:
-                    async with asyncio.timeout(UPSTREAM_HEAD_TIMEOUT):
+                    async with asyncio.timeout(wait):
                         raw = await read_response_head(conn.reader)
                     if raw is None:
                         raise ConnectionResetError("upstream closed the connection")
@@ -216,6 +252,8 @@ class ProxyCore:
                         return conn, resp
             except _NET_ERRORS as exc:
                 conn.close()
+                if isinstance(exc, TimeoutError):
+                    raise _UpstreamTimeout("no response head") from None
                 closed = isinstance(exc, ConnectionError)
                 if attempt == 0 and framing.kind == "none" and (
                         conn.reused or (closed and head.method in IDEMPOTENT)):
@@ -224,17 +262,15 @@ class ProxyCore:
         raise AssertionError("unreachable")
 
     async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                       head: Head, framing: Framing, ip: str, path: NormPath, entry: Entry,
-                       backend: Backend) -> bool:
+                       head: Head, framing: Framing, first_chunk: int | None, ip: str,
+                       path: NormPath, entry: Entry, backend: Backend) -> bool:
         match = self.table.resolve(entry, path)
         public_host = head.get("host") or "127.0.0.1"
         upgrade = head.get("upgrade") if "upgrade" in head.tokens("connection") else None
-        if framing.kind != "none" and "100-continue" in head.tokens("expect"):
-            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         hdrs = request_headers(head, backend=backend, match=match, client_ip=ip,
                                public_host=public_host, framing=framing, upgrade=upgrade)
         first = f"{head.method} {backend.base_path}{match.upstream_path} HTTP/1.1"
-        conn, resp = await self._send(reader, head, framing, backend, first, hdrs)
+        conn, resp = await self._send(reader, head, framing, first_chunk, backend, first, hdrs)
         origin = f"http://{public_host}"
         public_url = origin + path.path + path.query
         out = response_headers(resp, backend=backend, match=match, origin=origin,
@@ -286,6 +322,25 @@ class ProxyCore:
 
     # -- switching --------------------------------------------------------------------------
 
+    async def hold(self, app: str, held: bool, drain: float) -> None:
+        """Hold the app's new requests (held=True: after the ones in flight finished, at most
+        `drain` s, and with idle upstream connections closed: the container restarts), or let
+        them go on (held=False)."""
+        slot = self.slots.setdefault(app, Slot(app))
+        if not held:
+            if slot.hold is not None:
+                slot.hold.set()
+            slot.hold = None
+            return
+        slot.hold = slot.hold or asyncio.Event()
+        if slot.backend is not None:  # one container, or each task of a cluster app
+            serving = slot.backend.members or (slot.backend,)
+            end = time.monotonic() + drain
+            while sum(b.inflight for b in serving) > 0 and time.monotonic() < end:
+                await asyncio.sleep(0.01)
+            for b in serving:
+                self.pool.close_idle(b)
+
     async def switch(self, app: str, new: Backend | None, drain: float) -> int:
         """Send the app's new requests to `new`; wait (at most `drain` s) for requests in
         flight on the previous backend to finish. Returns how many were still open."""
@@ -331,3 +386,21 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn
             t.cancel()
         conn.close()
 
+
+async def _body_start(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: Head,
+                      framing: Framing) -> int | None:
+    """Answer `Expect: 100-continue` and read a chunked body's first chunk size (a broken one
+    is refused before anything is forwarded); returns that size."""
+    if framing.kind != "none" and "100-continue" in head.tokens("expect"):
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    if framing.kind != "chunked":
+        return None
+    try:
+        return await read_chunk_size(reader)
+    except BadMessage as exc:
+        raise _BadRequest(str(exc)) from None
+
+
+def _bad_request(writer: asyncio.StreamWriter, exc: _BadRequest, method: str) -> bool:
+    writer.write(page_response(400, "Bad request", [str(exc)], close=True, method=method))
+    return False

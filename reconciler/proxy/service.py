@@ -19,7 +19,15 @@ from typing import Any
 
 from apps.model import App
 from reconciler.core.types import DesiredState, ObservedState
-from reconciler.proxy.address import DEFAULT_LISTEN, RECORD, is_loopback, parse_listen, public_urls
+from reconciler.proxy.address import (
+    DEFAULT_LISTEN,
+    RECORD,
+    UPSTREAM_TIMEOUT,
+    is_loopback,
+    parse_listen,
+    public_urls,
+)
+from reconciler.proxy.request import DEFAULT_PARSER
 from reconciler.proxy.routing import Backend, Table, build_entries, container_backends
 from reconciler.proxy.server import ProxyCore
 
@@ -36,11 +44,14 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 
 class ProxyService:
     def __init__(self, listen: str = DEFAULT_LISTEN, *, state_dir: Path | None = None,
-                 drain: float = 10.0, connect_timeout: float = 3.0) -> None:
+                 drain: float = 10.0, connect_timeout: float = 3.0,
+                 upstream_timeout: float = UPSTREAM_TIMEOUT, parser: str = DEFAULT_PARSER
+                 ) -> None:
         self.host, self.port = parse_listen(listen)
         self.state_dir = state_dir
         self.drain = drain
-        self.core = ProxyCore(connect_timeout=connect_timeout, status=self._status)
+        self.core = ProxyCore(connect_timeout=connect_timeout, upstream_timeout=upstream_timeout,
+                              parser=parser, status=self._status)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
@@ -133,15 +144,18 @@ class ProxyService:
             core = self.core
             for app in [a for a in core.slots if a not in backends]:
                 del core.slots[app]
-            for app, (b, _) in backends.items():
+            for app, (b, why) in backends.items():
                 slot = core.slots.get(app)
                 if slot is None:
                     await core.switch(app, b, 0.0)
                     slot = core.slots[app]
-                elif b is None:
+                elif b is None:  # known not running: its requests answer 503 at once
+                    if slot.backend is not None:
+                        core.pool.close_idle(slot.backend)
                     slot.backend = None
                 elif not b.same(slot.backend):
                     await core.switch(app, b, 0.0)
+                slot.state = why if b is None else ""
                 if app in errs:
                     slot.error = errs[app]
                 elif b is not None:
@@ -164,14 +178,22 @@ class ProxyService:
                    else None) or Backend.from_url(new_url, direct=address)
         self._call(self.core.switch(app, backend, self.drain), self.drain + 5)
 
+    def hold(self, app: str, held: bool) -> None:
+        """The executor's `on_hold`: while an app's container restarts in place, its new
+        requests wait (at most 10 s) instead of failing."""
+        self._call(self.core.hold(app, held, self.drain), self.drain + 5)
+
     def _status(self) -> dict[str, Any]:
         """`ace status --json` for what the last pass saw (health probed now)."""
+        from apps.model import EvalError
         from reconciler.apply.health import probe_health
-        from reconciler.core.report import status_rows
+        from reconciler.core.report import app_errors, status_rows
 
         if self._last is None:
             return {"apps": [], "errors": []}
         apps, desired, observed, errs, eval_errors = self._last
-        rows = status_rows(desired, observed, probe_health(desired, observed), errs,
-                           public=public_urls(apps, self.base_url))
+        evals = app_errors(EvalError(**e) for e in eval_errors)
+        failed = {app: msg for app, msg in errs.items() if app not in evals}  # failed steps
+        rows = status_rows(desired, observed, probe_health(desired, observed), failed,
+                           public=public_urls(apps, self.base_url), errors=evals)
         return {"apps": [r.to_json() for r in rows], "errors": eval_errors}

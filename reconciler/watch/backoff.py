@@ -87,7 +87,8 @@ def hold_back(
     dropped: set[str] = set()
     kept: list[Step] = []
     for s in plan.steps:
-        if (s.app in held and s.action in RETRY_ACTIONS) or dropped.intersection(s.depends_on):
+        retry = s.action in RETRY_ACTIONS and not s.reload
+        if (s.app in held and retry) or dropped.intersection(s.depends_on):
             dropped.add(s.id)
             continue
         kept.append(s)
@@ -110,7 +111,7 @@ def record_attempts(
     or pull that succeeded without a container step)."""
     by_app: dict[str, list[StepOutcome]] = {}
     for o in outcomes:
-        if o.step.action in RETRY_ACTIONS and o.outcome != "skipped":
+        if o.step.action in RETRY_ACTIONS and not o.step.reload and o.outcome != "skipped":
             by_app.setdefault(o.step.app, []).append(o)
     out = dict(attempts)
     for app, runs in by_app.items():

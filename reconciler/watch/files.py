@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 import watchfiles
 
+from apps.model import App
 from reconciler.core.dockerignore import DockerIgnore
 
-__all__ = ["FileWatcher", "WatchSet", "watch_roots"]
+__all__ = ["FileWatcher", "WatchSet", "dev_touched", "watch_roots"]
 
 _TEMP = ("*.swp", "*.swx", "*.swo", "*~", ".#*", "#*#", "4913", "*.tmp", ".*.kate-swp")
 _VCS = frozenset({".git", ".hg", ".svn", ".jj", "__pycache__"})
@@ -133,3 +134,20 @@ class FileWatcher:
                 self.error = str(exc)
                 self._on_change(())
                 self._stop.wait(1.0)
+
+
+def dev_touched(apps: Iterable[App], paths: Iterable[str]) -> frozenset[str]:
+    """The dev-mode apps whose mounted source holds one of the changed `paths`, not counting
+    the files that define the app (its .star files, container file) or its dev image (its
+    env files): those change the desired state, and the planner sees them as such."""
+    changed = [os.path.abspath(p) for p in paths]
+    out: set[str] = set()
+    for app in apps:
+        c = app.container
+        if c is None or c.dev is None or not c.source_dir:
+            continue
+        defining = {c.containerfile, *(f for f in app.files if f.endswith(".star")),
+                    *(os.path.join(c.source_dir, f) for f in c.dev.env_files)}
+        if any(_under(p, c.source_dir) and p not in defining for p in changed):
+            out.add(app.path)
+    return frozenset(out)

@@ -17,13 +17,13 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from apps.errors import AceError, EngineError, StateError
 from apps.incremental import EvalMemory, evaluate_incremental
 from apps.model import EvalError, EvalResult
-from reconciler.apply.executor import StepOutcome, SwitchHook
+from reconciler.apply.executor import HoldHook, StepOutcome, SwitchHook
 from reconciler.apply.health import probe_services
 from reconciler.apply.observe import observe
 from reconciler.apply.pipeline import PassResult, Prepared, Settings, run_pass
@@ -42,7 +42,7 @@ from reconciler.watch.backoff import (
     unhealthy_marks,
     with_logs,
 )
-from reconciler.watch.files import FileWatcher, WatchSet
+from reconciler.watch.files import FileWatcher, WatchSet, dev_touched
 from reconciler.watch.reporter import Reporter, build_rows
 from state import StateLock, Store
 
@@ -60,9 +60,11 @@ class WatchOptions:
     down_on_exit: bool = False
     step_ms: int = 60  # quiet time that ends a burst of file changes
     watch_files: bool = True  # False: resync timer only (`ace serve`)
-    # The proxy's hooks (`ace watch` / `ace serve`, see cli_serve.proxy_hooks): the executor's
-    # on_switch, and on_pass(evaluation, desired, observed, app errors) after every pass.
+    # The proxy's hooks (`ace watch` / `ace serve`, see cli.loop.proxy_hooks): the executor's
+    # on_switch and on_hold, and on_pass(evaluation, desired, observed, app errors) after
+    # every pass.
     on_switch: SwitchHook | None = None
+    on_hold: HoldHook | None = None
     on_pass: Callable[[EvalResult, DesiredState, ObservedState, dict[str, str]], None] | None = None
 
 
@@ -83,7 +85,8 @@ class Watch:
         self._stop = threading.Event()
         self._paths: list[str] = []
         self._paths_lock = threading.Lock()
-        self.memory = EvalMemory(str(settings.apps_file))
+        self.memory = EvalMemory(str(settings.apps_file), dev_apps=settings.dev_apps)
+        self._touched: frozenset[str] = frozenset()
         self.attempts: dict[str, Attempts] = {}
         self.probes: dict[str, Probe] = {}
         self.health: dict[str, str] = {}
@@ -138,7 +141,8 @@ class Watch:
                         self._probe()
                     self.in_pass = True
                     try:
-                        delay = self._one_pass(store, "resync" if tick and not paths else "files")
+                        delay = self._one_pass(store, "resync" if tick and not paths else "files",
+                                               paths)
                     except AceError as exc:  # e.g. the state store: say it, retry next tick
                         log.warning("pass_failed", error=str(exc))
                         delay = self.options.resync
@@ -176,11 +180,13 @@ class Watch:
                     told = True
         return None
 
-    def _one_pass(self, store: Store, reason: str) -> float:
-        """Run one pass; returns the seconds until the next timed one."""
+    def _one_pass(self, store: Store, reason: str, paths: Sequence[str] = ()) -> float:
+        """Run one pass; returns the seconds until the next timed one. `paths` changed since
+        the last pass: dev apps whose mounted source they touch reload (until a pass ran)."""
         cycle = uuid.uuid4().hex[:8]
         evaluated = evaluate_incremental(self.memory, deadline=self.settings.deadline)
         self.memory = evaluated.memory
+        self._touched |= dev_touched(evaluated.result.apps, paths)
         self.reporter.pass_started(cycle, reason, evaluated.reevaluated)
         errors = evaluated.result.errors
         if errors != self._errors:
@@ -207,8 +213,9 @@ class Watch:
         try:
             res = run_pass(self.settings, store, self.engine, reason=reason, command="watch",
                            cycle=cycle, evaluation=evaluated.result, marks=self._marks(),
-                           select=select, on_event=self._on_step,
-                           on_switch=self.options.on_switch)
+                           touched=self._touched, select=select, on_event=self._on_step,
+                           on_switch=self.options.on_switch, on_hold=self.options.on_hold)
+            self._touched = frozenset()
             if res.applied is not None and not res.applied.ok:
                 self.engine.ping()  # an outage mid-apply is an outage, not a crash loop
         except EngineError as exc:
@@ -224,10 +231,10 @@ class Watch:
             observed = observe(self.engine, store.install_id, desired)
         self._last = (desired, observed)
         errs = self._after(res, observed, held)
+        if self.options.watch_files:  # watching before the proxy serves what this pass did
+            self._watcher.update(self._watch_set(desired))
         if self.options.on_pass is not None:
             self.options.on_pass(evaluated.result, desired, observed, errs)
-        if self.options.watch_files:
-            self._watcher.update(self._watch_set(desired))
         self.reporter.pass_finished(cycle, self.clock() - start, len(res.outcomes), held)
         return self._next_delay(held)
 

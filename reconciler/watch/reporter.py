@@ -21,7 +21,7 @@ __all__ = ["Reporter", "Row", "build_rows", "first_line"]
 @dataclass(frozen=True, slots=True)
 class Row:
     app: str
-    state: str  # running, stopped, missing, crash-looping, error, orphaned, command
+    state: str  # running, stopped, missing, failed, crash-looping, error, orphaned, command
     health: str
     url: str
     last_change: str
@@ -41,10 +41,11 @@ def build_rows(
     desired: DesiredState, observed: ObservedState, health: Mapping[str, str],
     attempts: Mapping[str, Attempts], changes: Mapping[str, str], errors: Mapping[str, str],
 ) -> tuple[Row, ...]:
-    """One row per app: status_rows of the last pass, with crash loops and last events."""
+    """One row per app: status_rows of the last pass, with crash loops and last events. An app
+    that does not evaluate shows what runs of it, its error as the last error."""
     out: list[Row] = []
     for r in status_rows(desired, observed, dict(health)):
-        state, err = r.state, errors.get(r.path, "")
+        state, err = r.state, errors.get(r.path, "") or r.error
         a = attempts.get(r.path)
         if a is not None and a.crash_looping and a.failed:
             state = "crash-looping"

@@ -61,11 +61,12 @@ class ServingFake(FakeEngine):
 
     def build(self, *, context_dir: str, containerfile: str, tag: str,
               build_args: Mapping[str, str], labels: Mapping[str, str],
-              on_log: Callable[[str], None] | None = None) -> str:
+              on_log: Callable[[str], None] | None = None, target: str = "") -> str:
         self.log("build", tag)
         with self._engine:
             return super().build(context_dir=context_dir, containerfile=containerfile, tag=tag,
-                                 build_args=build_args, labels=labels, on_log=on_log)
+                                 build_args=build_args, labels=labels, on_log=on_log,
+                                 target=target)
 
     def pull(self, ref: str) -> str:
         with self._cond:
@@ -86,12 +87,20 @@ class ServingFake(FakeEngine):
     def run_container(self, *, name: str, image: str, port: int, command: Sequence[str],
                       env: Mapping[str, str], mounts: Sequence[VolumeMount],
                       labels: Mapping[str, str], cpus: float | None = None,
-                      memory: int | None = None, replicas: int = 1) -> ObservedContainer:
+                      memory: int | None = None, entrypoint: Sequence[str] = (),
+                      workdir: str = "", replicas: int = 1) -> ObservedContainer:
         self.log("run", name)
         with self._engine:
             c = super().run_container(name=name, image=image, port=port, command=command,
                                       env=env, mounts=mounts, labels=labels, cpus=cpus,
-                                      memory=memory, replicas=replicas)
+                                      memory=memory, entrypoint=entrypoint, workdir=workdir,
+                                      replicas=replicas)
+        return self._serve(c)
+
+    def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
+        with self._engine:
+            c = super().restart(container_id, timeout=timeout)
+        self.log("restart", c.name)
         return self._serve(c)
 
     def start(self, container_id: str) -> ObservedContainer:

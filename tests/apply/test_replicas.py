@@ -1,14 +1,18 @@
 """The health gate of a cluster service (apply.replicas.wait_tasks_healthy) against local HTTP
 servers standing in for tasks: every replica must answer 200; a failed task fails the gate at
-once; a task on a node that is down does not count; the deadline is kept."""
+once; a task on a node that is down does not count; the deadline is kept. Also the probe of a
+service whose app does not evaluate (by its labels)."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 
+from reconciler.apply.health import probe_health
 from reconciler.apply.replicas import wait_tasks_healthy
-from reconciler.core.types import ObservedContainer, ObservedTask
+from reconciler.core.report import status_rows
+from reconciler.core.types import DesiredState, ObservedContainer, ObservedState, ObservedTask
 from tests.proxy.upstream import upstream
 
 
@@ -77,3 +81,26 @@ def test_removed_service_fails() -> None:
     result, seen = wait_tasks_healthy(inspect=lambda: None, replicas=1, scheme="http",
                                       path="/", deadline_s=5, sleep=lambda s: None)
     assert not result.ok and result.detail == "service removed" and seen is None
+
+
+def test_a_held_apps_service_is_probed_by_its_labels_and_shown_with_its_tasks() -> None:
+    """An app that does not evaluate keeps its cluster service: status probes each running
+    task by the service's scheme and health labels and shows its replicas and tasks."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    with upstream("a") as a:
+        service = replace(svc(task("1", f"127.0.0.1:{a.port}"),
+                              task("2", f"127.0.0.1:{closed.getsockname()[1]}")),
+                          scheme="http", health_path="/ping")
+        desired = DesiredState((), held=frozenset({"/web"}), declared=frozenset({"/web"}))
+        observed = ObservedState((service,), ())
+        health = probe_health(desired, observed)
+        (row,) = status_rows(desired, observed, health)
+    closed.close()
+    assert health["task:1"] == "healthy" and health["task:2"].startswith("unhealthy")
+    assert health["/web"].startswith("unhealthy: 1 of 2 tasks failing")
+    assert (row.state, row.health, row.url) == ("running", "unhealthy",
+                                                f"http://127.0.0.1:{a.port}")
+    assert (row.replicas, row.running) == (2, 2)
+    assert [(t.id, t.health) for t in row.tasks] == [("1", "healthy"), ("2", "unhealthy")]
+    assert a.hits == 1

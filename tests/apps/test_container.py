@@ -11,6 +11,13 @@ from apps.container import files_read
 from apps.container_opts import parse_cpus, parse_memory
 from apps.containerfile import parse_expose_port, scan_containerfile
 from tests.apps.containerkit import SERVICE, make_app, resolve, resolve_error
+from tests.apps.helpers import assert_error, evaluate_files, only_error
+
+APP_STAR = (
+    'load("container.in", "container")\n'
+    'app = ace.app("a", container=container.config(container.AUTO), permissions=[\n'
+    '    ace.permission("container.in", "config", [container.AUTO])])\n'
+)
 
 # --- source: auto, named file, image ------------------------------------------------------
 
@@ -260,6 +267,17 @@ def test_container_opts_errors(tmp_path: Path, opts: tuple[tuple[str, str]], mes
     """Bad container_opts are located errors listing what is allowed."""
     src = make_app(tmp_path, SERVICE)
     assert message in resolve_error({}, src, container_opts=opts).message
+
+
+def test_container_opts_error_points_at_the_apps_file(tmp_path: Path) -> None:
+    """A bad container_opts key is located at the app(...) call in the apps file that gave it,
+    not at the app's container.config call."""
+    result = evaluate_files(
+        tmp_path, {**SERVICE, "app.star": APP_STAR},
+        '# apps\nx = 1\n  \nif x:  app("/a", "src", container_opts={"bogus": 1})\n',
+    )
+    assert_error(only_error(result), message="container_opts key 'bogus' is not supported",
+                 file=tmp_path / "apps.star", line=4, column=8)
 
 
 def test_options_build_args(tmp_path: Path) -> None:

@@ -263,3 +263,27 @@ def test_static_and_proxy_specs_reconcile_to_nothing(
         (None, True, "", False), (None, True, "a.html", True), (None, False, "", False)]
     assert engine.calls["list_containers"] > 0  # it looked, and made nothing:
     assert (engine.calls["run_container"], engine.calls["build"], engine.calls["pull"]) == (0, 0, 0)
+
+
+def test_flask_and_streamlit_dev_settings_in_config_json(tmp_path: Path) -> None:
+    """OpenRun's python-flask and python-streamlit specs, unmodified, with dev=True: `ace
+    config --json` shows each one's resolved dev settings (target builder, dir /app, reload
+    none, their env files and mounts) and no note."""
+    from typer.testing import CliRunner
+
+    from reconciler.cli.app import app as cli_app
+
+    apps_file = tmp_path / "apps.star"
+    apps_file.write_text(
+        f'app("/flask", {str(FIXTURES / "python-flask")!r}, dev=True)\n'
+        f'app("/st", {str(FIXTURES / "python-streamlit")!r}, dev=True)\n')
+    res = CliRunner().invoke(cli_app, ["config", "--json", "-f", str(apps_file)])
+    assert res.exit_code == 0, res.output
+    docs = {a["path"]: a for a in json.loads(res.stdout)["apps"]}
+    for path in ("/flask", "/st"):
+        doc = docs[path]
+        assert doc["dev"] is True
+        dev, note = doc["container"]["dev"], doc["container"]["dev_note"]
+        assert note == "" and dev is not None
+        assert (dev["target"], dev["dir"], dev["reload"]) == ("builder", "/app", "none")
+        assert dev["command"] and dev["env_files"] and dev["additional_mounts"]

@@ -29,11 +29,18 @@ HTTPD = ("httpd", "-f", "-p", "8080")
 Pairs = tuple[tuple[str, str], ...]
 
 
+Volumes = tuple[tuple[str, str, str, bool], ...]
+
+
 def _app(path: str, image: str, build: BuildInputs | None, *, version: str, service: bool,
-         env: Pairs, port: int, command: tuple[str, ...], health: str) -> DesiredApp:
-    spec = ContainerSpec(image=image, port=port, command=command, env=env)
+         env: Pairs, port: int, command: tuple[str, ...], health: str,
+         limits: tuple[float | None, int | None] = (None, None), volumes: Volumes = (),
+         secret_env: frozenset[str] = frozenset()) -> DesiredApp:
+    spec = ContainerSpec(image=image, port=port, command=command, env=env, volumes=volumes,
+                         cpus=limits[0], memory=limits[1])
     return DesiredApp(path=path, service=service, image=image, build=build, spec=spec,
-                      version=version, health=health, spec_json=spec_json(spec))
+                      version=version, health=health, spec_json=spec_json(spec),
+                      secret_env=secret_env)
 
 
 def built(path: str, *, version: str = "v1", inputs: str = "in1", files: Pairs = FILES,
@@ -47,10 +54,13 @@ def built(path: str, *, version: str = "v1", inputs: str = "in1", files: Pairs =
 
 def pulled(path: str, ref: str = "busybox:latest", *, version: str = "v1", env: Pairs = (),
            port: int = 8080, service: bool = True, command: tuple[str, ...] = HTTPD,
-           health: str = "/") -> DesiredApp:
-    """An app running a pulled image (busybox httpd by default)."""
+           health: str = "/", limits: tuple[float | None, int | None] = (None, None),
+           volumes: Volumes = (), secret_env: frozenset[str] = frozenset()) -> DesiredApp:
+    """An app running a pulled image (busybox httpd by default); `limits` are (cpus, memory),
+    `secret_env` the env names whose values come from secrets."""
     return _app(path, ref, None, version=version, service=service, env=env, port=port,
-                command=command, health=health)
+                command=command, health=health, limits=limits, volumes=volumes,
+                secret_env=secret_env)
 
 
 def want(*apps: DesiredApp, held: tuple[str, ...] = (), declared: tuple[str, ...] = (),

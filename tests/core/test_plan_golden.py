@@ -22,6 +22,11 @@ FILES2 = (("index.html", "d2"), ("Containerfile", "dc"))  # index.html changed
 WEB2 = built("/web", version="v2", inputs="in2", files=FILES2)
 WEB_ENV = built("/web", version="v1e", env=(("MODE", "prod"),))
 HELLO = pulled("/hello")
+HELLO_ENV = pulled("/hello", env=(("COUNT", "1"), ("TOKEN", "s3cret-1")),
+                   secret_env=frozenset({"TOKEN"}))
+HELLO_ENV2 = pulled("/hello", version="v2", env=(("COUNT", "2"), ("TOKEN", "s3cret-2")),
+                    secret_env=frozenset({"TOKEN"}))
+HELLO_MOVED = pulled("/hello", "busybox:1.37", version="v2")
 CMD = built("/cmd", service=False)
 CMD_SVC = built("/cmd")  # the same app while it still declared a service
 BUSYBOX = "busybox:latest"
@@ -57,12 +62,20 @@ CASES = [
         """, then="ok /web (running v2)"),
     Case("env-change-replaces-without-build", want(WEB_ENV),
          seen(ctr(WEB), tags=(WEB.image,)), recs(rec(WEB)), """
-        replace:/web replace /web ace-t-web-v1 (env changed: MODE)
+        replace:/web replace /web ace-t-web-v1 (env MODE: (unset) → prod)
         """, then="ok /web (running v1e)"),
+    Case("env-values-shown-secrets-masked", want(HELLO_ENV2),
+         seen(ctr(HELLO_ENV), tags=(BUSYBOX,)), recs(rec(HELLO_ENV)), """
+        replace:/hello replace /hello ace-t-hello-v1 (env COUNT: 1 → 2; env TOKEN: *** → ***)
+        """, then="ok /hello (running v2)"),
+    Case("image-values-shown", want(HELLO_MOVED),
+         seen(ctr(HELLO), tags=(BUSYBOX, "busybox:1.37")), recs(rec(HELLO)), """
+        replace:/hello replace /hello ace-t-hello-v1 (image: busybox:latest → busybox:1.37)
+        """, then="ok /hello (running v2)"),
     Case("replace-then-removes-stale-version", want(WEB_ENV),
          seen(ctr(WEB, created=2), ctr(WEB, version="v0", state="exited"), tags=(WEB.image,)),
          recs(rec(WEB)), """
-        replace:/web replace /web ace-t-web-v1 (env changed: MODE)
+        replace:/web replace /web ace-t-web-v1 (env MODE: (unset) → prod)
         remove:/web:ace-t-web-v0 remove /web ace-t-web-v0 (stale older version) after replace:/web
         """, then="ok /web (running v1e)"),
     Case("image-removed-outside-rebuilds-only", want(WEB), seen(ctr(WEB)), recs(rec(WEB)), """
@@ -115,7 +128,7 @@ CASES = [
     Case("exited-old-version-is-replaced", want(WEB_ENV),
          seen(ctr(WEB, state="exited", status="Exited (137)"), tags=(WEB.image,)),
          recs(rec(WEB)), """
-        replace:/web replace /web ace-t-web-v1 (env changed: MODE)
+        replace:/web replace /web ace-t-web-v1 (env MODE: (unset) → prod)
         """, then="ok /web (running v1e)"),
     Case("unhealthy-mark-replaces", want(WEB),
          seen(ctr(WEB, health="unhealthy: 503 Service Unavailable"), tags=(WEB.image,)),

@@ -43,3 +43,21 @@ def test_scale_waits_for_a_new_image_never() -> None:
     old = svc(WEB, 1)
     got = plan(want(web2), seen(old, tags=(WEB.image, web2.image)), recs(rec(WEB, old)))
     assert [s.action for s in got.steps] == ["replace"]
+
+
+@pytest.mark.parametrize(("reload", "expected"), [
+    ("restart", ["restart"]),
+    ("recreate", ["replace"]),
+    ("none", ["scale"]),
+], ids=["restart", "recreate", "none"])
+def test_a_dev_source_change_comes_before_a_scale(reload: str, expected: list[str]) -> None:
+    """A dev app's saved source restarts or recreates its cluster service even when its
+    replicas changed too (the scale follows on the next pass); with reload none the scale
+    happens at once."""
+    app = replace(WEB, mode="dev", reload=reload, replicas=3)
+    observed = svc(app, 1)
+    got = plan(replace(want(app), touched=frozenset({"/web"})),
+               seen(observed, tags=(app.image,)), recs(rec(app, observed)))
+    assert [s.action for s in got.steps] == expected
+    after = plan(want(app), seen(observed, tags=(app.image,)), recs(rec(app, observed)))
+    assert [s.action for s in after.steps] == ["scale"]

@@ -4,17 +4,25 @@ failed last apply). Health is passed in as probed, so nothing here opens a socke
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from reconciler.core.report import drift_items, status_rows
+from apps.model import EvalError
+from reconciler.core.report import APPS_FILE_HELD, HELD, app_errors, drift_items, status_rows
 from reconciler.core.types import DesiredState, ObservedState, RecordedState
+from state.records import LastApply
 from tests.core.builders import built, ctr, pulled, rec, recs, seen, want
 
 WEB = built("/web")
 WEB2 = built("/web", version="v2", inputs="in2")  # declared change not applied yet
 CMD = built("/cmd", service=False)
+WEB_FILES = built("/web", version="v2", inputs="in2",
+                  files=(("index.html", "d2"), ("Containerfile", "dc")))
+API = pulled("/api", env=(("COUNT", "1"), ("TOKEN", "one")), secret_env=frozenset({"TOKEN"}))
+API2 = pulled("/api", version="v2", port=9090, env=(("COUNT", "2"), ("TOKEN", "two")),
+              secret_env=frozenset({"TOKEN"}))
 OLD = pulled("/old")  # no longer declared
 CID = "4f2a9c01d3e5b7aa"  # a container id longer than the 12 characters drift shows
 UNHEALTHY = "unhealthy: 503 Service Unavailable"
@@ -24,9 +32,11 @@ BUILD_FAILED = "build of ace-t/web:in1 failed\nRUN false returned 1"
 
 def row(state: str, health: str = "-", url: str = "", container: str = "",
         image: str = WEB.image, since: int = 0, detail: str = "", path: str = "/web",
-        public_url: str = "") -> dict[str, Any]:
+        public_url: str = "", error: str = "",
+        last_apply: dict[str, Any] | None = None, mode: str = "normal") -> dict[str, Any]:
     return {"path": path, "state": state, "health": health, "url": url, "public_url": public_url,
-            "container": container, "image": image, "since": since, "detail": detail}
+            "container": container, "image": image, "since": since, "detail": detail,
+            "error": error, "last_apply": last_apply, "mode": mode}
 
 
 def item(kind: str, what: str, expected: str, actual: str, app: str = "/web") -> dict[str, str]:
@@ -57,9 +67,9 @@ STATUS = [
     pytest.param(want(CMD), seen(), {}, {},
                  [row("command", path="/cmd", image=CMD.image,
                       detail="image only; run actions with ace run")], id="command-app"),
-    pytest.param(want(held=("/web",)), seen(ctr(WEB)), {}, {},
-                 [row("error", image="", detail="app has errors: see ace config")],
-                 id="held-app-with-errors"),
+    pytest.param(want(held=("/web",)), seen(), {}, {},
+                 [row("error", image="", detail=f"does not evaluate: {HELD}", error=HELD)],
+                 id="held-app-nothing-runs"),
     pytest.param(want(), seen(ctr(OLD, created=7)), {}, {},
                  [row("orphaned", path="/old", container="ace-t-old-v1", image="busybox:latest",
                       since=7, detail="not declared any more; reconcile removes it")],
@@ -91,6 +101,79 @@ def test_status_rows_order_and_public_urls() -> None:
     ]
 
 
+BROKEN = "/src/web/app.star:3:5: name 'x' is not defined"
+LABELLED = replace(ctr(WEB, created=5), scheme="https", health_path="/ping")
+BUILD_FAILED_EARLIER = LastApply("/web", "build:/web", "build", "ace-t/web:in2", "failed",
+                                 BUILD_FAILED, 1700000000.5, 7)
+REPLACED = LastApply("/web", "replace:/web", "replace", "ace-t-web-v1", "done", "", 1700000100.0,
+                     9)
+
+
+def last(la: LastApply) -> dict[str, Any]:
+    return {"step": la.step_id, "action": la.action, "outcome": la.outcome,
+            "message": la.message, "at": int(la.at)}
+
+
+HELD_STATUS = [
+    pytest.param(want(held=("/web",)), seen(LABELLED), {"/web": "healthy"}, {"/web": BROKEN}, {},
+                 [row("running", "healthy", "https://127.0.0.1:40001", "ace-t-web-v1",
+                      since=5, error=BROKEN,
+                      detail=f"does not evaluate, what runs is left alone: {BROKEN}")],
+                 id="held-app-shows-what-runs-and-why"),
+    pytest.param(want(held=("/web",)), seen(ctr(WEB, created=5)), {}, {}, {},
+                 [row("running", "unknown", "http://127.0.0.1:40001", "ace-t-web-v1", since=5,
+                      error=HELD, detail=f"does not evaluate, what runs is left alone: {HELD}")],
+                 id="held-app-container-without-probe-labels"),
+    pytest.param(want(held=("/web",)), seen(ctr(WEB, state="exited", status=EXITED)), {},
+                 {"/web": BROKEN}, {"/web": BUILD_FAILED_EARLIER},
+                 [row("stopped", container="ace-t-web-v1", since=1, error=BROKEN,
+                      detail=f"does not evaluate, what runs is left alone: {BROKEN}; {EXITED}; "
+                             "last build failed: build of ace-t/web:in1 failed",
+                      last_apply=last(BUILD_FAILED_EARLIER))],
+                 id="held-app-stopped-with-failed-apply"),
+    pytest.param(want(WEB2), seen(ctr(WEB, created=5)), {"/web": "healthy"}, {},
+                 {"/web": BUILD_FAILED_EARLIER},
+                 [row("running", "healthy", "http://127.0.0.1:40001", "ace-t-web-v1",
+                      image=WEB2.image, since=5, last_apply=last(BUILD_FAILED_EARLIER),
+                      detail="an older version runs; reconcile to apply the change; "
+                             "last build failed: build of ace-t/web:in1 failed")],
+                 id="older-version-serves-after-a-failed-apply"),
+    pytest.param(want(WEB), seen(), {}, {}, {"/web": BUILD_FAILED_EARLIER},
+                 [row("failed", detail=f"last build failed: {BUILD_FAILED}",
+                      last_apply=last(BUILD_FAILED_EARLIER))],
+                 id="failed-apply-nothing-runs"),
+    pytest.param(want(WEB), seen(ctr(WEB, created=5)), {"/web": "healthy"}, {},
+                 {"/web": REPLACED},
+                 [row("running", "healthy", "http://127.0.0.1:40001", "ace-t-web-v1", since=5,
+                      last_apply=last(REPLACED))],
+                 id="last-apply-done"),
+    pytest.param(want(prune=False), seen(ctr(WEB, created=5)), {"/web": "healthy"}, {}, {},
+                 [row("running", "healthy", "http://127.0.0.1:40001", "ace-t-web-v1", since=5,
+                      error=APPS_FILE_HELD,
+                      detail=f"does not evaluate, what runs is left alone: {APPS_FILE_HELD}")],
+                 id="broken-apps-file-orphans-nothing"),
+]
+
+
+@pytest.mark.parametrize(("desired", "observed", "health", "errors", "applies", "expected"),
+                         HELD_STATUS)
+def test_status_row_shows_what_runs_errors_and_last_apply(
+    desired: DesiredState, observed: ObservedState, health: dict[str, str],
+    errors: dict[str, str], applies: dict[str, LastApply], expected: list[dict[str, Any]],
+) -> None:
+    """An app that does not evaluate shows its running container, health and URL with the
+    error; the last apply's failure shows even while an older version serves."""
+    rows = status_rows(desired, observed, health, errors=errors, last_apply=applies)
+    assert [r.to_json() for r in rows] == expected
+
+
+def test_app_errors_first_per_app() -> None:
+    """Each app's first evaluation error, located; the apps file's own errors are no app's."""
+    errs = [EvalError("/web", "/a/app.star", 3, 5, "boom"), EvalError("/web", "/a/x", 1, 1, "2"),
+            EvalError("", "/apps.star", 2, 1, "bad")]
+    assert app_errors(errs) == {"/web": "/a/app.star:3:5: boom"}
+
+
 DRIFT = [
     pytest.param(want(WEB), seen(ctr(WEB, cid=CID), tags=(WEB.image,)),
                  recs(rec(WEB, ctr(WEB, cid=CID))), {"/web": "healthy"}, [], id="in-sync"),
@@ -117,8 +200,25 @@ DRIFT = [
                  id="never-applied"),
     pytest.param(want(WEB2), seen(ctr(WEB, cid=CID), tags=(WEB.image,)),
                  recs(rec(WEB, ctr(WEB, cid=CID))), {"/web": "healthy"},
-                 [item("pending", "declared change not applied", "version v2", "version v1")],
+                 [item("pending", "declared change not applied", "image: ace-t/web:in2",
+                       "image: ace-t/web:in1")],
                  id="pending-change-after-failed-apply"),
+    pytest.param(want(WEB_FILES), seen(ctr(WEB, cid=CID), tags=(WEB.image,)),
+                 recs(rec(WEB, ctr(WEB, cid=CID))), {"/web": "healthy"},
+                 [item("pending", "declared change not applied",
+                       "image: ace-t/web:in2; build inputs changed: index.html",
+                       "image: ace-t/web:in1")],
+                 id="pending-build-names-the-files"),
+    pytest.param(want(API2), seen(ctr(API, cid=CID), tags=("busybox:latest",)),
+                 recs(rec(API, ctr(API, cid=CID))), {"/api": "healthy"},
+                 [item("pending", "declared change not applied",
+                       "port: 9090; env COUNT: 2; env TOKEN: ***",
+                       "port: 8080; env COUNT: 1; env TOKEN: ***", app="/api")],
+                 id="pending-values-secrets-masked"),
+    pytest.param(want(WEB2), seen(ctr(WEB, cid=CID), tags=(WEB.image,)),
+                 recs(replace(rec(WEB, ctr(WEB, cid=CID)), spec_json="")), {"/web": "healthy"},
+                 [item("pending", "declared change not applied", "version v2", "version v1")],
+                 id="pending-without-recorded-spec-gives-versions"),
     pytest.param(want(CMD), seen(ctr(built("/cmd")), tags=(CMD.image,)), recs(), {},
                  [item("pending", "service of a command app", "no container",
                        "ace-t-cmd-v1 running", app="/cmd")], id="command-app-with-service"),
@@ -127,6 +227,8 @@ DRIFT = [
                        "ace-t-old-v1 exited", app="/old")], id="orphan"),
     pytest.param(want(held=("/web",)), seen(ctr(WEB)), recs(rec(WEB)), {}, [],
                  id="held-app-is-no-orphan"),
+    pytest.param(want(prune=False), seen(ctr(WEB)), recs(rec(WEB)), {}, [],
+                 id="broken-apps-file-removes-nothing"),
 ]
 
 

@@ -360,3 +360,44 @@ def test_volume_data_survives_commands(engine: DockerEngine, busybox: str,
                               labels=h.labels(), mounts=[VolumeMount("volume", vol, "/data", True)])
     assert (read.exit_code, read.stdout) == (0, "kept\n")
     assert engine.list_volumes(h.install) == (vol,)
+
+
+# -- dev mode: a build target, entrypoint and working directory, restart in place ------------
+
+
+def test_build_stops_at_the_target_stage(h: Harness, tmp_path: Path) -> None:
+    """With `target`, only that stage is built: its CMD and EXPOSE, not the final stage's; an
+    unknown target is an EngineError naming it."""
+    cf = write(tmp_path / "Containerfile",
+               "FROM busybox AS dev\nEXPOSE 7000\nCMD [\"sleep\", \"61\"]\n"
+               "FROM dev\nEXPOSE 8000\nCMD [\"sleep\", \"62\"]\n")
+    tag = f"ace-test/{h.install}:dev"
+    h.engine.build(context_dir=str(tmp_path), containerfile=cf, tag=tag, build_args={},
+                   labels=h.labels(), target="dev")
+    assert h.engine.image_exposed_ports(tag) == (7000,)
+    with pytest.raises(EngineError, match="nosuch"):
+        h.engine.build(context_dir=str(tmp_path), containerfile=cf, tag=f"{tag}x",
+                       build_args={}, labels=h.labels(), target="nosuch")
+    h.engine.remove_image(tag)
+
+
+def test_entrypoint_and_workdir_replace_the_images(h: Harness, tmp_path: Path) -> None:
+    """`entrypoint` replaces the image's (the command becomes its arguments) and `workdir`
+    is where it runs, here the mounted source directory."""
+    src = tmp_path / "src"
+    write(src / "marker.txt", "here\n")
+    c = h.engine.run_container(
+        name=h.name("dev"), image=BUSYBOX, port=8080, entrypoint=["sh", "-c"],
+        command=["pwd; sleep 60"], env={}, workdir="/app",
+        mounts=[VolumeMount("bind", str(src), "/app")], labels=h.labels())
+    assert c.state == "running"
+    h.wait_for(lambda: "/app" in h.engine.logs(c.id, tail=5), "the command's output")
+    h.engine.stop_and_remove(c.id)
+
+
+def test_restart_keeps_the_container(h: Harness) -> None:
+    """restart stops and starts the same container: same id, running, a published port."""
+    c = h.serve()
+    again = h.engine.restart(c.id, timeout=1.0)
+    assert (again.id, again.state) == (c.id, "running")
+    assert again.host_port is not None

@@ -1,8 +1,8 @@
 """ace's proxy against the real engine, under `ace watch` / `ace serve` in their own processes:
 path routing for two apps, strip rules, forwarding headers (seen by a busybox CGI script), a
 websocket echo through an external loopback upstream, zero failed requests while an edit
-rebuilds and replaces an app, the page of an app that is down, traversal refused, and the public
-URL in `ace status`."""
+rebuilds and replaces an app, the page of an app that is down, traversal refused, the public
+URL in `ace status`, and the 504 of a paused container."""
 
 from __future__ import annotations
 
@@ -242,3 +242,33 @@ app = ace.app("Crashy", routes=[ace.proxy("/", proxy.config(container.URL))],
     assert status in (200, 502, 503) and time.monotonic() - t0 < 5
     wait_body(base + "/web/", "v1\n", 60)  # ace restarts it; the same address serves again
     assert w.proc.poll() is None
+
+
+def test_paused_container_answers_504_within_the_upstream_timeout(
+        project: Project, procs: list[WatchProc]) -> None:
+    """A container paused behind `ace serve` takes connections but never answers: the request
+    gets a 504 page naming the app once --upstream-timeout passed, and the app serves again
+    when unpaused."""
+    project.web_app(page="v1")
+    project.apps('app("/web", "./web")')
+    port = free_port()
+    # no pass during the test (a pass would see the pause and answer 503 at once)
+    procs.append(AceProc("serve", project.apps_file, "--resync", "600", "--health-timeout",
+                         "20", "--listen", f"127.0.0.1:{port}", "--upstream-timeout", "2"))
+    base = f"http://127.0.0.1:{port}"
+    wait_body(base + "/web/", "v1\n", 90)
+    (web,) = [c for c in project.containers("/web") if c.status == "running"]
+    web.pause()
+    try:
+        t0 = time.monotonic()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        conn.request("GET", "/web/")
+        resp = conn.getresponse()
+        body = resp.read().decode()
+        took = time.monotonic() - t0
+        conn.close()
+    finally:
+        web.unpause()
+    assert resp.status == 504 and 1.9 < took < 4.0, (resp.status, took, body)
+    assert "app /web (" in body and "within 2 s" in body and "paused" in body
+    wait_body(base + "/web/", "v1\n", 10)

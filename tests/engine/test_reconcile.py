@@ -51,7 +51,7 @@ def test_minimal_changes(project: Project) -> None:
     project.apps('app("/web", "./web", params={"greeting": "hi"})', HELLO)
     steps = project.ace_json("reconcile")["steps"]
     assert [(s["action"], s["app"]) for s in steps] == [("replace", "/web")]
-    assert "env changed: greeting" in steps[0]["cause"]
+    assert steps[0]["cause"] == "env greeting: hello → hi"
     project.write("web/index.html", "v2\n")
     steps = project.ace_json("reconcile", expect=None)["steps"]
     assert [(s["action"], s["app"]) for s in steps] == [("build", "/web"), ("replace", "/web")]
@@ -94,6 +94,28 @@ def test_replace_is_zero_downtime(project: Project) -> None:
     assert failures == []
     assert served_by_old > 5
     assert get(project.url("/web")) == (200, "v2\n")
+
+
+def test_status_of_an_app_whose_files_fail_while_it_serves(project: Project) -> None:
+    """A broken app.star holds /web: status shows its running container, live health and URL
+    with the error's file and line; drift exits 1 and claims no sync; the container serves."""
+    project.web_app()
+    project.apps(WEB)
+    project.ace("reconcile")
+    url = project.url("/web")
+    star = project.root / "web/app.star"
+    star.write_text(star.read_text() + "\nbroken = undefined_name\n")
+    line = len(star.read_text().splitlines())
+    doc = project.ace_json("status")
+    [row] = doc["apps"]
+    assert (row["state"], row["health"], row["url"]) == ("running", "healthy", url.rstrip("/"))
+    assert row["container"] == project.containers("/web")[0].name
+    assert row["error"].startswith(f"{star}:{line}:")
+    code, text = project.ace("status")
+    assert "running (error)" in text and "undefined_name" in text
+    drift = project.ace_json("drift", expect=1)
+    assert drift["in_sync"] is False and drift["errors"][0]["line"] == line
+    assert get(url) == (200, "v1\n")
 
 
 def _url(c: docker.models.containers.Container) -> str:

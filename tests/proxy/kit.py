@@ -16,6 +16,7 @@ from reconciler.core.types import (
     ObservedContainer,
     ObservedState,
 )
+from reconciler.proxy.request import DEFAULT_PARSER
 from reconciler.proxy.service import ProxyService
 
 CONTAINER = "<CONTAINER_URL>"
@@ -44,8 +45,10 @@ def configure(proxy: ProxyService, apps: list[App], ports: dict[str, int | None]
 
 
 @contextmanager
-def running(drain: float = 5.0, connect_timeout: float = 1.0) -> Iterator[ProxyService]:
-    with ProxyService("127.0.0.1:0", drain=drain, connect_timeout=connect_timeout) as p:
+def running(drain: float = 5.0, connect_timeout: float = 1.0, upstream_timeout: float = 30.0,
+            parser: str = DEFAULT_PARSER) -> Iterator[ProxyService]:
+    with ProxyService("127.0.0.1:0", drain=drain, connect_timeout=connect_timeout,
+                      upstream_timeout=upstream_timeout, parser=parser) as p:
         yield p
 
 

@@ -1,5 +1,6 @@
 """`start_proxy` (shared by `ace serve` and `ace watch`): warnings, bind failures, the record
-`ace status` reads; and upstream heads with bare LF line ends."""
+`ace status` reads; the --upstream-timeout option; and upstream heads with bare LF line ends
+(other header rules as for requests)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from apps.errors import AceError
 from reconciler.cli.loop import start_proxy
 from reconciler.proxy.address import public_base
-from reconciler.proxy.http1 import parse_response, read_response_head
+from reconciler.proxy.http1 import BadMessage, parse_response, read_response_head
 
 
 def test_non_loopback_listen_warns(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -58,3 +59,24 @@ def test_response_heads_with_bare_lf() -> None:
     assert asyncio.run(read(b"")) is None
     crlf = asyncio.run(read(b"HTTP/1.1 404 Not Found\r\nA: b\r\n\r\n"))
     assert crlf is not None and parse_response(crlf).reason == "Not Found"
+    for bad in (b"HTTP/1.1 200 OK\r\nA: b\x00c\r\n\r\n", b"HTTP/1.1 200 OK\r\nA b: c\r\n\r\n"):
+        with pytest.raises(BadMessage):
+            parse_response(bad)
+
+
+def test_upstream_timeout_option_reaches_the_proxy(tmp_path: Path) -> None:
+    """`--upstream-timeout` is an option of both `ace watch` and `ace serve`, and the proxy
+    `start_proxy` starts waits that long."""
+    from typer.testing import CliRunner
+
+    from reconciler.cli.app import app
+
+    for command in ("watch", "serve"):
+        out = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
+        assert "--upstream-timeout" in out, out
+    proxy = start_proxy("127.0.0.1:0", tmp_path, upstream_timeout=1.5)
+    assert proxy is not None
+    try:
+        assert proxy.core.upstream_timeout == 1.5
+    finally:
+        proxy.stop()

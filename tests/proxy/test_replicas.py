@@ -4,6 +4,7 @@ drains only the tasks that are not among the new ones."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -98,3 +99,42 @@ def test_switch_drains_only_tasks_that_are_not_kept() -> None:
         t.join()
         assert slow["name"] == "b" and 0.4 < waited < 3.0, (slow, waited)
         assert {get_json(p, "/web/x")["name"] for _ in range(4)} == {"a"}
+
+
+def test_a_chunked_request_refused_by_a_task_goes_whole_to_another() -> None:
+    """A chunked POST whose first task refuses the connection reaches another task with its
+    whole body (the body's start is read once, not again for the retry)."""
+    sock, dead = _closed_port()
+    with upstream("a") as a, running() as p:
+        p.update([app("/web")], DesiredState(()), ObservedState((), ()))
+        # round robin: the first request goes to the second task, the refusing one
+        p.switch("/web", a.url, None, f"127.0.0.1:{a.port},127.0.0.1:{dead}")
+        body = [b"hello ", b"chunked ", b"world"]
+        status, _, raw = request(p, "POST", "/web/up", body=iter(body))
+        assert status == 200, raw[:300]
+        doc = json.loads(raw)
+        assert (doc["length"], doc["te"]) == (len(b"".join(body)), "chunked")
+        assert f"127.0.0.1:{dead}" in p.core.slots["/web"].down
+    sock.close()
+
+
+def test_hold_waits_for_requests_in_flight_on_every_task() -> None:
+    """Holding a cluster app (an in-place restart) first lets a request in flight on one of
+    its tasks finish."""
+    with upstream("a") as a, upstream("b") as b, running(drain=5.0) as p:
+        p.update([app("/web")], DesiredState(()), ObservedState((), ()))
+        p.switch("/web", a.url, None, f"127.0.0.1:{a.port},127.0.0.1:{b.port}")
+        done: dict[str, str] = {}
+
+        def slow_request() -> None:
+            done["name"] = get_json(p, "/web/slow/1.0")["name"]
+
+        t = threading.Thread(target=slow_request)
+        t.start()
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        p.hold("/web", True)
+        waited = time.monotonic() - t0
+        p.hold("/web", False)
+        t.join()
+        assert done["name"] == "b" and 0.4 < waited < 3.0, (done, waited)

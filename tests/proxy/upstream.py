@@ -5,6 +5,7 @@ events, a websocket echo."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import http.server
 import json
@@ -118,6 +119,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(chunk[:left])
                 left -= min(left, len(chunk))
             return None
+        if p.startswith("/trickle/"):  # half the body, a pause, the rest
+            pause = float(p.rsplit("/", 1)[1])
+            self.send_response(200)
+            self.send_header("Content-Length", "20")
+            self.end_headers()
+            self.wfile.write(b"first half")
+            self.wfile.flush()
+            time.sleep(pause)
+            self.wfile.write(b"other half")
+            return None
         if p.startswith("/events"):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -192,6 +203,59 @@ def upstream(name: str = "up") -> Iterator[Upstream]:
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+class Sink:
+    """A raw TCP upstream that counts connections and bytes and never answers (a paused
+    container: the kernel accepts, nothing reads or writes)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.listener.settimeout(0.05)
+        self.port = int(self.listener.getsockname()[1])
+        self.connections = 0
+        self.received = b""
+        self._open: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            self._open.append(conn)
+            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+
+    def _read(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := conn.recv(65536):
+                self.received += data
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(1)
+        self.listener.close()
+        for c in self._open:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+            c.close()
+
+
+@contextmanager
+def sink() -> Iterator[Sink]:
+    s = Sink()
+    try:
+        yield s
+    finally:
+        s.close()
 
 
 def ws_connect(port: int, path: str, timeout: float = 5.0) -> tuple[socket.socket, bytes]:

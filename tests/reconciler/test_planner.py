@@ -81,12 +81,12 @@ CASES = [
     pytest.param(
         DesiredState((WEB_ENV,)), ObservedState((running(WEB),), images(WEB)),
         RecordedState((recorded(WEB),)),
-        [f"replace /web {running(WEB).name} (env changed: GREETING)"],
+        [f"replace /web {running(WEB).name} (env GREETING: (unset) → hi)"],
         id="env-change-replaces-without-build"),
     pytest.param(
         DesiredState((WEB_PORT,)), ObservedState((running(WEB),), images(WEB)),
         RecordedState((recorded(WEB),)),
-        [f"replace /web {running(WEB).name} (port changed)"], id="port-change-replaces"),
+        [f"replace /web {running(WEB).name} (port: 8080 → 9090)"], id="port-change-replaces"),
     pytest.param(
         DesiredState((WEB_HEALTH,)), ObservedState((running(WEB),), images(WEB)),
         RecordedState((recorded(WEB),)), [], id="health-and-scheme-change-nothing"),

@@ -8,7 +8,7 @@ import pytest
 
 from apps.errors import StateError
 from reconciler.core.types import RecordedApp, RecordedState, Step
-from state import ContainerRecord, ImageRecord, StepOutcome, Store
+from state import ContainerRecord, ImageRecord, LastApply, StepOutcome, Store
 
 FILES = (("index.html", "sha256:aa"), ("css/site.css", "sha256:bb"))
 
@@ -197,3 +197,31 @@ def test_finish_run_rejects_unknown_outcomes(store: Store) -> None:
     with pytest.raises(ValueError, match="step outcome must be one of .* not 'ok'"):
         store.finish_run(run, "ok", [StepOutcome("s", "/a", "stop", "t", "c", "ok")])  # type: ignore[arg-type]
     assert store.runs()[0].finished is False
+
+
+def _finish(store: Store, at: float, *steps: StepOutcome) -> int:
+    run = store.begin_run("reconcile", "", started_at=at)
+    store.finish_run(run, "ok" if all(s.outcome == "done" for s in steps) else "failed",
+                     list(steps), finished_at=at + 1)
+    return run
+
+
+def test_last_applies_per_app_survive_later_runs_of_other_apps(store: Store) -> None:
+    """Each app's latest run with steps for it tells how it went — its failed step before a
+    skipped or done one — however many runs for other apps came after."""
+    assert store.last_applies() == {}
+    _finish(store, 100.0, StepOutcome("start:/web", "/web", "start", "ace-web-1", "new", "done"))
+    failed = _finish(
+        store, 200.0,
+        StepOutcome("build:/web", "/web", "build", "ace/web:2", "inputs", "failed", "RUN false"),
+        StepOutcome("replace:/web", "/web", "replace", "ace-web-1", "inputs", "skipped"),
+        StepOutcome("start:/api", "/api", "start", "ace-api-1", "new", "done"),
+    )
+    later = _finish(store, 300.0,
+                    StepOutcome("restart:/api", "/api", "restart", "ace-api-1", "exited", "done"))
+    got = store.last_applies()
+    assert got["/web"] == LastApply("/web", "build:/web", "build", "ace/web:2", "failed",
+                                    "RUN false", 201.0, failed)
+    assert got["/api"] == LastApply("/api", "restart:/api", "restart", "ace-api-1", "done", "",
+                                    301.0, later)
+    assert sorted(got) == ["/api", "/web"]

@@ -2,8 +2,9 @@
 where its semantics are those of one engine (listings of this installation only, labels
 required, refusal of what ace did not create, idempotent removal, logs, commands with their
 streams, exit code and timeout, a down engine retryable), and ace's commands without a
-registry (optional on one node), a bind mount (allowed on one node), and the manager not
-answering for a while under `ace watch`."""
+registry (optional on one node), a bind mount (allowed on one node), the manager not
+answering for a while under `ace watch`, and dev mode (build target, `sh -c` entrypoint and
+working directory, restart in place as a forced update)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,21 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from apps.errors import EngineError
 from reconciler.core.types import LABEL_APP, LABEL_INSTALL, LABEL_VERSION
 from reconciler.driver.swarm import SwarmEngine
+from tests.engine.test_dev import (
+    DEV_APP_STAR,
+    DEV_CONTAINERFILE,
+    request_loop,
+    steps,
+    wait_body,
+    wait_step,
+)
 from tests.engine.test_proxy import free_port
 from tests.engine.watchkit import WatchProc
 from tests.swarm.cluster import Cluster, cluster_up
@@ -76,8 +86,8 @@ def test_create_requires_the_installation_label(eng: tuple[SwarmEngine, str]) ->
 
 def test_refuses_services_it_did_not_create_and_removal_is_idempotent(
         eng: tuple[SwarmEngine, str], cluster: Cluster) -> None:
-    """A service made by someone else is never scaled, restarted or removed; removing one of
-    ace's twice is fine."""
+    """A service made by someone else is never scaled, started, restarted or removed; removing
+    one of ace's twice is fine."""
     e, install = eng
     with cluster.client() as c:
         foreign = c.api.create_service({"ContainerSpec": {"Image": BUSYBOX,
@@ -85,7 +95,7 @@ def test_refuses_services_it_did_not_create_and_removal_is_idempotent(
                                        name=f"{install}-foreign")["ID"]
         try:
             for call in (lambda: e.stop_and_remove(foreign), lambda: e.scale(foreign, 2),
-                         lambda: e.start(foreign)):
+                         lambda: e.start(foreign), lambda: e.restart(foreign)):
                 with pytest.raises(EngineError, match="not managed by ace"):
                     call()
             assert c.api.inspect_service(foreign)["Spec"]["Name"] == f"{install}-foreign"
@@ -107,6 +117,52 @@ def test_logs_tail(eng: tuple[SwarmEngine, str]) -> None:
                         labels=labels(install))
     wait_until(lambda: "line4" in e.logs(s.id, tail=2), 30, "the log lines")
     assert e.logs(s.id, tail=2).split() == ["line3", "line4"]
+
+
+def test_entrypoint_and_workdir_are_the_services_command_and_dir(
+        eng: tuple[SwarmEngine, str]) -> None:
+    """Dev mode's `sh -c` entrypoint replaces the image's (the command is its argument) and
+    the task runs in `workdir`."""
+    e, install = eng
+    s = e.run_container(name=f"{install}-dev", image=BUSYBOX, port=8080, entrypoint=["sh", "-c"],
+                        command=["pwd; exec httpd -f -p 8080 -h /"], env={}, workdir="/tmp",
+                        mounts=[], labels=labels(install))
+    wait_until(lambda: "/tmp" in e.logs(s.id, tail=5), 30, "the command's output")
+    assert not e.list_containers(install)[0].changed_outside
+
+
+def test_restart_is_a_forced_update_of_the_same_service(eng: tuple[SwarmEngine, str]) -> None:
+    """restart (dev mode's reload=restart) keeps the service and replaces every task; it
+    returns once no task of the old generation is wanted running (the executor's health gate
+    then waits for every replica), so the tasks it shows running are fresh ones; they answer."""
+    e, install = eng
+    s = e.run_container(name=f"{install}-web", image=BUSYBOX, port=8080, command=HTTPD, env={},
+                        mounts=[], labels=labels(install), replicas=2)
+    wait_until(lambda: len(e.list_containers(install)[0].running_tasks) == 2, 60, "2 tasks")
+    before = {t.id for t in e.list_containers(install)[0].tasks}
+    again = e.restart(s.id, timeout=1.0)
+    assert again.id == s.id and again.replicas == 2 and not again.changed_outside
+    assert not {t.id for t in again.tasks if t.desired == "running"} & before
+    wait_until(lambda: len(e.list_containers(install)[0].running_tasks) == 2, 60,
+               "2 fresh tasks")
+    (seen,) = e.list_containers(install)
+    assert all(get(f"http://{t.address}/")[0] in (200, 404) for t in seen.running_tasks)
+    assert not {t.id for t in seen.running_tasks} & before
+
+
+def test_build_stops_at_the_target_stage(eng: tuple[SwarmEngine, str], tmp_path: Path) -> None:
+    """On the manager, a build with `target` builds only that stage (its EXPOSE, not the final
+    stage's); one node needs no registry."""
+    e, install = eng
+    (tmp_path / "Containerfile").write_text("FROM busybox AS dev\nEXPOSE 7000\n"
+                                            "FROM dev\nEXPOSE 8000\n")
+    tag = f"ace-{install}/web:dev-1"
+    e.build(context_dir=str(tmp_path), containerfile=str(tmp_path / "Containerfile"), tag=tag,
+            build_args={}, labels=labels(install), target="dev")
+    try:
+        assert e.image_exposed_ports(tag) == (7000,)
+    finally:
+        e.remove_image(tag)
 
 
 def test_engine_down_is_retryable(cluster: Cluster) -> None:
@@ -185,4 +241,40 @@ def test_manager_unreachable_for_a_while_under_watch(project: SwarmProject) -> N
         assert len(w.named("engine_unavailable")) == 1
     finally:
         os.kill(pid, signal.SIGCONT)
+        w.stop()
+
+
+def test_dev_app_restarts_in_place_under_watch(project: SwarmProject) -> None:
+    """A dev app (reload=restart, 2 replicas) under `ace watch --backend swarm` runs the dev
+    stage with `sh -c` in its mounted source; a save is one restart step: the same service
+    with fresh tasks, while a request loop through ace's proxy (held meanwhile) never fails."""
+    project.write("site/Containerfile", DEV_CONTAINERFILE)
+    project.write("site/index.html", "v1\n")
+    project.write("site/app.star", DEV_APP_STAR.format(reload="restart", extra=""))
+    project.apps('app("/site", "./site", dev=True, container_opts={"min_replicas": 2})')
+    port = free_port()
+    w = WatchProc(project.apps_file, "--listen", f"127.0.0.1:{port}", "--resync", "1",
+                  env=project.cluster.ace_env())
+    base = f"http://127.0.0.1:{port}/site/"
+    try:
+        wait_body(base, "v1\n", 120)
+        time.sleep(1.0)  # the file watcher (started after the first pass) settles
+        (svc,) = project.services()
+        cs = svc["Spec"]["TaskTemplate"]["ContainerSpec"]
+        assert (cs["Command"], cs["Dir"]) == (["sh", "-c"], "/site") and ":dev-" in cs["Image"]
+        seen = len(w.events)
+        with request_loop(base) as failures:
+            project.write("site/index.html", "v2\n")
+            step = wait_step(w, "restart", seen, 90)
+            wait_body(base, "v2\n", 10)
+        assert step["cause"] == "dev: source changed, reload restart"
+        assert failures == []
+        assert [e["action"] for e in steps(w, seen)] == ["restart"]
+        (after,) = project.services()
+        assert after["ID"] == svc["ID"]
+        assert after["Spec"]["TaskTemplate"]["ForceUpdate"] > svc["Spec"]["TaskTemplate"].get(
+            "ForceUpdate", 0)
+        row = project.row("/site")
+        assert (row["mode"], row["replicas"]) == ("dev", {"desired": 2, "running": 2})
+    finally:
         w.stop()

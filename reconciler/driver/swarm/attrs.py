@@ -13,7 +13,9 @@ from typing import Any
 
 from reconciler.core.types import (
     LABEL_APP,
+    LABEL_HEALTH,
     LABEL_PORT,
+    LABEL_SCHEME,
     LABEL_VERSION,
     ObservedContainer,
     ObservedTask,
@@ -108,4 +110,5 @@ def service_from_listing(row: Mapping[str, Any], tasks: Iterable[Mapping[str, An
         version=labels.get(LABEL_VERSION, ""), state=state, status=status,
         created=unix(str(row.get("CreatedAt") or "")), image=labels.get(LABEL_IMAGE, ""),
         replicas=replicas if "Replicated" in mode else 0, tasks=tuple(seen),
-        changed_outside=changed, replicas_set=int(labels.get(LABEL_REPLICAS) or 0))
+        changed_outside=changed, replicas_set=int(labels.get(LABEL_REPLICAS) or 0),
+        scheme=labels.get(LABEL_SCHEME, ""), health_path=labels.get(LABEL_HEALTH, ""))

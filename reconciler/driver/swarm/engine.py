@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -36,6 +37,7 @@ __all__ = ["SwarmEngine"]
 
 log = get_logger("ace.swarm")
 _ACE_IMAGE = re.compile(r"^ace-[^/:]+/")  # Naming.image_tag: what ace builds
+ROLLOUT_DEADLINE = 30.0  # seconds per replica a forced update (restart) may take
 
 
 def translated(what: str) -> Any:
@@ -155,10 +157,11 @@ class SwarmEngine:
 
     def build(self, *, context_dir: str, containerfile: str, tag: str,
               build_args: Mapping[str, str], labels: Mapping[str, str],
-              on_log: Callable[[str], None] | None = None) -> str:
+              on_log: Callable[[str], None] | None = None, target: str = "") -> str:
         self._need_registry(f"build {tag}")
         image_id = self.local.build(context_dir=context_dir, containerfile=containerfile,
-                                    tag=tag, build_args=build_args, labels=labels, on_log=on_log)
+                                    tag=tag, build_args=build_args, labels=labels, on_log=on_log,
+                                    target=target)
         if self.registry is not None:
             self.push(tag)
         return image_id
@@ -213,9 +216,11 @@ class SwarmEngine:
     def run_container(self, *, name: str, image: str, port: int, command: Sequence[str],
                       env: Mapping[str, str], mounts: Sequence[VolumeMount],
                       labels: Mapping[str, str], cpus: float | None = None,
-                      memory: int | None = None, replicas: int = 1) -> ObservedContainer:
-        """Create the app version's service (`replicas` tasks); returns it as created, its
-        tasks still starting: the executor waits for every one to answer its health check."""
+                      memory: int | None = None, entrypoint: Sequence[str] = (),
+                      workdir: str = "", replicas: int = 1) -> ObservedContainer:
+        """Create the app version's service (`replicas` tasks; `entrypoint` and `workdir` are
+        its ContainerSpec's Command and Dir); returns it as created, its tasks still starting:
+        the executor waits for every one to answer its health check."""
         labels = own_labels(labels, f"service {name}",
                             {LABEL_PORT: str(port), LABEL_IMAGE: image})
         what = f"create service for {labels.get(LABEL_APP, name)}"
@@ -226,7 +231,7 @@ class SwarmEngine:
         spec = service_spec(name=service_name(name, uuid.uuid4().hex[:4]), image=pinned,
                             port=port, replicas=replicas, command=command, env=env,
                             labels=labels, mounts=vols, secrets=secrets, cpus=cpus,
-                            memory=memory)
+                            memory=memory, entrypoint=entrypoint, workdir=workdir)
         with translated(what):
             created = self.api.create_service(
                 spec["TaskTemplate"], name=spec["Name"], labels=spec["Labels"],
@@ -246,16 +251,56 @@ class SwarmEngine:
                 name=spec["Name"], labels=spec.get("Labels"), mode=spec.get("Mode"),
                 endpoint_spec=spec.get("EndpointSpec"))
 
-    def start(self, container_id: str) -> ObservedContainer:
-        """Restart every task of the service (a forced update)."""
+    def _force_update(self, container_id: str) -> tuple[str, int, int]:
+        """`docker service update --force`: the same service (id, spec, version) with every
+        task replaced by a fresh one; returns the service's name, its new ForceUpdate count
+        (which the new tasks carry in their spec) and its replicas."""
         raw = self._managed(container_id, "restart")
         spec = raw["Spec"]
         tt = dict(spec["TaskTemplate"])
-        tt["ForceUpdate"] = int(tt.get("ForceUpdate") or 0) + 1
+        force = int(tt.get("ForceUpdate") or 0) + 1
+        tt["ForceUpdate"] = force
         self._update(raw, {**spec, "TaskTemplate": tt}, f"restart service {spec['Name']}")
+        replicas = int(((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas") or 1)
+        return str(spec["Name"]), force, replicas
+
+    def start(self, container_id: str) -> ObservedContainer:
+        """Restart every task of the service (a forced update)."""
+        name, _, _ = self._force_update(container_id)
         seen = self.inspect(container_id)
         if seen is None:
-            raise EngineError(f"service {spec['Name']} vanished while it restarted")
+            raise EngineError(f"service {name} vanished while it restarted")
+        return seen
+
+    def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
+        """Dev mode's in-place restart on a cluster (reload=restart): a forced update of the
+        service (`docker service update --force`), which the cluster rolls out one task at a
+        time (stop, then start: each task stops within the service's stop grace, not
+        `timeout`). Returns once no task of the old generation is wanted running any more, so
+        the executor's health gate probes only the fresh tasks; an EngineError when the
+        rollout does not get there within `ROLLOUT_DEADLINE` seconds per replica (the executor
+        then recreates the service)."""
+        name, force, replicas = self._force_update(container_id)
+        allowed = ROLLOUT_DEADLINE * max(1, replicas)
+        deadline = time.monotonic() + allowed
+        delay = 0.1
+        while True:
+            rows = self._read("/tasks", f"list tasks of service {name}",
+                              {"filters": json.dumps({"service": [container_id]})})
+            old = [t for t in rows if t.get("DesiredState") in ("running", "ready")
+                   and int((t.get("Spec") or {}).get("ForceUpdate") or 0) != force]
+            if not old:
+                break
+            if time.monotonic() + delay > deadline:
+                raise EngineError(f"restart of service {name}: {len(old)} task(s) of the old "
+                                  f"generation still wanted running after {allowed:g} s (is a "
+                                  "node down, or the update paused?); docker service ps "
+                                  f"{name} shows why")
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        seen = self.inspect(container_id)
+        if seen is None:
+            raise EngineError(f"service {name} vanished while it restarted")
         return seen
 
     def scale(self, container_id: str, replicas: int) -> ObservedContainer:

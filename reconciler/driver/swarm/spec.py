@@ -81,7 +81,8 @@ def fingerprint(spec: Mapping[str, Any]) -> str:
 
 def _container_spec(*, image: str, command: Sequence[str], env: Mapping[str, str],
                     labels: Mapping[str, str], mounts: Sequence[Mapping[str, Any]],
-                    secrets: Sequence[Mapping[str, Any]], cwd: str = "") -> dict[str, Any]:
+                    secrets: Sequence[Mapping[str, Any]], cwd: str = "",
+                    entrypoint: Sequence[str] = ()) -> dict[str, Any]:
     cs: dict[str, Any] = {
         "Image": image,
         "Env": [f"{k}={v}" for k, v in sorted(env.items())],
@@ -90,6 +91,8 @@ def _container_spec(*, image: str, command: Sequence[str], env: Mapping[str, str
         "Init": True,
         "StopGracePeriod": STOP_GRACE_NS,
     }
+    if entrypoint:  # replaces the image's entrypoint (and, as on one engine, its CMD)
+        cs["Command"] = list(entrypoint)
     if command:
         cs["Args"] = list(command)
     if mounts:
@@ -114,14 +117,17 @@ def service_spec(*, name: str, image: str, port: int, replicas: int, command: Se
                  env: Mapping[str, str], labels: Mapping[str, str],
                  mounts: Sequence[Mapping[str, Any]] = (),
                  secrets: Sequence[Mapping[str, Any]] = (), cpus: float | None = None,
-                 memory: int | None = None) -> dict[str, Any]:
+                 memory: int | None = None, entrypoint: Sequence[str] = (),
+                 workdir: str = "") -> dict[str, Any]:
     """The ServiceSpec of one app version; `labels` must hold ace's (the fingerprint and the
-    replicas label are added here)."""
+    replicas label are added here). `entrypoint` and `workdir` (dev mode's `sh -c` in the
+    source directory) are the ContainerSpec's Command and Dir."""
     spec: dict[str, Any] = {
         "Name": name,
         "TaskTemplate": {
             "ContainerSpec": _container_spec(image=image, command=command, env=env,
-                                             labels=labels, mounts=mounts, secrets=secrets),
+                                             labels=labels, mounts=mounts, secrets=secrets,
+                                             cwd=workdir, entrypoint=entrypoint),
             "Resources": _limits(cpus, memory),
             "RestartPolicy": {"Condition": "any", "Delay": RESTART_DELAY_NS, "MaxAttempts": 0},
         },
