@@ -67,7 +67,7 @@ def load_entries(
     """The apps declared in the apps file (those in `dev_apps` marked dev); raises the first
     error as a located AppError."""
     from apps.appsfile import read_apps_file
-    from apps.dev_settings import mark_dev
+    from apps.locate import mark_dev
 
     declared, _ = read_apps_file(apps_file, deadline=deadline)
     if declared.errors:

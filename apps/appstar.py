@@ -250,8 +250,16 @@ def build_app(
         single_file=record["single_file"],
         warnings=tuple(
             undeclared_warning(name, declared, container is not None) for name in ctx.undeclared
-        ),
+        ) + _static_warnings(ctx.entry, record),
     )
+
+
+def _static_warnings(entry: AppEntry, record: Mapping[str, Any]) -> tuple[str, ...]:
+    """A static app needs files to serve: its source directory."""
+    if record["static_only"] and entry.source in ("", "-"):
+        return ('static app without files: its source is "-", so ace\'s proxy has nothing to '
+                "serve; give app(...) a source directory (a spec supplies only app.star)",)
+    return ()
 
 
 def load_params(

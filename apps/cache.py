@@ -18,10 +18,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from apps.dev_settings import mark_dev, unknown_dev_apps
 from apps.errors import AppError
 from apps.limits import DEFAULT_DEADLINE, DEFAULT_MEMORY_LIMIT
-from apps.locate import app_warnings, search_dirs
+from apps.locate import app_warnings, mark_dev, search_dirs, unknown_dev_apps
 from apps.model import App, AppEntry, EvalError, EvalResult
 
 __all__ = ["CACHE_SCHEME", "CacheUpdate", "evaluate_cached"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from apps.model import App, AppEntry, EvalError
@@ -85,3 +86,26 @@ def app_warnings(evaluated: Iterable[App]) -> tuple[EvalError, ...]:
         column = entry_column(entry)
         out.extend(EvalError(entry.path, entry.file, entry.line, column, w) for w in said)
     return tuple(out)
+
+
+def mark_dev(entries: Iterable[AppEntry], dev_apps: Collection[str]) -> tuple[AppEntry, ...]:
+    """The entries, those whose path is in `dev_apps` in dev mode as if the apps file said
+    dev=True."""
+    return tuple(
+        replace(e, dev=True) if e.path in dev_apps and not e.dev else e for e in entries
+    )
+
+
+def unknown_dev_apps(
+    entries: Iterable[AppEntry], dev_apps: Collection[str], apps_file: str
+) -> tuple[EvalError, ...]:
+    """A warning for each app asked to run in dev mode that the apps file does not declare."""
+    declared = sorted(e.path for e in entries)
+    return tuple(
+        EvalError(
+            path, apps_file, 0, 0,
+            f"app {path} was asked to run in dev mode, but the apps file declares no such app "
+            f"(apps: {', '.join(declared) or 'none'})",
+        )
+        for path in sorted(set(dev_apps) - set(declared))
+    )

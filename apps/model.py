@@ -23,11 +23,13 @@ __all__ = [
     "EvalResult",
     "Permission",
     "Route",
+    "STATIC_INDEX",
     "Volume",
 ]
 
 Pairs = tuple[tuple[str, str], ...]
 Reload = Literal["none", "restart", "recreate"]
+STATIC_INDEX = "index.html"  # what a static app serves for its root when it names no index
 
 
 
@@ -264,8 +266,18 @@ class App:
             "static_only": self.static_only,
             "index": self.index,
             "single_file": self.single_file,
+            "static": self.static_json(),
             "files": list(self.files),
         }
+
+    def static_json(self) -> dict[str, Any] | None:
+        """A static app's serving settings (None for other apps): the index served, whether it
+        is served for every path, and the directory whose files are served ("" for none)."""
+        if not self.static_only:
+            return None
+        source = self.entry.source
+        return {"index": self.index or STATIC_INDEX, "single_file": self.single_file,
+                "root": "" if source in ("", "-") else source}
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ __all__ = [
     "MetaRow",
     "RunRow",
     "RunStepRow",
+    "StoppedAppRow",
     "TABLES",
     "metadata",
     "table",
@@ -129,6 +130,14 @@ class EvalCacheRow(SQLModel, table=True):
     value: bytes
 
 
+class StoppedAppRow(SQLModel, table=True):
+    """An app the user stopped (`ace stop`): no container runs for it until `ace start`."""
+
+    __tablename__ = "stopped_apps"
+    app: str = Field(primary_key=True)
+    stopped_at: float
+
+
 def table(model: type[SQLModel]) -> Table:
     """The Core table behind a model (queries use Core: cheaper than ORM rows)."""
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
@@ -145,5 +154,6 @@ TABLES = [
         RunStepRow,
         DigestRow,
         EvalCacheRow,
+        StoppedAppRow,
     )
 ]

@@ -14,7 +14,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from apps.errors import EngineError
 from reconciler.core.types import (
@@ -30,7 +30,7 @@ from reconciler.core.types import (
     ObservedImage,
 )
 from reconciler.driver.policy import build_failure, own_labels, require_managed
-from reconciler.driver.ports import CommandResult, VolumeMount
+from reconciler.driver.ports import CommandResult, ImageInUse, VolumeMount
 from tests.fake_shell import exec_form, interpret
 
 __all__ = ["FakeContainer", "FakeEngine", "FakeImage", "TIMED_OUT_EXIT_CODE"]
@@ -66,6 +66,8 @@ class FakeContainer:
     logs: list[str] = field(default_factory=list)
     image_id: str = ""
     workdir: str = ""
+    started: float = 0.0  # the fake clock when it last started / finished (0: never)
+    finished: float = 0.0
 
 
 class FakeEngine:
@@ -86,10 +88,11 @@ class FakeEngine:
 
     # -- simulation helpers (outside ace) ------------------------------------------------------
 
-    def crash(self, container_id: str, exit_code: int = 1) -> None:
-        """The container's process exits on its own."""
+    def crash(self, container_id: str, exit_code: int = 1, *, ran: float = 3600.0) -> None:
+        """The container's process exits on its own, `ran` seconds after it started."""
         c = self._get(container_id)
         c.state, c.exit_code, c.host_port = "exited", exit_code, None
+        c.finished = c.started + ran
 
     def kill(self, container_id: str) -> None:
         """Someone kills the container outside ace (SIGKILL: 137)."""
@@ -128,10 +131,10 @@ class FakeEngine:
         return tuple(
             ObservedImage(
                 id=i.id, tags=tuple(sorted(i.tags)), app=i.labels.get(LABEL_APP, ""),
-                inputs=i.labels.get(LABEL_INPUTS, ""),
+                inputs=i.labels.get(LABEL_INPUTS, ""), install=i.labels.get(LABEL_INSTALL, ""),
             )
             for i in self.images.values()
-            if not references or wanted & set(i.tags)
+            if not references or wanted & {*i.tags, *(_repository(t) for t in i.tags)}
         )
 
     def build(
@@ -246,14 +249,14 @@ class FakeEngine:
         c = self._new_container(name, image, tuple(command), dict(env), labels, port, mounts)
         c.workdir = workdir
         self._run(c)
-        return self._observe(c)
+        return self._inspected(c)
 
     def start(self, container_id: str) -> ObservedContainer:
         self._call("start")
         c = self._managed(container_id, "start")
         if c.state != "running":
             self._run(c)
-        return self._observe(c)
+        return self._inspected(c)
 
     def scale(self, container_id: str, replicas: int) -> ObservedContainer:
         self._call("scale")
@@ -266,12 +269,12 @@ class FakeEngine:
         c = self._managed(container_id, "restart")
         c.state, c.host_port = "exited", None
         self._run(c)
-        return self._observe(c)
+        return self._inspected(c)
 
     def inspect(self, container_id: str) -> ObservedContainer | None:
         self._call("inspect")
         c = self._find(container_id)
-        return None if c is None else self._observe(c)
+        return None if c is None else self._inspected(c)
 
     def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
         self._call("stop_and_remove")
@@ -301,7 +304,7 @@ class FakeEngine:
             return
         require_managed(img.labels, f"image {ref}", "remove")
         if any(self._find_image(c.image) is img for c in self.containers.values()):
-            raise EngineError(f"remove image {ref}: image is being used by a container")
+            raise ImageInUse(f"remove image {ref}: image is being used by a container")
         img.tags.discard(_ref(ref))
         if not img.tags:
             del self.images[img.id]
@@ -404,6 +407,7 @@ class FakeEngine:
     def _run(self, c: FakeContainer) -> None:
         res = interpret(c.command, c.env, c.workdir or "/", timeout=1.0)  # 1 s+: still running
         c.logs += res.both
+        c.started, c.finished = float(self._now), 0.0 if res.running else float(self._now)
         if res.running:
             c.state, c.exit_code, c.host_ip = "running", 0, "127.0.0.1"
             c.host_port, self._next_port = self._next_port, self._next_port + 1
@@ -439,6 +443,10 @@ class FakeEngine:
             scheme=c.labels.get(LABEL_SCHEME, ""), health_path=c.labels.get(LABEL_HEALTH, ""),
         )
 
+    def _inspected(self, c: FakeContainer) -> ObservedContainer:
+        """What an inspect shows: the listing's view plus when it started and finished."""
+        return replace(self._observe(c), started_at=c.started, finished_at=c.finished)
+
     def _shown_image(self, c: FakeContainer) -> str:
         """Like the engine's listing: the name the container was created from while it still
         resolves to the container's image, else the image id."""
@@ -460,6 +468,11 @@ def _up_to_stage(steps: list[str], target: str, tag: str) -> list[str]:
     if start is None:
         raise EngineError(f"build {tag}: target stage {target!r} could not be found")
     return steps
+
+
+def _repository(tag: str) -> str:
+    """A tag's repository name: what an engine's reference filter matches without a tag."""
+    return tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag
 
 
 def _ref(ref: str) -> str:

@@ -1,6 +1,7 @@
 """Apply a plan: run its steps against the engine and record results. No decisions are made here
 beyond the order the plan gives; failures are values (StepOutcome), never exceptions that stop
 other apps. Replacing a service is zero-downtime: new container, health check, then old one out.
+An image the engine will not remove because a container uses it is kept: that step is done.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from reconciler.core.types import (
     RecordedState,
     Step,
 )
-from reconciler.driver.ports import Engine, VolumeMount
+from reconciler.driver.ports import Engine, ImageInUse, VolumeMount
 from reconciler.logs import get_logger
 
 __all__ = [
@@ -71,6 +72,8 @@ class Recorder(Protocol):
 
     def forget_container(self, container_id: str) -> None: ...
 
+    def forget_image(self, app: str, tag: str) -> None: ...
+
     def record_applied(self, app: RecordedApp) -> None: ...
 
     def forget_app(self, app: str) -> None: ...
@@ -101,7 +104,8 @@ class ApplyOptions:
 @dataclass(frozen=True, slots=True)
 class StepOutcome:
     """How one step ended. `exit_code`/`logs` describe a container the step found exited on
-    its own (a crash) before it restarted or removed it."""
+    its own before it restarted or removed it, and `ran_for` how many seconds that container
+    had run before it exited (None when unknown): `ace watch` counts a short run as a crash."""
 
     step: Step
     outcome: Outcome
@@ -110,6 +114,7 @@ class StepOutcome:
     url: str = ""
     exit_code: str = ""
     logs: str = ""
+    ran_for: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +141,10 @@ _CRASH_LOG_LINES = 10
 @dataclass
 class _Done:
     url: str = ""
+    note: str = ""  # the message of a step that succeeded by leaving things as they are
     exit_code: str = ""
     logs: str = ""
+    ran_for: float | None = None
 
 
 @dataclass
@@ -179,8 +186,6 @@ def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> Ob
     as last seen."""
     if c.replicas:
         return _tasks_healthy_or_fail(ctx, app, c)
-    if c.host_port is None:
-        raise StepFailed(f"container {c.name} published no port for {app.spec.port}")
 
     def exited() -> str | None:
         now = ctx.engine.inspect(c.id)
@@ -188,12 +193,20 @@ def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> Ob
             return "container removed"
         return None if now.state == "running" else (now.status or now.state)
 
+    def failed(where: str, detail: str) -> StepFailed:
+        tail = ctx.engine.logs(c.id, tail=20).rstrip()
+        return StepFailed(f"health check {where} failed: {detail}"
+                          + (f"\nlast log lines:\n{tail}" if tail else ""))
+
+    if c.host_port is None:  # it exited before the engine showed a port: a crash
+        gone = exited() if c.state == "running" else (c.status or c.state)
+        if gone and gone != "container removed":
+            raise failed(f"of {c.name}", f"container exited: {gone}")
+        raise StepFailed(f"container {c.name} published no port for {app.spec.port}")
     result = wait_healthy(scheme=app.scheme, port=c.host_port, path=app.health,
                           deadline_s=ctx.options.health_timeout, exited=exited)
     if not result.ok:
-        tail = ctx.engine.logs(c.id, tail=20).rstrip()
-        raise StepFailed(f"health check {app.scheme}://127.0.0.1:{c.host_port}{app.health} failed: "
-                         f"{result.detail}" + (f"\nlast log lines:\n{tail}" if tail else ""))
+        raise failed(f"{app.scheme}://127.0.0.1:{c.host_port}{app.health}", result.detail)
     return c
 
 
@@ -317,8 +330,12 @@ def _crashed(ctx: _Context, c: ObservedContainer | None, done: _Done) -> None:
     done.exit_code = m.group(1) if m else ""
     try:
         done.logs = ctx.engine.logs(c.id, tail=_CRASH_LOG_LINES)
+        seen = ctx.engine.inspect(c.id)
     except EngineError:
-        done.logs = ""
+        return
+    if seen is not None and seen.started_at and seen.finished_at:
+        # a process that exits at once may be stamped finished a hair before started
+        done.ran_for = max(0.0, seen.finished_at - seen.started_at)
 
 
 def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
@@ -348,17 +365,41 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
         assert app is not None
         before = ctx.by_name[step.target]
         if step.action == "scale":
-            c = ctx.engine.scale(before.id, app.replicas)
+            c = _healthy_or_fail(ctx, app, ctx.engine.scale(before.id, app.replicas))
         elif before.state == "running":
             _restart_in_place(ctx, app, before, done)
             return
         else:
             _crashed(ctx, before, done)
-            c = ctx.engine.start(before.id)
-        c = _healthy_or_fail(ctx, app, c)
+            try:
+                c = ctx.engine.start(before.id)
+            except EngineError as exc:
+                if exc.retryable:  # the engine is down: nothing to recreate against
+                    raise
+                # it cannot start again (a port taken meanwhile, a leftover of a killed
+                # run...): the same version afresh, so one pass converges (_launch removes it
+                # by name and returns it healthy; a cluster service's name has a nonce, so
+                # the refused one is removed here)
+                log.warning("restart_refused", app=app.path, container=before.name,
+                            error=str(exc))
+                c = _launch(ctx, app)
+                if c.name != before.name:
+                    ctx.engine.stop_and_remove(before.id, timeout=ctx.options.stop_timeout)
+                    ctx.record(ctx.recorder.forget_container, container_id=before.id)
+            else:
+                c = _healthy_or_fail(ctx, app, c)
         _switch(ctx, app, c, None)
         _record_running(ctx, app, c)
         done.url = _url(app, c)
+        return
+    if step.action == "remove_image":
+        try:
+            ctx.engine.remove_image(step.target)
+        except ImageInUse as exc:  # a container the pass did not see (`ace run`, not ace's)
+            log.warning("image_kept", app=step.app, image=step.target, reason=str(exc))
+            done.note = "kept: a container uses it"
+            return
+        ctx.record(ctx.recorder.forget_image, app=step.app, tag=step.target)
         return
     if step.action in ("stop", "remove"):
         c = ctx.by_name[step.target]
@@ -386,12 +427,12 @@ def _run_group(ctx: _Context, steps: list[Step]) -> list[StepOutcome]:
             done_ = _Done()
             try:
                 _run_step(ctx, step, done_)
-                res = StepOutcome(step, "done", "", time.monotonic() - t0, done_.url,
-                                  done_.exit_code, done_.logs)
+                res = StepOutcome(step, "done", done_.note, time.monotonic() - t0, done_.url,
+                                  done_.exit_code, done_.logs, done_.ran_for)
                 slog.info("step_done", seconds=round(res.seconds, 3))
             except (StepFailed, EngineError, OSError) as exc:
                 res = StepOutcome(step, "failed", str(exc), time.monotonic() - t0, "",
-                                  done_.exit_code, done_.logs)
+                                  done_.exit_code, done_.logs, done_.ran_for)
                 slog.warning("step_failed", error=str(exc), seconds=round(res.seconds, 3))
         done[step.id] = res.outcome
         out.append(res)

@@ -29,6 +29,7 @@ from reconciler.apply.executor import (
 )
 from reconciler.apply.observe import observe, with_health
 from reconciler.core.desired import Naming, desired_state
+from reconciler.core.gc import DEFAULT_KEEP_IMAGES, collect_images, gc_apps
 from reconciler.core.hashing import DigestCache
 from reconciler.core.planner import PlanOptions, PullPolicy, plan
 from reconciler.core.types import DesiredState, ObservedState, Plan, RecordedState
@@ -70,6 +71,7 @@ class Settings:
     backend: str = "docker"  # "docker": one engine; "swarm": a cluster (DOCKER_HOST: a manager)
     registry: str = ""  # HOST[:PORT] the swarm backend pushes built images to
     dev_apps: frozenset[str] = frozenset()  # run in dev mode whatever the apps file says
+    keep_images: int = DEFAULT_KEEP_IMAGES  # versions of an app's images kept (0: all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +159,12 @@ def prepare(
     t["observe"] = time.perf_counter() - t2
     recorded = store.recorded()
     the_plan = plan(desired, observed, recorded, PlanOptions(pull=settings.pull))
+    collect = gc_apps(the_plan, desired, settings.keep_images)
+    if collect:  # a build or replace: list those apps' images (never on a no-op pass)
+        images = engine.list_images([naming.image_repo(a) for a in collect])
+        the_plan = collect_images(the_plan, desired, observed, images,
+                                  {a: store.images_for(a) for a in collect}, naming,
+                                  settings.keep_images)
     return Prepared(result, desired, observed, recorded, the_plan, t)
 
 

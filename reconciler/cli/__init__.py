@@ -3,6 +3,7 @@
 - `app`: the typer app; every command is registered here; `main`
 - `options`: options every command shares, error translation, settings, the state session
 - `converge`: `plan`, `reconcile`, `down`
+- `stopstart`: `stop`, `start` (apps kept stopped by the user)
 - `inspect`: `config`, `status`, `drift`, `logs`
 - `run`: `run`, `actions`
 - `watch`, `serve`: the two loop commands; `loop`: what they share (proxy, signals, runner)

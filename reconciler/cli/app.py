@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from reconciler.cli import converge, inspect, run, serve, watch
+from reconciler.cli import converge, inspect, run, serve, stopstart, watch
 
 __all__ = ["app", "main"]
 
@@ -19,6 +19,8 @@ app.command()(converge.reconcile)
 app.command()(inspect.status)
 app.command()(inspect.drift)
 app.command()(converge.down)
+app.command("stop")(stopstart.stop_cmd)
+app.command("start")(stopstart.start_cmd)
 app.command()(inspect.logs)
 app.command("run")(run.run_cmd)
 app.command("actions")(run.actions_cmd)

@@ -63,7 +63,8 @@ def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
     base = public_base(settings.state_dir)  # "" unless `ace watch`/`ace serve` runs a proxy
     rows = status_rows(desired, observed, probe_health(desired, observed),
                        public=public_urls(result.apps, base) if base else None,
-                       errors=app_errors(result.errors), last_apply=applies)
+                       errors=app_errors(result.errors), last_apply=applies,
+                       stopped=prepared.recorded.stopped)
     if as_json:
         render.print_json({"apps": [r.to_json() for r in rows],
                            "errors": [e.to_json() for e in result.errors]})

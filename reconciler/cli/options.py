@@ -24,6 +24,7 @@ __all__ = [
     "FileOpt",
     "HealthOpt",
     "JsonOpt",
+    "KeepOpt",
     "LockOpt",
     "LogJsonOpt",
     "ParallelOpt",
@@ -63,6 +64,9 @@ ParallelOpt = Annotated[int, typer.Option("--parallel", min=1, help="Apps applie
 HealthOpt = Annotated[float, typer.Option("--health-timeout", help="Seconds to wait for health.")]
 LockOpt = Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for the lock.")]
 DeadlineOpt = Annotated[float, typer.Option("--eval-deadline", help="Seconds per app evaluation.")]
+KeepOpt = Annotated[int, typer.Option(
+    "--keep-images", min=0,
+    help="After a build or replace, keep each app's last N image versions (0: keep all).")]
 DetailOpt = Annotated[bool, typer.Option("--detailed-exitcode",
                                          help="Exit 2 when changes were made or are pending.")]
 Backend = Literal["docker", "swarm"]
@@ -97,8 +101,9 @@ def errors() -> Iterator[None]:
         render.err_console.print(f"[red]error[/] Docker engine: {render.escape(str(exc))}",
                                  soft_wrap=True)
         if exc.retryable:
-            render.err_console.print("  Is the engine running? Start it (README: set-up) or set "
-                                     "DOCKER_HOST.", soft_wrap=True)
+            render.err_console.print("  Is the engine running? Start one (as root: bash "
+                                     "scripts/ensure-engine.sh, in ace's checkout) or point "
+                                     "DOCKER_HOST at one.", soft_wrap=True)
         raise typer.Exit(1) from None
     except AceError as exc:
         render.err_console.print(f"[red]error[/] {render.escape(str(exc))}", soft_wrap=True)

@@ -202,7 +202,11 @@ def print_drift(items: Sequence[DriftItem], unchecked: Sequence[str] = ()) -> No
 def print_config(result: EvalResult) -> None:
     for a in result.apps:
         c = a.container
-        if c is None:
+        static = a.static_json()
+        if c is None and static is not None:
+            desc = (f"static: files of {static['root'] or '(no source)'}, "
+                    f"{'only ' if static['single_file'] else 'index '}{static['index']}")
+        elif c is None:
             desc = "no container"
         elif c.kind == "image":
             desc = f"image {c.image}"

@@ -117,6 +117,8 @@ class LiveReporter:
         for r in self._rows:
             c = _COLOUR.get(r.state, "")
             state = f"[{c}]{r.state}[/]" if c else r.state
+            if r.mode == "dev":
+                state += " [cyan](dev)[/]"
             t.add_row(escape(r.app), state, escape(r.health), r.url, escape(r.last_change),
                       Text(r.last_error, style="red"))
         parts: list[Any] = [t]

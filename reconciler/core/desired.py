@@ -39,8 +39,11 @@ class Naming:
     install: str
     state_dir: str
 
+    def image_repo(self, app_path: str) -> str:
+        return f"ace-{self.install}/{slug(app_path)}"
+
     def image_tag(self, app_path: str, input_hash: str) -> str:
-        return f"ace-{self.install}/{slug(app_path)}:{input_hash[:16]}"
+        return f"{self.image_repo(app_path)}:{input_hash[:16]}"
 
     def dev_image_tag(self, app_path: str, input_hash: str) -> str:
         return f"ace-{self.install}/{slug(app_path)}:dev-{input_hash[:12]}"
@@ -187,6 +190,7 @@ def _dev_app(app: App, cfg: ContainerConfig, dev: DevSettings, naming: Naming,
         mode="dev",
         reload=dev.reload,
         replicas=cfg.replicas,
+        secret_env=frozenset(cfg.secret_env),
     )
 
 
@@ -204,5 +208,6 @@ def desired_state(result: EvalResult, naming: Naming, cache: DigestCache) -> Des
             apps.append(d)
     declared = frozenset(a.path for a in result.apps) | frozenset(result.failed)
     return DesiredState(
-        apps=tuple(apps), held=frozenset(held), declared=declared, prune=result.apps_file_ok
+        apps=tuple(apps), held=frozenset(held), declared=declared, prune=result.apps_file_ok,
+        static=frozenset(a.path for a in result.apps if a.static_only and a.container is None),
     )

@@ -28,6 +28,7 @@ from state.records import LastApply
 __all__ = [
     "APPS_FILE_HELD",
     "HELD",
+    "STOPPED_BY_USER",
     "AppStatus",
     "DriftItem",
     "app_errors",
@@ -36,11 +37,13 @@ __all__ = [
     "unevaluated",
 ]
 
+STOPPED_BY_USER = "stopped by user"
+
 
 @dataclass(frozen=True, slots=True)
 class AppStatus:
     path: str
-    state: str  # running, stopped, missing, failed, command, error, orphaned
+    state: str  # running, stopped, missing, failed, command, static, error, orphaned
     health: str  # healthy, unhealthy, unknown, "-"
     url: str
     container: str
@@ -100,7 +103,7 @@ def app_errors(errors: Iterable[EvalError]) -> dict[str, str]:
 def unevaluated(desired: DesiredState, observed: ObservedState) -> list[str]:
     """Apps with no declaration this pass whose containers are left as they run: apps that do
     not evaluate, and — while the apps file itself does not — every app with a container."""
-    known = {a.path for a in desired.apps}
+    known = {a.path for a in desired.apps} | desired.static
     out = set(desired.held) - known
     if not desired.prune:
         out |= {c.app for c in observed.containers if c.version and c.app not in known}
@@ -111,15 +114,17 @@ def status_rows(
     desired: DesiredState, observed: ObservedState, health: Mapping[str, str],
     failed_steps: Mapping[str, str] | None = None, public: Mapping[str, str] | None = None,
     *, errors: Mapping[str, str] | None = None,
-    last_apply: Mapping[str, LastApply] | None = None,
+    last_apply: Mapping[str, LastApply] | None = None, stopped: frozenset[str] = frozenset(),
 ) -> list[AppStatus]:
     """One row per app: declared apps by path, then apps that do not evaluate (their running
     container, health and URL, with the error), then orphans. `failed_steps` are failures of
     the last pass the caller saw; `errors` evaluation errors (`app_errors`); `last_apply` each
-    app's latest applied step (the store's); `public` maps app paths to their proxy URLs."""
+    app's latest applied step (the store's); `public` maps app paths to their proxy URLs;
+    apps in `stopped` (by the user: `ace stop`) are `stopped`, detail `stopped by user`."""
     ctx = _Ctx(observed, health, failed_steps or {}, errors or {}, last_apply or {})
-    rows = [_declared(ctx, app, app.path in desired.held)
-            for app in sorted(desired.apps, key=lambda a: a.path)]
+    rows = sorted([*(_declared(ctx, app, app.path in desired.held) for app in desired.apps),
+                   *(_static(ctx, path, path in desired.held) for path in desired.static)],
+                  key=lambda r: r.path)
     rows += [_held(ctx, path, path in desired.declared or path in desired.held)
              for path in unevaluated(desired, observed)]
     wanted = {a.path for a in desired.apps} | desired.held
@@ -129,10 +134,19 @@ def status_rows(
                 rows.append(AppStatus(c.app, "orphaned", "-", "", c.name, c.image, c.created,
                                       "not declared any more; reconcile removes it",
                                       last_apply=ctx.last_apply.get(c.app)))
+    rows = [_by_user(r) if r.path in stopped and r.state not in ("command", "error", "orphaned")
+            else r for r in rows]
     modes = {a.path: a.mode for a in desired.apps}
     rows = [replace(r, mode=modes.get(r.path, "normal"),
                     public_url=(public or {}).get(r.path, "")) for r in rows]
     return rows
+
+
+def _by_user(r: AppStatus) -> AppStatus:
+    """The row of an app the user stopped (`ace stop`): `stopped`, not missing or failed."""
+    if r.state == "running":  # the stop is not applied yet (or it was started by hand)
+        return replace(r, detail=f"{STOPPED_BY_USER}, still running: reconcile stops it")
+    return replace(r, state="stopped", health="-", detail=STOPPED_BY_USER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +209,14 @@ def _declared(ctx: _Ctx, app: DesiredApp, held: bool) -> AppStatus:
     return cluster_row(row, app.scheme, c, ctx.health) if c.replicas else row
 
 
+def _static(ctx: _Ctx, path: str, held: bool) -> AppStatus:
+    """A static app: no container; ace's proxy serves its files (its public URL)."""
+    error = ctx.errors.get(path, HELD if held else "")
+    return AppStatus(path, "static", "-", "", "", "", 0,
+                     f"does not evaluate: {error}" if error else "", error=error,
+                     last_apply=ctx.last_apply.get(path))
+
+
 def _held(ctx: _Ctx, path: str, declared: bool) -> AppStatus:
     """An app without a declaration this pass, from what runs of it."""
     error = ctx.errors.get(path) or (HELD if declared else APPS_FILE_HELD)
@@ -246,6 +268,11 @@ def drift_items(
             for c in mine:
                 items.append(DriftItem(app.path, "pending", "service of a command app",
                                        "no container", f"{c.name} {c.state}"))
+            continue
+        if app.path in recorded.stopped:  # no container is the declared state
+            for c in mine:
+                items.append(DriftItem(app.path, "pending", STOPPED_BY_USER, "no container",
+                                       f"{c.name} {c.state}"))
             continue
         if rec is None:
             items.append(DriftItem(app.path, "pending", "not applied yet",

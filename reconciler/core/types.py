@@ -49,7 +49,8 @@ LABEL_PORT = "dev.ace.port"  # container port
 LABEL_SCHEME = "dev.ace.scheme"  # "http" or "https"
 LABEL_HEALTH = "dev.ace.health"  # health path, e.g. "/"
 
-Action = Literal["build", "pull", "start", "replace", "restart", "scale", "stop", "remove"]
+Action = Literal["build", "pull", "start", "replace", "restart", "scale", "stop", "remove",
+                 "remove_image"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,7 @@ class DesiredState:
     declared: frozenset[str] = frozenset()  # every app path in the apps file
     prune: bool = True  # False when the apps file itself failed: remove nothing
     touched: frozenset[str] = frozenset()  # dev apps whose mounted source changed (`ace watch`)
+    static: frozenset[str] = frozenset()  # static apps: no container, the proxy serves files
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +157,9 @@ class ObservedContainer:
     tasks: tuple[ObservedTask, ...] = ()
     changed_outside: str = ""
     replicas_set: int = 0  # the replicas ace last set (differs when scaled by hand)
+    # unix seconds the container last started / finished (from an inspect only; 0 unknown)
+    started_at: float = 0.0
+    finished_at: float = 0.0
 
     @property
     def running_tasks(self) -> tuple[ObservedTask, ...]:
@@ -185,6 +190,7 @@ class ObservedImage:
     tags: tuple[str, ...]
     app: str = ""  # from labels, for ace-built images
     inputs: str = ""
+    install: str = ""  # the installation label ("" when none)
 
 
 @dataclass(frozen=True, slots=True)

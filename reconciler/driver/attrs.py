@@ -14,6 +14,7 @@ from reconciler.core.types import (
     LABEL_APP,
     LABEL_HEALTH,
     LABEL_INPUTS,
+    LABEL_INSTALL,
     LABEL_PORT,
     LABEL_SCHEME,
     LABEL_VERSION,
@@ -77,6 +78,8 @@ def container_from_inspect(raw: Mapping[str, Any]) -> ObservedContainer:
         address=_address(raw.get("NetworkSettings"), labels.get(LABEL_PORT, "")),
         scheme=labels.get(LABEL_SCHEME, ""),
         health_path=labels.get(LABEL_HEALTH, ""),
+        started_at=_instant(state.get("StartedAt", "")),
+        finished_at=_instant(state.get("FinishedAt", "")),
     )
 
 
@@ -84,7 +87,8 @@ def image_from_listing(row: Mapping[str, Any]) -> ObservedImage:
     labels = row.get("Labels") or {}
     tags = tuple(t for t in (row.get("RepoTags") or []) if t != "<none>:<none>")
     return ObservedImage(
-        id=row["Id"], tags=tags, app=labels.get(LABEL_APP, ""), inputs=labels.get(LABEL_INPUTS, "")
+        id=row["Id"], tags=tags, app=labels.get(LABEL_APP, ""), inputs=labels.get(LABEL_INPUTS, ""),
+        install=labels.get(LABEL_INSTALL, ""),
     )
 
 
@@ -99,6 +103,17 @@ def _address(settings: Mapping[str, Any] | None, port: str) -> str:
         if ip:
             return f"{ip}:{port}"
     return ""
+
+
+def _instant(stamp: str) -> float:
+    """An RFC 3339 engine time (nanoseconds allowed) as unix seconds; 0.0 for the engine's
+    "never" (year 1) or anything unreadable."""
+    if not stamp or stamp.startswith("0001-"):
+        return 0.0
+    try:
+        return datetime.fromisoformat(stamp).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def _unix(stamp: str) -> int:

@@ -4,6 +4,9 @@
 and the image listing — with plain HTTP on the engine's socket (stdlib only), and hands everything
 else to `SdkEngine` (docker SDK), imported on first use. A no-op pass therefore never loads the
 SDK: two requests on one keep-alive connection and nothing else.
+
+The engine may be Podman's Docker-compatible service: its first answer says so (a header), and
+`podman.py` makes its listings read like Docker's (see there).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from urllib.parse import urlencode, urlsplit
 from apps.errors import EngineError
 from reconciler.core.types import LABEL_INSTALL, ObservedContainer, ObservedImage
 from reconciler.driver.attrs import container_from_listing, image_from_listing
+from reconciler.driver.hostnet import engine_networks, only_reachable
+from reconciler.driver.podman import PODMAN_HEADER, containers_as_docker, images_as_docker
 from reconciler.driver.ports import CommandResult, VolumeMount
 
 if TYPE_CHECKING:
@@ -67,13 +72,14 @@ class DockerEngine:
         self._raw = _raw_target(base_url)
         self._conn: http.client.HTTPConnection | None = None
         self._sdk: SdkEngine | None = None
+        self._podman: bool | None = None  # known from the engine's first answer
 
     @property
     def sdk(self) -> SdkEngine:
         if self._sdk is None:
             from reconciler.driver.sdk import SdkEngine
 
-            self._sdk = SdkEngine(self._base_url, self._timeout)
+            self._sdk = SdkEngine(self._base_url, self._timeout, podman=self._podman)
         return self._sdk
 
     def close(self) -> None:
@@ -100,6 +106,8 @@ class DockerEngine:
                 conn.request("GET", path, headers={"Host": "docker"})
                 resp = conn.getresponse()
                 body = resp.read()
+                if self._podman is None:
+                    self._learn_flavor(resp.getheader(PODMAN_HEADER) is not None)
             except (OSError, http.client.HTTPException) as exc:
                 self.close_connection()
                 if attempt == 0 and isinstance(exc, http.client.RemoteDisconnected):
@@ -113,6 +121,11 @@ class DockerEngine:
                 raise EngineError(f"{what}: {detail}", retryable=resp.status >= 500)
             return body
         raise AssertionError("unreachable")
+
+    def _learn_flavor(self, podman: bool) -> None:
+        self._podman = podman
+        if self._sdk is not None:
+            self._sdk.podman = podman
 
     def close_connection(self) -> None:
         if self._conn is not None:
@@ -135,11 +148,22 @@ class DockerEngine:
         filters = json.dumps({"label": [f"{LABEL_INSTALL}={install}"]})
         rows = self._get_json("/containers/json", "list containers",
                               {"all": "1", "filters": filters})
-        return tuple(sorted((container_from_listing(r) for r in rows), key=lambda c: c.name))
+        if self._podman:
+            rows = containers_as_docker(rows, lambda: self._get_json("/images/json",
+                                                                     "list images"))
+        listed = only_reachable((container_from_listing(r) for r in rows),
+                                engine_networks(self._base_url))
+        return tuple(sorted(listed, key=lambda c: c.name))
 
     def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:
         if self._raw is None:
             return self.sdk.list_images(references)
+        if references and len(references) > 1 and self._podman is None:
+            self.ping()  # several references are filtered differently by Podman
+        if self._podman:
+            rows = images_as_docker(self._get_json("/images/json", "list images"),
+                                    references or ())
+            return tuple(image_from_listing(r) for r in rows)
         query = {"filters": json.dumps({"reference": list(references)})} if references else None
         rows = self._get_json("/images/json", "list images", query)
         return tuple(image_from_listing(r) for r in rows)

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 
 from apps.errors import EngineError
 from reconciler.core.types import LABEL_INSTALL, LABEL_MANAGED
+from reconciler.driver.ports import NotManaged
 
 __all__ = ["build_failure", "own_labels", "require_managed"]
 
@@ -15,7 +16,7 @@ __all__ = ["build_failure", "own_labels", "require_managed"]
 def require_managed(labels: Mapping[str, str], what: str, verb: str) -> None:
     """Refuse to `verb` an object that ace did not create."""
     if labels.get(LABEL_MANAGED) != "1":
-        raise EngineError(
+        raise NotManaged(
             f"refusing to {verb} {what}: it is not managed by ace (no {LABEL_MANAGED}=1 label)"
         )
 

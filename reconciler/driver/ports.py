@@ -8,9 +8,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from apps.errors import EngineError
 from reconciler.core.types import ObservedContainer, ObservedImage
 
-__all__ = ["CommandResult", "Engine", "VolumeMount"]
+__all__ = ["CommandResult", "Engine", "ImageInUse", "NotManaged", "VolumeMount"]
+
+
+class NotManaged(EngineError):
+    """The engine refused to touch an object because its labels do not make it ace's."""
+
+
+class ImageInUse(EngineError):
+    """The engine refused to remove an image because a container (any, ace's or not) uses it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +45,8 @@ class CommandResult:
 
 class Engine(Protocol):
     """Every method raises apps.errors.EngineError (retryable=True when the engine does not
-    answer). Nothing here touches an object without the installation label it is given."""
+    answer; NotManaged when an object's labels forbid touching it). Nothing here touches an
+    object without the installation label it is given."""
 
     def ping(self) -> None: ...
 
@@ -46,7 +56,8 @@ class Engine(Protocol):
 
     def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:
         """Local images (tags and ace labels): ONE API call, no per-image inspect. With
-        `references`, only images tagged with one of them (filtered by the engine)."""
+        `references`, only images tagged with one of them, or with any tag of a reference
+        that names a repository (filtered by the engine)."""
         ...
 
     def build(

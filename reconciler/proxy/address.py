@@ -44,8 +44,9 @@ def is_loopback(host: str) -> bool:
 
 
 def public_urls(apps: Sequence[App], base: str) -> dict[str, str]:
-    """app path -> its public URL on the proxy, for apps with at least one route."""
-    return {a.path: base + a.path.rstrip("/") + "/" for a in apps if a.routes}
+    """app path -> its public URL on the proxy, for apps with at least one route and static
+    apps."""
+    return {a.path: base + a.path.rstrip("/") + "/" for a in apps if a.routes or a.static_only}
 
 
 def public_base(state_dir: Path) -> str:

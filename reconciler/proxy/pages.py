@@ -12,7 +12,8 @@ __all__ = ["REASONS", "json_response", "page_response"]
 
 REASONS = {200: "OK", 301: "Moved Permanently", 308: "Permanent Redirect", 400: "Bad Request",
            404: "Not Found", 405: "Method Not Allowed", 502: "Bad Gateway",
-           503: "Service Unavailable", 504: "Gateway Timeout"}
+           503: "Service Unavailable", 504: "Gateway Timeout", 304: "Not Modified",
+           403: "Forbidden"}
 
 
 def _response(status: int, ctype: str, body: bytes, *, close: bool, method: str,

@@ -1,5 +1,5 @@
-"""The routing table: public path prefixes of every app's `ace.proxy` routes, and where each app's
-container currently answers.
+"""The routing table: public path prefixes of every app's `ace.proxy` routes (and of each static
+app's files), and where each app's container currently answers.
 
 An app at `/web` with `ace.proxy("/api", ...)` owns the public prefix `/web/api`; the longest
 prefix (in segments) wins; an app at `/` with route `/` catches everything else. Entries are
@@ -22,12 +22,14 @@ from reconciler.core.types import (
     current_container,
 )
 from reconciler.proxy.paths import NormPath, join_prefix, prefix_segments
+from reconciler.proxy.static import StaticSite
 
-__all__ = ["CONTAINER_URL", "Backend", "Entry", "Match", "Slot", "Table", "build_entries",
-           "container_backends"]
+__all__ = ["CONTAINER_URL", "STATIC_URL", "Backend", "Entry", "Match", "Slot", "Table",
+           "build_entries", "container_backends"]
 
 CONTAINER_URL = "<CONTAINER_URL>"
 DOWN_FOR = 5.0  # seconds a cluster task that refused a connection gets no requests
+STATIC_URL = "<STATIC>"  # the route of a static app's entry: its files, served by the proxy
 
 
 class Backend:
@@ -101,6 +103,7 @@ class Entry:
     app_segs: tuple[str, ...]
     external: Backend | None = None  # None: the app's container
     redirect_bare_path: bool = False  # the app asked for it (ace.app(redirect_bare_path=True))
+    static: StaticSite | None = None  # a static app: the proxy serves its files itself
 
     @property
     def redirect_bare(self) -> bool:
@@ -173,8 +176,9 @@ class Table:
 
 
 def build_entries(apps: Sequence[App]) -> list[Entry]:
-    """Entries for every route of every app. An external upstream URL that does not parse gives
-    no entry for that route (the app's other routes still work)."""
+    """Entries for every route of every app, and one for the app path of each static app (after
+    its routes: a route at the same prefix wins). An external upstream URL that does not parse
+    gives no entry for that route (the app's other routes still work)."""
     out: list[Entry] = []
     for a in apps:
         for r in a.routes:
@@ -187,6 +191,10 @@ def build_entries(apps: Sequence[App]) -> list[Entry]:
             prefix = join_prefix(a.path, r.path)
             out.append(Entry(a.path, a.name, prefix, prefix_segments(prefix), r,
                              prefix_segments(a.path), external, a.redirect_bare_path))
+        if a.static_only:
+            segs = prefix_segments(a.path)
+            out.append(Entry(a.path, a.name, join_prefix(a.path, "/"), segs,
+                             Route("/", STATIC_URL), segs, static=StaticSite.of(a, len(segs))))
     return out
 
 

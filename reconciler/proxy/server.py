@@ -127,6 +127,8 @@ class ProxyCore:
             writer.write(page_response(404, "No app at this path", [path.path], close=not keep,
                                        method=method))
             return keep
+        if entry.static is not None:  # a static app: the proxy serves its files (proxy.static)
+            return await entry.static.serve(head, path, writer, keep)
         if entry.redirect_bare and len(path.decoded) == len(entry.segs) and not path.trailing:
             status = 301 if method in ("GET", "HEAD") else 308
             loc = entry.prefix + "/" + path.query

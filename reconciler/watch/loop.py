@@ -40,7 +40,6 @@ from reconciler.watch.backoff import (
     record_probes,
     settle,
     unhealthy_marks,
-    with_logs,
 )
 from reconciler.watch.files import FileWatcher, WatchSet, dev_touched
 from reconciler.watch.reporter import Reporter, build_rows
@@ -236,20 +235,20 @@ class Watch:
         if self.options.on_pass is not None:
             self.options.on_pass(evaluated.result, desired, observed, errs)
         self.reporter.pass_finished(cycle, self.clock() - start, len(res.outcomes), held)
-        return self._next_delay(held)
+        return self._next_delay()
 
-    def _next_delay(self, held: tuple[str, ...]) -> float:
-        """The resync period, or sooner when a held app's backoff ends."""
+    def _next_delay(self) -> float:
+        """The resync period, or sooner when the backoff of any app ends: its retry comes on
+        its own timer, whether or not this pass held a step of it back."""
         now = self.clock()
-        ends = [self.attempts[a].until - now for a in held if a in self.attempts]
+        ends = [a.until - now for a in self.attempts.values() if a.until > now]
         return max(0.05, min([self.options.resync, *ends]))
-
 
     def _on_step(self, kind: str, o: StepOutcome) -> None:
         if kind != "end" or o.outcome == "skipped":
             return
         self.reporter.step(o)
-        if o.outcome == "done" and o.step.action not in ("build", "pull"):
+        if o.outcome == "done" and o.step.action not in ("build", "pull", "remove_image"):
             self.changes[o.step.app] = f"{time.strftime('%H:%M:%S')} {o.step.action}: " \
                                        f"{o.step.cause}"
 
@@ -263,12 +262,8 @@ class Watch:
             before = self.attempts
             self.attempts = record_attempts(before, applied.outcomes, keys, now,
                                             self.options.backoff)
-            crashed = {o.step.app: o for o in applied.outcomes if o.exit_code or o.logs}
-            for app, a in list(self.attempts.items()):
-                if a is not before.get(app) and a.failed and app in crashed:
-                    o = crashed[app]
-                    a = self.attempts[app] = with_logs(a, o.logs, o.exit_code)
-                if a is not before.get(app) and a.crash_looping and a.failed:
+            for app, a in self.attempts.items():
+                if a is not before.get(app) and a.crash_looping:
                     self.reporter.crash_loop(a, a.until - now)
         self.attempts = settle(self.attempts, (), keys, now, self.options.backoff)
         errs = {e.app: f"{e.where}: {e.message}" for e in self._errors}
@@ -276,7 +271,7 @@ class Watch:
             if o.outcome == "failed":
                 errs.setdefault(o.step.app, o.message)
         self.reporter.rows(build_rows(desired, observed, self.health, self.attempts,
-                                      self.changes, errs))
+                                      self.changes, errs, res.prepared.recorded.stopped))
         return errs
 
     def _engine_down(self, error: str) -> float:
@@ -303,7 +298,7 @@ class Watch:
         lock = StateLock(self.settings.state_dir, command="ace watch --down-on-exit")
         try:
             with lock.acquire(30.0):
-                return teardown(self.engine, store)
+                return list(teardown(self.engine, store).removed)  # the rest: logged
         except (EngineError, StateError) as exc:
             log.warning("down_on_exit_failed", error=str(exc))
             return []

@@ -26,10 +26,12 @@ class Row:
     url: str
     last_change: str
     last_error: str
+    mode: str = "normal"  # "dev": runs from its mounted source
 
     def to_json(self) -> dict[str, str]:
         return {"app": self.app, "state": self.state, "health": self.health, "url": self.url,
-                "last_change": self.last_change, "last_error": self.last_error}
+                "last_change": self.last_change, "last_error": self.last_error,
+                "mode": self.mode}
 
 
 def first_line(text: str, width: int = 120) -> str:
@@ -40,21 +42,22 @@ def first_line(text: str, width: int = 120) -> str:
 def build_rows(
     desired: DesiredState, observed: ObservedState, health: Mapping[str, str],
     attempts: Mapping[str, Attempts], changes: Mapping[str, str], errors: Mapping[str, str],
+    stopped: frozenset[str] = frozenset(),
 ) -> tuple[Row, ...]:
     """One row per app: status_rows of the last pass, with crash loops and last events. An app
     that does not evaluate shows what runs of it, its error as the last error."""
     out: list[Row] = []
-    for r in status_rows(desired, observed, dict(health)):
+    for r in status_rows(desired, observed, dict(health), stopped=stopped):
         state, err = r.state, errors.get(r.path, "") or r.error
         a = attempts.get(r.path)
-        if a is not None and a.crash_looping and a.failed:
+        if a is not None and a.crash_looping:
             state = "crash-looping"
             tail = " | ".join(a.logs.strip().splitlines()[-2:])
             err = f"exit code {a.exit_code or '?'}" + (f"; last log: {tail}" if tail else "")
         elif not err and r.detail and r.state not in ("running", "command"):
             err = r.detail
         out.append(Row(r.path, state, r.health, r.url, changes.get(r.path, ""),
-                       first_line(err)))
+                       first_line(err), r.mode))
     return tuple(out)
 
 

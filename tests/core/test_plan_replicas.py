@@ -61,3 +61,15 @@ def test_a_dev_source_change_comes_before_a_scale(reload: str, expected: list[st
     assert [s.action for s in got.steps] == expected
     after = plan(want(app), seen(observed, tags=(app.image,)), recs(rec(app, observed)))
     assert [s.action for s in after.steps] == ["scale"]
+
+
+def test_an_exited_service_is_restarted_and_a_stopped_one_stopped() -> None:
+    """A service with no task wanted running (state exited) is restarted, not taken for a
+    paused or never-started container; an app stopped by the user has its service stopped."""
+    observed = replace(svc(WEB, 1), state="exited", status="0/1 tasks running")
+    got = plan(want(WEB), seen(observed, tags=(WEB.image,)), recs(rec(WEB, observed)))
+    assert golden(got) == ("restart:/web restart /web ace-t-web-v1 "
+                           "(container exited: 0/1 tasks running)")
+    stopped = replace(recs(rec(WEB, observed)), stopped=frozenset({"/web"}))
+    got = plan(want(WEB), seen(svc(WEB, 1), tags=(WEB.image,)), stopped)
+    assert [(s.action, s.cause) for s in got.steps] == [("stop", "stopped by user")]

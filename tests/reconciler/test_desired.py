@@ -131,3 +131,15 @@ def test_secret_env_names_are_kept_outside_the_version(tmp_path: Path) -> None:
     assert ("token", "s3cret") in d.spec.env
     assert d.spec_json == spec_json(d.spec) and "secret_env" not in d.spec_json
     assert d.version == version_of(d.spec) == PINNED_SECRET_APP_VERSION
+
+
+def test_dev_app_masks_secret_env_like_normal_apps(tmp_path: Path) -> None:
+    """A dev app's secret-derived env names are carried, so plan and drift mask their values."""
+    from dataclasses import replace
+
+    src = _dev_src(tmp_path)
+    app = _dev_app(src)
+    assert app.container is not None
+    app = replace(app, container=replace(app.container, secret_env=("TOKEN",)))
+    d = desired_app(app, NAMING, DigestCache())
+    assert d is not None and d.secret_env == frozenset({"TOKEN"})

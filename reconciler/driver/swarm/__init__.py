@@ -6,6 +6,8 @@
 - `attrs`: pure — service, task and node listings -> ObservedContainer values
 - `mounts`: named volumes, secret files as Swarm secrets, bind mounts (one node only)
 - `registry`: where built images are pushed, and the digests services are pinned to
+- `images`: which references are ace's builds, which services run an image, and removing
+  one (the manager's local tags only, never the registry's copy)
 - `jobs`: `container.run` calls as one-off replicated jobs
 """
 

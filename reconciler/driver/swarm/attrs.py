@@ -2,7 +2,9 @@
 
 A service stands for its app version as a container does on one engine: `replicas` is what the
 cluster runs, `tasks` where and how each replica runs, `changed_outside` what someone changed by
-hand (the spec's fingerprint no longer matches the one ace labelled it with)."""
+hand (the spec's fingerprint no longer matches the one ace labelled it with). Its state is only
+ever "running" or "exited" (a service is never paused, nor created without tasks being started),
+and `started_at`/`finished_at` are those of its newest task that ran (see `_times`)."""
 
 from __future__ import annotations
 
@@ -22,12 +24,14 @@ from reconciler.core.types import (
 )
 from reconciler.driver.swarm.spec import LABEL_IMAGE, LABEL_REPLICAS, LABEL_TEMPLATE, fingerprint
 
-__all__ = ["Node", "nodes_from_listing", "service_from_listing", "task_from_listing"]
+__all__ = ["Node", "instant", "nodes_from_listing", "service_from_listing", "task_from_listing"]
 
 # task states before "running": the cluster is still bringing the task up
 STARTING = frozenset({"new", "allocated", "pending", "assigned", "accepted", "preparing",
                       "ready", "starting"})
 FAILED = frozenset({"failed", "rejected"})
+RAN = frozenset({"running", "complete", "failed"})  # states of a task whose container started
+ENDED = frozenset({"complete", "failed"})  # ... and then exited by itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,31 @@ def unix(stamp: str) -> int:
     return int(parsed.timestamp())
 
 
+def instant(stamp: str) -> float:
+    """A cluster time (RFC 3339, nanoseconds allowed) as unix seconds; 0.0 for "never" (year
+    1) or anything unreadable."""
+    if not stamp or stamp.startswith("0001-"):
+        return 0.0
+    try:
+        return datetime.fromisoformat(stamp).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def _times(tasks: Iterable[Mapping[str, Any]]) -> tuple[float, float]:
+    """(started_at, finished_at) of the newest task whose container started. Swarm records no
+    container start time, only the task's creation and its last state change: started_at is
+    the task's creation (earlier than the start, so a run is never taken for shorter than it
+    was), finished_at its last change when it exited by itself, else 0.0 (unknown)."""
+    ran = [(instant(str((t.get("Status") or {}).get("Timestamp") or "")), t) for t in tasks
+           if (t.get("Status") or {}).get("State") in RAN]
+    if not ran:
+        return 0.0, 0.0
+    changed, newest = max(ran, key=lambda p: p[0])
+    ended = (newest.get("Status") or {}).get("State") in ENDED
+    return instant(str(newest.get("CreatedAt") or "")), changed if ended else 0.0
+
+
 def task_from_listing(row: Mapping[str, Any], port: int, nodes: Mapping[str, Node]
                       ) -> ObservedTask:
     status = row.get("Status") or {}
@@ -84,6 +113,7 @@ def task_from_listing(row: Mapping[str, Any], port: int, nodes: Mapping[str, Nod
 
 def service_from_listing(row: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]],
                          nodes: Mapping[str, Node]) -> ObservedContainer:
+    tasks = list(tasks)
     spec = row.get("Spec") or {}
     labels = spec.get("Labels") or {}
     port = int(labels.get(LABEL_PORT) or 0)
@@ -98,6 +128,7 @@ def service_from_listing(row: Mapping[str, Any], tasks: Iterable[Mapping[str, An
     failed = [t for t in seen if t.state in FAILED]
     if failed and running < replicas:
         status += f"; last failure on {failed[0].node}: {failed[0].error or failed[0].state}"
+    started_at, finished_at = _times(tasks)
     changed = ""
     if labels.get(LABEL_TEMPLATE) and fingerprint(spec) != labels[LABEL_TEMPLATE]:
         changed = "service spec changed (image, command, env, mounts, limits or ports)"
@@ -111,4 +142,5 @@ def service_from_listing(row: Mapping[str, Any], tasks: Iterable[Mapping[str, An
         created=unix(str(row.get("CreatedAt") or "")), image=labels.get(LABEL_IMAGE, ""),
         replicas=replicas if "Replicated" in mode else 0, tasks=tuple(seen),
         changed_outside=changed, replicas_set=int(labels.get(LABEL_REPLICAS) or 0),
-        scheme=labels.get(LABEL_SCHEME, ""), health_path=labels.get(LABEL_HEALTH, ""))
+        scheme=labels.get(LABEL_SCHEME, ""), health_path=labels.get(LABEL_HEALTH, ""),
+        started_at=started_at, finished_at=finished_at)

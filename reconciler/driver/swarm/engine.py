@@ -10,7 +10,6 @@ through the SDK, as on one engine, and every change first checks ace's labels.""
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 import uuid
@@ -27,8 +26,9 @@ from reconciler.core.types import (
 )
 from reconciler.driver.engine import DockerEngine
 from reconciler.driver.policy import own_labels, require_managed
-from reconciler.driver.ports import CommandResult, VolumeMount
+from reconciler.driver.ports import CommandResult, NotManaged, VolumeMount
 from reconciler.driver.swarm.attrs import Node, nodes_from_listing, service_from_listing
+from reconciler.driver.swarm.images import is_ace_image, is_tagged, remove_manager_tags
 from reconciler.driver.swarm.registry import Registry
 from reconciler.driver.swarm.spec import LABEL_IMAGE, LABEL_REPLICAS, service_name, service_spec
 from reconciler.logs import get_logger
@@ -36,7 +36,6 @@ from reconciler.logs import get_logger
 __all__ = ["SwarmEngine"]
 
 log = get_logger("ace.swarm")
-_ACE_IMAGE = re.compile(r"^ace-[^/:]+/")  # Naming.image_tag: what ace builds
 ROLLOUT_DEADLINE = 30.0  # seconds per replica a forced update (restart) may take
 
 
@@ -45,10 +44,6 @@ def translated(what: str) -> Any:
     from reconciler.driver.sdkerrors import translated as sdk_translated
 
     return sdk_translated(what)
-
-
-def is_ace_image(ref: str) -> bool:
-    return bool(_ACE_IMAGE.match(ref))
 
 
 class SwarmEngine:
@@ -127,14 +122,16 @@ class SwarmEngine:
         return raw
 
     def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:
-        """Without references: the manager's local images. With them: images ace builds are
-        looked up in the registry (one request each, only for apps whose desired version does
-        not run), others on the manager (one call)."""
+        """Without references: the manager's local images. With them: tags of images ace
+        builds are looked up in the registry (one request each, only for apps whose desired
+        version does not run); the rest on the manager (one call), among them whole
+        repositories (the image collection's listing of an app's old versions)."""
         if references is None or self.registry is None:
             return self.local.list_images(references)
         found: list[ObservedImage] = []
-        local = [r for r in references if not is_ace_image(r)]
-        for ref in (r for r in references if is_ace_image(r)):
+        pushed = [r for r in references if is_ace_image(r) and is_tagged(r)]
+        local = [r for r in references if r not in pushed]
+        for ref in pushed:
             try:
                 digest = self.registry.digest(ref)
             except EngineError as exc:  # absent: the build step pushes again and says why
@@ -196,7 +193,8 @@ class SwarmEngine:
         return self.local.image_exposed_ports(ref)
 
     def remove_image(self, ref: str) -> None:
-        self.local.remove_image(ref)
+        """The manager's local tags of `ref` only; the registry keeps it (see images.py)."""
+        remove_manager_tags(self, ref)
 
     def _pinned(self, image: str, what: str) -> str:
         """The reference tasks run: ace's images pinned to their digest in the registry."""
@@ -333,14 +331,20 @@ class SwarmEngine:
 
     def _drop_secrets(self, spec: Mapping[str, Any]) -> None:
         """Remove the secrets a removed service used, unless another service still does (the
-        cluster refuses then)."""
+        cluster refuses then) or the secret is not ace's (one added to the service by hand)."""
         refs = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Secrets") or []
         for ref in refs:
+            name = ref.get("SecretName")
             try:
-                with translated(f"remove secret {ref.get('SecretName')}"):
+                with translated(f"remove secret {name}"):
+                    found = self.api.inspect_secret(ref["SecretID"])
+                    require_managed((found.get("Spec") or {}).get("Labels") or {},
+                                    f"secret {name}", "remove")
                     self.api.remove_secret(ref["SecretID"])
+            except NotManaged as exc:
+                log.warning("secret_skipped", secret=name, reason=str(exc))
             except EngineError as exc:
-                log.debug("secret_kept", secret=ref.get("SecretName"), reason=str(exc))
+                log.debug("secret_kept", secret=name, reason=str(exc))
 
     def logs(self, container_id: str, *, tail: int = 50) -> str:
         with translated(f"read logs of service {container_id}"):

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from apps.errors import EngineError
 from reconciler.core.desired import slug
 from reconciler.core.types import LABEL_APP, LABEL_INSTALL, LABEL_MANAGED
-from reconciler.driver.policy import own_labels
-from reconciler.driver.ports import VolumeMount
+from reconciler.driver.policy import own_labels, require_managed
+from reconciler.driver.ports import NotManaged, VolumeMount
 from reconciler.driver.sdkerrors import translated
 from reconciler.driver.swarm.spec import secret_name
 
@@ -58,6 +58,7 @@ def _secret(engine: SwarmEngine, m: VolumeMount, own: Mapping[str, str]) -> dict
         found = engine.api.secrets(filters={"name": name})
         match = [s for s in found if s["Spec"]["Name"] == name]
         if match:
+            _require_ours(match[0], name, own.get(LABEL_INSTALL, ""))
             sid = match[0]["ID"]
         else:
             sid = engine.api.create_secret(name, content,
@@ -65,3 +66,14 @@ def _secret(engine: SwarmEngine, m: VolumeMount, own: Mapping[str, str]) -> dict
             sid = sid["ID"] if isinstance(sid, dict) else sid
     return {"SecretID": sid, "SecretName": name,
             "File": {"Name": m.target, "UID": "0", "GID": "0", "Mode": 0o444}}
+
+
+def _require_ours(secret: dict[str, Any], name: str, install: str) -> None:
+    """Refuse (NotManaged) to hand a task a secret of ace's name that is not fully ace's: no
+    managed mark, or another installation's label."""
+    labels = (secret.get("Spec") or {}).get("Labels") or {}
+    require_managed(labels, f"secret {name}", "use")
+    if labels.get(LABEL_INSTALL) != install:
+        raise NotManaged(f"refusing to use secret {name}: labelled {LABEL_INSTALL}="
+                         f"{labels.get(LABEL_INSTALL) or '(none)'}, not this installation "
+                         f"({install}); remove it (docker secret rm {name}) if it is not needed")
