@@ -274,7 +274,7 @@ def resolve_container(
         build_dir = _build_dir(build_dir_raw, root, fail)
 
     try:
-        cpus, memory = parse_container_opts(entry.container_opts)
+        cpus, memory, replicas = parse_container_opts(entry.container_opts)
     except OptionError as exc:  # given in the apps file: point at its app(...) call there
         if not entry.file:
             fail(str(exc))
@@ -323,6 +323,7 @@ def resolve_container(
         env=_env(entry, env_params, port),
         cpus=cpus,
         memory=memory,
+        replicas=replicas,
         command=command,
         dev=dev,
         dev_note=dev_note,

@@ -122,6 +122,7 @@ class ContainerConfig:
     env: Pairs = ()  # sorted by name
     cpus: float | None = None
     memory: int | None = None  # bytes
+    replicas: int = 1  # container_opts min_replicas: tasks on a cluster (one engine runs one)
     command: tuple[str, ...] = ()  # replaces the image CMD when set (ace extension, see README)
     dev: DevSettings | None = None  # set only when the app runs in dev mode and it can
     dev_note: str = ""  # dev mode only: why the app runs the normal way ("" when it does not)
@@ -143,6 +144,7 @@ class ContainerConfig:
             "env": dict(self.env),
             "cpus": self.cpus,
             "memory": self.memory,
+            "replicas": self.replicas,
             "command": list(self.command),
             "dev": self.dev.to_json() if self.dev else None,
             "dev_note": self.dev_note,

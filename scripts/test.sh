@@ -11,6 +11,7 @@ cd "$repo" || exit 1
 
 bash scripts/setup.sh || exit 1
 bash scripts/ensure-engine.sh || exit 1
+bash scripts/swarm/ensure-tools.sh || exit 1  # the swarm tests start their own clusters
 podman_started="$(bash scripts/ensure-podman.sh)"
 podman_rc=$?
 if [ -n "$podman_started" ]; then

@@ -247,6 +247,7 @@ class FakeEngine:
         memory: int | None = None,
         entrypoint: Sequence[str] = (),
         workdir: str = "",
+        replicas: int = 1,
     ) -> ObservedContainer:
         self._call("run_container")
         labels = own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
@@ -263,6 +264,12 @@ class FakeEngine:
         if c.state != "running":
             self._run(c)
         return self._inspected(c)
+
+    def scale(self, container_id: str, replicas: int) -> ObservedContainer:
+        self._call("scale")
+        raise EngineError(f"cannot scale container {container_id[:12]} to {replicas}: one "
+                          "Docker engine runs one container per app (--backend swarm runs "
+                          "replicas)")
 
     def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
         self._call("restart")

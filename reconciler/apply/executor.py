@@ -21,6 +21,7 @@ from reconciler.apply.building import build_image
 from reconciler.apply.health import wait_healthy
 from reconciler.apply.mounts import app_mounts
 from reconciler.apply.record import Recorder, recorded_app
+from reconciler.apply.replicas import wait_tasks_healthy
 from reconciler.core.desired import Naming
 from reconciler.core.types import (
     LABEL_APP,
@@ -185,7 +186,12 @@ def _exited_at_start(ctx: _Context, c: ObservedContainer, now: ObservedContainer
 
 
 def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer,
-                     done: _Done | None = None) -> None:
+                     done: _Done | None = None) -> ObservedContainer:
+    """Wait until `c` answers its health check (every task of a cluster service); returns it
+    as last seen. A container that exits first is a crash (its exit code and logs in `done`)."""
+    if c.replicas:
+        return _tasks_healthy_or_fail(ctx, app, c)
+
     def exited() -> str | None:
         now = ctx.engine.inspect(c.id)
         if now is None:
@@ -206,6 +212,31 @@ def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer,
                           deadline_s=ctx.options.health_timeout, exited=exited)
     if not result.ok:
         raise failed(f"{app.scheme}://127.0.0.1:{c.host_port}{app.health}", result.detail)
+    return c
+
+
+def _tasks_healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer
+                           ) -> ObservedContainer:
+    result, seen = wait_tasks_healthy(inspect=lambda: ctx.engine.inspect(c.id),
+                                      replicas=c.replicas, scheme=app.scheme, path=app.health,
+                                      deadline_s=ctx.options.health_timeout)
+    if not result.ok or seen is None:
+        try:
+            tail = ctx.engine.logs(c.id, tail=20).rstrip()
+        except EngineError:
+            tail = ""
+        raise StepFailed(f"health check {app.scheme}://<task>{app.health} of service {c.name} "
+                         f"failed: {result.detail}" + (f"\nlast log lines:\n{tail}" if tail
+                                                       else ""))
+    return seen
+
+
+def _url(app: DesiredApp, c: ObservedContainer) -> str:
+    """Where the app answers: its container's loopback port, or its first task."""
+    if c.replicas:
+        tasks = c.running_tasks
+        return f"{app.scheme}://{tasks[0].address}" if tasks else ""
+    return f"{app.scheme}://127.0.0.1:{c.host_port}" if c.host_port else ""
 
 
 def _record_running(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> None:
@@ -229,26 +260,27 @@ def _launch(ctx: _Context, app: DesiredApp, done: _Done | None = None,
         name=name, image=app.image, port=app.spec.port, command=app.spec.command,
         env=dict(app.spec.env), mounts=_mounts(ctx, app), labels=_labels(ctx.naming, app),
         cpus=app.spec.cpus, memory=app.spec.memory, entrypoint=app.spec.entrypoint,
-        workdir=app.spec.workdir,
+        workdir=app.spec.workdir, replicas=app.replicas,
     )
     try:
-        _healthy_or_fail(ctx, app, c, done)
+        return _healthy_or_fail(ctx, app, c, done)
     except BaseException:
         ctx.engine.stop_and_remove(c.id, timeout=ctx.options.stop_timeout)
         raise
-    return c
 
 
 def _switch(ctx: _Context, app: DesiredApp, new: ObservedContainer,
             old: ObservedContainer | None) -> None:
     """Tell `on_switch` (a proxy) that `new` serves the app now; errors there never fail the
     step (the proxy also learns from the next pass)."""
-    if ctx.options.on_switch is None or new.host_port is None:
+    if ctx.options.on_switch is None or not _url(app, new):
         return
-    old_url = f"{app.scheme}://127.0.0.1:{old.host_port}" if old and old.host_port else None
+    old_url = (_url(app, old) or None) if old else None
+    # a cluster service: every task's "node-ip:port", comma-separated (the proxy spreads
+    # requests over them); one container: its address on the container network
+    address = ",".join(t.address for t in new.running_tasks) if new.replicas else new.address
     try:
-        ctx.options.on_switch(app.path, f"{app.scheme}://127.0.0.1:{new.host_port}", old_url,
-                              new.address)
+        ctx.options.on_switch(app.path, _url(app, new), old_url, address)
     except Exception as exc:  # a hook must not break the apply
         log.warning("switch_hook_failed", app=app.path, error=str(exc))
 
@@ -262,7 +294,7 @@ def _replace(ctx: _Context, app: DesiredApp, old: ObservedContainer | None,
         ctx.engine.stop_and_remove(old.id, timeout=ctx.options.stop_timeout)
         ctx.record(ctx.recorder.forget_container, container_id=old.id)
     _record_running(ctx, app, c)
-    done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
+    done.url = _url(app, c)
 
 
 def _restart_in_place(ctx: _Context, app: DesiredApp, c: ObservedContainer,
@@ -275,7 +307,7 @@ def _restart_in_place(ctx: _Context, app: DesiredApp, c: ObservedContainer,
     try:
         try:
             again = ctx.engine.restart(c.id, timeout=ctx.options.stop_timeout)
-            _healthy_or_fail(ctx, app, again, done)
+            again = _healthy_or_fail(ctx, app, again, done)
         except (StepFailed, EngineError) as exc:
             log.warning("restart_failed_recreating", app=app.path, error=str(exc))
             now = ctx.engine.inspect(c.id)
@@ -283,7 +315,7 @@ def _restart_in_place(ctx: _Context, app: DesiredApp, c: ObservedContainer,
             return
         _switch(ctx, app, again, None)
         _record_running(ctx, app, again)
-        done.url = f"{app.scheme}://127.0.0.1:{again.host_port}"
+        done.url = _url(app, again)
     finally:
         if hold is not None:
             hold(app.path, False)
@@ -330,27 +362,36 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
         _crashed(ctx, old, done)
         _replace(ctx, app, old, done)
         return
-    if step.action == "restart":
+    if step.action in ("restart", "scale"):
         assert app is not None
         before = ctx.by_name[step.target]
-        if before.state == "running":
+        if step.action == "scale":
+            c = _healthy_or_fail(ctx, app, ctx.engine.scale(before.id, app.replicas))
+        elif before.state == "running":
             _restart_in_place(ctx, app, before, done)
             return
-        _crashed(ctx, before, done)
-        try:
-            c = ctx.engine.start(before.id)
-        except EngineError as exc:
-            if exc.retryable:  # the engine is down: nothing to recreate against
-                raise
-            # it cannot start again (a port taken meanwhile, a leftover of a killed run...):
-            # the same version afresh, so one pass converges (_launch removes it by name)
-            log.warning("restart_refused", app=app.path, container=before.name, error=str(exc))
-            c = _launch(ctx, app, done)
         else:
-            _healthy_or_fail(ctx, app, c, done)
+            _crashed(ctx, before, done)
+            try:
+                c = ctx.engine.start(before.id)
+            except EngineError as exc:
+                if exc.retryable:  # the engine is down: nothing to recreate against
+                    raise
+                # it cannot start again (a port taken meanwhile, a leftover of a killed
+                # run...): the same version afresh, so one pass converges (_launch removes it
+                # by name and returns it healthy; a cluster service's name has a nonce, so
+                # the refused one is removed here)
+                log.warning("restart_refused", app=app.path, container=before.name,
+                            error=str(exc))
+                c = _launch(ctx, app, done)
+                if c.name != before.name:
+                    ctx.engine.stop_and_remove(before.id, timeout=ctx.options.stop_timeout)
+                    ctx.record(ctx.recorder.forget_container, container_id=before.id)
+            else:
+                c = _healthy_or_fail(ctx, app, c, done)
         _switch(ctx, app, c, None)
         _record_running(ctx, app, c)
-        done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
+        done.url = _url(app, c)
         return
     if step.action == "remove_image":
         try:

@@ -72,6 +72,8 @@ class Settings:
     parallel: int = 4
     health_timeout: float = 60.0
     deadline: float = 2.0
+    backend: str = "docker"  # "docker": one engine; "swarm": a cluster (DOCKER_HOST: a manager)
+    registry: str = ""  # HOST[:PORT] the swarm backend pushes built images to
     dev_apps: frozenset[str] = frozenset()  # run in dev mode whatever the apps file says
     keep_images: int = DEFAULT_KEEP_IMAGES  # versions of an app's images kept (0: all)
 

@@ -65,9 +65,10 @@ class _Tally:
 
 def teardown(
     engine: Engine, store: Store, *, apps: tuple[str, ...] = (), images: bool = False,
-    volumes: bool = False,
+    volumes: bool = False, unit: str = "container",
 ) -> Teardown:
-    """Remove containers of `apps` (all when empty), and their images / named volumes."""
+    """Remove containers of `apps` (all when empty), and their images / named volumes.
+    `unit` names them in the lines: "container" (one engine) or "service" (a cluster)."""
     wanted = set(apps)
     install = store.install_id
     tally = _Tally()
@@ -75,7 +76,7 @@ def teardown(
     for c in engine.list_containers(install):
         if wanted and c.app not in wanted:
             continue
-        if tally.attempt(f"container {c.name} ({c.app})",
+        if tally.attempt(f"{unit} {c.name} ({c.app})",
                          partial(engine.stop_and_remove, c.id)):
             store.forget_container(c.id)
             seen_apps.add(c.app)

@@ -14,6 +14,7 @@ import typer
 
 from reconciler.apply.pipeline import PassResult, prepare, run_pass
 from reconciler.cli.options import (
+    BackendOpt,
     DeadlineOpt,
     DetailOpt,
     FileOpt,
@@ -24,6 +25,7 @@ from reconciler.cli.options import (
     LogJsonOpt,
     ParallelOpt,
     PullOpt,
+    RegistryOpt,
     StateOpt,
     VerboseOpt,
     errors,
@@ -42,11 +44,13 @@ __all__ = ["down", "plan_cmd", "reconcile"]
 def plan_cmd(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
              as_json: JsonOpt = False, pull: PullOpt = "missing", detailed: DetailOpt = False,
              keep_images: KeepOpt = 2, verbose: VerboseOpt = False,
-             log_json: LogJsonOpt = False) -> None:
+             log_json: LogJsonOpt = False,
+             backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Show the steps a reconcile would take, and why; apply nothing."""
     setup_logging(json_lines=log_json, verbose=verbose)
     with errors():
-        settings = settings_from(file, state_dir, pull=pull, keep_images=keep_images)
+        settings = settings_from(file, state_dir, pull=pull, keep_images=keep_images,
+                                 backend=backend, registry=registry)
         with session(settings, lock_timeout=None) as (store, engine):
             prepared = prepare(settings, store, engine)
     result, the_plan = prepared.evaluation, prepared.plan
@@ -73,13 +77,14 @@ def reconcile(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
               parallel: ParallelOpt = 4, health_timeout: HealthOpt = 60.0,
               lock_timeout: LockOpt = 60.0, deadline: DeadlineOpt = 2.0,
               keep_images: KeepOpt = 2, verbose: VerboseOpt = False,
-              log_json: LogJsonOpt = False) -> None:
+              log_json: LogJsonOpt = False,
+              backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Converge what runs to what the apps file declares."""
     setup_logging(json_lines=log_json, verbose=verbose)
     with errors():
         settings = settings_from(file, state_dir, pull=pull, parallel=parallel,
                                  health_timeout=health_timeout, deadline=deadline,
-                                 keep_images=keep_images)
+                                 keep_images=keep_images, backend=backend, registry=registry)
         tty = sys.stderr.isatty() and not as_json and not log_json
         shown = render.progress(True) if tty else nullcontext(_quiet)
         with session(settings, lock_timeout=lock_timeout) as (store, engine), \
@@ -117,17 +122,19 @@ def down(targets: Annotated[list[str] | None, typer.Argument(help="App paths (de
          = None, file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
          images: Annotated[bool, typer.Option("--images", help="Remove ace's images too.")] = False,
          volumes: Annotated[bool, typer.Option("--volumes", help="Remove named volumes.")] = False,
-         lock_timeout: LockOpt = 60.0, log_json: LogJsonOpt = False) -> None:
+         lock_timeout: LockOpt = 60.0, log_json: LogJsonOpt = False,
+         backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Stop and remove ace's containers (all, or of the given apps). Objects whose labels are
     only partly ace's are skipped with a warning; exit 1 only when one of ace's own failed."""
     from reconciler.apply.teardown import teardown
 
     setup_logging(json_lines=log_json)
     with errors():
-        settings = settings_from(file, state_dir)
+        settings = settings_from(file, state_dir, backend=backend, registry=registry)
         with session(settings, lock_timeout=lock_timeout) as (store, engine):
             done = teardown(engine, store, apps=tuple(targets or ()), images=images,
-                            volumes=volumes)
+                            volumes=volumes,
+                            unit="service" if backend == "swarm" else "container")
     for line in done.removed:
         render.console.print(f"[green]✓[/] removed {render.escape(line)}")
     for line in done.skipped:

@@ -9,10 +9,12 @@ import typer
 import apps
 from reconciler.apply.pipeline import prepare
 from reconciler.cli.options import (
+    BackendOpt,
     DeadlineOpt,
     FileOpt,
     JsonOpt,
     LogJsonOpt,
+    RegistryOpt,
     StateOpt,
     errors,
     render,
@@ -40,11 +42,12 @@ def config(file: FileOpt = Path("apps.star"), as_json: JsonOpt = False,
 
 
 def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
-           as_json: JsonOpt = False, log_json: LogJsonOpt = False) -> None:
+           as_json: JsonOpt = False, log_json: LogJsonOpt = False,
+           backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Per app: state, health, URL, container, since, the last apply and any error."""
     setup_logging(json_lines=log_json)
     with errors():
-        settings = settings_from(file, state_dir)
+        settings = settings_from(file, state_dir, backend=backend, registry=registry)
         with session(settings, lock_timeout=None) as (store, engine):
             prepared = prepare(settings, store, engine)
             applies = store.last_applies()
@@ -71,12 +74,13 @@ def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
 
 
 def drift(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
-          as_json: JsonOpt = False, log_json: LogJsonOpt = False) -> None:
+          as_json: JsonOpt = False, log_json: LogJsonOpt = False,
+          backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """What differs between declared, recorded and running (exit 0 in sync, 2 not, 1 when an
     app does not evaluate: what it declares could not be checked)."""
     setup_logging(json_lines=log_json)
     with errors():
-        settings = settings_from(file, state_dir)
+        settings = settings_from(file, state_dir, backend=backend, registry=registry)
         with session(settings, lock_timeout=None) as (store, engine):
             prepared = prepare(settings, store, engine)
     from reconciler.apply.health import probe_health
@@ -84,7 +88,8 @@ def drift(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
 
     result = prepared.evaluation
     items = drift_items(prepared.desired, prepared.observed, prepared.recorded,
-                        probe_health(prepared.desired, prepared.observed))
+                        probe_health(prepared.desired, prepared.observed),
+                        unit="service" if backend == "swarm" else "container")
     if as_json:
         render.print_json({"in_sync": not items and not result.errors,
                            "items": [i.to_json() for i in items],

@@ -19,7 +19,16 @@ from typing import Annotated
 
 import typer
 
-from reconciler.cli.options import FileOpt, StateOpt, errors, render, session, settings_from
+from reconciler.cli.options import (
+    BackendOpt,
+    FileOpt,
+    RegistryOpt,
+    StateOpt,
+    errors,
+    render,
+    session,
+    settings_from,
+)
 
 __all__ = ["colour_of", "format_line", "logs"]
 
@@ -66,7 +75,7 @@ def logs(targets: Annotated[list[str] | None, typer.Argument(
              "--timestamps", "-t", help="Show each line's time.")] = False,
          as_json: Annotated[bool, typer.Option(
              "--json", help="One JSON object per line: app, container, stream, time, text.")
-         ] = False) -> None:
+         ] = False, backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Print apps' logs: their containers' and their builds' output (--follow: and what comes
     after, across replaces)."""
     from reconciler.applogs.follow import LogSource, history, list_apps
@@ -74,7 +83,7 @@ def logs(targets: Annotated[list[str] | None, typer.Argument(
     from reconciler.applogs.lines import AppLine, parse_since
 
     with errors():
-        settings = settings_from(file, state_dir)
+        settings = settings_from(file, state_dir, backend=backend, registry=registry)
         start = parse_since(since) if since else 0.0
         with session(settings, lock_timeout=None) as (store, engine):
             src = LogSource(engine, store.install_id, settings.state_dir)

@@ -132,7 +132,7 @@ def run_loop(settings: Settings, reporter: Reporter, proxy: ProxyService | None,
     if proxy is not None:  # the dashboard on the proxy: one more display of the loop
         reporter = tee(reporter, proxy.enable_dashboard(settings, default_engine))
     try:
-        loop = Watch(settings, default_engine(), reporter,
+        loop = Watch(settings, default_engine(settings.backend, settings.registry), reporter,
                      WatchOptions(resync=resync, down_on_exit=down_on_exit,
                                   watch_files=watch_files,
                                   **(proxy_hooks(proxy) if proxy else {})))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -18,6 +18,7 @@ from reconciler.driver.ports import Engine
 from state import StateLock, Store
 
 __all__ = [
+    "BackendOpt",
     "DeadlineOpt",
     "DetailOpt",
     "FileOpt",
@@ -28,6 +29,7 @@ __all__ = [
     "LogJsonOpt",
     "ParallelOpt",
     "PullOpt",
+    "RegistryOpt",
     "StateOpt",
     "VerboseOpt",
     "engine",
@@ -67,14 +69,27 @@ KeepOpt = Annotated[int, typer.Option(
     help="After a build or replace, keep each app's last N image versions (0: keep all).")]
 DetailOpt = Annotated[bool, typer.Option("--detailed-exitcode",
                                          help="Exit 2 when changes were made or are pending.")]
+Backend = Literal["docker", "swarm"]
+BackendOpt = Annotated[Backend, typer.Option(
+    "--backend", envvar="ACE_BACKEND",
+    help="docker: one engine; swarm: a Swarm cluster whose manager DOCKER_HOST names.")]
+RegistryOpt = Annotated[str, typer.Option(
+    "--registry", envvar="ACE_REGISTRY",
+    help="HOST[:PORT] the swarm backend pushes built images to (needed with several nodes).")]
 
 
-def engine() -> Engine:
+def engine(backend: str = "docker", registry: str = "", timeout: float = 30.0) -> Engine:
     """The engine, not yet contacted: the first call (usually the container listing) fails
     with the same "not answering" message a ping would give, one round trip cheaper."""
+    if backend == "swarm":
+        from reconciler.driver.swarm import SwarmEngine
+
+        return SwarmEngine(timeout=timeout, registry=registry)
+    if backend != "docker":
+        raise AceError(f"unknown backend {backend!r}: use docker or swarm")
     from reconciler.driver.engine import DockerEngine
 
-    return DockerEngine()
+    return DockerEngine(timeout=timeout)
 
 
 @contextmanager
@@ -117,7 +132,7 @@ def session(settings: Settings, *, lock_timeout: float | None) -> Iterator[tuple
             lambda msg: render.err_console.print(msg, style="yellow", markup=False))
     try:
         with Store.open(settings.state_dir) as store:
-            yield store, engine()
+            yield store, engine(settings.backend, settings.registry)
     finally:
         if lock is not None:
             lock.release()

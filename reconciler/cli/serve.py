@@ -19,6 +19,7 @@ from reconciler.cli.loop import (
     start_proxy,
 )
 from reconciler.cli.options import (
+    BackendOpt,
     DeadlineOpt,
     FileOpt,
     HealthOpt,
@@ -26,6 +27,7 @@ from reconciler.cli.options import (
     LogJsonOpt,
     ParallelOpt,
     PullOpt,
+    RegistryOpt,
     StateOpt,
     errors,
     settings_from,
@@ -41,12 +43,13 @@ def serve(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
           pull: PullOpt = "missing", parallel: ParallelOpt = 4,
           health_timeout: HealthOpt = 60.0, deadline: DeadlineOpt = 2.0,
           resync: ResyncOpt = 5.0, down_on_exit: DownOpt = False,
-          keep_images: KeepOpt = 2, log_json: LogJsonOpt = False) -> None:
+          keep_images: KeepOpt = 2, log_json: LogJsonOpt = False,
+          backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Serve every app's routes on one address; reconcile every --resync seconds."""
     with errors():
         settings = settings_from(file, state_dir, pull=pull, parallel=parallel,
                                  health_timeout=health_timeout, deadline=deadline,
-                                 keep_images=keep_images)
+                                 backend=backend, registry=registry, keep_images=keep_images)
         reporter = choose_reporter(log_json)
         proxy = start_proxy(listen, settings.state_dir, drain, has_no_proxy=False,
                             upstream_timeout=upstream_timeout)

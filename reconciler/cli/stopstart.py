@@ -15,11 +15,13 @@ import typer
 from apps.errors import AceError
 from reconciler.apply.pipeline import PassResult, Prepared, prepare, run_pass
 from reconciler.cli.options import (
+    BackendOpt,
     FileOpt,
     HealthOpt,
     JsonOpt,
     LockOpt,
     LogJsonOpt,
+    RegistryOpt,
     StateOpt,
     errors,
     render,
@@ -36,18 +38,22 @@ AppsArg = Annotated[list[str], typer.Argument(help="App paths, e.g. /web.")]
 
 def stop_cmd(targets: AppsArg, file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
              as_json: JsonOpt = False, lock_timeout: LockOpt = 60.0,
-             log_json: LogJsonOpt = False) -> None:
+             log_json: LogJsonOpt = False, backend: BackendOpt = "docker",
+             registry: RegistryOpt = "") -> None:
     """Stop apps and keep them stopped (reconcile and watch leave them) until `ace start`."""
     _switch(targets, stop=True, file=file, state_dir=state_dir, as_json=as_json,
-            health_timeout=60.0, lock_timeout=lock_timeout, log_json=log_json)
+            health_timeout=60.0, lock_timeout=lock_timeout, log_json=log_json,
+            backend=backend, registry=registry)
 
 
 def start_cmd(targets: AppsArg, file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
               as_json: JsonOpt = False, health_timeout: HealthOpt = 60.0,
-              lock_timeout: LockOpt = 60.0, log_json: LogJsonOpt = False) -> None:
+              lock_timeout: LockOpt = 60.0, log_json: LogJsonOpt = False,
+              backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Start apps stopped with `ace stop` again (and keep them running from then on)."""
     _switch(targets, stop=False, file=file, state_dir=state_dir, as_json=as_json,
-            health_timeout=health_timeout, lock_timeout=lock_timeout, log_json=log_json)
+            health_timeout=health_timeout, lock_timeout=lock_timeout, log_json=log_json,
+            backend=backend, registry=registry)
 
 
 def _check(targets: list[str], prepared: Prepared, file: Path) -> None:
@@ -64,7 +70,8 @@ def _check(targets: list[str], prepared: Prepared, file: Path) -> None:
 
 
 def _switch(targets: list[str], *, stop: bool, file: Path, state_dir: Path | None,
-            as_json: bool, health_timeout: float, lock_timeout: float, log_json: bool) -> None:
+            as_json: bool, health_timeout: float, lock_timeout: float, log_json: bool,
+            backend: str, registry: str) -> None:
     setup_logging(json_lines=log_json)
     wanted = frozenset(targets)
 
@@ -72,7 +79,8 @@ def _switch(targets: list[str], *, stop: bool, file: Path, state_dir: Path | Non
         return Plan(tuple(s for s in prepared.plan.steps if s.app in wanted), prepared.plan.noops)
 
     with errors():
-        settings = settings_from(file, state_dir, health_timeout=health_timeout)
+        settings = settings_from(file, state_dir, health_timeout=health_timeout,
+                                 backend=backend, registry=registry)
         with session(settings, lock_timeout=lock_timeout) as (store, engine):
             _check(targets, prepare(settings, store, engine), settings.apps_file)
             if stop:

@@ -9,4 +9,5 @@
 - `planner`: desired x observed x recorded -> Plan, with a cause per step and a reason per no-op
 - `gc`: the plan's `remove_image` steps: an app's images beyond its last N versions
 - `report`: `ace status` rows (held apps from what runs) and `ace drift` items from one observation
+- `cluster`: their cluster part (replicas, tasks, drift of services changed by hand)
 """

@@ -140,6 +140,7 @@ def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | No
         health=_health_path(app),
         secret_files=tuple(secrets),
         spec_json=spec_json(spec),
+        replicas=cfg.replicas,
         secret_env=frozenset(cfg.secret_env),
     )
 
@@ -190,6 +191,7 @@ def _dev_app(app: App, cfg: ContainerConfig, dev: DevSettings, naming: Naming,
         spec_json=spec_json(spec),
         mode="dev",
         reload=dev.reload,
+        replicas=cfg.replicas,
         secret_env=frozenset(cfg.secret_env),
     )
 

@@ -7,7 +7,10 @@ Rules (pinned by tests/reconciler/test_planner.py):
 - a service whose container exited -> restart; none at all -> start; a running one marked
   unhealthy (by `ace watch` after failed probes) or a paused one (the engine cannot start it)
   -> replace with a fresh container; one created but never started (a run killed between
-  create and start) counts as none: start, which removes it first;
+  create and start) counts as none: start, which removes it first (a cluster service is
+  never paused or created-but-unstarted, so those two rules do not fire for one);
+- a cluster service (observed with replicas) running fewer or more tasks than the app's
+  `replicas` -> scale in place; one changed by hand (its task template) -> replace;
 - command-lifetime apps get their image and no container (a running one is stopped);
 - an app stopped by the user (`ace stop`, in the record) gets no container either: its
   containers are stopped (and removed), nothing is built or started, until `ace start`;
@@ -15,7 +18,8 @@ Rules (pinned by tests/reconciler/test_planner.py):
 - dev mode: a dev app's image depends only on its container file, build args, target and env
   files; a change to its mounted source (`DesiredState.touched`, from `ace watch`) restarts the
   running container (reload=restart), replaces it (recreate) or does nothing (none: the app's
-  own reloader sees the file); switching an app between dev and normal mode replaces it.
+  own reloader sees the file); switching an app between dev and normal mode replaces it; on a
+  cluster a source change's restart or recreate comes before a scale (which follows next pass).
 """
 
 from __future__ import annotations
@@ -167,7 +171,15 @@ def _service_steps(
             detail = keep.health.partition(": ")[2] or "unhealthy"
             steps.append(Step(f"replace:{app.path}", "replace", app.path, keep.name,
                               f"health check failing: {detail}", deps))
-        elif touched and app.mode == "dev":
+        elif keep.changed_outside:
+            steps.append(Step(f"replace:{app.path}", "replace", app.path, keep.name,
+                              f"changed outside ace: {keep.changed_outside}", deps))
+        elif touched and app.mode == "dev" and app.reload in ("restart", "recreate"):
+            steps, dev_reason = _dev_reload(app, keep, deps)
+        elif keep.replicas and keep.replicas != app.replicas:
+            steps.append(Step(f"scale:{app.path}", "scale", app.path, keep.name,
+                              f"replicas {keep.replicas} -> {app.replicas}", deps))
+        elif touched and app.mode == "dev":  # reload none: nothing to do
             steps, dev_reason = _dev_reload(app, keep, deps)
     elif others:
         running_old = next((c for c in others if c.state == "running"), others[0])

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from apps.model import EvalError
 from reconciler.core.changes import changed_files, sides, spec_changes
+from reconciler.core.cluster import TaskStatus, cluster_drift, cluster_row
 from reconciler.core.types import (
     DesiredApp,
     DesiredState,
@@ -53,16 +54,23 @@ class AppStatus:
     error: str = ""  # why the app does not evaluate ("file:line:column: message"), "" if it does
     last_apply: LastApply | None = None  # how the app's latest applied step went
     mode: str = "normal"  # "dev": runs from its mounted source
+    replicas: int = 0  # a cluster service: tasks desired (0: one container)
+    running: int = 0  # a cluster service: tasks running
+    tasks: tuple[TaskStatus, ...] = ()  # a cluster service's tasks
 
     def to_json(self) -> dict[str, Any]:
         la = self.last_apply
-        return {"path": self.path, "state": self.state, "health": self.health, "url": self.url,
-                "public_url": self.public_url, "container": self.container,
-                "image": self.image, "since": self.since, "detail": self.detail,
-                "error": self.error, "mode": self.mode,
-                "last_apply": None if la is None else {
-                    "step": la.step_id, "action": la.action, "outcome": la.outcome,
-                    "message": la.message, "at": int(la.at)}}
+        out = {"path": self.path, "state": self.state, "health": self.health, "url": self.url,
+               "public_url": self.public_url, "container": self.container,
+               "image": self.image, "since": self.since, "detail": self.detail,
+               "error": self.error, "mode": self.mode,
+               "last_apply": None if la is None else {
+                   "step": la.step_id, "action": la.action, "outcome": la.outcome,
+                   "message": la.message, "at": int(la.at)}}
+        if self.replicas:
+            out["replicas"] = {"desired": self.replicas, "running": self.running}
+            out["tasks"] = [t.to_json() for t in self.tasks]
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +200,13 @@ def _declared(ctx: _Ctx, app: DesiredApp, held: bool) -> AppStatus:
                          error=error, last_apply=la)
     state, h, url, detail = _running(ctx, app.path, c, app.scheme)
     older = state == "running" and c.version != app.version and not detail
-    return AppStatus(
+    row = AppStatus(
         app.path, state, h, url, c.name, app.image, c.created,
         _join(f"does not evaluate: {error}" if error else "",
               "an older version runs; reconcile to apply the change" if older else detail,
               ctx.apply_failure(app.path, whole=False)),
         error=error, last_apply=la)
+    return cluster_row(row, app.scheme, c, ctx.health) if c.replicas else row
 
 
 def _static(ctx: _Ctx, path: str, held: bool) -> AppStatus:
@@ -217,10 +226,11 @@ def _held(ctx: _Ctx, path: str, declared: bool) -> AppStatus:
         return AppStatus(path, "error", "-", "", "", "", 0, f"does not evaluate: {error}",
                          error=error, last_apply=la)
     state, h, url, detail = _running(ctx, path, c, c.scheme or "http")
-    return AppStatus(path, state, h, url, c.name, c.image, c.created,
-                     _join(f"does not evaluate, what runs is left alone: {error}", detail,
-                           ctx.apply_failure(path, whole=False)),
-                     error=error, last_apply=la)
+    row = AppStatus(path, state, h, url, c.name, c.image, c.created,
+                    _join(f"does not evaluate, what runs is left alone: {error}", detail,
+                          ctx.apply_failure(path, whole=False)),
+                    error=error, last_apply=la)
+    return cluster_row(row, c.scheme or "http", c, ctx.health) if c.replicas else row
 
 
 def _join(*parts: str) -> str:
@@ -244,8 +254,9 @@ def _pending_change(app: DesiredApp, rec: RecordedApp) -> DriftItem:
 
 def drift_items(
     desired: DesiredState, observed: ObservedState, recorded: RecordedState,
-    health: dict[str, str],
+    health: dict[str, str], unit: str = "container",
 ) -> list[DriftItem]:
+    """`unit` names what runs an app: "container" (one engine) or "service" (a cluster)."""
     items: list[DriftItem] = []
     tags = observed.image_tags()
     for app in sorted(desired.apps, key=lambda a: a.path):
@@ -275,12 +286,14 @@ def drift_items(
         if cur is None:
             others = [o for o in mine if o.state == "running"]
             if others:
-                items.append(DriftItem(app.path, "drift", "container replaced outside ace",
+                items.append(DriftItem(app.path, "drift", f"{unit} replaced outside ace",
                                        rec.container_id[:12], others[0].id[:12]))
             else:
-                items.append(DriftItem(app.path, "drift", "container gone",
+                items.append(DriftItem(app.path, "drift", f"{unit} gone",
                                        f"{rec.container_id[:12]} running", "absent"))
             continue
+        if cur.replicas:
+            items += cluster_drift(app, cur, rec.version != app.version)
         if cur.state != "running":
             items.append(DriftItem(app.path, "drift", "container stopped", "running",
                                    cur.status or cur.state))

@@ -30,6 +30,7 @@ __all__ = [
     "ObservedContainer",
     "ObservedImage",
     "ObservedState",
+    "ObservedTask",
     "Plan",
     "RecordedApp",
     "RecordedState",
@@ -50,7 +51,7 @@ LABEL_APPS_FILE = "dev.ace.apps_file"  # absolute path of the apps file that dec
 LABEL_SCHEME = "dev.ace.scheme"  # "http" or "https"
 LABEL_HEALTH = "dev.ace.health"  # health path, e.g. "/"
 
-Action = Literal["build", "pull", "start", "replace", "restart", "stop", "remove",
+Action = Literal["build", "pull", "start", "replace", "restart", "scale", "stop", "remove",
                  "remove_image"]
 
 
@@ -100,6 +101,9 @@ class DesiredApp:
     health: str = "/"
     secret_files: Pairs = ()  # (host path, content) written before the container starts
     spec_json: str = ""  # canonical JSON of spec (for change causes and the record)
+    # tasks of the app's service on a cluster (container_opts min_replicas); not part of the
+    # version: a change scales the running service in place. One engine runs one container.
+    replicas: int = 1
     mode: str = "normal"  # "dev": runs from its mounted source (see `reload`)
     reload: str = ""  # dev mode: what a source change does: none | restart | recreate
     # env names whose values come from {{secret "KEY"}}: masked wherever values are shown; not
@@ -121,6 +125,20 @@ class DesiredState:
 
 
 @dataclass(frozen=True, slots=True)
+class ObservedTask:
+    """One task (replica) of a cluster service: where it runs and how to reach it."""
+
+    id: str
+    node: str  # node hostname
+    state: str  # cluster task state: new, pending, ..., starting, running, failed, shutdown, ...
+    address: str = ""  # "node-ip:published-port" of the service port ("" before it runs)
+    error: str = ""  # why it failed or was rejected
+    desired: str = "running"  # the state the cluster wants it in
+    since: int = 0  # unix seconds of its last state change
+    node_up: bool = True  # False when its node is down (a task there is being rescheduled)
+
+
+@dataclass(frozen=True, slots=True)
 class ObservedContainer:
     """A container of this installation as the engine lists it (one sparse listing per pass)."""
 
@@ -137,9 +155,22 @@ class ObservedContainer:
     address: str = ""  # "ip:port" of the service port on the container's network ("" unknown)
     scheme: str = ""  # from its labels: how it is probed ("" for containers without them)
     health_path: str = ""
+    # A cluster service stands for its app like a container: `replicas` is how many tasks the
+    # cluster runs (0: a plain container), `tasks` are its current and recent tasks, and
+    # `changed_outside` says what was changed by hand ("": nothing).
+    replicas: int = 0
+    tasks: tuple[ObservedTask, ...] = ()
+    changed_outside: str = ""
+    replicas_set: int = 0  # the replicas ace last set (differs when scaled by hand)
     # unix seconds the container last started / finished (from an inspect only; 0 unknown)
     started_at: float = 0.0
     finished_at: float = 0.0
+
+    @property
+    def running_tasks(self) -> tuple[ObservedTask, ...]:
+        """Tasks that run and can be reached (a service's replicas that serve)."""
+        return tuple(t for t in self.tasks if t.state == "running" and t.desired == "running"
+                     and t.address and t.node_up)
 
 
 def container_rank(c: ObservedContainer, version: str = "") -> tuple[bool, bool, int, str]:

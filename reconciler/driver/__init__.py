@@ -1,6 +1,6 @@
-"""The driver: the only code that talks to an engine (Docker, or Podman's Docker-compatible
-service). The rest of ace sees the `ports.Engine` protocol and frozen values, never an SDK
-object, and never learns which engine answers.
+"""The driver: the only code that talks to an engine (Docker, Podman's Docker-compatible
+service, or a Swarm cluster). The rest of ace sees the `ports.Engine` protocol and frozen
+values, never an SDK object, and never learns which engine answers.
 
 - `ports`: the Engine protocol the executor, observe and actions use, and its small values
 - `engine`: `DockerEngine` — the read-only calls of a pass over plain HTTP (stdlib only), all
@@ -14,4 +14,5 @@ object, and never learns which engine answers.
 - `attrs`: engine listings -> ObservedContainer / ObservedImage
 - `policy`: the safety rules (what ace may touch: its managed and installation labels)
 - `sdkerrors`: SDK and HTTP errors translated to EngineError (and "gone"), in one place
+- `swarm/`: `SwarmEngine`, the Engine protocol on a Docker Swarm cluster (`--backend swarm`)
 """

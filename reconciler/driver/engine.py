@@ -239,10 +239,15 @@ class DockerEngine:
                       env: Mapping[str, str], mounts: Sequence[VolumeMount],
                       labels: Mapping[str, str], cpus: float | None = None,
                       memory: int | None = None, entrypoint: Sequence[str] = (),
-                      workdir: str = "") -> ObservedContainer:
+                      workdir: str = "", replicas: int = 1) -> ObservedContainer:
         return self.sdk.run_container(name=name, image=image, port=port, command=command,
                                       env=env, mounts=mounts, labels=labels, cpus=cpus,
                                       memory=memory, entrypoint=entrypoint, workdir=workdir)
+
+    def scale(self, container_id: str, replicas: int) -> ObservedContainer:
+        raise EngineError(f"cannot scale container {container_id[:12]} to {replicas}: one "
+                          "Docker engine runs one container per app (--backend swarm runs "
+                          "replicas)")
 
     def start(self, container_id: str) -> ObservedContainer:
         return self.sdk.start(container_id)

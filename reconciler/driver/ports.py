@@ -32,6 +32,7 @@ class VolumeMount:
     source: str
     target: str
     read_only: bool = False
+    secret: bool = False  # a rendered secret file (a bind on one engine, a secret on a cluster)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +105,17 @@ class Engine(Protocol):
         memory: int | None = None,
         entrypoint: Sequence[str] = (),
         workdir: str = "",
+        replicas: int = 1,
     ) -> ObservedContainer:
         """Create and start with init, publishing `port` on 127.0.0.1 with an engine-chosen host
         port; returns the started container with host_port filled in. `entrypoint` (when given)
-        replaces the image's, `workdir` its working directory."""
+        replaces the image's, `workdir` its working directory. One engine runs one container
+        whatever `replicas` says; a cluster runs that many tasks."""
+        ...
+
+    def scale(self, container_id: str, replicas: int) -> ObservedContainer:
+        """Run `replicas` tasks of a cluster service (the planner asks only for services
+        observed with replicas; one engine refuses)."""
         ...
 
     def start(self, container_id: str) -> ObservedContainer: ...

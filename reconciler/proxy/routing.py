@@ -9,8 +9,9 @@ mutable and lives across rebuilds, so a switch to a new container is one assignm
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from apps.model import App, Route
@@ -27,6 +28,7 @@ __all__ = ["CONTAINER_URL", "STATIC_URL", "Backend", "Entry", "Match", "Slot", "
            "build_entries", "container_backends"]
 
 CONTAINER_URL = "<CONTAINER_URL>"
+DOWN_FOR = 5.0  # seconds a cluster task that refused a connection gets no requests
 STATIC_URL = "<STATIC>"  # the route of a static app's entry: its files, served by the proxy
 
 
@@ -39,16 +41,29 @@ class Backend:
     request), and falls back to the published (host, port) when that network is unreachable
     from here (an engine in a VM, rootless mode)."""
 
-    __slots__ = ("base_path", "direct", "host", "inflight", "port", "scheme")
+    __slots__ = ("base_path", "direct", "host", "inflight", "members", "port", "scheme")
 
     def __init__(self, scheme: str, host: str, port: int, base_path: str = "",
-                 direct: tuple[str, int] | None = None) -> None:
+                 direct: tuple[str, int] | None = None,
+                 members: tuple[Backend, ...] = ()) -> None:
         self.scheme = scheme
         self.host = host
         self.port = port
         self.base_path = base_path.rstrip("/")
         self.direct = direct if scheme == "http" else None
         self.inflight = 0
+        # a cluster app: one backend per running task (node address + host-mode port); the
+        # slot spreads requests over them. Empty for one container or an external upstream.
+        self.members = members
+
+    @classmethod
+    def group(cls, scheme: str, addresses: Sequence[str]) -> Backend | None:
+        """The backend of a cluster app's tasks at `addresses` ("ip:port" each)."""
+        members = tuple(cls(scheme, host, port) for host, port in
+                        (a for a in map(_split, addresses) if a is not None))
+        if not members:
+            return None
+        return cls(scheme, members[0].host, members[0].port, members=members)
 
     @classmethod
     def from_url(cls, url: str, direct: str = "") -> Backend:
@@ -71,7 +86,8 @@ class Backend:
     def same(self, other: Backend | None) -> bool:
         return other is not None and (
             self.scheme, self.host, self.port, self.base_path, self.direct) == (
-            other.scheme, other.host, other.port, other.base_path, other.direct)
+            other.scheme, other.host, other.port, other.base_path, other.direct) and (
+            [m.netloc for m in self.members] == [m.netloc for m in other.members])
 
     def __repr__(self) -> str:
         return f"Backend({self.url}, inflight={self.inflight})"
@@ -98,7 +114,8 @@ class Entry:
 
 @dataclass
 class Slot:
-    """An app's live state: the container that gets new requests, and its last error. While
+    """An app's live state: the container (or a cluster app's tasks) that gets new requests,
+    and its last error. Tasks that refused a connection sit out `DOWN_FOR` seconds. While
     `hold` is set (a dev container restarting in place) new requests wait for it."""
 
     app: str
@@ -106,6 +123,25 @@ class Slot:
     hold: asyncio.Event | None = None
     error: str = ""
     state: str = ""  # why no container serves, when none does ("its container ... is paused")
+    turn: int = 0
+    down: dict[str, float] = field(default_factory=dict)  # task netloc -> monotonic until
+
+    def pick(self, exclude: Sequence[Backend] = ()) -> Backend | None:
+        """The backend for the next request: one container, or the next task in turn that is
+        not sitting out (any task when all are)."""
+        b = self.backend
+        if b is None or not b.members:
+            return None if b is not None and b in exclude else b
+        now = time.monotonic()
+        left = [m for m in b.members if m not in exclude]
+        up = [m for m in left if self.down.get(m.netloc, 0.0) <= now] or left
+        if not up:
+            return None
+        self.turn += 1
+        return up[self.turn % len(up)]
+
+    def sit_out(self, b: Backend) -> None:
+        self.down[b.netloc] = time.monotonic() + DOWN_FOR
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +212,14 @@ def container_backends(desired: DesiredState, observed: ObservedState
         if not a.service:
             continue
         mine = by_app.get(a.path, [])
-        best = current_container([c for c in mine if c.state == "running" and c.host_port],
-                                 a.path, a.version)
+        best = current_container([c for c in mine if c.state == "running"
+                                  and (c.host_port or c.running_tasks)], a.path, a.version)
         if best is None:
             out[a.path] = (None, _not_running(mine))
+            continue
+        if best.replicas:
+            out[a.path] = (Backend.group(a.scheme, [t.address for t in best.running_tasks]),
+                           best.id)
             continue
         out[a.path] = (Backend(a.scheme, "127.0.0.1", best.host_port or 0,
                                direct=_split(best.address)), best.id)
@@ -191,6 +231,8 @@ def _not_running(containers: list[ObservedContainer]) -> str:
     if not containers:
         return ""
     c = max(containers, key=lambda c: c.created)
+    if c.replicas:
+        return f"its service {c.name} has no task running ({c.status})"
     if c.state == "running":
         return "its container publishes no port"
     detail = f": {c.status}" if c.status and c.status.lower() != c.state else ""

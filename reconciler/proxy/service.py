@@ -176,8 +176,13 @@ class ProxyService:
                address: str = "") -> None:
         """The executor's `on_switch`: new requests go to `new_url` (through the container's
         network `address` when it is reachable) from now on; returns once requests in flight
-        on the previous container finished (or `drain` seconds passed)."""
-        backend = Backend.from_url(new_url, direct=address)
+        on the previous container finished (or `drain` seconds passed). For a cluster app,
+        `address` lists every task ("ip:port,ip:port", `new_url` the first): requests are
+        spread over them."""
+        addresses = [a for a in address.split(",") if a]
+        scheme, _, netloc = new_url.partition("://")
+        backend = (Backend.group(scheme, addresses) if netloc.rstrip("/") in addresses
+                   else None) or Backend.from_url(new_url, direct=address)
         self._call(self.core.switch(app, backend, self.drain), self.drain + 5)
 
     def hold(self, app: str, held: bool) -> None:

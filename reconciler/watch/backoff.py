@@ -36,7 +36,7 @@ __all__ = [
     "unhealthy_marks",
 ]
 
-RETRY_ACTIONS = frozenset({"build", "pull", "start", "restart", "replace"})
+RETRY_ACTIONS = frozenset({"build", "pull", "start", "restart", "replace", "scale"})
 _CONTAINER_ACTIONS = frozenset({"start", "restart", "replace"})
 _EXIT = re.compile(r"Exited \((-?\d+)\)")
 _LOGS = "last log lines:\n"

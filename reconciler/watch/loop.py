@@ -331,7 +331,7 @@ class Watch:
             return []
 
 
-def default_engine() -> Engine:
-    from reconciler.driver.engine import DockerEngine
+def default_engine(backend: str = "docker", registry: str = "") -> Engine:
+    from reconciler.cli.options import engine
 
-    return DockerEngine(timeout=float(os.environ.get("ACE_ENGINE_TIMEOUT", "30")))
+    return engine(backend, registry, timeout=float(os.environ.get("ACE_ENGINE_TIMEOUT", "30")))

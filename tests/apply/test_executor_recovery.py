@@ -5,13 +5,14 @@ container ran, and a container the engine cannot start is replaced in the same s
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from apps.errors import EngineError
 from reconciler.core.types import ObservedContainer
-from reconciler.watch.backoff import crash_of
+from reconciler.watch.backoff import crash_of, record_attempts
 from state import Store
 from tests.apply.kit import ServingFake
 from tests.apply.test_executor_fake import INSTALL, apply, name, outcomes, running, step
@@ -91,5 +92,57 @@ def test_container_the_engine_cannot_start_is_replaced(store: Store) -> None:
         assert now.id != c.id and running(engine) == [("/web", name(app))]
         assert store.recorded().get("/web") is not None
         assert store.recorded().get("/web").container_id == now.id  # type: ignore[union-attr]
+    finally:
+        engine.close()
+
+
+def test_refused_container_under_another_name_goes_too(store: Store) -> None:
+    """A refused container whose name is not the version's (a suffixed replace name, or a
+    cluster service's nonce) is removed once its fresh successor serves: one container left."""
+    engine = StubbornFake()
+    try:
+        app = pulled("/web")
+        assert apply(engine, store, want(app), step("start", app)).ok
+        (c,) = engine.list_containers(INSTALL)
+        engine.containers[c.id].name = f"{name(app)}-1a2b3c"
+        engine.crash(c.id, 1)
+        engine.refuse.add(c.id)
+        result = apply(engine, store, want(app), step("restart", app, f"{name(app)}-1a2b3c"))
+        assert outcomes(result) == [("restart:/web", "done")]
+        (now,) = engine.list_containers(INSTALL)
+        assert now.id != c.id and running(engine) == [("/web", name(app))]
+    finally:
+        engine.close()
+
+
+class ServiceLikeFake(ServingFake):
+    """A fake whose exited containers read as an exited cluster service does: times known,
+    the exit code only in the tasks, not in the status."""
+
+    def _as_service(self, c: ObservedContainer) -> ObservedContainer:
+        if c.state != "exited":
+            return c
+        return replace(c, status="0/1 tasks running; last failure on node-1: exit code 3")
+
+    def list_containers(self, install: str) -> tuple[ObservedContainer, ...]:
+        return tuple(self._as_service(c) for c in super().list_containers(install))
+
+    def inspect(self, container_id: str) -> ObservedContainer | None:
+        seen = super().inspect(container_id)
+        return None if seen is None else self._as_service(seen)
+
+
+def test_restart_of_a_service_without_an_exit_code_is_no_crash(store: Store) -> None:
+    """A restart that finds its unit exited 2 s after it started but cannot tell an exit code
+    (a cluster service's status has none) is not counted as a crash by timing: no attempt."""
+    engine = ServiceLikeFake()
+    try:
+        app = pulled("/web")
+        assert apply(engine, store, want(app), step("start", app)).ok
+        (c,) = engine.list_containers(INSTALL)
+        engine.crash(c.id, 3, ran=2.0)
+        (done,) = apply(engine, store, want(app), step("restart", app, name(app))).outcomes
+        assert (done.outcome, done.exit_code, done.ran_for) == ("done", "", 2.0)
+        assert record_attempts({}, [done], {"/web": "k"}, now=100.0) == {}
     finally:
         engine.close()

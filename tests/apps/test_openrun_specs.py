@@ -243,7 +243,7 @@ def test_static_and_proxy_specs_reconcile_to_nothing(
     from tests.fakes import FakeEngine
 
     engine = FakeEngine()
-    monkeypatch.setattr(options, "engine", lambda: engine)
+    monkeypatch.setattr(options, "engine", lambda *a, **k: engine)
     apps_file = tmp_path / "apps.star"
     apps_file.write_text(
         f'app("/s", {str(FIXTURES / "static")!r})\n'

@@ -91,7 +91,7 @@ def test_status_shows_static_apps_with_their_public_url(tmp_path: Path,
     while a proxy runs for the state dir, with their public URL."""
     apps_file = _project(tmp_path)
     engine = FakeEngine()
-    monkeypatch.setattr(options, "engine", lambda: engine)
+    monkeypatch.setattr(options, "engine", lambda *a, **k: engine)
     rows = {r["path"]: r for r in _ace(apps_file, "status")["apps"]}
     assert {p: (r["state"], r["health"], r["container"], r["public_url"])
             for p, r in rows.items()} == {p: ("static", "-", "", "")

@@ -22,7 +22,7 @@ from tests.engine.appkit import WEB_APP_STAR, WEB_CONTAINERFILE, WEB_PARAMS
 @pytest.fixture
 def engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[ServingFake]:
     e = ServingFake()
-    monkeypatch.setattr(options, "engine", lambda: e)
+    monkeypatch.setattr(options, "engine", lambda *a, **k: e)
     yield e
     e.close()
 

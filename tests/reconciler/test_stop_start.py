@@ -24,7 +24,7 @@ from tests.watch.test_watch_crash import APP_STAR, Told
 @pytest.fixture
 def engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[ServingFake]:
     e = ServingFake()
-    monkeypatch.setattr(options, "engine", lambda: e)
+    monkeypatch.setattr(options, "engine", lambda *a, **k: e)
     yield e
     e.close()
 
