@@ -5,29 +5,12 @@ cluster (a service scaled or updated by hand, tasks not running, a node down). P
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
 
+from reconciler.core.status import AppStatus, DriftItem, TaskStatus
 from reconciler.core.types import DesiredApp, ObservedContainer
 
-if TYPE_CHECKING:
-    from reconciler.core.report import AppStatus, DriftItem
-
-__all__ = ["TaskStatus", "cluster_drift", "cluster_row"]
-
-
-@dataclass(frozen=True, slots=True)
-class TaskStatus:
-    id: str
-    node: str
-    state: str
-    health: str  # healthy, unhealthy, unknown, "-" (not running)
-    address: str
-    error: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "node": self.node, "state": self.state, "health": self.health,
-                "address": self.address, "error": self.error}
+__all__ = ["cluster_drift", "cluster_row"]
 
 
 def cluster_row(row: AppStatus, scheme: str, c: ObservedContainer,
@@ -53,8 +36,6 @@ def cluster_drift(app: DesiredApp, c: ObservedContainer, pending_version: bool
                   ) -> list[DriftItem]:
     """Drift of a cluster service: changed or scaled by hand, tasks not running or moved off
     a node that is down; the app's declared replicas not applied yet (pending)."""
-    from reconciler.core.report import DriftItem
-
     items: list[DriftItem] = []
     if c.changed_outside:
         items.append(DriftItem(app.path, "drift", "service changed outside ace",

@@ -4,8 +4,8 @@ does, reading the plan and drift of an app, a log source), all with engines of t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from reconciler.applogs.follow import LogSource
 from reconciler.dashboard.actions import describe_app, run_with
@@ -14,14 +14,24 @@ from reconciler.dashboard.guard import Guard
 from reconciler.dashboard.handler import Dashboard
 
 if TYPE_CHECKING:
+    from apps.model import App
     from reconciler.apply.pipeline import Settings
+    from reconciler.core.types import DesiredState, ObservedState
     from reconciler.driver.ports import Engine
-    from reconciler.proxy.service import ProxyService
 
-__all__ = ["make_dashboard", "plan_reader"]
+__all__ = ["ProxySide", "make_dashboard", "plan_reader"]
 
 
-def plan_reader(service: ProxyService, settings: Settings
+class ProxySide(Protocol):
+    """What the dashboard needs of the proxy it is served by (the proxy's ProxyService)."""
+
+    host: str
+    port: int
+
+    def last(self) -> tuple[Sequence[App], DesiredState, ObservedState] | None: ...
+
+
+def plan_reader(service: ProxySide, settings: Settings
                 ) -> Callable[[str], tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
     """plan(app): the steps a pass would take for the app now and its drift items, from the
     last pass's desired and observed state and the store's record (read only)."""
@@ -46,7 +56,7 @@ def plan_reader(service: ProxyService, settings: Settings
     return read
 
 
-def make_dashboard(service: ProxyService, settings: Settings,
+def make_dashboard(service: ProxySide, settings: Settings,
                    engine_factory: Callable[[], Engine]) -> tuple[Board, Dashboard]:
     from state import Store
 

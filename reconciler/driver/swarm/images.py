@@ -14,7 +14,7 @@ from reconciler.driver.ports import ImageInUse
 from reconciler.driver.swarm.spec import LABEL_IMAGE
 
 if TYPE_CHECKING:
-    from reconciler.driver.swarm.engine import SwarmEngine
+    from reconciler.driver.swarm.parts import SwarmParts
 
 __all__ = ["LINGER", "is_ace_image", "is_tagged", "remove_manager_tags", "services_using"]
 
@@ -47,7 +47,7 @@ def services_using(services: Iterable[Mapping[str, Any]], ref: str, pushed: str 
     return tuple(sorted(out))
 
 
-def remove_manager_tags(engine: SwarmEngine, ref: str, *, linger: float = LINGER,
+def remove_manager_tags(engine: SwarmParts, ref: str, *, linger: float = LINGER,
                         sleep: Callable[[float], None] = time.sleep) -> None:
     """Remove the manager's tag `ref` and the registry-named tag a push made of it. ImageInUse
     while a service runs it, or a container on the manager does: one of a removed service

@@ -23,7 +23,7 @@ from reconciler.driver.swarm.mounts import swarm_mounts
 from reconciler.driver.swarm.spec import job_spec
 
 if TYPE_CHECKING:
-    from reconciler.driver.swarm.engine import SwarmEngine
+    from reconciler.driver.swarm.parts import SwarmParts
 
 __all__ = ["run_job"]
 
@@ -31,7 +31,7 @@ _DONE = frozenset({"complete", "failed", "rejected", "shutdown", "orphaned", "re
 _NOT_FOUND = ("executable file not found", "no such file or directory")
 
 
-def run_job(engine: SwarmEngine, *, image: str, command: Sequence[str], env: Mapping[str, str],
+def run_job(engine: SwarmParts, *, image: str, command: Sequence[str], env: Mapping[str, str],
             cwd: str, labels: Mapping[str, str], mounts: Sequence[VolumeMount] = (),
             timeout: float = 300.0, on_output: Callable[[str], None] | None = None
             ) -> CommandResult:
@@ -51,13 +51,13 @@ def run_job(engine: SwarmEngine, *, image: str, command: Sequence[str], env: Map
             engine.api.remove_service(sid)
 
 
-def _task(engine: SwarmEngine, sid: str) -> dict[str, Any] | None:
+def _task(engine: SwarmParts, sid: str) -> dict[str, Any] | None:
     with translated("read the job's task"):
         tasks = engine.api.tasks(filters={"service": sid})
     return max(tasks, key=lambda t: t.get("CreatedAt", "")) if tasks else None
 
 
-def _run_to_end(engine: SwarmEngine, sid: str, timeout: float,
+def _run_to_end(engine: SwarmParts, sid: str, timeout: float,
                 on_output: Callable[[str], None] | None) -> CommandResult:
     deadline = time.monotonic() + timeout
     follower: threading.Thread | None = None
@@ -89,14 +89,14 @@ def _run_to_end(engine: SwarmEngine, sid: str, timeout: float,
     return CommandResult(int(code or 0), out, err)
 
 
-def _output(engine: SwarmEngine, sid: str) -> tuple[str, str]:
+def _output(engine: SwarmParts, sid: str) -> tuple[str, str]:
     with translated("read the job's output"):
         out = b"".join(engine.api.service_logs(sid, stdout=True, stderr=False))
         err = b"".join(engine.api.service_logs(sid, stdout=False, stderr=True))
     return out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
-def _follow(engine: SwarmEngine, sid: str, on_output: Callable[[str], None]
+def _follow(engine: SwarmParts, sid: str, on_output: Callable[[str], None]
             ) -> threading.Thread:
     """The job's output as it comes (a broken stream only ends the live view)."""
 

@@ -16,12 +16,12 @@ from reconciler.driver.sdkerrors import translated
 from reconciler.driver.swarm.spec import secret_name
 
 if TYPE_CHECKING:
-    from reconciler.driver.swarm.engine import SwarmEngine
+    from reconciler.driver.swarm.parts import SwarmParts
 
 __all__ = ["swarm_mounts"]
 
 
-def swarm_mounts(engine: SwarmEngine, mounts: Sequence[VolumeMount], labels: Mapping[str, str],
+def swarm_mounts(engine: SwarmParts, mounts: Sequence[VolumeMount], labels: Mapping[str, str],
                  *, multi_node: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(mounts, secret references) of a task; secrets are created when missing."""
     own = {k: labels[k] for k in (LABEL_MANAGED, LABEL_INSTALL, LABEL_APP) if k in labels}
@@ -47,7 +47,7 @@ def swarm_mounts(engine: SwarmEngine, mounts: Sequence[VolumeMount], labels: Map
     return vols, secrets
 
 
-def _secret(engine: SwarmEngine, m: VolumeMount, own: Mapping[str, str]) -> dict[str, Any]:
+def _secret(engine: SwarmParts, m: VolumeMount, own: Mapping[str, str]) -> dict[str, Any]:
     try:
         with open(m.source, "rb") as fh:
             content = fh.read()
