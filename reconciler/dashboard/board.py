@@ -77,14 +77,14 @@ class Board:
 
     def snapshot(self) -> list[dict[str, Any]]:
         """One dict per app: the watch table's row (its mode as the row says how the app runs:
-        "dev" or "prod"), its meta (name, public URL, actions) and its last error's detail."""
+        "dev" or "normal", as ace status says), its meta (name, public URL, actions) and its last error's detail."""
         with self._lock:
             out = []
             for r in self._rows:
                 meta = self.apps.get(r.app, {})
                 detail = self.details.get(r.app, {}) if r.last_error else {}
                 out.append({**r.to_json(), "name": meta.get("name", ""),
-                            "mode": "dev" if r.mode == "dev" else "prod",
+                            "mode": r.mode,
                             "public_url": meta.get("public_url", ""),
                             "actions": meta.get("actions", []), "error": detail})
             return out

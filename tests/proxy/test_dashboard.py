@@ -156,7 +156,7 @@ def test_events_stream_pushes_the_table_when_it_changes() -> None:
         assert b"text/event-stream" in got.split(b"\r\n\r\n")[0]
         data = got.split(b"event: apps\ndata: ")[1].split(b"\n\n")[0]
         (row,) = json.loads(data)["apps"]
-        assert (row["app"], row["state"], row["mode"]) == ("/web", "running", "prod")
+        assert (row["app"], row["state"], row["mode"]) == ("/web", "running", "normal")
 
 
 def test_action_form_from_params_and_a_run_shows_the_result() -> None:
@@ -277,11 +277,11 @@ def test_board_publishes_a_change_once_and_an_idle_pass_not_at_all() -> None:
 
 def test_board_shows_the_mode_the_app_runs_in() -> None:
     """An app's mode is what its row says it runs as: an app marked dev that runs the normal
-    way (its dev settings do not resolve) is "prod", one run from its source is "dev"."""
+    way (its dev settings do not resolve) is "normal", one run from its source is "dev"."""
     board = Board()
     marked = App(entry=AppEntry(path="/web", source="-", dev=True), name="Web", params=())
     board.set_apps([marked, CMD], {})
     board.rows([Row("/web", "running", "healthy", "", "", ""),
                 Row("/cmd", "running", "healthy", "", "", "", mode="dev")])
-    assert [(r["app"], r["mode"]) for r in board.snapshot()] == [("/web", "prod"),
+    assert [(r["app"], r["mode"]) for r in board.snapshot()] == [("/web", "normal"),
                                                                 ("/cmd", "dev")]
