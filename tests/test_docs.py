@@ -20,7 +20,8 @@ CLI_MD = ROOT / "docs" / "reference" / "cli.md"
 
 
 def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_cli_docs", ROOT / "scripts" / "gen_cli_docs.py")
+    script = ROOT / "scripts" / "gen_cli_docs.py"
+    spec = importlib.util.spec_from_file_location("gen_cli_docs", script)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -28,7 +29,7 @@ def _generator() -> ModuleType:
 
 
 def test_cli_reference_is_generated() -> None:
-    """docs/reference/cli.md equals the generator's output (regenerate it when a command changes)."""
+    """docs/reference/cli.md equals the generator's output (regenerate it on a command change)."""
     expected = _generator().render()
     assert CLI_MD.read_text(encoding="utf-8") == expected, (
         "docs/reference/cli.md is out of date: run "
