@@ -51,8 +51,8 @@ _GRACE = 1.5
 
 ResyncOpt = Annotated[float, typer.Option("--resync", min=0.1,
                                           help="Seconds between passes without file events.")]
-DownOpt = Annotated[bool, typer.Option("--down-on-exit",
-                                       help="Remove ace's containers when the loop stops.")]
+DownOpt = Annotated[bool, typer.Option(
+    "--down-on-exit", help="On Ctrl-C / SIGTERM, remove ace's containers (as `ace down`).")]
 ListenOpt = Annotated[str, typer.Option(
     "--listen", help="HOST:PORT of ace's proxy serving every app's routes.")]
 NoProxyOpt = Annotated[bool, typer.Option("--no-proxy", help="Do not start ace's proxy.")]

@@ -322,7 +322,8 @@ class Watch:
     def _down(self, store: Store) -> list[str]:
         from reconciler.apply.teardown import teardown
 
-        lock = StateLock(self.settings.state_dir, command="ace watch --down-on-exit")
+        command = "ace watch" if self.options.watch_files else "ace serve"
+        lock = StateLock(self.settings.state_dir, command=f"{command} --down-on-exit")
         try:
             with lock.acquire(30.0):
                 return list(teardown(self.engine, store).removed)  # the rest: logged
