@@ -77,7 +77,8 @@ class Board:
 
     def snapshot(self) -> list[dict[str, Any]]:
         """One dict per app: the watch table's row (its mode as the row says how the app runs:
-        "dev" or "normal", as ace status says), its meta (name, public URL, actions) and its last error's detail."""
+        "dev" or "normal", as ace status says), its meta (name, public URL, actions) and its
+        last error's detail."""
         with self._lock:
             out = []
             for r in self._rows:
