@@ -21,7 +21,8 @@ from reconciler.core.types import (
     ObservedImage,
 )
 
-__all__ = ["container_from_inspect", "container_from_listing", "image_from_listing"]
+__all__ = ["container_from_inspect", "container_from_listing", "image_from_listing",
+           "networks_of"]
 
 _STATUS = {"running": "Up", "created": "Created"}  # inspect has no status text: like listings
 
@@ -46,6 +47,7 @@ def container_from_listing(row: Mapping[str, Any]) -> ObservedContainer:
         created=int(row.get("Created", 0)),
         image=row.get("Image", ""),
         address=_address(row.get("NetworkSettings"), want),
+        networks=networks_of(row.get("NetworkSettings")),
         scheme=labels.get(LABEL_SCHEME, ""),
         health_path=labels.get(LABEL_HEALTH, ""),
     )
@@ -75,6 +77,7 @@ def container_from_inspect(raw: Mapping[str, Any]) -> ObservedContainer:
         created=_unix(raw.get("Created", "")),
         image=raw["Config"].get("Image", ""),
         address=_address(raw.get("NetworkSettings"), labels.get(LABEL_PORT, "")),
+        networks=networks_of(raw.get("NetworkSettings")),
         scheme=labels.get(LABEL_SCHEME, ""),
         health_path=labels.get(LABEL_HEALTH, ""),
     )
@@ -99,6 +102,14 @@ def _address(settings: Mapping[str, Any] | None, port: str) -> str:
         if ip:
             return f"{ip}:{port}"
     return ""
+
+
+def networks_of(settings: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    """(name, network id) of each network a container is attached to. A listing shows these
+    (no aliases); a stopped container keeps the id of a network removed since."""
+    networks = (settings or {}).get("Networks") or {}
+    return tuple(sorted((str(name), str((net or {}).get("NetworkID") or ""))
+                        for name, net in networks.items()))
 
 
 def _unix(stamp: str) -> int:

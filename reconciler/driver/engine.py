@@ -179,10 +179,12 @@ class DockerEngine:
                       env: Mapping[str, str], mounts: Sequence[VolumeMount],
                       labels: Mapping[str, str], cpus: float | None = None,
                       memory: int | None = None, entrypoint: Sequence[str] = (),
-                      workdir: str = "") -> ObservedContainer:
+                      workdir: str = "", network: str = "",
+                      aliases: Sequence[str] = ()) -> ObservedContainer:
         return self.sdk.run_container(name=name, image=image, port=port, command=command,
                                       env=env, mounts=mounts, labels=labels, cpus=cpus,
-                                      memory=memory, entrypoint=entrypoint, workdir=workdir)
+                                      memory=memory, entrypoint=entrypoint, workdir=workdir,
+                                      network=network, aliases=aliases)
 
     def start(self, container_id: str) -> ObservedContainer:
         return self.sdk.start(container_id)
@@ -198,6 +200,18 @@ class DockerEngine:
 
     def remove_volume(self, name: str) -> None:
         self.sdk.remove_volume(name)
+
+    def ensure_network(self, name: str, labels: Mapping[str, str]) -> str:
+        return self.sdk.ensure_network(name, labels)
+
+    def connect(self, container_id: str, network: str, aliases: Sequence[str]) -> None:
+        self.sdk.connect(container_id, network, aliases)
+
+    def disconnect(self, container_id: str, network: str) -> None:
+        self.sdk.disconnect(container_id, network)
+
+    def remove_network(self, name: str) -> bool:
+        return self.sdk.remove_network(name)
 
     def run_command(self, *, image: str, command: Sequence[str], env: Mapping[str, str],
                     cwd: str, labels: Mapping[str, str], mounts: Sequence[VolumeMount] = (),

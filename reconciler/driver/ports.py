@@ -81,10 +81,14 @@ class Engine(Protocol):
         memory: int | None = None,
         entrypoint: Sequence[str] = (),
         workdir: str = "",
+        network: str = "",
+        aliases: Sequence[str] = (),
     ) -> ObservedContainer:
         """Create and start with init, publishing `port` on 127.0.0.1 with an engine-chosen host
         port; returns the started container with host_port filled in. `entrypoint` (when given)
-        replaces the image's, `workdir` its working directory."""
+        replaces the image's, `workdir` its working directory. With `network` (which must
+        exist: `ensure_network`) the container is attached to it, answering to `aliases`,
+        instead of the default bridge."""
         ...
 
     def start(self, container_id: str) -> ObservedContainer: ...
@@ -112,6 +116,28 @@ class Engine(Protocol):
     def remove_image(self, ref: str) -> None: ...
 
     def list_volumes(self, install: str) -> tuple[str, ...]: ...
+
+    def ensure_network(self, name: str, labels: Mapping[str, str]) -> str:
+        """Make the bridge network `name` exist, created with `labels` (which must name the
+        installation) plus the managed mark; returns its id. An existing one is kept when it is
+        ace's and of the same installation; any other network of that name is refused."""
+        ...
+
+    def connect(self, container_id: str, network: str, aliases: Sequence[str]) -> None:
+        """Attach a container (running or not) to `network` in place, answering to `aliases`.
+        Nothing happens when it is attached already; an attachment to a network of that name
+        removed since (a stopped container keeps it) is replaced. Refuses containers ace did
+        not make and containers of another installation than the network's."""
+        ...
+
+    def disconnect(self, container_id: str, network: str) -> None:
+        """Detach a container from `network`; not attached (or gone) is not an error."""
+        ...
+
+    def remove_network(self, name: str) -> bool:
+        """Remove ace's network `name` when no running container is attached; returns whether
+        it was removed (False: missing or in use). Refuses a network ace did not make."""
+        ...
 
     def ensure_volume(self, name: str, labels: Mapping[str, str]) -> None: ...
 

@@ -28,6 +28,7 @@ from reconciler.core.types import (
     ObservedContainer,
     ObservedImage,
 )
+from reconciler.driver import networks
 from reconciler.driver.attrs import (
     container_from_inspect,
     container_from_listing,
@@ -235,8 +236,14 @@ class SdkEngine:
         memory: int | None = None,
         entrypoint: Sequence[str] = (),
         workdir: str = "",
+        network: str = "",
+        aliases: Sequence[str] = (),
     ) -> ObservedContainer:
         labels = own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
+        on_network: dict[str, Any] = {}
+        if network:
+            on_network = {"network": network, "networking_config":
+                          networks.endpoint_config(self._api, network, aliases)}
         with translated(f"create container {name}"):
             container = self._client.containers.create(
                 image,
@@ -253,6 +260,7 @@ class SdkEngine:
                 detach=True,
                 nano_cpus=int(cpus * 1e9) if cpus else None,
                 mem_limit=memory or None,
+                **on_network,
             )
         try:
             with translated(f"start container {name}"):
@@ -325,6 +333,20 @@ class SdkEngine:
                 return
             require_managed(existing, f"volume {name}", "remove")
             self._api.remove_volume(name)
+
+    # -- the app network (reconciler.driver.networks) ---------------------------------------
+
+    def ensure_network(self, name: str, labels: Mapping[str, str]) -> str:
+        return networks.ensure_network(self._api, name, labels)
+
+    def connect(self, container_id: str, network: str, aliases: Sequence[str]) -> None:
+        networks.connect(self._api, container_id, network, aliases)
+
+    def disconnect(self, container_id: str, network: str) -> None:
+        networks.disconnect(self._api, container_id, network)
+
+    def remove_network(self, name: str) -> bool:
+        return networks.remove_network(self._api, name)
 
     # -- helpers ----------------------------------------------------------------------------
 
