@@ -17,6 +17,7 @@ __all__ = [
     "AppliedRow",
     "ContainerRow",
     "DigestRow",
+    "IdleAppRow",
     "ImageRow",
     "MetaRow",
     "RunRow",
@@ -129,6 +130,15 @@ class EvalCacheRow(SQLModel, table=True):
     value: bytes
 
 
+class IdleAppRow(SQLModel, table=True):
+    """An app asleep (idle, or not started yet under --lazy): kept stopped until a request."""
+
+    __tablename__ = "idle_apps"
+    app: str = Field(primary_key=True)
+    since: float
+    reason: str = ""
+
+
 def table(model: type[SQLModel]) -> Table:
     """The Core table behind a model (queries use Core: cheaper than ORM rows)."""
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
@@ -145,5 +155,6 @@ TABLES = [
         RunStepRow,
         DigestRow,
         EvalCacheRow,
+        IdleAppRow,
     )
 ]

@@ -18,7 +18,7 @@ from state.db import BUSY_TIMEOUT_MS, transaction
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "create_tables", "migrate", "prepare"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -27,8 +27,13 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     """v2 adds the eval_cache table only (created from the models after the steps run)."""
 
 
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    """v3 adds the idle_apps table only (apps asleep under `ace watch/serve --idle-shutdown`)."""
+
+
 MIGRATIONS: dict[int, Migration] = {
     1: _v1_to_v2,
+    2: _v2_to_v3,
 }
 
 

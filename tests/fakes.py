@@ -296,6 +296,12 @@ class FakeEngine:
         c = self._find(container_id)
         return None if c is None else self._observe(c)
 
+    def stop(self, container_id: str, *, timeout: float = 5.0) -> None:
+        self._call("stop")
+        c = self._managed(container_id, "stop")
+        if c.state == "running":
+            c.state, c.exit_code, c.host_port = "exited", 143, None
+
     def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
         self._call("stop_and_remove")
         c = self._find(container_id)
@@ -349,6 +355,11 @@ class FakeEngine:
         if any(m.source == name for c in self.containers.values() for m in c.mounts):
             raise EngineError(f"remove volume {name}: volume is in use")
         del self.volumes[name]
+
+    def list_networks(self, install: str) -> tuple[tuple[str, str], ...]:
+        self._call("list_networks")
+        return tuple(sorted((name, n.id) for name, n in self.networks.items()
+                            if n.labels.get(LABEL_INSTALL) == install))
 
     def ensure_network(self, name: str, labels: Mapping[str, str]) -> str:
         self._call("ensure_network")

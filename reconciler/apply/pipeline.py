@@ -28,13 +28,14 @@ from reconciler.apply.executor import (
     apply_plan,
 )
 from reconciler.apply.observe import observe, with_health
-from reconciler.core.desired import Naming, desired_state
+from reconciler.core.desired import Naming, desired_state, with_errors
 from reconciler.core.hashing import DigestCache
 from reconciler.core.planner import PlanOptions, PullPolicy, plan
 from reconciler.core.types import DesiredState, ObservedState, Plan, RecordedState
 from reconciler.driver.ports import Engine
 from reconciler.logs import bound, get_logger
 from state import RunOutcome, Store
+from state.records import Pairs
 from state.records import StepOutcome as StoredOutcome
 
 __all__ = [
@@ -126,11 +127,13 @@ def _digest_prefix(result: EvalResult) -> str:
 def prepare(
     settings: Settings, store: Store, engine: Engine, *, evaluation: EvalResult | None = None,
     marks: Mapping[str, str] | None = None, touched: frozenset[str] = frozenset(),
+    idle: Pairs | None = None, wake: frozenset[str] = frozenset(),
 ) -> Prepared:
     """Evaluate (unless given), hash, observe and plan. `marks` (container id -> "unhealthy:
     ...") are written onto the observed containers before planning; `touched` names the dev
-    apps whose mounted source changed. Writes only changed file digests and evaluation-cache
-    entries."""
+    apps whose mounted source changed; `idle` the apps kept asleep, with why (default: those
+    the store records asleep), `wake` those a request waits for. Writes only changed file
+    digests and evaluation-cache entries."""
     t: dict[str, float] = {}
     t0 = time.perf_counter()
     result = evaluation
@@ -145,8 +148,11 @@ def prepare(
     t1 = time.perf_counter()
     cache = DigestCache(known=store.digest_cache(_digest_prefix(result)))
     desired = desired_state(result, naming, cache)
-    if touched:
-        desired = replace(desired, touched=touched)
+    result = with_errors(result, desired.errors)
+    if idle is None:
+        idle = tuple((a.app, a.reason) for a in store.idle_apps())
+    if touched or idle or wake:
+        desired = replace(desired, touched=touched, idle=idle, wake=wake)
     if cache.fresh:
         store.save_digests(cache.fresh)
     t["hash"] = time.perf_counter() - t1
@@ -154,7 +160,12 @@ def prepare(
     observed = with_health(observe(engine, store.install_id, desired), marks or {})
     t["observe"] = time.perf_counter() - t2
     recorded = store.recorded()
-    the_plan = plan(desired, observed, recorded, PlanOptions(pull=settings.pull))
+    options = PlanOptions(pull=settings.pull)
+    the_plan = plan(desired, observed, recorded, options)
+    if observed.networks is None and any(s.action == "network" for s in the_plan.steps):
+        # a step needs the app network and no running container shows it: look (one call)
+        observed = replace(observed, networks=engine.list_networks(store.install_id))
+        the_plan = plan(desired, observed, recorded, options)
     return Prepared(result, desired, observed, recorded, the_plan, t)
 
 
@@ -191,6 +202,8 @@ def run_pass(
     evaluation: EvalResult | None = None,
     marks: Mapping[str, str] | None = None,
     touched: frozenset[str] = frozenset(),
+    idle: Pairs | None = None,
+    wake: frozenset[str] = frozenset(),
     select: Callable[[Prepared], Plan] | None = None,
     on_event: Callable[[str, StepOutcome], None] = lambda kind, outcome: None,
     on_switch: SwitchHook | None = None,
@@ -201,12 +214,15 @@ def run_pass(
     - `reason` says why the pass runs ("reconcile", "files", "resync", "run"); `command` names
       the run in the store's history.
     - `evaluation`: an evaluation the caller already made (watch's incremental one, `ace run`'s
-      with action runtimes); the caller then reports its errors. Otherwise this pass evaluates
-      and logs each app error as `app_error`.
+      with action runtimes); the caller then reports its errors (and those the desired state
+      adds: `prepared.evaluation`). Otherwise this pass evaluates and logs each app error as
+      `app_error`.
     - `select(prepared) -> Plan`: the part of the plan to apply (watch holds back apps that are
       backing off; `ace run` keeps one app's image steps). Default: all of it.
     - `dry_run`: prepare and stop (nothing adopted, applied or recorded).
     - `marks`, `touched`: what `ace watch` saw (unhealthy containers, dev sources changed).
+    - `idle`, `wake`: apps kept asleep (default: as the store records them) and apps a request
+      waits for (`ace watch`/`serve` with idle shutdown or lazy start).
     - `on_switch`, `on_hold`: the proxy's hooks (a new container serves; hold an app's
       requests while its container restarts in place).
     """
@@ -214,7 +230,7 @@ def run_pass(
     with bound(cycle=cycle):
         start = time.perf_counter()
         prepared = prepare(settings, store, engine, evaluation=evaluation, marks=marks,
-                           touched=touched)
+                           touched=touched, idle=idle, wake=wake)
         if evaluation is None:
             for err in prepared.evaluation.errors:
                 log.warning("app_error", app=err.app, file=err.file, line=err.line,

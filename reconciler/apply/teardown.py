@@ -1,9 +1,10 @@
-"""`ace down`: remove what this installation created (containers; images and volumes on request).
-Only objects carrying this installation's labels are listed, so nothing else can be touched."""
+"""`ace down`: remove what this installation created (containers, and the app network once no
+container is left; images and volumes on request). Only objects carrying this installation's
+labels are listed, so nothing else can be touched."""
 
 from __future__ import annotations
 
-from reconciler.core.desired import slug
+from reconciler.core.desired import Naming, slug
 from reconciler.driver.ports import Engine
 from reconciler.logs import get_logger
 from state import Store
@@ -32,6 +33,10 @@ def teardown(
         log.info("container_removed", app=c.app, container=c.name)
     for app in seen_apps | wanted:
         store.forget_app(app, images=images)
+    network = Naming(install, "").network
+    if not engine.list_containers(install) and engine.remove_network(network):
+        removed.append(f"network {network}")
+        log.info("network_removed", network=network)
     if images:
         for img in engine.list_images():
             if not img.app or (wanted and img.app not in wanted):

@@ -11,6 +11,8 @@ from pathlib import Path
 from reconciler.cli.loop import (
     DownOpt,
     DrainOpt,
+    IdleShutdownOpt,
+    LazyOpt,
     ListenOpt,
     ResyncOpt,
     UpstreamTimeoutOpt,
@@ -40,6 +42,7 @@ def serve(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
           pull: PullOpt = "missing", parallel: ParallelOpt = 4,
           health_timeout: HealthOpt = 60.0, deadline: DeadlineOpt = 2.0,
           resync: ResyncOpt = 5.0, down_on_exit: DownOpt = False,
+          idle_shutdown: IdleShutdownOpt = 0.0, lazy: LazyOpt = False,
           log_json: LogJsonOpt = False) -> None:
     """Serve every app's routes on one address; reconcile every --resync seconds."""
     with errors():
@@ -47,7 +50,7 @@ def serve(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
                                  health_timeout=health_timeout, deadline=deadline)
         reporter = choose_reporter(log_json)
         proxy = start_proxy(listen, settings.state_dir, drain,
-                            upstream_timeout=upstream_timeout)
+                            upstream_timeout=upstream_timeout, wake_limit=health_timeout + 15)
         assert proxy is not None
         run_loop(settings, reporter, proxy, resync=resync, down_on_exit=down_on_exit,
-                 watch_files=False)
+                 watch_files=False, idle_shutdown=idle_shutdown, lazy=lazy)

@@ -187,6 +187,9 @@ class ObservedState:
     # tags known present without an image listing: a listed container still shows the name it
     # was created from only while that name resolves to its image (else the engine shows an id)
     vouched: frozenset[str] = frozenset()
+    # (name, id) of this installation's networks; None: not listed (a running container on the
+    # app network shows it exists, so a pass lists networks only when none does)
+    networks: tuple[tuple[str, str], ...] | None = None
 
     def image_tags(self) -> frozenset[str]:
         tags: set[str] = set(self.vouched)

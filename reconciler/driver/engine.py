@@ -144,6 +144,13 @@ class DockerEngine:
         rows = self._get_json("/images/json", "list images", query)
         return tuple(image_from_listing(r) for r in rows)
 
+    def list_networks(self, install: str) -> tuple[tuple[str, str], ...]:
+        if self._raw is None:
+            return self.sdk.list_networks(install)
+        filters = json.dumps({"label": [f"{LABEL_INSTALL}={install}"]})
+        rows = self._get_json("/networks", "list networks", {"filters": filters})
+        return tuple(sorted((str(r["Name"]), str(r["Id"])) for r in rows))
+
     # -- everything else through the SDK -----------------------------------------------------
 
     def inspect(self, container_id: str) -> ObservedContainer | None:
@@ -191,6 +198,9 @@ class DockerEngine:
 
     def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
         return self.sdk.restart(container_id, timeout=timeout)
+
+    def stop(self, container_id: str, *, timeout: float = 5.0) -> None:
+        self.sdk.stop(container_id, timeout=timeout)
 
     def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
         self.sdk.stop_and_remove(container_id, timeout=timeout)

@@ -101,6 +101,11 @@ class Engine(Protocol):
         """One container's current state, None when it is gone."""
         ...
 
+    def stop(self, container_id: str, *, timeout: float = 5.0) -> None:
+        """Stop a running container (within `timeout`) and keep it, to be started again; one
+        not running is left as it is. Refuses containers ace did not make."""
+        ...
+
     def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
         """Stop (if running) and remove; a container already gone is not an error."""
         ...
@@ -116,6 +121,10 @@ class Engine(Protocol):
     def remove_image(self, ref: str) -> None: ...
 
     def list_volumes(self, install: str) -> tuple[str, ...]: ...
+
+    def list_networks(self, install: str) -> tuple[tuple[str, str], ...]:
+        """(name, id) of the networks labelled with this installation: ONE API call."""
+        ...
 
     def ensure_network(self, name: str, labels: Mapping[str, str]) -> str:
         """Make the bridge network `name` exist, created with `labels` (which must name the

@@ -283,6 +283,13 @@ class SdkEngine:
             self._api.restart(container_id, timeout=math.ceil(timeout))
         return self._reinspect(container_id)
 
+    def stop(self, container_id: str, *, timeout: float = 5.0) -> None:
+        raw = self._managed_container(container_id, "stop")
+        if not raw["State"].get("Running"):
+            return
+        with translated(f"stop container {_name(raw)}"):
+            self._api.stop(container_id, timeout=math.ceil(timeout))
+
     def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
         raw = self._inspect_container(container_id)
         if raw is None:
@@ -335,6 +342,11 @@ class SdkEngine:
             self._api.remove_volume(name)
 
     # -- the app network (reconciler.driver.networks) ---------------------------------------
+
+    def list_networks(self, install: str) -> tuple[tuple[str, str], ...]:
+        with translated("list networks"):
+            rows = self._api.networks(filters={"label": [f"{LABEL_INSTALL}={install}"]})
+        return tuple(sorted((str(r["Name"]), str(r["Id"])) for r in rows))
 
     def ensure_network(self, name: str, labels: Mapping[str, str]) -> str:
         return networks.ensure_network(self._api, name, labels)

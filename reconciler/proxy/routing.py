@@ -96,13 +96,17 @@ class Entry:
 @dataclass
 class Slot:
     """An app's live state: the container that gets new requests, and its last error. While
-    `hold` is set (a dev container restarting in place) new requests wait for it."""
+    `hold` is set (a dev container restarting in place) new requests wait for it. An app
+    `asleep` (idle, or not started yet) is woken by a request, which waits on `woken` with the
+    ones that come meanwhile until the loop's pass started it (or could not)."""
 
     app: str
     backend: Backend | None = None
     hold: asyncio.Event | None = None
     error: str = ""
     state: str = ""  # why no container serves, when none does ("its container ... is paused")
+    asleep: bool = False
+    woken: asyncio.Event | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,9 @@ only when to look.
 - Health: on each resync tick running services are probed; after `unhealthy_after` failures in
   a row, the container is handed to the planner marked unhealthy and the planner replaces it.
 - Engine outages: said once, retried with backoff (capped), reconciled when it answers again.
+- Idle apps (`--idle-shutdown`, `--lazy`; `sleeper`): the loop hands the planner the apps to
+  keep asleep; a request for one (the proxy calls `request_wake`) wakes the loop, whose next
+  pass starts it.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from reconciler.watch.backoff import (
 )
 from reconciler.watch.files import FileWatcher, WatchSet, dev_touched
 from reconciler.watch.reporter import Reporter, build_rows
+from reconciler.watch.sleeper import Sleeper, SleepOptions, running_apps
 from state import StateLock, Store
 
 __all__ = ["Watch", "WatchOptions"]
@@ -66,6 +70,7 @@ class WatchOptions:
     on_switch: SwitchHook | None = None
     on_hold: HoldHook | None = None
     on_pass: Callable[[EvalResult, DesiredState, ObservedState, dict[str, str]], None] | None = None
+    sleep: SleepOptions = field(default_factory=SleepOptions)  # idle shutdown, lazy start
 
 
 
@@ -94,11 +99,13 @@ class Watch:
         self.passes = 0
         self.in_pass = False
         self._errors: tuple[EvalError, ...] = ()
+        self._desired_errors: tuple[EvalError, ...] = ()  # network alias collisions
         self._warnings: tuple[EvalError, ...] = ()
         self._last: tuple[DesiredState, ObservedState] | None = None
         self._down_since: float | None = None
         self._engine_fails = 0
         self._watcher = FileWatcher(self._on_files, step_ms=options.step_ms)
+        self.sleeper = Sleeper(options.sleep, clock)
 
     # -- triggers ---------------------------------------------------------------------------
 
@@ -109,6 +116,19 @@ class Watch:
         with self._paths_lock:
             self._paths.extend(paths)
         self._wake.set()
+
+    def request_wake(self, app: str) -> str:
+        """For the proxy (its own thread): a request waits for sleeping `app`. Returns "" when
+        the next pass starts it, else why it does not (its starts failed: backing off)."""
+        a = self.attempts.get(app)
+        now = self.clock()
+        if a is not None and a.failed and now < a.until:
+            tail = " | ".join(a.logs.strip().splitlines()[-2:])
+            return (f"app {app} failed to start ({a.count} tries); the next try is in "
+                    f"{a.until - now:.0f} s" + (f"; last log: {tail}" if tail else ""))
+        self.sleeper.ask(app)
+        self._wake.set()
+        return ""
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -135,14 +155,14 @@ class Watch:
                         paths, self._paths = self._paths, []
                     if paths:
                         self.reporter.files_changed(paths)
-                    elif not tick:
+                    elif not tick and not self.sleeper.asked:
                         continue
                     if tick and self._last is not None and self._down_since is None:
                         self._probe()
                     self.in_pass = True
                     try:
-                        delay = self._one_pass(store, "resync" if tick and not paths else "files",
-                                               paths)
+                        why = "files" if paths else "resync" if tick else "wake"
+                        delay = self._one_pass(store, why, paths)
                     except AceError as exc:  # e.g. the state store: say it, retry next tick
                         log.warning("pass_failed", error=str(exc))
                         delay = self.options.resync
@@ -210,11 +230,18 @@ class Watch:
             kept, held = hold_back(prepared.plan, self.attempts, keys, self.clock())
             return kept
 
+        def running() -> frozenset[str]:
+            last = self._last[1] if self._last is not None else observe(self.engine,
+                                                                        store.install_id)
+            return running_apps(last)
+
         try:
+            idle, wake = self.sleeper.before_pass(store, evaluated.result.apps, running)
             res = run_pass(self.settings, store, self.engine, reason=reason, command="watch",
                            cycle=cycle, evaluation=evaluated.result, marks=self._marks(),
                            touched=self._touched, select=select, on_event=self._on_step,
-                           on_switch=self.options.on_switch, on_hold=self.options.on_hold)
+                           on_switch=self.options.on_switch, on_hold=self.options.on_hold,
+                           idle=idle, wake=wake)
             self._touched = frozenset()
             if res.applied is not None and not res.applied.ok:
                 self.engine.ping()  # an outage mid-apply is an outage, not a crash loop
@@ -230,13 +257,31 @@ class Watch:
         if res.changed:  # show what runs now, not before
             observed = observe(self.engine, store.install_id, desired)
         self._last = (desired, observed)
+        self._report_desired_errors(desired)
         errs = self._after(res, observed, held)
+        self._after_wake(store, observed, errs)
         if self.options.watch_files:  # watching before the proxy serves what this pass did
             self._watcher.update(self._watch_set(desired))
         if self.options.on_pass is not None:
             self.options.on_pass(evaluated.result, desired, observed, errs)
         self.reporter.pass_finished(cycle, self.clock() - start, len(res.outcomes), held)
         return self._next_delay(held)
+
+    def _report_desired_errors(self, desired: DesiredState) -> None:
+        """Errors the desired state adds (network alias collisions), told once each."""
+        if desired.errors != self._desired_errors:
+            self.reporter.app_errors([e for e in desired.errors
+                                      if e not in self._desired_errors])
+            self._desired_errors = desired.errors
+
+    def _after_wake(self, store: Store, observed: ObservedState, errs: Mapping[str, str]
+                    ) -> None:
+        """A start a request asked for is not a crash-loop retry: forget the attempt when it
+        worked (a failure stays counted: the next request waits for the backoff)."""
+        up = running_apps(observed)
+        for app in self.sleeper.waking & up:
+            self.attempts.pop(app, None)
+        self.sleeper.after_pass(store, up, errs)
 
     def _next_delay(self, held: tuple[str, ...]) -> float:
         """The resync period, or sooner when a held app's backoff ends."""
@@ -271,7 +316,7 @@ class Watch:
                 if a is not before.get(app) and a.crash_looping and a.failed:
                     self.reporter.crash_loop(a, a.until - now)
         self.attempts = settle(self.attempts, (), keys, now, self.options.backoff)
-        errs = {e.app: f"{e.where}: {e.message}" for e in self._errors}
+        errs = {e.app: f"{e.where}: {e.message}" for e in self._errors + self._desired_errors}
         for o in applied.outcomes if applied else ():
             if o.outcome == "failed":
                 errs.setdefault(o.step.app, o.message)

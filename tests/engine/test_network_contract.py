@@ -35,6 +35,19 @@ def test_ensure_network_is_labelled_and_idempotent(h: Harness) -> None:
     assert h.network_labels(net(h)) is None
 
 
+def test_network_listing_is_one_call_of_this_installation(h: Harness) -> None:
+    """list_networks shows this installation's networks only, in one call."""
+    net_id = h.engine.ensure_network(net(h), h.labels())
+    h.engine.ensure_network(h.name("other"), {**h.labels(), LABEL_INSTALL: f"{h.install}-x"})
+    with h.api_calls() as calls:
+        listed = h.engine.list_networks(h.install)
+    assert len(calls) == 1, calls
+    assert listed == ((net(h), net_id),)
+    h.engine.remove_network(net(h))
+    h.engine.remove_network(h.name("other"))
+    assert h.engine.list_networks(h.install) == ()
+
+
 def test_foreign_and_other_installations_networks_are_refused(h: Harness) -> None:
     """A network of that name not made by ace, or by another installation, is never used."""
     h.foreign_network(net(h))
@@ -130,3 +143,19 @@ def test_disconnected_by_hand_shows_in_the_listing(h: Harness) -> None:
     assert net(h) not in attached(h, c.id)
     h.engine.stop_and_remove(c.id)
     h.engine.remove_network(net(h))
+
+
+def test_stop_keeps_the_container(h: Harness) -> None:
+    """stop() stops a running container and keeps it (an idle app's), quickly; start() brings
+    the same container back; a foreign container is refused."""
+    c = h.serve()
+    h.engine.stop(c.id, timeout=5)
+    h.engine.stop(c.id)
+    seen = h.engine.inspect(c.id)
+    assert seen is not None and (seen.id, seen.state, seen.host_port) == (c.id, "exited", None)
+    again = h.engine.start(c.id)
+    assert (again.id, again.state) == (c.id, "running") and again.host_port is not None
+    foreign = h.foreign_container(h.name("foreign"))
+    with pytest.raises(EngineError, match="not managed by ace"):
+        h.engine.stop(foreign)
+    h.engine.stop_and_remove(c.id)
