@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from apps.errors import AceError, EngineError, StateError
 from apps.incremental import EvalMemory, evaluate_incremental
@@ -258,8 +258,10 @@ class Watch:
             observed = observe(self.engine, store.install_id, desired)
         self._last = (desired, observed)
         self._report_desired_errors(desired)
-        errs = self._after(res, observed, held)
-        self._after_wake(store, observed, errs)
+        shown = self._after_wake(store, res, observed)
+        errs = self._after(res, observed, held, shown)
+        for app in self.sleeper.started_now:  # a start a request asked for is no crash retry
+            self.attempts.pop(app, None)
         if self.options.watch_files:  # watching before the proxy serves what this pass did
             self._watcher.update(self._watch_set(desired))
         if self.options.on_pass is not None:
@@ -274,14 +276,16 @@ class Watch:
                                       if e not in self._desired_errors])
             self._desired_errors = desired.errors
 
-    def _after_wake(self, store: Store, observed: ObservedState, errs: Mapping[str, str]
-                    ) -> None:
-        """A start a request asked for is not a crash-loop retry: forget the attempt when it
-        worked (a failure stays counted: the next request waits for the backoff)."""
-        up = running_apps(observed)
-        for app in self.sleeper.waking & up:
-            self.attempts.pop(app, None)
-        self.sleeper.after_pass(store, up, errs)
+    def _after_wake(self, store: Store, res: PassResult, observed: ObservedState
+                    ) -> DesiredState:
+        """Book the apps this pass woke; returns the desired state to show (an app whose
+        start failed is asleep again; the proxy still gets the pass's, which ends the wait of
+        its requests)."""
+        failed = {o.step.app: o.message for o in res.outcomes if o.outcome == "failed"}
+        self.sleeper.after_pass(store, running_apps(observed), failed)
+        desired = res.prepared.desired
+        idle = tuple(sorted(self.sleeper.idle.items()))
+        return desired if idle == desired.idle else replace(desired, idle=idle)
 
     def _next_delay(self, held: tuple[str, ...]) -> float:
         """The resync period, or sooner when a held app's backoff ends."""
@@ -298,9 +302,10 @@ class Watch:
             self.changes[o.step.app] = f"{time.strftime('%H:%M:%S')} {o.step.action}: " \
                                        f"{o.step.cause}"
 
-    def _after(self, res: PassResult, observed: ObservedState, held: tuple[str, ...]
-               ) -> dict[str, str]:
-        """Book-keeping after a pass; returns each app's error (evaluation or failed step)."""
+    def _after(self, res: PassResult, observed: ObservedState, held: tuple[str, ...],
+               shown: DesiredState | None = None) -> dict[str, str]:
+        """Book-keeping after a pass; returns each app's error (evaluation or failed step).
+        `shown`: the desired state the table shows (default: the pass's)."""
         desired, applied = res.prepared.desired, res.applied
         keys = {a.path: desired_key(a) for a in desired.apps}
         now = self.clock()
@@ -320,7 +325,7 @@ class Watch:
         for o in applied.outcomes if applied else ():
             if o.outcome == "failed":
                 errs.setdefault(o.step.app, o.message)
-        self.reporter.rows(build_rows(desired, observed, self.health, self.attempts,
+        self.reporter.rows(build_rows(shown or desired, observed, self.health, self.attempts,
                                       self.changes, errs))
         return errs
 

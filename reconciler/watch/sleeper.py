@@ -52,6 +52,7 @@ class Sleeper:
         self.activity: dict[str, Activity] = {}
         self.started: set[str] = set()  # apps this loop saw running (lazy start is done)
         self.waking: frozenset[str] = frozenset()  # apps the current pass starts for a request
+        self.started_now: frozenset[str] = frozenset()  # of those, the ones that started
         self._asked: set[str] = set()
         self._lock = threading.Lock()
         self._loaded = False
@@ -117,6 +118,7 @@ class Sleeper:
         """Book the pass: apps seen running are started; an app woken for a request that did
         not start goes back to sleep (a later request tries again, crash backoff allowing)."""
         self.started |= running
+        self.started_now = self.waking & running
         back = {app: f"woken for a request, failed to start: {_first_line(failed.get(app, ''))}"
                 for app in self.waking if app not in running}
         if back:
