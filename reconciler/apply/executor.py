@@ -177,6 +177,11 @@ def _mounts(ctx: _Context, app: DesiredApp) -> list[VolumeMount]:
 
 def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> None:
     if c.host_port is None:
+        now = ctx.engine.inspect(c.id)
+        if now is not None and now.state != "running":  # it exited before it was published
+            tail = ctx.engine.logs(c.id, tail=20).rstrip()
+            raise StepFailed(f"container {c.name} exited at once: {now.status or now.state}"
+                             + (f"\nlast log lines:\n{tail}" if tail else ""))
         raise StepFailed(f"container {c.name} published no port for {app.spec.port}")
 
     def exited() -> str | None:
