@@ -78,20 +78,21 @@ class Sleeper:
         if not self._loaded:
             self.idle = {a.app: a.reason for a in store.idle_apps()}
             self._loaded = True
-        with self._lock:
-            asked, self._asked = frozenset(self._asked), set()
         now = self.clock()
         eligible = wakeable(apps) if self.options.enabled else frozenset()
         limits = {a: s for a, s in timeouts(apps, self.options.idle_shutdown).items()
                   if a in eligible}
+        watching = self.options.lazy or bool(limits)
+        up = running() if watching else frozenset()  # may raise (engine down): nothing lost
+        with self._lock:
+            asked, self._asked = frozenset(self._asked), set()
         woken = asked & self.idle.keys()
         keep = eligible if self.options.lazy else frozenset(limits)
         dropped = {a for a in self.idle if a in woken or a not in keep}
         for app in dropped:
             del self.idle[app]
         new: dict[str, str] = {}
-        if self.options.lazy or limits:
-            up = running()
+        if watching:
             if self.options.lazy:
                 new |= lazy_apps(eligible - self.idle.keys() - woken, up, self.started)
             traffic = self.options.traffic() if self.options.traffic is not None else {}
