@@ -5,5 +5,6 @@
 - `executor`: applies a Plan; failures are values; replaces are zero-downtime
 - `health`: all probing — the health wait of a new container, probes of running ones
 - `mounts`: an app's secret files and named volumes, made ready for any container of it
+- `network`: aliases, joining a container to the app network in place, retiring a replaced one
 - `teardown`: `ace down` and `--down-on-exit`
 """

@@ -114,7 +114,7 @@ def progress(enabled: bool) -> Iterator[Callable[[str, StepOutcome], None]]:
 def print_outcomes(outcomes: Sequence[StepOutcome]) -> None:
     for o in outcomes:
         s = o.step
-        line = f"{_MARK[o.outcome]} {s.action:8} {escape(s.app)}  ({escape(s.cause)})"
+        line = f"{_MARK[o.outcome]} {s.action:8} {escape(s.app or s.target)}  ({escape(s.cause)})"
         if o.seconds:
             line += f" [dim]{o.seconds:.1f}s[/]"
         if o.url:

@@ -5,6 +5,7 @@
 - `engine`: `DockerEngine` — the read-only calls of a pass over plain HTTP (stdlib only), all
   else handed to the SDK engine, imported on first use
 - `sdk`: `SdkEngine`, the docker SDK behind builds, pulls, containers, volumes, logs
+- `networks`: the app network on the SDK (ensure, connect in place, disconnect, remove)
 - `commands`: `container.run` one-off containers and their live output
 - `buildkit`: builds through a BuildKit-capable docker CLI when one is present
 - `attrs`: engine listings -> ObservedContainer / ObservedImage
