@@ -124,6 +124,16 @@ def _digest_prefix(result: EvalResult) -> str:
     return os.path.commonpath(dirs) if dirs else "/"
 
 
+def asleep(store: Store, state_dir: Path) -> Pairs:
+    """The apps the store records asleep, while an `ace watch`/`ace serve` proxy that can wake
+    them serves this state dir; none otherwise (nothing could wake them: they run)."""
+    from reconciler.proxy.address import public_base
+
+    if not public_base(state_dir):
+        return ()
+    return tuple((a.app, a.reason) for a in store.idle_apps())
+
+
 def prepare(
     settings: Settings, store: Store, engine: Engine, *, evaluation: EvalResult | None = None,
     marks: Mapping[str, str] | None = None, touched: frozenset[str] = frozenset(),
@@ -131,8 +141,8 @@ def prepare(
 ) -> Prepared:
     """Evaluate (unless given), hash, observe and plan. `marks` (container id -> "unhealthy:
     ...") are written onto the observed containers before planning; `touched` names the dev
-    apps whose mounted source changed; `idle` the apps kept asleep, with why (default: those
-    the store records asleep), `wake` those a request waits for. Writes only changed file
+    apps whose mounted source changed; `idle` the apps kept asleep, with why (default:
+    `asleep`), `wake` those a request waits for. Writes only changed file
     digests and evaluation-cache entries."""
     t: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -150,7 +160,7 @@ def prepare(
     desired = desired_state(result, naming, cache)
     result = with_errors(result, desired.errors)
     if idle is None:
-        idle = tuple((a.app, a.reason) for a in store.idle_apps())
+        idle = asleep(store, settings.state_dir)
     if touched or idle or wake:
         desired = replace(desired, touched=touched, idle=idle, wake=wake)
     if cache.fresh:
@@ -221,8 +231,9 @@ def run_pass(
       backing off; `ace run` keeps one app's image steps). Default: all of it.
     - `dry_run`: prepare and stop (nothing adopted, applied or recorded).
     - `marks`, `touched`: what `ace watch` saw (unhealthy containers, dev sources changed).
-    - `idle`, `wake`: apps kept asleep (default: as the store records them) and apps a request
-      waits for (`ace watch`/`serve` with idle shutdown or lazy start).
+    - `idle`, `wake`: apps kept asleep (default: as the store records them, while a loop's proxy
+      can wake them) and apps a request waits for (`ace watch`/`serve` with idle shutdown or
+      lazy start).
     - `on_switch`, `on_hold`: the proxy's hooks (a new container serves; hold an app's
       requests while its container restarts in place).
     """

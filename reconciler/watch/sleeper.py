@@ -75,15 +75,18 @@ class Sleeper:
                     running: Callable[[], frozenset[str]]) -> tuple[Pairs, frozenset[str]]:
         """The apps to keep asleep (with why) and those to wake, for the pass about to run.
         `running()` tells which apps have a running container (the last observation)."""
-        if not self._loaded:
-            self.idle = {a.app: a.reason for a in store.idle_apps()}
-            self._loaded = True
         now = self.clock()
         eligible = wakeable(apps) if self.options.enabled else frozenset()
         limits = {a: s for a, s in timeouts(apps, self.options.idle_shutdown).items()
                   if a in eligible}
         watching = self.options.lazy or bool(limits)
         up = running() if watching else frozenset()  # may raise (engine down): nothing lost
+        if not self._loaded:  # asleep when the last loop ended, unless started since
+            records = store.idle_apps()
+            self.idle = {a.app: a.reason for a in records if a.app not in up}
+            if len(self.idle) < len(records):
+                store.clear_idle(a.app for a in records if a.app in up)
+            self._loaded = True
         with self._lock:
             asked, self._asked = frozenset(self._asked), set()
         woken = asked & self.idle.keys()

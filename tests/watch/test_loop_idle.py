@@ -147,3 +147,46 @@ def test_a_failing_start_goes_back_to_sleep_and_backs_off(tmp_path: Path,
         w._one_pass(store, "wake")
         assert engine.calls["run_container"] == runs + 1
         assert "(2 tries); the next try is in 10 s" in w.request_wake("/web")
+
+
+def test_a_restarted_loop_keeps_sleeping_apps_asleep(tmp_path: Path,
+                                                     engine: ServingFake) -> None:
+    """The store remembers which apps sleep: a new loop with idle shutdown keeps them asleep
+    (a request still wakes them); one without it starts them and forgets the record."""
+    clock, traffic = Clock(), Traffic()
+    w, _ = _watch(tmp_path, engine, clock, traffic, idle=30)
+    with Store.open(w.settings.state_dir) as store:
+        w._one_pass(store, "resync")
+        w._one_pass(store, "resync")  # seen running from now on
+        clock.now += 30
+        w._one_pass(store, "resync")
+        assert _states(engine) == ["exited"]
+    again, rec = _watch(tmp_path, engine, clock, Traffic(), idle=30)
+    with Store.open(again.settings.state_dir) as store:
+        again._one_pass(store, "resync")
+        assert _states(engine) == ["exited"] and _row(rec)[0] == "idle"
+    plain, rec = _watch(tmp_path, engine, clock, Traffic(), idle=0)
+    with Store.open(plain.settings.state_dir) as store:
+        plain._one_pass(store, "resync")
+        assert _states(engine) == ["running"] and _row(rec)[0] == "running"
+        assert store.idle_apps() == ()
+
+
+def test_other_commands_see_apps_asleep_only_while_a_loop_can_wake_them(
+        tmp_path: Path, engine: ServingFake) -> None:
+    """`ace reconcile`/`status`/`drift` (prepare without idle) keep recorded apps asleep while
+    a watch/serve proxy serves the state dir; without one nothing could wake them: they run."""
+    import json
+    import os
+
+    from reconciler.apply.pipeline import prepare
+
+    w, _ = _watch(tmp_path, engine, Clock(), Traffic())
+    with Store.open(w.settings.state_dir) as store:
+        store.set_idle({"/web": "no request for 30 s"})
+        assert prepare(w.settings, store, engine).desired.idle == ()
+        (w.settings.state_dir / "proxy.json").write_text(
+            json.dumps({"url": "http://127.0.0.1:1", "pid": os.getpid()}))
+        prepared = prepare(w.settings, store, engine)
+        assert prepared.desired.idle == (("/web", "no request for 30 s"),)
+        assert [s.action for s in prepared.plan.steps] == ["build"], "built, not started"
