@@ -16,7 +16,10 @@ Modules:
   `containerfile` (stages, EXPOSE), `dev_settings`: its parts; `secret_template`: cl_secret
 - `builtins`, `context`: the `ace`, `param`, `container`, `proxy` builtins and their state
 - `sandbox`: Starlark evaluation in a child process with deadlines and memory limits; `limits`
-- `runtime`: evaluating an entry, keeping its runtime for actions; `locate`: files and lines
+- `declarations`: evaluating the apps file and params.star (no load()); `ranges`: range()
+  bounded at 10,000,000 items in every user module
+- `runtime`: evaluating entries (many per sandbox child), keeping each runtime for actions
+- `locate`: where app files are found (never through a link out of the source), source lines
 - `cache`: the persistent evaluation cache; `incremental`: `ace watch`'s in-memory one
 """
 
@@ -67,7 +70,7 @@ def load_entries(
     """The apps declared in the apps file (those in `dev_apps` marked dev); raises the first
     error as a located AppError."""
     from apps.appsfile import read_apps_file
-    from apps.dev_settings import mark_dev
+    from apps.locate import mark_dev
 
     declared, _ = read_apps_file(apps_file, deadline=deadline)
     if declared.errors:

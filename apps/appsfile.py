@@ -6,12 +6,13 @@ import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import starlark as sl
 
-from apps.appstar import SPEC_ROOT, known_specs
+from apps.appstar import known_specs
+from apps.declarations import eval_declarations
 from apps.errors import AppError
 from apps.model import AppEntry, EvalError, as_text
 from apps.sandbox import (
@@ -22,7 +23,6 @@ from apps.sandbox import (
     ErrorSink,
     HostChannel,
     Location,
-    eval_declarations,
     locate,
     run_isolated,
     starlark_error,
@@ -180,7 +180,7 @@ def _evaluate(apps_file: str, text: str, deadline: Deadline) -> AppsFile:
             spec = values["spec"]
             if not isinstance(spec, str):
                 raise ValueError(f"app {path}: spec must be a string")
-            if spec and not (SPEC_ROOT / spec / "app.star").is_file():
+            if spec and spec not in known_specs():
                 raise ValueError(
                     f"app {path}: unknown spec {spec!r}; built-in specs: "
                     f"{', '.join(known_specs())}"
@@ -225,13 +225,18 @@ def _evaluate(apps_file: str, text: str, deadline: Deadline) -> AppsFile:
         out.entries.append(entry)
 
     try:
-        eval_declarations("apps", _PRELUDE, "_ace_app", app_, apps_file, text, deadline)
+        eval_declarations("apps", _PRELUDE, "_ace_app", app_, apps_file, text, deadline, sink)
     except (sl.StarlarkError, AppError) as e:
         located = starlark_error(
             e, app="", sink=sink, is_user=is_user, deadline=deadline,
             fallback=Location(apps_file, 1, 1),
         )
-        return AppsFile(errors=[_error(located)], warnings=out.warnings, ok=False)
+        error = _error(located)
+        if deadline.expired and seen:  # say how far it got: a long file, or a loop?
+            error = replace(error, message=error.message + (
+                f" ({len(seen)} app(...) calls were declared by then, the last at line "
+                f"{max(seen.values())}; a longer apps file needs a longer --eval-deadline)"))
+        return AppsFile(errors=[error], warnings=out.warnings, ok=False)
     out.ok = not any(e.app == "" for e in out.errors)
     return out
 

@@ -14,7 +14,14 @@ from apps.builtins import install_app_builtins, plugin_module
 from apps.container import files_read, resolve_container
 from apps.context import AppContext
 from apps.errors import AppError
-from apps.locate import SPEC_ROOT, entry_column, find_file, known_specs, search_dirs
+from apps.locate import (
+    SPEC_ROOT,
+    SourceEscape,
+    entry_column,
+    find_file,
+    known_specs,
+    search_dirs,
+)
 from apps.model import Action, App, AppEntry, ContainerConfig, Route, as_text
 from apps.params import (
     ParamDecl,
@@ -85,7 +92,10 @@ class AppLoader:
         rel = os.path.normpath(module_id)
         if rel == ".." or rel.startswith(".." + os.sep):
             raise self._fail(f"cannot load {module_id!r}: it is outside the app's source")
-        path = find_file(self.ctx.search_dirs, rel)
+        try:
+            path = find_file(self.ctx.search_dirs, rel)
+        except SourceEscape as e:
+            raise self._fail(f"cannot load {module_id!r}: {e}") from None
         if path is None:
             raise self._fail(
                 f"cannot load {module_id!r}: no such file in {', '.join(self.ctx.search_dirs)}"
@@ -250,8 +260,16 @@ def build_app(
         single_file=record["single_file"],
         warnings=tuple(
             undeclared_warning(name, declared, container is not None) for name in ctx.undeclared
-        ),
+        ) + _static_warnings(ctx.entry, record),
     )
+
+
+def _static_warnings(entry: AppEntry, record: Mapping[str, Any]) -> tuple[str, ...]:
+    """A static app needs files to serve: its source directory."""
+    if record["static_only"] and entry.source in ("", "-"):
+        return ('static app without files: its source is "-", so ace\'s proxy has nothing to '
+                "serve; give app(...) a source directory (a spec supplies only app.star)",)
+    return ()
 
 
 def load_params(
@@ -259,7 +277,11 @@ def load_params(
 ) -> tuple[tuple[ParamDecl, ...], dict[str, Location]]:
     """Evaluate params.star (if any) and resolve the entry's supplied values into ctx.params."""
     decls: tuple[ParamDecl, ...] = ()
-    path = find_file(ctx.search_dirs, "params.star")
+    try:
+        path = find_file(ctx.search_dirs, "params.star")
+    except SourceEscape as e:
+        raise AppError(f"cannot read params.star: {e}", app=ctx.app, file=where.file,
+                       line=where.line, column=where.column) from None
     if path is not None:
         try:
             text = ctx.read(path)

@@ -17,6 +17,7 @@ from apps.container import PROXY_BASE_URL
 from apps.context import AppContext, bind, given_count, strings
 from apps.errors import AppError
 from apps.permissions import PluginCall, check_call, parse_permission
+from apps.ranges import install_range
 from apps.sandbox import BUILTIN_PREFIX, DIALECT, GLOBALS, Location
 
 __all__ = [
@@ -278,6 +279,7 @@ def install_app_builtins(ctx: AppContext, module: sl.Module) -> None:
         ("print", print_),
     ):
         module.add_callable(name, fn)
+    install_range(module)
     sl.eval(module, _PRELUDE_AST_CACHE.get(), GLOBALS)
 
 

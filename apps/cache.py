@@ -18,10 +18,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from apps.dev_settings import mark_dev, unknown_dev_apps
 from apps.errors import AppError
 from apps.limits import DEFAULT_DEADLINE, DEFAULT_MEMORY_LIMIT
-from apps.locate import app_warnings, search_dirs
+from apps.locate import app_warnings, mark_dev, search_dirs, unknown_dev_apps
 from apps.model import App, AppEntry, EvalError, EvalResult
 
 __all__ = ["CACHE_SCHEME", "CacheUpdate", "evaluate_cached"]
@@ -150,6 +149,7 @@ def evaluate_cached(
     warnings = list(declared.warnings)
     if declared.ok:
         warnings += unknown_dev_apps(entries, dev_apps, path)
+    hits: dict[str, App] = {}
     for entry in entries:
         hit = cache.get(entry.path)
         if hit is not None:
@@ -157,19 +157,27 @@ def evaluate_cached(
             if isinstance(cached, App) and _unplaced(cached.entry) == _unplaced(entry) and (
                 hit[0] == _app_key(entry, cached.files, env, _uses_secrets(cached))
             ):
-                apps.append(replace(cached, entry=entry))
-                continue
-        from apps.runtime import evaluate_entry
+                hits[entry.path] = replace(cached, entry=entry)
+    misses = [e for e in entries if e.path not in hits]
+    fresh: dict[str, tuple[App, object] | AppError] = {}
+    if misses:  # the Starlark side loads only now: a fully cached pass never imports it
+        from apps.runtime import evaluate_entries
 
-        try:
-            app, runtime = evaluate_entry(entry, deadline=deadline, environ=env,
-                                          memory_limit=memory_limit)
-        except AppError as e:
+        fresh = dict(zip([e.path for e in misses], evaluate_entries(
+            misses, deadline=deadline, environ=env, memory_limit=memory_limit), strict=True))
+    for entry in entries:
+        if entry.path in hits:
+            apps.append(hits[entry.path])
+            continue
+        done = fresh[entry.path]
+        if isinstance(done, AppError):
+            e = done
             errors.append(EvalError(e.app or entry.path, e.file, e.line, e.column, e.message))
             failed.add(entry.path)
             if entry.path in cache:
                 upd.drop.append(entry.path)
             continue
+        app, runtime = done
         apps.append(app)
         runtimes[entry.path] = runtime
         upd.save[entry.path] = (_app_key(entry, app.files, env, _uses_secrets(app)),

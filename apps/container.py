@@ -35,10 +35,10 @@ from apps.container_volumes import (
     inside,
     parse_volumes,
 )
-from apps.containerfile import scan_containerfile
+from apps.containerfile import ContainerfileFacts, scan_containerfile
 from apps.dev_settings import parse_dev_spec, resolve_dev
 from apps.errors import AppError
-from apps.locate import entry_column
+from apps.locate import KEEP_INSIDE, entry_column, symlink_escape
 from apps.model import AppEntry, ContainerConfig, as_text
 
 __all__ = [
@@ -113,6 +113,7 @@ def _find_file(name: str, search_dirs: Sequence[str], fail: _Fail) -> tuple[str,
         fail(f"container.config src={name!r} points outside the app source; name a file in it")
     for root in search_dirs:
         path = os.path.join(root, rel)
+        _refuse_escape(root, path, fail)
         if os.path.isfile(path):
             return os.path.realpath(path), root
     fail(
@@ -122,10 +123,19 @@ def _find_file(name: str, search_dirs: Sequence[str], fail: _Fail) -> tuple[str,
     )
 
 
+def _refuse_escape(root: str, path: str, fail: _Fail) -> None:
+    """A container file that a symlink takes out of the app's dir is refused: ace would hash
+    and docker would build from a file that is not part of the app."""
+    escape = symlink_escape(root, path)
+    if escape:
+        fail(f"container file {escape}; {KEEP_INSIDE}")
+
+
 def _auto_file(search_dirs: Sequence[str], fail: _Fail) -> tuple[str, str]:
     for root in search_dirs:
         for name in CONTAINERFILE_NAMES:
             path = os.path.join(root, name)
+            _refuse_escape(root, path, fail)
             if os.path.isfile(path):
                 return os.path.realpath(path), root
     fail(
@@ -146,6 +156,15 @@ def _build_dir(value: str, root: str, fail: _Fail) -> str:
     if not os.path.isdir(path):
         fail(f"container.config build_dir={value!r}: {path} is not a directory")
     return os.path.realpath(path)
+
+
+def _refuse_expose(facts: ContainerfileFacts, app: str, containerfile: str) -> None:
+    """An EXPOSE docker refuses to build (`abc`, `99999`, `80/xyz`) is an error at its line."""
+    refused = [n for n in facts.notes if n.refused]
+    if refused:
+        n = refused[0]
+        raise AppError(f"EXPOSE {n.token} {n.why}; docker refuses to build this file",
+                       app=app, file=containerfile, line=n.line, column=1)
 
 
 def _lifetime(value: str, fail: _Fail) -> Literal["app", "command"]:
@@ -237,9 +256,16 @@ def resolve_container(
         except OSError as exc:
             fail(f"cannot read container file {containerfile}: {exc}")
         image_volumes = facts.volumes
+        _refuse_expose(facts, entry.path, containerfile)
         if port == 0:
             port = facts.port
         if port == 0 and lifetime != "command":
+            if facts.notes:  # an EXPOSE is there, but names no port ace can serve
+                n = facts.notes[-1]
+                fail(
+                    f"no port for this service: EXPOSE {n.token} at {containerfile}:{n.line} "
+                    f"{n.why}; set port= in container.config, or EXPOSE the port as a number"
+                )
             fail(
                 f"no port for this service: set port= in container.config, or add EXPOSE PORT "
                 f"to {containerfile}"
@@ -248,7 +274,7 @@ def resolve_container(
         build_dir = _build_dir(build_dir_raw, root, fail)
 
     try:
-        cpus, memory = parse_container_opts(entry.container_opts)
+        cpus, memory, replicas = parse_container_opts(entry.container_opts)
     except OptionError as exc:  # given in the apps file: point at its app(...) call there
         if not entry.file:
             fail(str(exc))
@@ -297,6 +323,7 @@ def resolve_container(
         env=_env(entry, env_params, port),
         cpus=cpus,
         memory=memory,
+        replicas=replicas,
         command=command,
         dev=dev,
         dev_note=dev_note,

@@ -19,9 +19,10 @@ __all__ = [
     "parse_container_opts",
     "parse_cpus",
     "parse_memory",
+    "parse_replicas",
 ]
 
-ALLOWED_OPTS = ("cpus", "memory")
+ALLOWED_OPTS = ("cpus", "memory", "min_replicas")
 MIN_MEMORY = 6 * 1024 * 1024  # Docker refuses limits below 6 MiB
 _CPUS = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)(m?)$")
 _MEMORY = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)$")
@@ -98,21 +99,34 @@ def parse_memory(value: str) -> int:
     return size
 
 
-def parse_container_opts(opts: Sequence[tuple[str, str]]) -> tuple[float | None, int | None]:
-    """The apps file's `container_opts` → (cpus, memory bytes)."""
+def parse_replicas(value: str) -> int:
+    """OpenRun's `min_replicas`: how many tasks of the app a cluster runs (1 to 100)."""
+    text = _unjson(value)
+    if not text.isdigit() or not 1 <= int(text) <= 100:
+        raise OptionError(f"container_opts min_replicas {value!r} must be a whole number from "
+                          "1 to 100")
+    return int(text)
+
+
+def parse_container_opts(opts: Sequence[tuple[str, str]]
+                         ) -> tuple[float | None, int | None, int]:
+    """The apps file's `container_opts` → (cpus, memory bytes, replicas)."""
     cpus: float | None = None
     memory: int | None = None
+    replicas = 1
     for key, value in opts:
         if key == "cpus":
             cpus = parse_cpus(value)
         elif key == "memory":
             memory = parse_memory(value)
+        elif key == "min_replicas":
+            replicas = parse_replicas(value)
         else:
             raise OptionError(
                 f"container_opts key {key!r} is not supported; allowed keys: "
                 + ", ".join(ALLOWED_OPTS)
             )
-    return cpus, memory
+    return cpus, memory, replicas
 
 
 def parse_build_args(

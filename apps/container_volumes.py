@@ -94,9 +94,14 @@ def _relative(rel: str, root: str, spec: str, what: str) -> str:
         raise VolumeError(f"volume {spec!r}: {what} {rel!r} must be relative to the app source")
     joined = os.path.normpath(os.path.join(root, rel))
     if not inside(root, joined):
+        how = ""
+        base = os.path.abspath(root)
+        if os.path.commonpath([base, joined]) == base:  # inside as written: a symlink leads out
+            how = f" ({joined} resolves through a symlink to {os.path.realpath(joined)})"
         raise VolumeError(
-            f"volume {spec!r}: {what} {rel!r} resolves outside the app source {root}; "
-            "only paths inside the app source can be mounted this way"
+            f"volume {spec!r}: {what} {rel!r} resolves outside the app source {root}{how}; "
+            "only paths inside the app source can be used; copy the file or directory into it "
+            "(symlinks that stay inside it are fine)"
         )
     return os.path.realpath(joined)
 

@@ -27,6 +27,7 @@ from typing import Literal
 
 __all__ = [
     "ContainerfileFacts",
+    "ExposeNote",
     "Stage",
     "StageCommand",
     "parse_expose_port",
@@ -37,14 +38,52 @@ __all__ = [
 _DIRECTIVE = re.compile(r"^#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$")
 _HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_.-]*)\2")
 _PORT = re.compile(r"^(\d{1,5})(?:/(tcp|udp|sctp))?$", re.IGNORECASE)
+_EXPOSE = re.compile(r"^(\d+)(?:-(\d+))?(?:/(\w*))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class ExposeNote:
+    """An EXPOSE token that gives no port: `refused` when docker refuses to build the file
+    (`abc`, `99999`, `80/xyz`), else one docker accepts that ace cannot serve (`0`, `$PORT`,
+    `53/udp`, a range). `line` is 1-based in the file; `why` says what is wrong with it."""
+
+    line: int
+    token: str
+    refused: bool
+    why: str
 
 
 @dataclass(frozen=True, slots=True)
 class ContainerfileFacts:
-    """`port`: the port EXPOSE gives (0 when none parses); `volumes`: VOLUME targets in order."""
+    """`port`: the port EXPOSE gives (0 when none parses); `volumes`: VOLUME targets in order;
+    `notes`: EXPOSE tokens docker refuses, and those that would have given the port but name
+    none ace can serve."""
 
     port: int
     volumes: tuple[str, ...]
+    notes: tuple[ExposeNote, ...] = ()
+
+
+def _expose_note(token: str) -> tuple[bool, str] | None:
+    """(refused by docker, why) for an EXPOSE token that names no TCP port; None for one that
+    does."""
+    if "$" in token:
+        return False, "names a build arg, which ace does not substitute"
+    m = _EXPOSE.match(token)
+    if not m:
+        return True, "is not a port (write a number in 1..65535, like EXPOSE 8080)"
+    low, high, proto = int(m.group(1)), m.group(2), (m.group(3) or "tcp").lower()
+    if proto not in ("tcp", "udp", "sctp"):
+        return True, f"has an unknown protocol {proto!r} (tcp, udp or sctp)"
+    if max(low, int(high or 0)) > 65535:
+        return True, "is out of range (ports are 1..65535)"
+    if high is not None:
+        return False, "is a port range, which names no single port to serve"
+    if proto != "tcp":
+        return False, f"is a {proto} port; a service must answer HTTP on a tcp port"
+    if low == 0:
+        return False, "is port 0, which no service listens on (ports are 1..65535)"
+    return None
 
 
 def parse_expose_port(token: str) -> int:
@@ -67,6 +106,11 @@ def parse_expose_port(token: str) -> int:
 
 def _logical_lines(text: str) -> list[str]:
     """Join continuations, drop comments, directives and heredoc bodies; one instruction each."""
+    return [instruction for _, instruction in _numbered_lines(text)]
+
+
+def _numbered_lines(text: str) -> list[tuple[int, str]]:
+    """`_logical_lines`, each with the 1-based line its instruction starts on."""
     raw = text.splitlines()
     escape = "\\"
     # Parser directives: only at the very top, before any other line (comment, blank or not).
@@ -78,10 +122,11 @@ def _logical_lines(text: str) -> list[str]:
         if m.group(1).lower() == "escape" and m.group(2) in ("\\", "`"):
             escape = m.group(2)
         start = i + 1
-    out: list[str] = []
+    out: list[tuple[int, str]] = []
     current: list[str] = []
+    first = 0  # the line the current instruction starts on
     heredocs: list[tuple[str, bool]] = []  # (delimiter, strip leading tabs)
-    for line in raw[start:]:
+    for number, line in enumerate(raw[start:], start + 1):
         if heredocs:
             word, strip_tabs = heredocs[0]
             body = line.lstrip("\t") if strip_tabs else line
@@ -94,16 +139,18 @@ def _logical_lines(text: str) -> list[str]:
         if not stripped:
             continue  # blank, also inside a continuation
         body = line.rstrip()
+        if not current:
+            first = number
         if body.endswith(escape):
             current.append(body[: -len(escape)])
             continue
         current.append(body)
         instruction = " ".join(part.strip() for part in current).strip()
         current = []
-        out.append(instruction)
+        out.append((first, instruction))
         heredocs = [(m.group(3), m.group(1) == "-") for m in _HEREDOC.finditer(instruction)]
     if current:
-        out.append(" ".join(part.strip() for part in current).strip())
+        out.append((first, " ".join(part.strip() for part in current).strip()))
     return out
 
 
@@ -125,11 +172,13 @@ def scan_containerfile(text: str) -> ContainerfileFacts:
 
     Port rule (OpenRun's, plus `/tcp`): the first token of each EXPOSE instruction is read; the
     last one that parses (see `parse_expose_port`) wins. An EXPOSE whose first token does not
-    parse (`$PORT`, `53/udp`) contributes nothing, so an earlier one still counts.
+    parse (`$PORT`, `53/udp`) contributes nothing, so an earlier one still counts; it becomes a
+    note, as does every token docker refuses.
     """
     port = 0
     volumes: list[str] = []
-    for instruction in _logical_lines(text):
+    notes: list[ExposeNote] = []
+    for line, instruction in _numbered_lines(text):
         keyword, _, rest = instruction.partition(" ")
         keyword = keyword.upper()
         if keyword == "EXPOSE":
@@ -138,9 +187,13 @@ def scan_containerfile(text: str) -> ContainerfileFacts:
                 found = parse_expose_port(tokens[0])
                 if found:
                     port = found
+            for i, token in enumerate(tokens):
+                note = _expose_note(token)
+                if note is not None and (note[0] or i == 0):
+                    notes.append(ExposeNote(line, token, *note))
         elif keyword == "VOLUME":
             volumes.extend(_volume_targets(rest))
-    return ContainerfileFacts(port=port, volumes=tuple(volumes))
+    return ContainerfileFacts(port=port, volumes=tuple(volumes), notes=tuple(notes))
 
 
 @dataclass(frozen=True, slots=True)

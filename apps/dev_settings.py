@@ -25,24 +25,22 @@ import os
 import posixpath
 import re
 import shlex
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 from apps.container_opts import OptionError
 from apps.container_volumes import inside
 from apps.containerfile import Stage, parse_stages
-from apps.model import AppEntry, DevSettings, EvalError, Reload
+from apps.model import DevSettings, Reload
 
 __all__ = [
     "DEFAULT_RELOAD",
     "DEV_SETTINGS_KEYS",
     "RELOADS",
     "DevSpec",
-    "mark_dev",
     "parse_dev_spec",
     "resolve_dev",
-    "unknown_dev_apps",
 ]
 
 DEV_SETTINGS_KEYS = (
@@ -329,26 +327,3 @@ def resolve_dev(
         port=spec.port or port,
         inferred=tuple(key for key, value in given.items() if not value),
     ), ""
-
-
-def mark_dev(entries: Iterable[AppEntry], dev_apps: Collection[str]) -> tuple[AppEntry, ...]:
-    """The entries, those whose path is in `dev_apps` in dev mode as if the apps file said
-    dev=True."""
-    return tuple(
-        replace(e, dev=True) if e.path in dev_apps and not e.dev else e for e in entries
-    )
-
-
-def unknown_dev_apps(
-    entries: Iterable[AppEntry], dev_apps: Collection[str], apps_file: str
-) -> tuple[EvalError, ...]:
-    """A warning for each app asked to run in dev mode that the apps file does not declare."""
-    declared = sorted(e.path for e in entries)
-    return tuple(
-        EvalError(
-            path, apps_file, 0, 0,
-            f"app {path} was asked to run in dev mode, but the apps file declares no such app "
-            f"(apps: {', '.join(declared) or 'none'})",
-        )
-        for path in sorted(set(dev_apps) - set(declared))
-    )

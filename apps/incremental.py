@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 
 from apps import evaluate_app
 from apps.appsfile import read_apps_file
-from apps.dev_settings import mark_dev, unknown_dev_apps
 from apps.errors import AppError
-from apps.locate import app_warnings
+from apps.locate import app_warnings, mark_dev, unknown_dev_apps
 from apps.model import App, AppEntry, EvalError, EvalResult
 
 __all__ = [

@@ -23,11 +23,13 @@ __all__ = [
     "EvalResult",
     "Permission",
     "Route",
+    "STATIC_INDEX",
     "Volume",
 ]
 
 Pairs = tuple[tuple[str, str], ...]
 Reload = Literal["none", "restart", "recreate"]
+STATIC_INDEX = "index.html"  # what a static app serves for its root when it names no index
 
 
 
@@ -120,6 +122,7 @@ class ContainerConfig:
     env: Pairs = ()  # sorted by name
     cpus: float | None = None
     memory: int | None = None  # bytes
+    replicas: int = 1  # container_opts min_replicas: tasks on a cluster (one engine runs one)
     command: tuple[str, ...] = ()  # replaces the image CMD when set (ace extension, see README)
     dev: DevSettings | None = None  # set only when the app runs in dev mode and it can
     dev_note: str = ""  # dev mode only: why the app runs the normal way ("" when it does not)
@@ -141,6 +144,7 @@ class ContainerConfig:
             "env": dict(self.env),
             "cpus": self.cpus,
             "memory": self.memory,
+            "replicas": self.replicas,
             "command": list(self.command),
             "dev": self.dev.to_json() if self.dev else None,
             "dev_note": self.dev_note,
@@ -265,8 +269,18 @@ class App:
             "static_only": self.static_only,
             "index": self.index,
             "single_file": self.single_file,
+            "static": self.static_json(),
             "files": list(self.files),
         }
+
+    def static_json(self) -> dict[str, Any] | None:
+        """A static app's serving settings (None for other apps): the index served, whether it
+        is served for every path, and the directory whose files are served ("" for none)."""
+        if not self.static_only:
+            return None
+        source = self.entry.source
+        return {"index": self.index or STATIC_INDEX, "single_file": self.single_file,
+                "root": "" if source in ("", "-") else source}
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,13 +10,13 @@ from typing import Any
 
 import starlark as sl
 
+from apps.declarations import eval_declarations
 from apps.errors import AppError
 from apps.sandbox import (
     BUILTIN_PREFIX,
     Deadline,
     ErrorSink,
     Location,
-    eval_declarations,
     locate,
     starlark_error,
 )
@@ -129,7 +129,7 @@ def evaluate_params(
         )
 
     try:
-        eval_declarations("params", _PRELUDE, "_ace_param", param_, path, source, deadline)
+        eval_declarations("params", _PRELUDE, "_ace_param", param_, path, source, deadline, sink)
     except (sl.StarlarkError, AppError) as e:
         raise starlark_error(
             e, app=app, sink=sink, is_user=is_user, deadline=deadline,

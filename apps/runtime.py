@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import starlark as sl
@@ -18,6 +19,7 @@ from apps.appstar import (
 )
 from apps.context import AppContext
 from apps.errors import AppError
+from apps.locate import SourceEscape
 from apps.model import App, AppEntry
 from apps.params import ParamDecl, convert_value
 from apps.sandbox import (
@@ -33,7 +35,7 @@ from apps.sandbox import (
     starlark_error,
 )
 
-__all__ = ["GRACE", "AppRuntime", "CommandRunner", "evaluate_entry"]
+__all__ = ["BATCH", "GRACE", "AppRuntime", "CommandRunner", "evaluate_entries", "evaluate_entry"]
 
 GRACE = 1.0  # seconds the parent waits beyond the deadline before killing a child
 CommandRunner = Callable[[Mapping[str, Any]], Mapping[str, Any]]
@@ -153,6 +155,39 @@ class AppRuntime:
         )
 
 
+def _prepare(entry: AppEntry) -> tuple[tuple[str, ...], Location, str]:
+    """(search dirs, the app(...) call, app.star) of an entry, checked before any fork."""
+    dirs = search_dirs(entry)
+    where = entry_location(entry)
+    try:
+        app_star = find_file(dirs, "app.star")
+    except SourceEscape as e:
+        raise AppError(f"cannot read app.star: {e}", app=entry.path, file=where.file,
+                       line=where.line, column=where.column) from None
+    if app_star is None:
+        looked = ", ".join(dirs) or "nothing (source is \"-\" and no spec is given)"
+        raise AppError(
+            f"app {entry.path} has no app.star: looked in {looked}; add an app.star to the "
+            "source or give a spec=",
+            app=entry.path, file=where.file, line=where.line, column=where.column,
+        )
+    return dirs, where, app_star
+
+
+Evaluated = tuple[App, dict[str, str], tuple[ParamDecl, ...]]
+
+
+def _evaluate_here(entry: AppEntry, dirs: tuple[str, ...], where: Location, app_star: str,
+                   deadline: float, env: Mapping[str, str]) -> Evaluated:
+    """Evaluate one app in this process (a sandbox child): its App, sources and declarations."""
+    ctx = AppContext(
+        app=entry.path, entry=entry, search_dirs=dirs, params={}, deadline=Deadline(deadline),
+    )
+    decls, origin = load_params(ctx, where)
+    record = evaluate_app_star(ctx, app_star)[1]
+    return build_app(ctx, decls, origin, record, env), dict(ctx.sources), decls
+
+
 def evaluate_entry(
     entry: AppEntry,
     *,
@@ -162,28 +197,10 @@ def evaluate_entry(
 ) -> tuple[App, AppRuntime]:
     """Evaluate one app (params.star, app.star, container config) in the sandbox."""
     env = dict(os.environ if environ is None else environ)
-    dirs = search_dirs(entry)
-    where = entry_location(entry)
-    app_star = find_file(dirs, "app.star")
-    if app_star is None:
-        looked = ", ".join(dirs) or "nothing (source is \"-\" and no spec is given)"
-        raise AppError(
-            f"app {entry.path} has no app.star: looked in {looked}; add an app.star to the "
-            "source or give a spec=",
-            app=entry.path, file=where.file, line=where.line, column=where.column,
-        )
-
-    def child(_: HostChannel) -> tuple[App, dict[str, str], tuple[ParamDecl, ...]]:
-        ctx = AppContext(
-            app=entry.path, entry=entry, search_dirs=dirs, params={},
-            deadline=Deadline(deadline),
-        )
-        decls, origin = load_params(ctx, where)
-        record = evaluate_app_star(ctx, app_star)[1]
-        return build_app(ctx, decls, origin, record, env), dict(ctx.sources), decls
-
+    dirs, where, app_star = _prepare(entry)
     app, sources, decls = run_isolated(
-        child, app=entry.path, timeout=deadline + GRACE, memory_limit=memory_limit,
+        lambda _: _evaluate_here(entry, dirs, where, app_star, deadline, env),
+        app=entry.path, timeout=deadline + GRACE, memory_limit=memory_limit,
         fallback=Location(app_star, 1, 1),
     )
     runtime = AppRuntime(
@@ -191,3 +208,65 @@ def evaluate_entry(
         memory_limit=memory_limit,
     )
     return app, runtime
+
+
+BATCH = 200  # apps per sandbox child: a fork costs several times a small app's evaluation
+
+
+def evaluate_entries(
+    entries: Sequence[AppEntry],
+    *,
+    deadline: float = DEFAULT_DEADLINE,
+    environ: Mapping[str, str] | None = None,
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
+) -> list[tuple[App, AppRuntime] | AppError]:
+    """`evaluate_entry` for each entry, in order, up to BATCH apps per sandbox child. Each app
+    keeps its own deadline (the child reports each one, re-arming the hard timeout); a child
+    that dies (out of memory, a crash, a hang) costs only the app it was on, which is then
+    evaluated alone, as `evaluate_entry` would, and the rest go on in a new child."""
+    env = dict(os.environ if environ is None else environ)
+    out: list[tuple[App, AppRuntime] | AppError | None] = [None] * len(entries)
+    todo: list[tuple[int, tuple[tuple[str, ...], Location, str]]] = []
+    for i, entry in enumerate(entries):
+        try:
+            todo.append((i, _prepare(entry)))
+        except AppError as e:
+            out[i] = e
+    while todo:
+        chunk = todo[:BATCH]
+        done: list[tuple[str, Any]] = []
+
+        def host(kind: str, payload: tuple[str, Any], done: list[tuple[str, Any]] = done) -> None:
+            done.append(payload)
+
+        def child(channel: HostChannel, chunk: list[Any] = chunk) -> None:
+            for i, (dirs, where, app_star) in chunk:
+                try:
+                    result: tuple[str, Any] = (
+                        "ok", _evaluate_here(entries[i], dirs, where, app_star, deadline, env))
+                except AppError as e:
+                    result = ("error", (e.message, e.app, e.file, e.line, e.column))
+                channel.call("app_done", result)
+
+        with contextlib.suppress(AppError):  # the child died on chunk[len(done)]: that one
+            run_isolated(child, app="", timeout=deadline + GRACE,  # goes alone below
+                         memory_limit=memory_limit, fallback=Location("", 0, 0), host=host,
+                         rearm=True)
+        for (i, (_, _, app_star)), (status, value) in zip(chunk, done, strict=False):
+            if status == "ok":
+                app, sources, decls = value
+                out[i] = (app, AppRuntime(app, app_star=app_star, sources=sources, decls=decls,
+                                          deadline=deadline, memory_limit=memory_limit))
+            else:
+                message, app_, file, line, column = value
+                out[i] = AppError(message, app=app_, file=file, line=line, column=column)
+        todo = todo[len(done):]
+        if todo and len(done) < len(chunk):
+            i = todo.pop(0)[0]
+            try:
+                out[i] = evaluate_entry(entries[i], deadline=deadline, environ=env,
+                                        memory_limit=memory_limit)
+            except AppError as e:
+                out[i] = e
+    assert all(r is not None for r in out)
+    return [r for r in out if r is not None]

@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 from apps.limits import DEFAULT_DEADLINE, DEFAULT_MEMORY_LIMIT  # noqa: E402
-from apps.locate import column_of  # noqa: E402
+from apps.locate import column_of, source_line  # noqa: E402
 
 MAX_CALLSTACK = 200  # well under 1000: deeper stacks can crash starlark-pyo3
 BUILTIN_PREFIX = "<ace:"  # file names of our own prelude sources
@@ -96,18 +96,6 @@ def eval_options(deadline: Deadline) -> sl.EvalOptions:
     return sl.EvalOptions(check_cancelled=deadline.check, max_callstack_size=MAX_CALLSTACK)
 
 
-def eval_declarations(kind: str, prelude: str, hook: str, fn: Callable[..., Any], path: str,
-                      source: str, deadline: Deadline) -> None:
-    """Evaluate a declarations file (the apps file, params.star): our `prelude` (named
-    `<ace:KIND>`, defining the user-facing builtin over the callable `hook`), then the user's
-    `source`. `print` is silenced. Raises StarlarkError / AppError like `sl.eval`."""
-    module = sl.Module()
-    module.add_callable(hook, fn)
-    module.add_callable("print", lambda *a, **k: None)
-    sl.eval(module, sl.parse(BUILTIN_PREFIX + kind + ">", prelude, DIALECT), GLOBALS)
-    sl.eval_with(eval_options(deadline), module, sl.parse(path, source, DIALECT), GLOBALS)
-
-
 @dataclass(slots=True)
 class ErrorSink:
     """Side channel: the innermost AppError raised by our callables or loader during one
@@ -135,20 +123,8 @@ def locate(text: str, is_user: Callable[[str], bool], hint: str = "") -> Locatio
         return Location(m[1], int(m[2]), int(m[3]))
     for file, line, src in reversed(frames(text)):
         if is_user(file):
-            return Location(file, line, column_of(_source_line(file, line) or src, hint))
+            return Location(file, line, column_of(source_line(file, line) or src, hint))
     return None
-
-
-def _source_line(file: str, line: int) -> str:
-    """Line `line` of `file` as written (tracebacks show it without its indentation)."""
-    try:
-        with open(file, encoding="utf-8") as f:
-            for number, text in enumerate(f, start=1):
-                if number == line:
-                    return text.rstrip("\n")
-    except (OSError, UnicodeDecodeError):
-        pass
-    return ""
 
 
 def _unclosed_bracket(loc: Location, text: str) -> tuple[Location, str] | None:
@@ -295,10 +271,13 @@ def run_isolated(
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
     fallback: Location,
     host: Callable[[str, Any], Any] | None = None,
+    rearm: bool = False,
 ) -> T:
     """Run `fn` in a forked child with an address-space cap and a hard timeout. AppErrors raised
     in the child are re-raised here; running out of memory, a crash or a timeout become AppErrors
-    at `fallback`. `host(kind, payload)` serves the child's `HostChannel.call` requests."""
+    at `fallback`. `host(kind, payload)` serves the child's `HostChannel.call` requests; with
+    `rearm`, each such request starts the timeout afresh (a child working through many items
+    reports each one)."""
 
     def fail(message: str) -> AppError:
         return AppError(
@@ -337,7 +316,7 @@ def run_isolated(
                     reply = ("error", f"{kind} is not available here")
             except Exception as e:  # the host's failure becomes the Starlark call's failure
                 reply = ("error", str(e) or type(e).__name__)
-            end += time.monotonic() - started
+            end = time.monotonic() + timeout if rearm else end + time.monotonic() - started
             parent_conn.send(reply)
     finally:
         parent_conn.close()

@@ -24,6 +24,7 @@ __all__ = [
     "BUSY_TIMEOUT_MS",
     "INSTALL_ID_ENV",
     "connect",
+    "damaged",
     "derive_install_id",
     "dump_pairs",
     "load_pairs",
@@ -77,13 +78,31 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+_DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def damaged(path: Path, e: sqlite3.Error) -> StateError | None:
+    """The StateError for a database file SQLite cannot read (not a database, malformed), with
+    the way out; None for other errors. The installation id comes from the state dir's path,
+    so a fresh state dir in the same place adopts the containers the old one made."""
+    if getattr(e, "sqlite_errorcode", None) not in _DAMAGED:
+        return None
+    state_dir = path.parent
+    return StateError(
+        f"the state database {path} is damaged ({e}). Move the state dir away "
+        f"(mv {state_dir} {state_dir}.damaged); the next reconcile adopts what runs from its "
+        "labels"
+    )
+
+
 @contextmanager
 def translated(path: Path) -> Iterator[None]:
-    """Turn driver errors into StateError naming the database."""
+    """Turn driver errors into StateError naming the database (a damaged one says how to
+    recover)."""
     try:
         yield
     except sqlite3.Error as e:
-        raise StateError(f"state database {path}: {e}") from e
+        raise damaged(path, e) or StateError(f"state database {path}: {e}") from e
 
 
 def dump_pairs(pairs: Pairs) -> str:

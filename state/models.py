@@ -22,6 +22,7 @@ __all__ = [
     "MetaRow",
     "RunRow",
     "RunStepRow",
+    "StoppedAppRow",
     "TABLES",
     "metadata",
     "table",
@@ -130,6 +131,14 @@ class EvalCacheRow(SQLModel, table=True):
     value: bytes
 
 
+class StoppedAppRow(SQLModel, table=True):
+    """An app the user stopped (`ace stop`): no container runs for it until `ace start`."""
+
+    __tablename__ = "stopped_apps"
+    app: str = Field(primary_key=True)
+    stopped_at: float
+
+
 class IdleAppRow(SQLModel, table=True):
     """An app asleep (idle, or not started yet under --lazy): kept stopped until a request."""
 
@@ -155,6 +164,7 @@ TABLES = [
         RunStepRow,
         DigestRow,
         EvalCacheRow,
+        StoppedAppRow,
         IdleAppRow,
     )
 ]

@@ -43,9 +43,11 @@ class RecordedApp:
 
 @dataclass(frozen=True, slots=True)
 class RecordedState:
-    """Every app's last successful apply, as the planner reads it."""
+    """Every app's last successful apply, and the apps the user stopped (`ace stop`), as the
+    planner reads them."""
 
     apps: tuple[RecordedApp, ...] = ()
+    stopped: frozenset[str] = frozenset()
 
     def get(self, path: str) -> RecordedApp | None:
         for a in self.apps:

@@ -17,7 +17,15 @@ from types import TracebackType
 from typing import get_args
 
 from apps.errors import StateError
-from state.db import connect, derive_install_id, dump_pairs, load_pairs, transaction, translated
+from state.db import (
+    connect,
+    damaged,
+    derive_install_id,
+    dump_pairs,
+    load_pairs,
+    transaction,
+    translated,
+)
 from state.records import (
     ContainerRecord,
     DigestEntries,
@@ -69,7 +77,7 @@ class Store:
         try:
             conn = connect(path)
         except sqlite3.Error as e:
-            raise StateError(f"cannot open state database {path}: {e}") from e
+            raise damaged(path, e) or StateError(f"cannot open state database {path}: {e}") from e
         try:
             with translated(path):
                 prepare(conn, path, install_id)
@@ -141,6 +149,11 @@ class Store:
                 " files_json = excluded.files_json, created_at = excluded.created_at",
                 (app, tag, image_id, input_hash, dump_pairs(files), at),
             )
+
+    def forget_image(self, app: str, tag: str) -> None:
+        """Forget the image `tag` built for `app` (it was removed)."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM images WHERE app = ? AND tag = ?", (app, tag))
 
     def images_for(self, app: str) -> tuple[ImageRecord, ...]:
         """The images built for `app`, newest first."""
@@ -242,15 +255,35 @@ class Store:
                 conn.executemany("DELETE FROM idle_apps WHERE app = ?", [(a,) for a in apps])
 
     def recorded(self) -> RecordedState:
-        """Every app's last applied snapshot, by path (one query; never writes)."""
+        """Every app's last applied snapshot, by path, and the apps stopped by the user (one
+        query; never writes)."""
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT app, version, image, container_id, files_json, spec_json FROM applied"
-                " ORDER BY app"
+                "SELECT 0, app, version, image, container_id, files_json, spec_json FROM applied"
+                " UNION ALL SELECT 1, app, '', '', '', '', '' FROM stopped_apps ORDER BY 2, 1"
             ).fetchall()
         return RecordedState(
-            tuple(RecordedApp(a, v, i, c, load_pairs(f), s) for a, v, i, c, f, s in rows)
+            tuple(RecordedApp(a, v, i, c, load_pairs(f), s)
+                  for stop, a, v, i, c, f, s in rows if not stop),
+            frozenset(a for stop, a, *_ in rows if stop),
         )
+
+    # -- apps stopped by the user --------------------------------------------------------------
+
+    def stop_apps(self, apps: Iterable[str], *, now: float | None = None) -> None:
+        """Remember `apps` as stopped by the user (kept stopped until `start_apps`)."""
+        at = time.time() if now is None else now
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO stopped_apps (app, stopped_at) VALUES (?, ?)"
+                " ON CONFLICT(app) DO NOTHING",
+                [(a, at) for a in apps],
+            )
+
+    def start_apps(self, apps: Iterable[str]) -> None:
+        """Forget that `apps` were stopped by the user."""
+        with self._write() as conn:
+            conn.executemany("DELETE FROM stopped_apps WHERE app = ?", [(a,) for a in apps])
 
     # -- runs ----------------------------------------------------------------------------------
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from apps.errors import EngineError
 from reconciler.core.types import (
@@ -29,8 +30,9 @@ from reconciler.core.types import (
     ObservedContainer,
     ObservedImage,
 )
-from reconciler.driver.policy import build_failure, own_labels, require_managed
-from reconciler.driver.ports import CommandResult, VolumeMount
+from reconciler.driver.buildfail import build_failed
+from reconciler.driver.policy import own_labels, require_managed
+from reconciler.driver.ports import CommandResult, ImageInUse, LogLine, VolumeMount
 from tests.fake_shell import exec_form, interpret
 
 __all__ = ["FakeContainer", "FakeEngine", "FakeImage", "FakeNetwork", "TIMED_OUT_EXIT_CODE"]
@@ -66,6 +68,8 @@ class FakeContainer:
     logs: list[str] = field(default_factory=list)
     image_id: str = ""
     workdir: str = ""
+    started: float = 0.0  # the fake clock when it last started / finished (0: never)
+    finished: float = 0.0
     # network name -> (network id, aliases); a removed network's id stays, as in the engine
     networks: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
@@ -95,10 +99,11 @@ class FakeEngine:
 
     # -- simulation helpers (outside ace) ------------------------------------------------------
 
-    def crash(self, container_id: str, exit_code: int = 1) -> None:
-        """The container's process exits on its own."""
+    def crash(self, container_id: str, exit_code: int = 1, *, ran: float = 3600.0) -> None:
+        """The container's process exits on its own, `ran` seconds after it started."""
         c = self._get(container_id)
         c.state, c.exit_code, c.host_port = "exited", exit_code, None
+        c.finished = c.started + ran
 
     def kill(self, container_id: str) -> None:
         """Someone kills the container outside ace (SIGKILL: 137)."""
@@ -152,10 +157,10 @@ class FakeEngine:
         return tuple(
             ObservedImage(
                 id=i.id, tags=tuple(sorted(i.tags)), app=i.labels.get(LABEL_APP, ""),
-                inputs=i.labels.get(LABEL_INPUTS, ""),
+                inputs=i.labels.get(LABEL_INPUTS, ""), install=i.labels.get(LABEL_INSTALL, ""),
             )
             for i in self.images.values()
-            if not references or wanted & set(i.tags)
+            if not references or wanted & {*i.tags, *(_repository(t) for t in i.tags)}
         )
 
     def build(
@@ -175,13 +180,18 @@ class FakeEngine:
             raise EngineError(f"build {tag}: context directory {context_dir} does not exist")
         try:
             with open(path, encoding="utf-8") as f:
-                text = f.read().replace("\\\n", " ")
+                original = f.read()
+                text = original.replace("\\\n", " ")
         except OSError as e:
             raise EngineError(f"build {tag}: cannot read container file {path}: {e}") from e
         steps = [ln.strip() for ln in text.splitlines() if ln.strip() and ln.strip()[0] != "#"]
         if target:
             steps = _up_to_stage(steps, target, tag)
         log: list[str] = []
+
+        def failed() -> EngineError:
+            return build_failed(tag, log, containerfile=os.path.abspath(path),
+                                containerfile_text=original)
 
         def emit(line: str) -> None:
             log.append(line)
@@ -220,7 +230,7 @@ class FakeEngine:
                 src = rest.split()[-2] if not rest.startswith("[") else json.loads(rest)[0]
                 if not os.path.exists(os.path.join(context_dir, src)):
                     emit(f"COPY failed: file not found in build context: {src}")
-                    raise EngineError(build_failure(tag, log[-20:]))
+                    raise failed()
             elif word == "RUN":
                 script = _BUILDKIT_FLAG.sub("RUN ", step)[4:].strip()
                 res = interpret(exec_form(script), args, "/")
@@ -228,7 +238,7 @@ class FakeEngine:
                     emit(line)
                 if res.code:
                     emit(f"The command '/bin/sh -c {script}' returned a non-zero code: {res.code}")
-                    raise EngineError(build_failure(tag, log[-20:]))
+                    raise failed()
         for img in self.images.values():
             img.tags.discard(tag)
         all_labels = {**(base.labels if base else {}), **labels, LABEL_MANAGED: "1"}
@@ -261,6 +271,7 @@ class FakeEngine:
         memory: int | None = None,
         entrypoint: Sequence[str] = (),
         workdir: str = "",
+        replicas: int = 1,
         network: str = "",
         aliases: Sequence[str] = (),
     ) -> ObservedContainer:
@@ -275,26 +286,32 @@ class FakeEngine:
         c.workdir = workdir
         c.networks = {net: (self.networks[net].id, tuple(aliases))}
         self._run(c)
-        return self._observe(c)
+        return self._inspected(c)
 
     def start(self, container_id: str) -> ObservedContainer:
         self._call("start")
         c = self._managed(container_id, "start")
         if c.state != "running":
             self._run(c)
-        return self._observe(c)
+        return self._inspected(c)
+
+    def scale(self, container_id: str, replicas: int) -> ObservedContainer:
+        self._call("scale")
+        raise EngineError(f"cannot scale container {container_id[:12]} to {replicas}: one "
+                          "Docker engine runs one container per app (--backend swarm runs "
+                          "replicas)")
 
     def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
         self._call("restart")
         c = self._managed(container_id, "restart")
         c.state, c.host_port = "exited", None
         self._run(c)
-        return self._observe(c)
+        return self._inspected(c)
 
     def inspect(self, container_id: str) -> ObservedContainer | None:
         self._call("inspect")
         c = self._find(container_id)
-        return None if c is None else self._observe(c)
+        return None if c is None else self._inspected(c)
 
     def stop(self, container_id: str, *, timeout: float = 5.0) -> None:
         self._call("stop")
@@ -314,14 +331,17 @@ class FakeEngine:
         c = self._get(container_id)
         return "".join(f"{line}\n" for line in c.logs[-tail:] if tail > 0)
 
-    def follow_logs(self, container_id: str, *, tail: int,
-                    on_output: Callable[[str], None]) -> None:
-        """The fake's containers print nothing new: the lines so far, then the end."""
-        self._call("follow_logs")
+    def log_lines(self, container_id: str, *, tail: int = -1, since: float = 0.0,
+                  follow: bool = False, on_line: Callable[[LogLine], None],
+                  stop: threading.Event | None = None) -> None:
+        """The fake's containers print nothing new: the lines so far (line i of a container
+        printed at `created + i/1000`, on stdout), then the end."""
+        self._call("log_lines")
         c = self._get(container_id)
-        lines = c.logs if tail < 0 else c.logs[-tail:] if tail > 0 else []
-        for line in lines:
-            on_output(f"{line}\n")
+        timed = [LogLine("stdout", c.created + i / 1000, text) for i, text in enumerate(c.logs)]
+        timed = [x for x in timed if x.time >= since]
+        for line in timed if tail < 0 else timed[-tail:] if tail > 0 else []:
+            on_line(line)
 
     def remove_image(self, ref: str) -> None:
         self._call("remove_image")
@@ -330,7 +350,7 @@ class FakeEngine:
             return
         require_managed(img.labels, f"image {ref}", "remove")
         if any(self._find_image(c.image) is img for c in self.containers.values()):
-            raise EngineError(f"remove image {ref}: image is being used by a container")
+            raise ImageInUse(f"remove image {ref}: image is being used by a container")
         img.tags.discard(_ref(ref))
         if not img.tags:
             del self.images[img.id]
@@ -485,6 +505,7 @@ class FakeEngine:
             raise EngineError(f"start container {c.name}: network {gone[0]} not found")
         res = interpret(c.command, c.env, c.workdir or "/", timeout=1.0)  # 1 s+: still running
         c.logs += res.both
+        c.started, c.finished = float(self._now), 0.0 if res.running else float(self._now)
         if res.running:
             c.state, c.exit_code, c.host_ip = "running", 0, "127.0.0.1"
             c.host_port, self._next_port = self._next_port, self._next_port + 1
@@ -521,6 +542,10 @@ class FakeEngine:
             scheme=c.labels.get(LABEL_SCHEME, ""), health_path=c.labels.get(LABEL_HEALTH, ""),
         )
 
+    def _inspected(self, c: FakeContainer) -> ObservedContainer:
+        """What an inspect shows: the listing's view plus when it started and finished."""
+        return replace(self._observe(c), started_at=c.started, finished_at=c.finished)
+
     def _shown_image(self, c: FakeContainer) -> str:
         """Like the engine's listing: the name the container was created from while it still
         resolves to the container's image, else the image id."""
@@ -542,6 +567,11 @@ def _up_to_stage(steps: list[str], target: str, tag: str) -> list[str]:
     if start is None:
         raise EngineError(f"build {tag}: target stage {target!r} could not be found")
     return steps
+
+
+def _repository(tag: str) -> str:
+    """A tag's repository name: what an engine's reference filter matches without a tag."""
+    return tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag
 
 
 def _ref(ref: str) -> str:

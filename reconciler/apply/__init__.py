@@ -4,6 +4,7 @@
 - `observe`: the one read of a pass (a container listing, images only where needed)
 - `executor`: applies a Plan; failures are values; replaces are zero-downtime
 - `health`: all probing — the health wait of a new container, probes of running ones
+- `replicas`: the health gate of a cluster service (every task answers before it serves)
 - `mounts`: an app's secret files and named volumes, made ready for any container of it
 - `network`: aliases, joining a container to the app network in place, retiring a replaced one
 - `teardown`: `ace down` and `--down-on-exit`

@@ -1,6 +1,7 @@
 """Apply a plan: run its steps against the engine and record results. No decisions are made here
 beyond the order the plan gives; failures are values (StepOutcome), never exceptions that stop
 other apps. Replacing a service is zero-downtime: new container, health check, then old one out.
+An image the engine will not remove because a container uses it is kept: that step is done.
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from apps.errors import EngineError
+from reconciler.apply.building import build_image
 from reconciler.apply.health import wait_healthy
 from reconciler.apply.mounts import app_mounts
 from reconciler.apply.network import aliases, join, retire
+from reconciler.apply.record import Recorder, recorded_app
+from reconciler.apply.replicas import wait_tasks_healthy
 from reconciler.core.desired import Naming
 from reconciler.core.types import (
     LABEL_APP,
+    LABEL_APPS_FILE,
     LABEL_HEALTH,
-    LABEL_INPUTS,
     LABEL_INSTALL,
     LABEL_MANAGED,
     LABEL_PORT,
@@ -34,21 +38,19 @@ from reconciler.core.types import (
     ObservedContainer,
     ObservedState,
     Plan,
-    RecordedApp,
-    RecordedState,
     Step,
 )
-from reconciler.driver.ports import Engine, VolumeMount
+from reconciler.driver.buildfail import BuildFailed
+from reconciler.driver.ports import Engine, ImageInUse, VolumeMount
 from reconciler.logs import get_logger
 
 __all__ = [
     "ApplyOptions",
     "ApplyResult",
     "HoldHook",
-    "Recorder",
+    "OutputHook",
     "StepOutcome",
     "SwitchHook",
-    "adopt",
     "apply_plan",
 ]
 
@@ -56,31 +58,13 @@ log = get_logger("ace.apply")
 Outcome = Literal["done", "failed", "skipped"]
 
 
-class Recorder(Protocol):
-    """What the executor writes to the state store."""
-
-    def record_image(
-        self, *, app: str, tag: str, image_id: str, input_hash: str,
-        files: tuple[tuple[str, str], ...],
-    ) -> None: ...
-
-    def record_container(
-        self, container_id: str, *, app: str, name: str, version: str, host_port: int | None,
-        state: str, health: str,
-    ) -> None: ...
-
-    def forget_container(self, container_id: str) -> None: ...
-
-    def record_applied(self, app: RecordedApp) -> None: ...
-
-    def forget_app(self, app: str) -> None: ...
-
-
 # on_switch(app path, new container URL, previous container URL or None, new container's
 # network address "ip:port" or ""): called once a new container of the app is healthy (start,
 # replace, restart), before an old one is stopped; a proxy points new requests at the new
 # container and returns when the old one's requests drained.
 SwitchHook = Callable[[str, str, "str | None", str], None]
+# on_output(app path, line): each line of a build's output, as the build prints it.
+OutputHook = Callable[[str, str], None]
 
 
 # on_hold(app path, held): called with True before a running container of the app restarts in
@@ -95,13 +79,18 @@ class ApplyOptions:
     health_timeout: float = 60.0
     stop_timeout: float = 5.0
     on_switch: SwitchHook | None = None
+    on_output: OutputHook | None = None
     on_hold: HoldHook | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class StepOutcome:
     """How one step ended. `exit_code`/`logs` describe a container the step found exited on
-    its own (a crash) before it restarted or removed it."""
+    its own (a crash) before it restarted or removed it, or that exited at start, and `ran_for`
+    how many seconds that container had run before it exited (None when unknown): `ace watch`
+    counts a short run as a crash. For a failed build they are the failing command's exit code
+    and last output lines, with `failed_step` (e.g. "[2/3] RUN make") and `where` (the container
+    file's file:line) set."""
 
     step: Step
     outcome: Outcome
@@ -110,6 +99,9 @@ class StepOutcome:
     url: str = ""
     exit_code: str = ""
     logs: str = ""
+    ran_for: float | None = None
+    failed_step: str = ""
+    where: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +128,12 @@ _CRASH_LOG_LINES = 10
 @dataclass
 class _Done:
     url: str = ""
+    note: str = ""  # the message of a step that succeeded by leaving things as they are
     exit_code: str = ""
     logs: str = ""
+    ran_for: float | None = None
+    failed_step: str = ""
+    where: str = ""
 
 
 @dataclass
@@ -167,6 +163,7 @@ def _labels(naming: Naming, app: DesiredApp) -> dict[str, str]:
         LABEL_PORT: str(app.spec.port),
         LABEL_SCHEME: app.scheme,
         LABEL_HEALTH: app.health,
+        **({LABEL_APPS_FILE: naming.apps_file} if naming.apps_file else {}),
     }
 
 
@@ -174,15 +171,28 @@ def _mounts(ctx: _Context, app: DesiredApp) -> list[VolumeMount]:
     return app_mounts(ctx.engine, ctx.naming.install, app)
 
 
+def _exited_at_start(ctx: _Context, c: ObservedContainer, now: ObservedContainer | None,
+                     done: _Done | None) -> StepFailed:
+    """The failure of a container that stopped before it served (a crash): its exit status and
+    last log lines (never a bare "published no port")."""
+    status = "it was removed" if now is None else (now.status or now.state)
+    try:
+        tail = ctx.engine.logs(c.id, tail=_CRASH_LOG_LINES).rstrip() if now else ""
+    except EngineError:
+        tail = ""
+    if done is not None and now is not None:
+        m = _EXITED.search(now.status)
+        done.exit_code, done.logs = (m.group(1) if m else ""), tail
+    return StepFailed(f"container {c.name} exited at start: {status}"
+                      + (f"\nlast log lines:\n{tail}" if tail else ""))
 
-def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> None:
-    if c.host_port is None:
-        now = ctx.engine.inspect(c.id)
-        if now is not None and now.state != "running":  # it exited before it was published
-            tail = ctx.engine.logs(c.id, tail=20).rstrip()
-            raise StepFailed(f"container {c.name} exited at once: {now.status or now.state}"
-                             + (f"\nlast log lines:\n{tail}" if tail else ""))
-        raise StepFailed(f"container {c.name} published no port for {app.spec.port}")
+
+def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer,
+                     done: _Done | None = None) -> ObservedContainer:
+    """Wait until `c` answers its health check (every task of a cluster service); returns it
+    as last seen. A container that exits first is a crash (its exit code and logs in `done`)."""
+    if c.replicas:
+        return _tasks_healthy_or_fail(ctx, app, c)
 
     def exited() -> str | None:
         now = ctx.engine.inspect(c.id)
@@ -190,28 +200,55 @@ def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> No
             return "container removed"
         return None if now.state == "running" else (now.status or now.state)
 
+    def failed(where: str, detail: str) -> StepFailed:
+        tail = ctx.engine.logs(c.id, tail=20).rstrip()
+        return StepFailed(f"health check {where} failed: {detail}"
+                          + (f"\nlast log lines:\n{tail}" if tail else ""))
+
+    if c.host_port is None:  # it exited before the engine showed a port: a crash
+        now = ctx.engine.inspect(c.id)
+        if now is None or now.state != "running":
+            raise _exited_at_start(ctx, c, now, done)
+        raise StepFailed(f"container {c.name} published no port for {app.spec.port}")
     result = wait_healthy(scheme=app.scheme, port=c.host_port, path=app.health,
                           deadline_s=ctx.options.health_timeout, exited=exited)
     if not result.ok:
-        tail = ctx.engine.logs(c.id, tail=20).rstrip()
-        raise StepFailed(f"health check {app.scheme}://127.0.0.1:{c.host_port}{app.health} failed: "
-                         f"{result.detail}" + (f"\nlast log lines:\n{tail}" if tail else ""))
+        raise failed(f"{app.scheme}://127.0.0.1:{c.host_port}{app.health}", result.detail)
+    return c
 
 
-def _recorded(app: DesiredApp, container_id: str) -> RecordedApp:
-    return RecordedApp(path=app.path, version=app.version, image=app.image,
-                       container_id=container_id, files=app.build.files if app.build else (),
-                       spec_json=app.spec_json)
+def _tasks_healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer
+                           ) -> ObservedContainer:
+    result, seen = wait_tasks_healthy(inspect=lambda: ctx.engine.inspect(c.id),
+                                      replicas=c.replicas, scheme=app.scheme, path=app.health,
+                                      deadline_s=ctx.options.health_timeout)
+    if not result.ok or seen is None:
+        try:
+            tail = ctx.engine.logs(c.id, tail=20).rstrip()
+        except EngineError:
+            tail = ""
+        raise StepFailed(f"health check {app.scheme}://<task>{app.health} of service {c.name} "
+                         f"failed: {result.detail}" + (f"\nlast log lines:\n{tail}" if tail
+                                                       else ""))
+    return seen
+
+
+def _url(app: DesiredApp, c: ObservedContainer) -> str:
+    """Where the app answers: its container's loopback port, or its first task."""
+    if c.replicas:
+        tasks = c.running_tasks
+        return f"{app.scheme}://{tasks[0].address}" if tasks else ""
+    return f"{app.scheme}://127.0.0.1:{c.host_port}" if c.host_port else ""
 
 
 def _record_running(ctx: _Context, app: DesiredApp, c: ObservedContainer) -> None:
     ctx.record(ctx.recorder.record_container, app=app.path, name=c.name, container_id=c.id,
                version=app.version, host_port=c.host_port, state="running", health="healthy")
-    ctx.record(ctx.recorder.record_applied, app=_recorded(app, c.id))
+    ctx.record(ctx.recorder.record_applied, app=recorded_app(app, c.id))
 
 
-def _launch(ctx: _Context, app: DesiredApp, replacing: ObservedContainer | None = None
-            ) -> ObservedContainer:
+def _launch(ctx: _Context, app: DesiredApp, done: _Done | None = None,
+            replacing: ObservedContainer | None = None) -> ObservedContainer:
     """Start a container of the desired version and wait for health; remove it on failure.
     A running container of the same version being replaced keeps its name until it stops:
     the new one takes a suffixed name (containers are known by their labels, not names)."""
@@ -225,26 +262,28 @@ def _launch(ctx: _Context, app: DesiredApp, replacing: ObservedContainer | None 
         name=name, image=app.image, port=app.spec.port, command=app.spec.command,
         env=dict(app.spec.env), mounts=_mounts(ctx, app), labels=_labels(ctx.naming, app),
         cpus=app.spec.cpus, memory=app.spec.memory, entrypoint=app.spec.entrypoint,
-        workdir=app.spec.workdir, network=ctx.network, aliases=aliases(ctx.network, app),
+        workdir=app.spec.workdir, replicas=app.replicas, network=ctx.network,
+        aliases=aliases(ctx.network, app),
     )
     try:
-        _healthy_or_fail(ctx, app, c)
+        return _healthy_or_fail(ctx, app, c, done)
     except BaseException:
         ctx.engine.stop_and_remove(c.id, timeout=ctx.options.stop_timeout)
         raise
-    return c
 
 
 def _switch(ctx: _Context, app: DesiredApp, new: ObservedContainer,
             old: ObservedContainer | None) -> None:
     """Tell `on_switch` (a proxy) that `new` serves the app now; errors there never fail the
     step (the proxy also learns from the next pass)."""
-    if ctx.options.on_switch is None or new.host_port is None:
+    if ctx.options.on_switch is None or not _url(app, new):
         return
-    old_url = f"{app.scheme}://127.0.0.1:{old.host_port}" if old and old.host_port else None
+    old_url = (_url(app, old) or None) if old else None
+    # a cluster service: every task's "node-ip:port", comma-separated (the proxy spreads
+    # requests over them); one container: its address on the container network
+    address = ",".join(t.address for t in new.running_tasks) if new.replicas else new.address
     try:
-        ctx.options.on_switch(app.path, f"{app.scheme}://127.0.0.1:{new.host_port}", old_url,
-                              new.address)
+        ctx.options.on_switch(app.path, _url(app, new), old_url, address)
     except Exception as exc:  # a hook must not break the apply
         log.warning("switch_hook_failed", app=app.path, error=str(exc))
 
@@ -252,13 +291,13 @@ def _switch(ctx: _Context, app: DesiredApp, new: ObservedContainer,
 def _replace(ctx: _Context, app: DesiredApp, old: ObservedContainer | None,
              done: _Done) -> None:
     """Zero-downtime: a new container, healthy, switched to; then the old one out."""
-    c = _launch(ctx, app, old)
+    c = _launch(ctx, app, done, old)
     _switch(ctx, app, c, old)
     if old is not None:
         retire(ctx.engine, ctx.network, old, ctx.options.stop_timeout)
         ctx.record(ctx.recorder.forget_container, container_id=old.id)
     _record_running(ctx, app, c)
-    done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
+    done.url = _url(app, c)
 
 
 def _restart_in_place(ctx: _Context, app: DesiredApp, c: ObservedContainer,
@@ -272,7 +311,7 @@ def _restart_in_place(ctx: _Context, app: DesiredApp, c: ObservedContainer,
         try:
             join(ctx.engine, ctx.network, app, c)
             again = ctx.engine.restart(c.id, timeout=ctx.options.stop_timeout)
-            _healthy_or_fail(ctx, app, again)
+            again = _healthy_or_fail(ctx, app, again, done)
         except (StepFailed, EngineError) as exc:
             log.warning("restart_failed_recreating", app=app.path, error=str(exc))
             now = ctx.engine.inspect(c.id)
@@ -280,7 +319,7 @@ def _restart_in_place(ctx: _Context, app: DesiredApp, c: ObservedContainer,
             return
         _switch(ctx, app, again, None)
         _record_running(ctx, app, again)
-        done.url = f"{app.scheme}://127.0.0.1:{again.host_port}"
+        done.url = _url(app, again)
     finally:
         if hold is not None:
             hold(app.path, False)
@@ -294,8 +333,12 @@ def _crashed(ctx: _Context, c: ObservedContainer | None, done: _Done) -> None:
     done.exit_code = m.group(1) if m else ""
     try:
         done.logs = ctx.engine.logs(c.id, tail=_CRASH_LOG_LINES)
+        seen = ctx.engine.inspect(c.id)
     except EngineError:
-        done.logs = ""
+        return
+    if seen is not None and seen.started_at and seen.finished_at:
+        # a process that exits at once may be stamped finished a hair before started
+        done.ran_for = max(0.0, seen.finished_at - seen.started_at)
 
 
 def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
@@ -303,14 +346,16 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
     app = ctx.desired.get(step.app)
     if step.action == "build":
         assert app is not None and app.build is not None
-        b = app.build
-        labels = {LABEL_MANAGED: "1", LABEL_INSTALL: ctx.naming.install, LABEL_APP: app.path,
-                  LABEL_INPUTS: b.input_hash}
-        image_id = ctx.engine.build(context_dir=b.context_dir, containerfile=b.containerfile,
-                                    tag=app.image, build_args=dict(b.build_args), labels=labels,
-                                    target=b.target)
+        try:
+            image_id = build_image(ctx.engine, ctx.naming.install, app, step.cause,
+                                   ctx.options.on_output)
+        except BuildFailed as exc:
+            f = exc.failure
+            done.exit_code, done.logs = f.exit_code, "\n".join(f.output)
+            done.failed_step, done.where = f.step, f.where
+            raise
         ctx.record(ctx.recorder.record_image, app=app.path, tag=app.image, image_id=image_id,
-                   input_hash=b.input_hash, files=b.files)
+                   input_hash=app.build.input_hash, files=app.build.files)
         return
     if step.action == "pull":
         ctx.engine.pull(step.target)
@@ -321,19 +366,46 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
         _crashed(ctx, old, done)
         _replace(ctx, app, old, done)
         return
-    if step.action == "restart":
+    if step.action in ("restart", "scale"):
         assert app is not None
         before = ctx.by_name[step.target]
-        if before.state == "running":
+        if step.action == "scale":
+            c = _healthy_or_fail(ctx, app, ctx.engine.scale(before.id, app.replicas))
+        elif before.state == "running":
             _restart_in_place(ctx, app, before, done)
             return
-        _crashed(ctx, before, done)
-        join(ctx.engine, ctx.network, app, before)
-        c = ctx.engine.start(before.id)
-        _healthy_or_fail(ctx, app, c)
+        else:
+            _crashed(ctx, before, done)
+            try:
+                join(ctx.engine, ctx.network, app, before)
+                c = ctx.engine.start(before.id)
+            except EngineError as exc:
+                if exc.retryable:  # the engine is down: nothing to recreate against
+                    raise
+                # it cannot start again (a port taken meanwhile, a leftover of a killed
+                # run...): the same version afresh, so one pass converges (_launch removes it
+                # by name and returns it healthy; a cluster service's name has a nonce, so
+                # the refused one is removed here)
+                log.warning("restart_refused", app=app.path, container=before.name,
+                            error=str(exc))
+                c = _launch(ctx, app, done)
+                if c.name != before.name:
+                    ctx.engine.stop_and_remove(before.id, timeout=ctx.options.stop_timeout)
+                    ctx.record(ctx.recorder.forget_container, container_id=before.id)
+            else:
+                c = _healthy_or_fail(ctx, app, c, done)
         _switch(ctx, app, c, None)
         _record_running(ctx, app, c)
-        done.url = f"{app.scheme}://127.0.0.1:{c.host_port}"
+        done.url = _url(app, c)
+        return
+    if step.action == "remove_image":
+        try:
+            ctx.engine.remove_image(step.target)
+        except ImageInUse as exc:  # a container the pass did not see (`ace run`, not ace's)
+            log.warning("image_kept", app=step.app, image=step.target, reason=str(exc))
+            done.note = "kept: a container uses it"
+            return
+        ctx.record(ctx.recorder.forget_image, app=step.app, tag=step.target)
         return
     if step.action == "network":
         ctx.engine.ensure_network(step.target, {LABEL_MANAGED: "1",
@@ -375,12 +447,13 @@ def _run_group(ctx: _Context, steps: list[Step],
             done_ = _Done()
             try:
                 _run_step(ctx, step, done_)
-                res = StepOutcome(step, "done", "", time.monotonic() - t0, done_.url,
-                                  done_.exit_code, done_.logs)
+                res = StepOutcome(step, "done", done_.note, time.monotonic() - t0, done_.url,
+                                  done_.exit_code, done_.logs, done_.ran_for)
                 slog.info("step_done", seconds=round(res.seconds, 3))
             except (StepFailed, EngineError, OSError) as exc:
                 res = StepOutcome(step, "failed", str(exc), time.monotonic() - t0, "",
-                                  done_.exit_code, done_.logs)
+                                  done_.exit_code, done_.logs, done_.ran_for, done_.failed_step,
+                                  done_.where)
                 slog.warning("step_failed", error=str(exc), seconds=round(res.seconds, 3))
         done[step.id] = res.outcome
         out.append(res)
@@ -421,26 +494,3 @@ def apply_plan(
     return ApplyResult(tuple(outcomes))
 
 
-def adopt(
-    desired: DesiredState, observed: ObservedState, recorded: RecordedState, recorder: Recorder
-) -> tuple[str, ...]:
-    """Record running containers of the desired version that the store does not know (after the
-    state dir was lost, or a kill between start and record). Writes nothing when all is known."""
-    adopted: list[str] = []
-    for app in desired.apps:
-        if not app.service or app.path in desired.held:
-            continue
-        rec = recorded.get(app.path)
-        running = [c for c in observed.containers
-                   if c.app == app.path and c.version == app.version and c.state == "running"]
-        if not running:
-            continue
-        c = max(running, key=lambda x: x.created)
-        if rec is not None and rec.version == app.version and rec.container_id == c.id:
-            continue
-        recorder.record_container(c.id, app=app.path, name=c.name,
-                                  version=app.version, host_port=c.host_port, state=c.state,
-                                  health="unknown")
-        recorder.record_applied(_recorded(app, c.id))
-        adopted.append(app.path)
-    return tuple(adopted)

@@ -1,6 +1,6 @@
 """All health probing, one rule: GET scheme://127.0.0.1:PORT/PATH answers 200.
 
-- `wait_healthy`: a freshly started container, polled (100 ms doubling to 2 s) within a
+- `wait_healthy`: a freshly started container, polled (10 ms doubling to 2 s) within a
   deadline; a container that exits fails at once (the executor).
 - `probe_services` / `probe_health`: one probe of each app's current running container, every
   plain-HTTP target at once from one thread with non-blocking sockets (a GET, read the status
@@ -45,16 +45,17 @@ class HealthResult:
     seconds: float
 
 
-def probe(scheme: str, port: int, path: str, *, timeout: float = 2.0) -> tuple[int, str]:
+def probe(scheme: str, port: int, path: str, *, timeout: float = 2.0, host: str = "127.0.0.1"
+          ) -> tuple[int, str]:
     """One GET; returns (status, reason) or (0, error text) when nothing answered."""
     conn: http.client.HTTPConnection
     if scheme == "https":
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=ctx)
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ctx)
     else:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         conn.request("GET", path or "/", headers={"User-Agent": "ace-health"})
         resp = conn.getresponse()
@@ -79,7 +80,7 @@ def wait_healthy(
     """Poll until a 200. `exited()` returns a description when the container is no longer
     running (checked after every failed attempt), else None."""
     start = clock()
-    delay = 0.1
+    delay = 0.01  # most containers answer within tens of milliseconds
     attempts = 0
     last = "no answer yet"
     while True:
@@ -106,6 +107,7 @@ class Target:
     scheme: str
     port: int
     path: str
+    host: str = "127.0.0.1"  # a cluster task's node address
 
 
 def _status(buf: bytes) -> tuple[int, str]:
@@ -123,12 +125,12 @@ def probe_all(targets: list[Target], timeout: float = 2.0) -> dict[str, tuple[in
     pending: dict[socket.socket, tuple[Target, bytes, bytearray]] = {}
     for t in targets:
         if t.scheme != "http":
-            out[t.key] = probe(t.scheme, t.port, t.path, timeout=timeout)
+            out[t.key] = probe(t.scheme, t.port, t.path, timeout=timeout, host=t.host)
             continue
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setblocking(False)
-        s.connect_ex(("127.0.0.1", t.port))
-        req = (f"GET {t.path or '/'} HTTP/1.0\r\nHost: 127.0.0.1:{t.port}\r\n"
+        s.connect_ex((t.host, t.port))
+        req = (f"GET {t.path or '/'} HTTP/1.0\r\nHost: {t.host}:{t.port}\r\n"
                "User-Agent: ace-health\r\nConnection: close\r\n\r\n").encode()
         pending[s] = (t, req, bytearray())
         sel.register(s, selectors.EVENT_WRITE)
@@ -167,43 +169,84 @@ def probe_all(targets: list[Target], timeout: float = 2.0) -> dict[str, tuple[in
 
 @dataclass(frozen=True, slots=True)
 class Probed:
-    """One probe of an app's current running container."""
+    """One probe of an app's current running container (of every running task of a cluster
+    service: healthy only when all answer)."""
 
     container: str  # id
     version: str
     ok: bool
     detail: str
+    tasks: tuple[tuple[str, bool, str], ...] = ()  # (task id, ok, detail) of a service's tasks
 
 
-def _service_targets(desired: DesiredState, observed: ObservedState
-                     ) -> list[tuple[Target, ObservedContainer]]:
-    """Each service's current container that runs with a port, as a probe target."""
-    found = []
+def _targets(path: str, scheme: str, health: str, c: ObservedContainer
+             ) -> list[tuple[str, Target]]:
+    """(task id or "", target) for each probe of an app's serving container or tasks."""
+    if c.replicas:
+        out = []
+        for t in c.running_tasks:
+            host, _, port = t.address.rpartition(":")
+            out.append((t.id, Target(f"{path}#{t.id}", scheme, int(port), health, host)))
+        return out
+    if c.host_port:
+        return [("", Target(path, scheme, c.host_port, health))]
+    return []
+
+
+_Found = tuple[str, ObservedContainer, list[tuple[str, Target]]]
+
+
+def _service_targets(desired: DesiredState, observed: ObservedState) -> list[_Found]:
+    """(app path, container, its targets) for each service whose current container (or
+    cluster service) runs with a port (or reachable tasks)."""
+    found: list[_Found] = []
     for app in desired.apps:
         c = current_container(observed.containers, app.path, app.version)
-        if app.service and c is not None and c.state == "running" and c.host_port:
-            found.append((Target(app.path, app.scheme, c.host_port, app.health), c))
+        if app.service and c is not None and c.state == "running":
+            targets = _targets(app.path, app.scheme, app.health, c)
+            if targets:
+                found.append((app.path, c, targets))
     return found
+
+
+def _probed(found: list[_Found], timeout: float) -> dict[str, Probed]:
+    answers = probe_all([t for _, _, ts in found for _, t in ts], timeout=timeout)
+    out: dict[str, Probed] = {}
+    for path, c, targets in found:
+        tasks = tuple((tid, answers[t.key][0] == 200, answers[t.key][1]) for tid, t in targets)
+        bad = [(tid, detail) for tid, ok, detail in tasks if not ok]
+        if not c.replicas:
+            out[path] = Probed(c.id, c.version, not bad, answers[path][1])
+            continue
+        nodes = {t.id: t.node for t in c.tasks}
+        detail = (f"{len(bad)} of {len(tasks)} tasks failing; on {nodes.get(bad[0][0], '?')}: "
+                  f"{bad[0][1]}" if bad else f"{len(tasks)} tasks answer")
+        out[path] = Probed(c.id, c.version, not bad, detail, tasks)
+    return out
 
 
 def probe_services(desired: DesiredState, observed: ObservedState, timeout: float = 2.0
                    ) -> dict[str, Probed]:
-    """app path -> its probe, for each service whose current container runs with a port."""
-    found = _service_targets(desired, observed)
-    answers = probe_all([t for t, _ in found], timeout=timeout)
-    return {t.key: Probed(c.id, c.version, answers[t.key][0] == 200, answers[t.key][1])
-            for t, c in found}
+    """app path -> its probe, for each service whose current container (or service) runs
+    with a port (or reachable tasks)."""
+    return _probed(_service_targets(desired, observed), timeout)
 
 
 def probe_health(desired: DesiredState, observed: ObservedState) -> dict[str, str]:
-    """app path -> "healthy" or "unhealthy: <detail>" (status and drift). Apps that do not
+    """app path -> "healthy" or "unhealthy: <detail>" (status and drift); for a cluster
+    service also "task:<task id>" -> the same for each of its running tasks. Apps that do not
     evaluate are probed too, by what their running container's labels say (containers made
     before ace labelled that are not probed)."""
-    targets = [t for t, _ in _service_targets(desired, observed)]
+    found = _service_targets(desired, observed)
     for path in unevaluated(desired, observed):
         c = current_container(observed.containers, path)
-        if c is not None and c.state == "running" and c.host_port and c.health_path:
-            targets.append(Target(path, c.scheme or "http", c.host_port, c.health_path))
-    answers = probe_all(targets)
-    return {t.key: "healthy" if answers[t.key][0] == 200 else f"unhealthy: {answers[t.key][1]}"
-            for t in targets}
+        if c is not None and c.state == "running" and c.health_path:
+            targets = _targets(path, c.scheme or "http", c.health_path, c)
+            if targets:
+                found.append((path, c, targets))
+    out: dict[str, str] = {}
+    for app, p in _probed(found, 2.0).items():
+        out[app] = "healthy" if p.ok else f"unhealthy: {p.detail}"
+        for tid, ok, detail in p.tasks:
+            out[f"task:{tid}"] = "healthy" if ok else f"unhealthy: {detail}"
+    return out

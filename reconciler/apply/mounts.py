@@ -22,9 +22,10 @@ def app_mounts(engine: Engine, install: str, app: DesiredApp) -> list[VolumeMoun
             with os.fdopen(fd, "w") as fh:
                 fh.write(content)
     mounts = []
+    secret_files = {host for host, _ in app.secret_files}
     for kind, source, target, ro in app.spec.volumes:
         if kind == "volume":
             engine.ensure_volume(source, {LABEL_MANAGED: "1", LABEL_INSTALL: install,
                                           LABEL_APP: app.path})
-        mounts.append(VolumeMount(kind, source, target, ro))
+        mounts.append(VolumeMount(kind, source, target, ro, secret=source in secret_files))
     return mounts

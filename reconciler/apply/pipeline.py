@@ -15,28 +15,33 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import apps
-from apps.model import EvalResult
-from reconciler.apply.executor import (
-    ApplyOptions,
-    ApplyResult,
-    HoldHook,
-    StepOutcome,
-    SwitchHook,
-    adopt,
-    apply_plan,
-)
+from apps.errors import EngineError
+from apps.locate import entry_column
+from apps.model import EvalError, EvalResult
 from reconciler.apply.observe import observe, with_health
-from reconciler.core.desired import Naming, desired_state, with_errors
+from reconciler.apply.record import adopt
+from reconciler.core.desired import Naming, desired_state, special_file_warnings, with_errors
+from reconciler.core.gc import DEFAULT_KEEP_IMAGES, collect_images, gc_apps
 from reconciler.core.hashing import DigestCache
 from reconciler.core.planner import PlanOptions, PullPolicy, plan
 from reconciler.core.types import DesiredState, ObservedState, Plan, RecordedState
-from reconciler.driver.ports import Engine
+from reconciler.driver.ports import Engine, SeesOtherInstalls
 from reconciler.logs import bound, get_logger
 from state import RunOutcome, Store
 from state.records import Pairs
 from state.records import StepOutcome as StoredOutcome
+
+if TYPE_CHECKING:  # the executor (and the build logs) load only when a plan has steps
+    from reconciler.apply.executor import (
+        ApplyResult,
+        HoldHook,
+        OutputHook,
+        StepOutcome,
+        SwitchHook,
+    )
 
 __all__ = [
     "PassResult",
@@ -68,7 +73,10 @@ class Settings:
     parallel: int = 4
     health_timeout: float = 60.0
     deadline: float = 2.0
+    backend: str = "docker"  # "docker": one engine; "swarm": a cluster (DOCKER_HOST: a manager)
+    registry: str = ""  # HOST[:PORT] the swarm backend pushes built images to
     dev_apps: frozenset[str] = frozenset()  # run in dev mode whatever the apps file says
+    keep_images: int = DEFAULT_KEEP_IMAGES  # versions of an app's images kept (0: all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +127,11 @@ class PassResult:
         return self.applied is not None and self.applied.changed
 
 
+def _naming(settings: Settings, store: Store) -> Naming:
+    return Naming(store.install_id, str(settings.state_dir),
+                  apps_file=os.path.abspath(settings.apps_file))
+
+
 def _digest_prefix(result: EvalResult) -> str:
     dirs = [a.container.build_dir for a in result.apps if a.container and a.container.build_dir]
     return os.path.commonpath(dirs) if dirs else "/"
@@ -142,8 +155,9 @@ def prepare(
     """Evaluate (unless given), hash, observe and plan. `marks` (container id -> "unhealthy:
     ...") are written onto the observed containers before planning; `touched` names the dev
     apps whose mounted source changed; `idle` the apps kept asleep, with why (default:
-    `asleep`), `wake` those a request waits for. Writes only changed file
-    digests and evaluation-cache entries."""
+    `asleep`), `wake` those a request waits for. Special files found in build contexts (dev
+    apps' too) are added to the evaluation's warnings. Writes only changed file digests and
+    evaluation-cache entries."""
     t: dict[str, float] = {}
     t0 = time.perf_counter()
     result = evaluation
@@ -154,10 +168,11 @@ def prepare(
         )
         store.save_eval_cache(update.save, drop=update.drop)
     t["evaluate"] = time.perf_counter() - t0
-    naming = Naming(store.install_id, str(settings.state_dir))
+    naming = _naming(settings, store)
     t1 = time.perf_counter()
     cache = DigestCache(known=store.digest_cache(_digest_prefix(result)))
-    desired = desired_state(result, naming, cache)
+    # a cluster's services get no app network (yet): no aliases to collide either
+    desired = desired_state(result, naming, cache, network=settings.backend == "docker")
     result = with_errors(result, desired.errors)
     if idle is None:
         idle = asleep(store, settings.state_dir)
@@ -165,6 +180,9 @@ def prepare(
         desired = replace(desired, touched=touched, idle=idle, wake=wake)
     if cache.fresh:
         store.save_digests(cache.fresh)
+    special = special_file_warnings(desired)
+    if special:
+        result = replace(result, warnings=result.warnings + special)
     t["hash"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     observed = with_health(observe(engine, store.install_id, desired), marks or {})
@@ -176,21 +194,73 @@ def prepare(
         # a step needs the app network and no running container shows it: look (one call)
         observed = replace(observed, networks=engine.list_networks(store.install_id))
         the_plan = plan(desired, observed, recorded, options)
+    elsewhere = _run_elsewhere(result, the_plan, engine, naming)
+    if elsewhere:
+        result = replace(result, warnings=result.warnings + elsewhere)
+    collect = gc_apps(the_plan, desired, settings.keep_images)
+    if collect:  # a build or replace: list those apps' images (never on a no-op pass)
+        images = engine.list_images([naming.image_repo(a) for a in collect])
+        the_plan = collect_images(the_plan, desired, observed, images,
+                                  {a: store.images_for(a) for a in collect}, naming,
+                                  settings.keep_images)
     return Prepared(result, desired, observed, recorded, the_plan, t)
+
+
+def _run_elsewhere(result: EvalResult, the_plan: Plan, engine: Engine, naming: Naming
+                   ) -> tuple[EvalError, ...]:
+    """A warning for each app the plan starts that another ace installation (another state
+    dir) already runs from the same apps file. One extra listing, only when the plan starts
+    something."""
+    starting = {s.app for s in the_plan.steps if s.action == "start"}
+    if not starting or not isinstance(engine, SeesOtherInstalls):
+        return ()
+    try:
+        others = engine.running_elsewhere(naming.install, naming.apps_file)
+    except EngineError:  # only a warning: the pass itself goes on
+        return ()
+    entries = {a.path: a.entry for a in result.apps}
+    out: dict[str, EvalError] = {}
+    for c in others:
+        if c.app in starting and c.app in entries and c.app not in out:
+            e = entries[c.app]
+            out[c.app] = EvalError(
+                c.app, e.file, e.line, entry_column(e),
+                f"another ace installation (another state dir) already runs app {c.app} of "
+                f"this apps file: container {c.name}; starting it here runs a second copy. "
+                "Manage an apps file from one state dir (--state-dir), or `ace down` in the "
+                "other",
+            )
+    return tuple(out.values())
 
 
 def _apply(prepared: Prepared, selected: Plan, *, settings: Settings, store: Store,
            engine: Engine, command: str, on_event: Callable[[str, StepOutcome], None],
-           on_switch: SwitchHook | None, on_hold: HoldHook | None) -> ApplyResult:
-    """Apply a plan and record it as one run with per-step outcomes."""
+           on_switch: SwitchHook | None, on_hold: HoldHook | None,
+           on_output: OutputHook | None) -> ApplyResult:
+    """Apply a plan and record it as one run with per-step outcomes; builds' output goes to
+    the build log files (and `on_output`) as it comes."""
     run_id = store.begin_run(command, selected.render())
-    applied = apply_plan(
-        selected, prepared.desired, prepared.observed, engine=engine, recorder=store,
-        naming=Naming(store.install_id, str(settings.state_dir)),
-        options=ApplyOptions(parallel=settings.parallel, health_timeout=settings.health_timeout,
-                             on_switch=on_switch, on_hold=on_hold),
-        on_event=on_event,
-    )
+    from reconciler.applogs.buildlogs import BuildLogWriter
+    from reconciler.apply.executor import ApplyOptions, apply_plan
+
+    logs = BuildLogWriter(settings.state_dir)
+
+    def output(app: str, line: str) -> None:
+        logs(app, line)
+        if on_output is not None:
+            on_output(app, line)
+
+    try:
+        applied = apply_plan(
+            selected, prepared.desired, prepared.observed, engine=engine, recorder=store,
+            naming=_naming(settings, store),
+            options=ApplyOptions(parallel=settings.parallel,
+                                 health_timeout=settings.health_timeout, on_switch=on_switch,
+                                 on_hold=on_hold, on_output=output),
+            on_event=on_event,
+        )
+    finally:
+        logs.close()
     outcome: RunOutcome = "ok" if applied.ok else ("partial" if applied.changed else "failed")
     store.finish_run(run_id, outcome, [
         StoredOutcome(o.step.id, o.step.app, o.step.action, o.step.target, o.step.cause,
@@ -218,6 +288,7 @@ def run_pass(
     on_event: Callable[[str, StepOutcome], None] = lambda kind, outcome: None,
     on_switch: SwitchHook | None = None,
     on_hold: HoldHook | None = None,
+    on_output: OutputHook | None = None,
 ) -> PassResult:
     """The one pass body: prepare, adopt, apply what `select` keeps of the plan, record.
 
@@ -236,6 +307,8 @@ def run_pass(
       lazy start).
     - `on_switch`, `on_hold`: the proxy's hooks (a new container serves; hold an app's
       requests while its container restarts in place).
+    - `on_output(app, line)`: each line a build prints, as it comes (the lines also go to the
+      app's build log file in the state dir, which `ace logs` reads).
     """
     cycle = cycle or uuid.uuid4().hex[:8]
     with bound(cycle=cycle):
@@ -259,7 +332,7 @@ def run_pass(
             if selected.steps:
                 applied = _apply(prepared, selected, settings=settings, store=store,
                                  engine=engine, command=command, on_event=on_event,
-                                 on_switch=on_switch, on_hold=on_hold)
+                                 on_switch=on_switch, on_hold=on_hold, on_output=on_output)
         seconds = time.perf_counter() - start
         log.info("pass_finished", seconds=round(seconds, 3), dry_run=dry_run)
     return PassResult(cycle, reason, prepared, selected, applied, adopted, seconds)

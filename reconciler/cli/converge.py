@@ -14,15 +14,18 @@ import typer
 
 from reconciler.apply.pipeline import PassResult, prepare, run_pass
 from reconciler.cli.options import (
+    BackendOpt,
     DeadlineOpt,
     DetailOpt,
     FileOpt,
     HealthOpt,
     JsonOpt,
+    KeepOpt,
     LockOpt,
     LogJsonOpt,
     ParallelOpt,
     PullOpt,
+    RegistryOpt,
     StateOpt,
     VerboseOpt,
     errors,
@@ -40,11 +43,14 @@ __all__ = ["down", "plan_cmd", "reconcile"]
 
 def plan_cmd(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
              as_json: JsonOpt = False, pull: PullOpt = "missing", detailed: DetailOpt = False,
-             verbose: VerboseOpt = False, log_json: LogJsonOpt = False) -> None:
+             keep_images: KeepOpt = 2, verbose: VerboseOpt = False,
+             log_json: LogJsonOpt = False,
+             backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Show the steps a reconcile would take, and why; apply nothing."""
     setup_logging(json_lines=log_json, verbose=verbose)
     with errors():
-        settings = settings_from(file, state_dir, pull=pull)
+        settings = settings_from(file, state_dir, pull=pull, keep_images=keep_images,
+                                 backend=backend, registry=registry)
         with session(settings, lock_timeout=None) as (store, engine):
             prepared = prepare(settings, store, engine)
     result, the_plan = prepared.evaluation, prepared.plan
@@ -70,12 +76,15 @@ def reconcile(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
               as_json: JsonOpt = False, detailed: DetailOpt = False, pull: PullOpt = "missing",
               parallel: ParallelOpt = 4, health_timeout: HealthOpt = 60.0,
               lock_timeout: LockOpt = 60.0, deadline: DeadlineOpt = 2.0,
-              verbose: VerboseOpt = False, log_json: LogJsonOpt = False) -> None:
+              keep_images: KeepOpt = 2, verbose: VerboseOpt = False,
+              log_json: LogJsonOpt = False,
+              backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Converge what runs to what the apps file declares."""
     setup_logging(json_lines=log_json, verbose=verbose)
     with errors():
         settings = settings_from(file, state_dir, pull=pull, parallel=parallel,
-                                 health_timeout=health_timeout, deadline=deadline)
+                                 health_timeout=health_timeout, deadline=deadline,
+                                 keep_images=keep_images, backend=backend, registry=registry)
         tty = sys.stderr.isatty() and not as_json and not log_json
         shown = render.progress(True) if tty else nullcontext(_quiet)
         with session(settings, lock_timeout=lock_timeout) as (store, engine), \
@@ -113,15 +122,26 @@ def down(targets: Annotated[list[str] | None, typer.Argument(help="App paths (de
          = None, file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
          images: Annotated[bool, typer.Option("--images", help="Remove ace's images too.")] = False,
          volumes: Annotated[bool, typer.Option("--volumes", help="Remove named volumes.")] = False,
-         lock_timeout: LockOpt = 60.0, log_json: LogJsonOpt = False) -> None:
-    """Stop and remove ace's containers (all, or of the given apps)."""
+         lock_timeout: LockOpt = 60.0, log_json: LogJsonOpt = False,
+         backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
+    """Stop and remove ace's containers (all, or of the given apps). Objects whose labels are
+    only partly ace's are skipped with a warning; exit 1 only when one of ace's own failed."""
     from reconciler.apply.teardown import teardown
 
     setup_logging(json_lines=log_json)
     with errors():
-        settings = settings_from(file, state_dir)
+        settings = settings_from(file, state_dir, backend=backend, registry=registry)
         with session(settings, lock_timeout=lock_timeout) as (store, engine):
-            removed = teardown(engine, store, apps=tuple(targets or ()), images=images,
-                               volumes=volumes)
-    for line in removed:
-        render.console.print(f"[green]✓[/] removed {line}")
+            done = teardown(engine, store, apps=tuple(targets or ()), images=images,
+                            volumes=volumes,
+                            unit="service" if backend == "swarm" else "container")
+    for line in done.removed:
+        render.console.print(f"[green]✓[/] removed {render.escape(line)}")
+    for line in done.skipped:
+        render.err_console.print(f"[yellow]warning[/] skipped {render.escape(line)}",
+                                 soft_wrap=True)
+    for line in done.failed:
+        render.err_console.print(f"[red]error[/] could not remove {render.escape(line)}",
+                                 soft_wrap=True)
+    if done.failed:
+        raise typer.Exit(1)

@@ -1,22 +1,20 @@
-"""Commands that only look: `config` (no engine), `status`, `drift`, `logs`."""
+"""Commands that only look: `config` (no engine), `status`, `drift`."""
 
 from __future__ import annotations
 
-import sys
-from contextlib import suppress
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
 import apps
-from apps.errors import AceError
 from reconciler.apply.pipeline import prepare
 from reconciler.cli.options import (
+    BackendOpt,
     DeadlineOpt,
     FileOpt,
     JsonOpt,
     LogJsonOpt,
+    RegistryOpt,
     StateOpt,
     errors,
     render,
@@ -26,7 +24,7 @@ from reconciler.cli.options import (
 )
 from reconciler.logs import setup_logging
 
-__all__ = ["config", "drift", "logs", "status"]
+__all__ = ["config", "drift", "status"]
 
 
 def config(file: FileOpt = Path("apps.star"), as_json: JsonOpt = False,
@@ -47,38 +45,45 @@ def config(file: FileOpt = Path("apps.star"), as_json: JsonOpt = False,
 
 
 def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
-           as_json: JsonOpt = False, log_json: LogJsonOpt = False) -> None:
+           as_json: JsonOpt = False, log_json: LogJsonOpt = False,
+           backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Per app: state, health, URL, container, since, the last apply and any error."""
     setup_logging(json_lines=log_json)
     with errors():
-        settings = settings_from(file, state_dir)
+        settings = settings_from(file, state_dir, backend=backend, registry=registry)
         with session(settings, lock_timeout=None) as (store, engine):
             prepared = prepare(settings, store, engine)
             applies = store.last_applies()
     from reconciler.apply.health import probe_health
     from reconciler.core.report import app_errors, status_rows
-    from reconciler.proxy.address import public_base, public_urls
+    from reconciler.proxy.address import live_proxies, public_urls
 
     result, desired, observed = prepared.evaluation, prepared.desired, prepared.observed
-    base = public_base(settings.state_dir)  # "" unless `ace watch`/`ace serve` runs a proxy
+    proxies = live_proxies(settings.state_dir)  # of each `ace watch`/`ace serve` running
+    base = proxies[0] if proxies else ""
     rows = status_rows(desired, observed, probe_health(desired, observed),
                        public=public_urls(result.apps, base) if base else None,
-                       errors=app_errors(result.errors), last_apply=applies)
+                       errors=app_errors(result.errors), last_apply=applies,
+                       stopped=prepared.recorded.stopped)
     if as_json:
         render.print_json({"apps": [r.to_json() for r in rows],
-                           "errors": [e.to_json() for e in result.errors]})
+                           "errors": [e.to_json() for e in result.errors],
+                           "proxies": proxies})
     else:
         render.print_status(rows)
+        if len(proxies) > 1:
+            render.console.print("proxies serving this state dir: " + ", ".join(proxies))
         render.print_errors(result.errors)
 
 
 def drift(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
-          as_json: JsonOpt = False, log_json: LogJsonOpt = False) -> None:
+          as_json: JsonOpt = False, log_json: LogJsonOpt = False,
+          backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """What differs between declared, recorded and running (exit 0 in sync, 2 not, 1 when an
     app does not evaluate: what it declares could not be checked)."""
     setup_logging(json_lines=log_json)
     with errors():
-        settings = settings_from(file, state_dir)
+        settings = settings_from(file, state_dir, backend=backend, registry=registry)
         with session(settings, lock_timeout=None) as (store, engine):
             prepared = prepare(settings, store, engine)
     from reconciler.apply.health import probe_health
@@ -86,7 +91,8 @@ def drift(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
 
     result = prepared.evaluation
     items = drift_items(prepared.desired, prepared.observed, prepared.recorded,
-                        probe_health(prepared.desired, prepared.observed))
+                        probe_health(prepared.desired, prepared.observed),
+                        unit="service" if backend == "swarm" else "container")
     services = {a.path for a in prepared.desired.apps if a.service}
     idle = [(app, why) for app, why in prepared.desired.idle if app in services]
     if as_json:
@@ -101,36 +107,3 @@ def drift(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
     if result.errors:  # sync that could not be checked is not claimed
         raise typer.Exit(1)
     raise typer.Exit(2 if items else 0)
-
-
-def _write_out(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
-
-
-def _write_note(text: str) -> None:
-    render.err_console.print(text, style="dim", markup=False)
-
-
-def logs(target: Annotated[str, typer.Argument(help="App path, e.g. /web")],
-         file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
-         tail: Annotated[int, typer.Option("--tail", help="Lines from the end.")] = 100,
-         follow: Annotated[bool, typer.Option(
-             "--follow", help="Keep printing; across replaces, follow the app's new container."
-         )] = False) -> None:
-    """Print the last log lines of an app's container (--follow: and what comes after)."""
-    from reconciler.cli.follow import follow_app
-    from reconciler.core.types import current_container
-
-    with errors():
-        settings = settings_from(file, state_dir)
-        with session(settings, lock_timeout=None) as (store, engine):
-            c = current_container(engine.list_containers(store.install_id), target)
-            if c is None:
-                raise AceError(f"app {target} has no container (is it declared and reconciled?)")
-            if not follow:
-                sys.stdout.write(engine.logs(c.id, tail=tail))
-                return
-            with suppress(KeyboardInterrupt):
-                follow_app(engine, store.install_id, target, c, tail=tail,
-                           out=_write_out, note=_write_note)

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -46,6 +46,7 @@ __all__ = [
     "proxy_hooks",
     "run_loop",
     "start_proxy",
+    "tee",
 ]
 
 _GRACE = 1.5
@@ -86,11 +87,13 @@ def choose_reporter(log_json: bool) -> Reporter:
 
 
 def start_proxy(listen: str, state_dir: Path, drain: float = 10.0, *, required: bool = True,
-                upstream_timeout: float = UPSTREAM_TIMEOUT, wake_limit: float | None = None
+                has_no_proxy: bool = True, upstream_timeout: float = UPSTREAM_TIMEOUT,
+                wake_limit: float | None = None
                 ) -> ProxyService | None:
     """Bind the proxy; warn on stderr when it is not loopback-only. When it cannot bind: an
     AceError, or (not `required`) a warning and None: `ace watch` on the default address keeps
-    working when another ace already serves there."""
+    working when another ace already serves there. `has_no_proxy`: the command has a
+    --no-proxy option to suggest (`ace serve` has not)."""
     from reconciler.proxy.service import ProxyService
     from reconciler.proxy.wake import WAKE_LIMIT
 
@@ -102,18 +105,21 @@ def start_proxy(listen: str, state_dir: Path, drain: float = 10.0, *, required: 
         raise AceError(str(exc)) from None
     if not proxy.loopback:
         print(f"warning: the proxy listens on {proxy.host}, reachable from other machines; "
-              f"apps have no authentication in front of them (use 127.0.0.1 to keep it local)",
-              file=sys.stderr)
+              f"apps, the dashboard and the apps' actions have no authentication in front of "
+              f"them (use 127.0.0.1 to keep it local)", file=sys.stderr)
     try:
         proxy.start()
     except OSError as exc:
         msg = f"proxy cannot listen on {listen}: {exc.strerror or exc}"
         if required:
-            raise AceError(f"{msg} (use --listen HOST:PORT, or --no-proxy)") from None
+            fix = ("use --listen HOST:PORT, or --no-proxy" if has_no_proxy else
+                   "use --listen HOST:PORT with a free port, or stop what listens there")
+            raise AceError(f"{msg} ({fix})") from None
         print(f"warning: {msg}; watching without the proxy (use --listen HOST:PORT)",
               file=sys.stderr)
         return None
-    print(f"ace proxy serving apps on {proxy.base_url}", file=sys.stderr)
+    print(f"ace proxy serving apps on {proxy.base_url} (dashboard: {proxy.base_url}/_ace/)",
+          file=sys.stderr)
     return proxy
 
 
@@ -122,7 +128,6 @@ def proxy_hooks(proxy: ProxyService, *, idle_shutdown: float = 0.0, lazy: bool =
     """The WatchOptions fields that keep the proxy in step with the loop (and let it put idle
     apps to sleep and wake them)."""
     from reconciler.watch.sleeper import SleepOptions
-
 
     def on_pass(result: EvalResult, desired: DesiredState, observed: ObservedState,
                 errors: dict[str, str]) -> None:
@@ -142,12 +147,17 @@ def run_loop(settings: Settings, reporter: Reporter, proxy: ProxyService | None,
     it and stopped at the end. Idle shutdown and lazy start need the proxy (it wakes apps)."""
     from reconciler.watch.loop import Watch, WatchOptions, default_engine
 
-    if proxy is None and (idle_shutdown or lazy):
-        raise AceError("--idle-shutdown and --lazy need ace's proxy: a request through it "
-                       "starts a sleeping app (drop --no-proxy, or use --listen HOST:PORT)")
+    if proxy is not None:  # the dashboard on the proxy: one more display of the loop
+        reporter = tee(reporter, proxy.enable_dashboard(settings, default_engine))
     try:
+        if proxy is None and (idle_shutdown or lazy):
+            raise AceError("--idle-shutdown and --lazy need ace's proxy: a request through it "
+                           "starts a sleeping app (drop --no-proxy, or use --listen HOST:PORT)")
+        if settings.backend != "docker" and (idle_shutdown or lazy):
+            raise AceError("--idle-shutdown and --lazy run apps on one engine only (not with "
+                           f"--backend {settings.backend})")
         hooks = proxy_hooks(proxy, idle_shutdown=idle_shutdown, lazy=lazy) if proxy else {}
-        loop = Watch(settings, default_engine(), reporter,
+        loop = Watch(settings, default_engine(settings.backend, settings.registry), reporter,
                      WatchOptions(resync=resync, down_on_exit=down_on_exit,
                                   watch_files=watch_files, **hooks))
         if proxy is not None:
@@ -157,6 +167,21 @@ def run_loop(settings: Settings, reporter: Reporter, proxy: ProxyService | None,
     finally:
         if proxy is not None:
             proxy.stop()
+
+
+def tee(*reporters: Any) -> Reporter:
+    """A Reporter telling each of `reporters` every fact, in turn."""
+
+    class Tee:
+        def __getattr__(self, name: str) -> Callable[..., None]:
+            calls = [getattr(r, name) for r in reporters]
+
+            def each(*args: Any) -> None:
+                for call in calls:
+                    call(*args)
+            return each
+
+    return cast("Reporter", Tee())
 
 
 def _install_signals(watch: Watch, down_on_exit: bool) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -18,15 +18,18 @@ from reconciler.driver.ports import Engine
 from state import StateLock, Store
 
 __all__ = [
+    "BackendOpt",
     "DeadlineOpt",
     "DetailOpt",
     "FileOpt",
     "HealthOpt",
     "JsonOpt",
+    "KeepOpt",
     "LockOpt",
     "LogJsonOpt",
     "ParallelOpt",
     "PullOpt",
+    "RegistryOpt",
     "StateOpt",
     "VerboseOpt",
     "engine",
@@ -61,16 +64,32 @@ ParallelOpt = Annotated[int, typer.Option("--parallel", min=1, help="Apps applie
 HealthOpt = Annotated[float, typer.Option("--health-timeout", help="Seconds to wait for health.")]
 LockOpt = Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for the lock.")]
 DeadlineOpt = Annotated[float, typer.Option("--eval-deadline", help="Seconds per app evaluation.")]
+KeepOpt = Annotated[int, typer.Option(
+    "--keep-images", min=0,
+    help="After a build or replace, keep each app's last N image versions (0: keep all).")]
 DetailOpt = Annotated[bool, typer.Option("--detailed-exitcode",
                                          help="Exit 2 when changes were made or are pending.")]
+Backend = Literal["docker", "swarm"]
+BackendOpt = Annotated[Backend, typer.Option(
+    "--backend", envvar="ACE_BACKEND",
+    help="docker: one engine; swarm: a Swarm cluster whose manager DOCKER_HOST names.")]
+RegistryOpt = Annotated[str, typer.Option(
+    "--registry", envvar="ACE_REGISTRY",
+    help="HOST[:PORT] the swarm backend pushes built images to (needed with several nodes).")]
 
 
-def engine() -> Engine:
+def engine(backend: str = "docker", registry: str = "", timeout: float = 30.0) -> Engine:
     """The engine, not yet contacted: the first call (usually the container listing) fails
     with the same "not answering" message a ping would give, one round trip cheaper."""
+    if backend == "swarm":
+        from reconciler.driver.swarm import SwarmEngine
+
+        return SwarmEngine(timeout=timeout, registry=registry)
+    if backend != "docker":
+        raise AceError(f"unknown backend {backend!r}: use docker or swarm")
     from reconciler.driver.engine import DockerEngine
 
-    return DockerEngine()
+    return DockerEngine(timeout=timeout)
 
 
 @contextmanager
@@ -82,8 +101,9 @@ def errors() -> Iterator[None]:
         render.err_console.print(f"[red]error[/] Docker engine: {render.escape(str(exc))}",
                                  soft_wrap=True)
         if exc.retryable:
-            render.err_console.print("  Is the engine running? Start it (README: set-up) or set "
-                                     "DOCKER_HOST.", soft_wrap=True)
+            render.err_console.print("  Is the engine running? Start one (as root: bash "
+                                     "scripts/ensure-engine.sh, in ace's checkout) or point "
+                                     "DOCKER_HOST at one.", soft_wrap=True)
         raise typer.Exit(1) from None
     except AceError as exc:
         render.err_console.print(f"[red]error[/] {render.escape(str(exc))}", soft_wrap=True)
@@ -112,7 +132,7 @@ def session(settings: Settings, *, lock_timeout: float | None) -> Iterator[tuple
             lambda msg: render.err_console.print(msg, style="yellow", markup=False))
     try:
         with Store.open(settings.state_dir) as store:
-            yield store, engine()
+            yield store, engine(settings.backend, settings.registry)
     finally:
         if lock is not None:
             lock.release()

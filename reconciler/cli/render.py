@@ -158,6 +158,18 @@ def print_status(rows: Sequence[AppStatus]) -> None:
                   *((r.public_url,) if public else ()), r.container, _ago(r.since),
                   _last_apply(r), escape(r.detail))
     console.print(t)
+    if any(r.replicas for r in rows):  # a cluster: each app's tasks
+        tasks = Table(box=None, pad_edge=False)
+        for col in ("APP", "REPLICAS", "NODE", "TASK", "STATE", "HEALTH", "ADDRESS"):
+            tasks.add_column(col, overflow="fold")
+        for r in rows:
+            for i, task in enumerate(r.tasks):
+                tasks.add_row(escape(r.path) if i == 0 else "",
+                              f"{r.running}/{r.replicas}" if i == 0 else "", escape(task.node),
+                              task.id[:12], escape(task.state + (f" ({task.error})"
+                                                                 if task.error else "")),
+                              task.health, task.address)
+        console.print(tasks)
 
 
 def _last_apply(r: AppStatus) -> str:
@@ -194,7 +206,11 @@ def print_drift(items: Sequence[DriftItem], unchecked: Sequence[str] = (),
 def print_config(result: EvalResult) -> None:
     for a in result.apps:
         c = a.container
-        if c is None:
+        static = a.static_json()
+        if c is None and static is not None:
+            desc = (f"static: files of {static['root'] or '(no source)'}, "
+                    f"{'only ' if static['single_file'] else 'index '}{static['index']}")
+        elif c is None:
             desc = "no container"
         elif c.kind == "image":
             desc = f"image {c.image}"

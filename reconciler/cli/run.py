@@ -16,12 +16,14 @@ import typer
 from apps.errors import AceError
 from reconciler.actions.runner import DEFAULT_TIMEOUT
 from reconciler.cli.options import (
+    BackendOpt,
     DeadlineOpt,
     FileOpt,
     JsonOpt,
     LockOpt,
     LogJsonOpt,
     PullOpt,
+    RegistryOpt,
     StateOpt,
     VerboseOpt,
     engine,
@@ -55,7 +57,8 @@ def run_cmd(target: Annotated[str, typer.Argument(metavar="APP", help="App path,
             param: ParamOpt = None, dry_run: DryRunOpt = False, as_json: JsonOpt = False,
             timeout: TimeoutOpt = DEFAULT_TIMEOUT, pull: PullOpt = "missing",
             lock_timeout: LockOpt = 60.0, deadline: DeadlineOpt = 2.0,
-            verbose: VerboseOpt = False, log_json: LogJsonOpt = False) -> None:
+            verbose: VerboseOpt = False, log_json: LogJsonOpt = False,
+            backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Run an app's action; its container.run calls run in fresh containers of its image."""
     from reconciler.actions.run import run_action
     from reconciler.cli.results import print_result
@@ -64,9 +67,10 @@ def run_cmd(target: Annotated[str, typer.Argument(metavar="APP", help="App path,
     setup_logging(json_lines=log_json, verbose=verbose)
     with errors():
         try:
-            settings = settings_from(file, state_dir, pull=pull, deadline=deadline)
+            settings = settings_from(file, state_dir, pull=pull, deadline=deadline,
+                                     backend=backend, registry=registry)
             done = run_action(
-                settings, engine(), target, action, param or (), dry_run=dry_run,
+                settings, engine(backend, registry), target, action, param or (), dry_run=dry_run,
                 timeout=timeout, lock_timeout=lock_timeout,
                 on_wait=lambda msg: render.err_console.print(msg, style="yellow", markup=False),
                 on_output=_live)

@@ -21,12 +21,15 @@ from reconciler.cli.loop import (
     start_proxy,
 )
 from reconciler.cli.options import (
+    BackendOpt,
     DeadlineOpt,
     FileOpt,
     HealthOpt,
+    KeepOpt,
     LogJsonOpt,
     ParallelOpt,
     PullOpt,
+    RegistryOpt,
     StateOpt,
     errors,
     settings_from,
@@ -42,14 +45,16 @@ def serve(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
           pull: PullOpt = "missing", parallel: ParallelOpt = 4,
           health_timeout: HealthOpt = 60.0, deadline: DeadlineOpt = 2.0,
           resync: ResyncOpt = 5.0, down_on_exit: DownOpt = False,
-          idle_shutdown: IdleShutdownOpt = 0.0, lazy: LazyOpt = False,
-          log_json: LogJsonOpt = False) -> None:
+          keep_images: KeepOpt = 2, idle_shutdown: IdleShutdownOpt = 0.0,
+          lazy: LazyOpt = False, log_json: LogJsonOpt = False,
+          backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Serve every app's routes on one address; reconcile every --resync seconds."""
     with errors():
         settings = settings_from(file, state_dir, pull=pull, parallel=parallel,
-                                 health_timeout=health_timeout, deadline=deadline)
+                                 health_timeout=health_timeout, deadline=deadline,
+                                 backend=backend, registry=registry, keep_images=keep_images)
         reporter = choose_reporter(log_json)
-        proxy = start_proxy(listen, settings.state_dir, drain,
+        proxy = start_proxy(listen, settings.state_dir, drain, has_no_proxy=False,
                             upstream_timeout=upstream_timeout, wake_limit=health_timeout + 15)
         assert proxy is not None
         run_loop(settings, reporter, proxy, resync=resync, down_on_exit=down_on_exit,

@@ -22,12 +22,15 @@ from reconciler.cli.loop import (
     start_proxy,
 )
 from reconciler.cli.options import (
+    BackendOpt,
     DeadlineOpt,
     FileOpt,
     HealthOpt,
+    KeepOpt,
     LogJsonOpt,
     ParallelOpt,
     PullOpt,
+    RegistryOpt,
     StateOpt,
     errors,
     settings_from,
@@ -48,14 +51,16 @@ def watch(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
           listen: ListenOpt = DEFAULT_LISTEN, no_proxy: NoProxyOpt = False,
           drain: DrainOpt = 10.0,
           upstream_timeout: UpstreamTimeoutOpt = UPSTREAM_TIMEOUT, dev: DevOpt = None,
-          idle_shutdown: IdleShutdownOpt = 0.0, lazy: LazyOpt = False,
-          log_json: LogJsonOpt = False) -> None:
+          keep_images: KeepOpt = 2, idle_shutdown: IdleShutdownOpt = 0.0,
+          lazy: LazyOpt = False, log_json: LogJsonOpt = False,
+          backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Keep reconciling: on every relevant file change and every --resync seconds; serve
     every app's routes on one address (--listen) unless --no-proxy."""
     with errors():
         settings = settings_from(file, state_dir, pull=pull, parallel=parallel,
                                  health_timeout=health_timeout, deadline=deadline,
-                                 dev_apps=frozenset(dev or ()))
+                                 dev_apps=frozenset(dev or ()), backend=backend,
+                                 registry=registry, keep_images=keep_images)
         reporter = choose_reporter(log_json)
         proxy = None if no_proxy else start_proxy(listen, settings.state_dir, drain,
                                                   required=listen != DEFAULT_LISTEN,

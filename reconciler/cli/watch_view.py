@@ -5,8 +5,8 @@ loop's `Reporter`.
   and one line above it per applied change, with its cause.
 - `JsonReporter` (not a TTY, or --log-json): structlog JSON lines with stable snake_case event
   names: watch_started, pass_started, files_changed, app_error, app_warning, step_done (from the
-  executor), pass_finished, engine_unavailable, engine_back, crash_loop_backoff, lock_busy,
-  watch_stopped.
+  executor), pass_finished, build_failed, engine_unavailable, engine_back, crash_loop_backoff,
+  lock_busy, watch_stopped.
 No decisions here, only presentation.
 """
 
@@ -72,6 +72,14 @@ class JsonReporter:
                          retry_in=round(retry_in, 1), exit_code=a.exit_code,
                          logs=a.logs.strip().splitlines()[-5:])
 
+    def build_failed(self, o: StepOutcome) -> None:
+        file, _, line = o.where.rpartition(":")
+        self.log.warning("build_failed", app=o.step.app, image=o.step.target,
+                         step=o.failed_step, exit_code=o.exit_code,
+                         output=o.logs.splitlines(), file=file if line.isdigit() else o.where,
+                         line=int(line) if line.isdigit() else 0,
+                         error=o.message.splitlines()[0] if o.message else "")
+
     def engine_unavailable(self, error: str, retry_in: float) -> None:
         self.log.warning("engine_unavailable", error=error, retry_in=round(retry_in, 1))
 
@@ -92,7 +100,8 @@ class JsonReporter:
 
 
 _COLOUR = {"running": "green", "stopped": "red", "missing": "yellow", "crash-looping": "red",
-           "error": "red", "orphaned": "yellow", "failed": "red", "idle": "cyan"}
+           "build-failed": "red", "error": "red", "orphaned": "yellow", "failed": "red",
+           "idle": "cyan"}
 _MARK = {"done": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]"}
 
 
@@ -117,6 +126,8 @@ class LiveReporter:
         for r in self._rows:
             c = _COLOUR.get(r.state, "")
             state = f"[{c}]{r.state}[/]" if c else r.state
+            if r.mode == "dev":
+                state += " [cyan](dev)[/]"
             t.add_row(escape(r.app), state, escape(r.health), r.url, escape(r.last_change),
                       Text(r.last_error, style="red"))
         parts: list[Any] = [t]
@@ -163,6 +174,19 @@ class LiveReporter:
     def crash_loop(self, a: Attempts, retry_in: float) -> None:
         self._print(f"[red]crash-looping[/] {escape(a.app)}: exit code {a.exit_code or '?'}, "
                     f"attempt {a.count}, next try in {retry_in:.0f} s")
+
+    def build_failed(self, o: StepOutcome) -> None:
+        out = o.logs.splitlines()[-10:]
+        head = f"[red]build failed[/] {escape(o.step.app)}"
+        if o.failed_step:
+            head += f" at step {escape(o.failed_step)}"
+        if o.where:
+            head += f" ({escape(o.where)})"
+        if o.exit_code:
+            head += f": exit code {o.exit_code}"
+        self._print(head + "; the running version keeps serving")
+        for line in out:
+            self._live.console.print(Text(f"    {line}", style="dim"), soft_wrap=True)
 
     def engine_unavailable(self, error: str, retry_in: float) -> None:
         self._banner = f"Docker engine not answering; retrying (every ≤{retry_in:.0f} s): " \

@@ -24,7 +24,7 @@ from reconciler.core.hashing import (
 from reconciler.core.types import BuildInputs, ContainerSpec, DesiredApp, DesiredState
 
 __all__ = ["Naming", "alias", "alias_collisions", "desired_state", "desired_app", "slug",
-           "with_errors"]
+           "special_file_warnings", "with_errors"]
 
 
 def slug(app_path: str) -> str:
@@ -45,9 +45,13 @@ class Naming:
 
     install: str
     state_dir: str
+    apps_file: str = ""  # absolute; labels containers, so other installations can tell
+
+    def image_repo(self, app_path: str) -> str:
+        return f"ace-{self.install}/{slug(app_path)}"
 
     def image_tag(self, app_path: str, input_hash: str) -> str:
-        return f"ace-{self.install}/{slug(app_path)}:{input_hash[:16]}"
+        return f"{self.image_repo(app_path)}:{input_hash[:16]}"
 
     def dev_image_tag(self, app_path: str, input_hash: str) -> str:
         return f"ace-{self.install}/{slug(app_path)}:dev-{input_hash[:12]}"
@@ -109,7 +113,7 @@ def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | No
         return _dev_app(app, cfg, cfg.dev, naming, cache)
     build: BuildInputs | None = None
     if cfg.kind == "build":
-        input_hash, files = hash_build_inputs(
+        input_hash, files, special = hash_build_inputs(
             context_dir=cfg.build_dir,
             containerfile=cfg.containerfile,
             build_args=cfg.build_args,
@@ -123,6 +127,7 @@ def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | No
             build_args=cfg.build_args,
             input_hash=input_hash,
             files=files,
+            special=special,
         )
     else:
         image = _image_ref(cfg.image)
@@ -147,6 +152,7 @@ def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | No
         health=_health_path(app),
         secret_files=tuple(secrets),
         spec_json=spec_json(spec),
+        replicas=cfg.replicas,
         secret_env=frozenset(cfg.secret_env),
         alias=alias(app.path),
         idle_shutdown=app.entry.idle_shutdown,
@@ -157,7 +163,7 @@ def _dev_app(app: App, cfg: ContainerConfig, dev: DevSettings, naming: Naming,
              cache: DigestCache) -> DesiredApp:
     """A dev-mode app: the dev image, and a container running the dev command in the mounted
     source (which replaces a volume at the same target, as do the additional mounts)."""
-    input_hash, files = hash_dev_inputs(
+    input_hash, files, special = hash_dev_inputs(
         build_dir=cfg.build_dir,
         containerfile=cfg.containerfile,
         build_args=cfg.build_args,
@@ -168,7 +174,7 @@ def _dev_app(app: App, cfg: ContainerConfig, dev: DevSettings, naming: Naming,
     image = naming.dev_image_tag(app.path, input_hash)
     build = BuildInputs(context_dir=cfg.build_dir, containerfile=cfg.containerfile,
                         build_args=cfg.build_args, input_hash=input_hash, files=files,
-                        target=dev.target)
+                        special=special, target=dev.target)
     volumes, secrets = _mounts(app, cfg, naming)
     extra = [("bind", cfg.source_dir, dev.dir, False)] + [
         ("volume", naming.volume_name(app.path, name), target, False)
@@ -199,6 +205,8 @@ def _dev_app(app: App, cfg: ContainerConfig, dev: DevSettings, naming: Naming,
         spec_json=spec_json(spec),
         mode="dev",
         reload=dev.reload,
+        replicas=cfg.replicas,
+        secret_env=frozenset(cfg.secret_env),
         alias=alias(app.path),
         idle_shutdown=app.entry.idle_shutdown,
     )
@@ -234,11 +242,12 @@ def with_errors(result: EvalResult, errors: tuple[EvalError, ...]) -> EvalResult
                    failed=result.failed | {e.app for e in errors})
 
 
-def desired_state(result: EvalResult, naming: Naming, cache: DigestCache) -> DesiredState:
-    """The planner's desired state. An app whose network alias collides with an earlier app's
-    is held (left as it runs), with the error in `errors`."""
+def desired_state(result: EvalResult, naming: Naming, cache: DigestCache, *,
+                  network: bool = True) -> DesiredState:
+    """The planner's desired state. With the app `network`, an app whose alias collides with an
+    earlier app's is held (left as it runs), with the error in `errors`."""
     apps: list[DesiredApp] = []
-    errors = alias_collisions(list(result.apps))
+    errors = alias_collisions(list(result.apps)) if network else []
     held = set(result.failed) | {e.app for e in errors}
     for app in result.apps:
         try:
@@ -252,5 +261,28 @@ def desired_state(result: EvalResult, naming: Naming, cache: DigestCache) -> Des
     declared = frozenset(a.path for a in result.apps) | frozenset(result.failed)
     return DesiredState(
         apps=tuple(apps), held=frozenset(held), declared=declared, prune=result.apps_file_ok,
-        network=naming.network, errors=tuple(errors),
+        static=frozenset(a.path for a in result.apps if a.static_only and a.container is None),
+        network=naming.network if network else "", errors=tuple(errors),
     )
+
+
+def special_file_warnings(desired: DesiredState) -> tuple[EvalError, ...]:
+    """One warning per FIFO, socket or device in a build context: ace never reads them (a FIFO
+    would block the pass), and docker sends FIFOs and devices as empty entries, sockets not."""
+    out: list[EvalError] = []
+    for app in desired.apps:
+        if app.build is None:
+            continue
+        for rel, kind in app.build.special:
+            if kind == "socket":
+                what = "docker leaves sockets out of the build"
+            elif app.mode == "dev":  # the dev image's hash reads no context file
+                what = f"docker sends it as an empty {kind} to build the dev image"
+            else:
+                what = f"docker sends it as an empty {kind}; ace hashes its name only"
+            out.append(EvalError(
+                app.path, os.path.join(app.build.context_dir, rel), 0, 0,
+                f"{kind} {rel} in the build context is not read ({what}); add it to "
+                ".dockerignore, or move it out of the build context",
+            ))
+    return tuple(out)

@@ -3,6 +3,14 @@
 Hashes are canonical JSON digests with an explicit scheme version, so they stay stable across ace
 releases and Python versions; tests pin known values. File digests are cached by
 (path, size, mtime_ns) so an unchanged build context is stat()ed, never read.
+
+Special files in a context are never opened (reading a FIFO would wait for a writer forever).
+`docker build` sends FIFOs and device nodes as empty entries (they end up in the image as
+such) and leaves sockets out, so a FIFO or device counts by its name and kind, a socket not at
+all; `hash_build_inputs` returns every one of them, for a warning. A dev image's hash reads
+only its container file and env files (an env file that is not a regular file counts by its
+kind, unread); `hash_dev_inputs` still lists the build context's special files (a stat walk,
+no reads), since docker sends that context to build the dev image.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ __all__ = [
     "context_files",
     "hash_build_inputs",
     "hash_dev_inputs",
+    "special_files",
+    "special_kind",
     "spec_json",
     "version_of",
 ]
@@ -46,16 +56,38 @@ class DigestCache:
         hit = self.fresh.get(path) or self.known.get(path)
         if hit is not None and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
             return hit[2]
-        if stat.S_ISLNK(st.st_mode):
-            digest = "link:" + os.readlink(path)
-        else:
-            h = hashlib.sha256()
-            with open(path, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-            digest = h.hexdigest()
+        link = stat.S_ISLNK(st.st_mode)
+        digest = "link:" + os.readlink(path) if link else _file_digest(path)
         self.fresh[path] = (st.st_size, st.st_mtime_ns, digest)
         return digest
+
+
+def _file_digest(path: str) -> str:
+    """sha256 of a regular file's content. Never blocks: the open neither waits for a FIFO's
+    writer nor follows a link, and a file that stopped being regular since its lstat (swapped
+    for a FIFO or a device) is an OSError, like a file that vanished."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with open(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is no longer a regular file")
+        h = hashlib.sha256()
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def special_kind(mode: int) -> str:
+    """"fifo", "socket", "character device" or "block device" for a special file's mode; ""
+    for regular files, directories and symlinks."""
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode):
+        return "character device"
+    if stat.S_ISBLK(mode):
+        return "block device"
+    return ""
 
 
 def canonical_json(value: object) -> str:
@@ -98,13 +130,22 @@ def hash_build_inputs(
     build_args: Iterable[tuple[str, str]],
     cache: DigestCache,
     exclude: frozenset[str] = frozenset(),
-) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """Returns (input hash, manifest of (relative path, digest)) for one build. `exclude` holds
-    absolute paths that ace itself reads (app.star, params.star): editing them changes the
-    desired state, not the image, so they never trigger a build."""
+) -> tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """Returns (input hash, manifest of (relative path, digest), special files as (relative
+    path, kind)) for one build. `exclude` holds absolute paths that ace itself reads (app.star,
+    params.star): editing them changes the desired state, not the image, so they never trigger
+    a build. Special files are not read: see the module doc."""
     manifest: list[tuple[str, str]] = []
+    special: list[tuple[str, str]] = []
     for rel, path, st in context_files(context_dir):
         if path in exclude:
+            continue
+        kind = special_kind(st.st_mode)
+        if kind:
+            special.append((rel, kind))
+            if kind != "socket":  # docker sends it as an empty entry of its kind
+                dev = f":{os.major(st.st_rdev)},{os.minor(st.st_rdev)}" if kind != "fifo" else ""
+                manifest.append((rel, f"{kind}{dev}"))
             continue
         digest = cache.digest(path, st)
         mode = "x" if st.st_mode & 0o111 else "-"
@@ -117,7 +158,18 @@ def hash_build_inputs(
         "args": sorted([k, v] for k, v in build_args),
         "files": manifest,
     }
-    return _sha(value), tuple(manifest)
+    return _sha(value), tuple(manifest), tuple(special)
+
+
+def special_files(context_dir: str) -> tuple[tuple[str, str], ...]:
+    """The FIFOs, sockets and devices docker would meet in a build context, as (relative path,
+    kind), found by lstat alone (.dockerignore honoured)."""
+    out: list[tuple[str, str]] = []
+    for rel, _, st in context_files(context_dir):
+        kind = special_kind(st.st_mode)
+        if kind:
+            out.append((rel, kind))
+    return tuple(out)
 
 
 def hash_dev_inputs(
@@ -128,10 +180,12 @@ def hash_dev_inputs(
     target: str,
     env_files: Iterable[tuple[str, str]],
     cache: DigestCache,
-) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """(hash, manifest) of a dev image: the container file, build args, target stage, build dir
-    and the contents of the `env_files` ((relative path, absolute path); an absent one counts
-    as "absent") — not the rest of the source, which the dev container mounts."""
+) -> tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """(hash, manifest, special files of the build dir) of a dev image: the hash covers the
+    container file, build args, target stage, build dir and the contents of the `env_files`
+    ((relative path, absolute path); an absent one counts as "absent", one that is not a
+    regular file by its kind, never opened) — not the rest of the source, which the dev
+    container mounts. Special files: see the module doc."""
     manifest: list[tuple[str, str]] = []
     for rel, path in sorted(env_files):
         try:
@@ -139,7 +193,9 @@ def hash_dev_inputs(
         except FileNotFoundError:
             manifest.append((rel, "absent"))
             continue
-        manifest.append((rel, cache.digest(path, st) if stat.S_ISREG(st.st_mode) else "special"))
+        regular = stat.S_ISREG(st.st_mode)
+        manifest.append((rel, cache.digest(path, st) if regular
+                         else special_kind(st.st_mode) or "special"))
     value = {
         "scheme": HASH_SCHEME,
         "dev": True,
@@ -150,7 +206,7 @@ def hash_dev_inputs(
         "build_dir": build_dir,
         "env_files": manifest,
     }
-    return _sha(value), tuple(manifest)
+    return _sha(value), tuple(manifest), special_files(build_dir)
 
 
 def spec_json(spec: ContainerSpec) -> str:

@@ -5,13 +5,21 @@ Rules (pinned by tests/reconciler/test_planner.py):
 - build-input change -> build + replace; env/port/volume/command/image change -> replace only;
   health path or scheme -> nothing (they are not part of the container version);
 - a service whose container exited -> restart; none at all -> start; a running one marked
-  unhealthy (by `ace watch` after failed probes) -> replace with a fresh container;
+  unhealthy (by `ace watch` after failed probes) or a paused one (the engine cannot start it)
+  -> replace with a fresh container; one created but never started (a run killed between
+  create and start) counts as none: start, which removes it first (a cluster service is
+  never paused or created-but-unstarted, so those two rules do not fire for one);
+- a cluster service (observed with replicas) running fewer or more tasks than the app's
+  `replicas` -> scale in place; one changed by hand (its task template) -> replace;
 - command-lifetime apps get their image and no container (a running one is stopped);
+- an app stopped by the user (`ace stop`, in the record) gets no container either: its
+  containers are stopped (and removed), nothing is built or started, until `ace start`;
 - containers of apps gone from the apps file are removed; apps that failed to evaluate are held;
 - dev mode: a dev app's image depends only on its container file, build args, target and env
   files; a change to its mounted source (`DesiredState.touched`, from `ace watch`) restarts the
   running container (reload=restart), replaces it (recreate) or does nothing (none: the app's
-  own reloader sees the file); switching an app between dev and normal mode replaces it;
+  own reloader sees the file); switching an app between dev and normal mode replaces it; on a
+  cluster a source change's restart or recreate comes before a scale (which follows next pass);
 - the app network (`DesiredState.network`): a running service container not on it joins it in
   place (`connect`, never a recreate); a `network` step (run before any app's steps) creates
   it when a step needs it and it is missing (`ObservedState.networks`; when those were not
@@ -150,21 +158,35 @@ def _service_steps(
     touched: bool = False,
 ) -> tuple[list[Step], str]:
     deps = tuple(s.id for s in image_steps)
-    current = [c for c in mine if c.version == app.version]
+    # never started (a run killed between create and start): no container of this version
+    # yet; the launch of the new one removes it (same name)
+    leftover = [c for c in mine if c.version == app.version and c.state == "created"]
+    current = [c for c in mine if c.version == app.version and c not in leftover]
     others = [c for c in mine if c.version != app.version]
     steps: list[Step] = []
     keep: ObservedContainer | None = None
     dev_reason = ""
     if current:
         keep = current[0]
-        if keep.state != "running":
+        if keep.state == "paused":  # `start` cannot resume it: a fresh container
+            steps.append(Step(f"replace:{app.path}", "replace", app.path, keep.name,
+                              "container paused", deps))
+        elif keep.state != "running":
             steps.append(Step(f"restart:{app.path}", "restart", app.path, keep.name,
                               _exit_cause(keep), deps))
         elif keep.health.startswith("unhealthy"):
             detail = keep.health.partition(": ")[2] or "unhealthy"
             steps.append(Step(f"replace:{app.path}", "replace", app.path, keep.name,
                               f"health check failing: {detail}", deps))
-        elif touched and app.mode == "dev":
+        elif keep.changed_outside:
+            steps.append(Step(f"replace:{app.path}", "replace", app.path, keep.name,
+                              f"changed outside ace: {keep.changed_outside}", deps))
+        elif touched and app.mode == "dev" and app.reload in ("restart", "recreate"):
+            steps, dev_reason = _dev_reload(app, keep, deps)
+        elif keep.replicas and keep.replicas != app.replicas:
+            steps.append(Step(f"scale:{app.path}", "scale", app.path, keep.name,
+                              f"replicas {keep.replicas} -> {app.replicas}", deps))
+        elif touched and app.mode == "dev":  # reload none: nothing to do
             steps, dev_reason = _dev_reload(app, keep, deps)
     elif others:
         running_old = next((c for c in others if c.state == "running"), others[0])
@@ -177,9 +199,11 @@ def _service_steps(
         others = [c for c in others if c is not running_old]
     else:
         cause = "new app" if recorded is None else "container gone"
+        if leftover:
+            cause = "container created but never started"
         steps.append(Step(f"start:{app.path}", "start", app.path, app.image, cause, deps))
     after = tuple(s.id for s in steps)
-    for extra in [c for c in current if c is not keep] + others:
+    for extra in [c for c in current if c is not keep] + others + (leftover if keep else []):
         cause = "duplicate container" if extra.version == app.version else "stale older version"
         steps.append(Step(f"remove:{app.path}:{extra.name}", "remove", app.path, extra.name,
                           cause, after))
@@ -258,6 +282,12 @@ def plan(
             continue
         rec = recorded.get(app.path)
         mine = _newest_first(by_app.get(app.path, []))
+        if app.service and app.path in recorded.stopped:
+            steps += [Step(f"stop:{app.path}:{c.name}", "stop", app.path, c.name,
+                           "stopped by user") for c in mine]
+            if not mine:
+                noops.append(NoOp(app.path, "stopped by user"))
+            continue
         image_steps, blocked = _image_steps(app, tags, rec, options)
         if blocked:
             noops.append(NoOp(app.path, blocked))

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from apps.model import EvalError
 from reconciler.core.changes import changed_files, sides, spec_changes
+from reconciler.core.cluster import TaskStatus, cluster_drift, cluster_row
 from reconciler.core.types import (
     DesiredApp,
     DesiredState,
@@ -28,6 +29,7 @@ __all__ = [
     "APPS_FILE_HELD",
     "HELD",
     "IDLE_DETAIL",
+    "STOPPED_BY_USER",
     "AppStatus",
     "DriftItem",
     "app_errors",
@@ -36,11 +38,13 @@ __all__ = [
     "unevaluated",
 ]
 
+STOPPED_BY_USER = "stopped by user"
+
 
 @dataclass(frozen=True, slots=True)
 class AppStatus:
     path: str
-    state: str  # running, stopped, idle, missing, failed, command, error, orphaned
+    state: str  # running, stopped, idle, missing, failed, command, static, error, orphaned
     health: str  # healthy, unhealthy, unknown, "-"
     url: str
     container: str
@@ -51,16 +55,23 @@ class AppStatus:
     error: str = ""  # why the app does not evaluate ("file:line:column: message"), "" if it does
     last_apply: LastApply | None = None  # how the app's latest applied step went
     mode: str = "normal"  # "dev": runs from its mounted source
+    replicas: int = 0  # a cluster service: tasks desired (0: one container)
+    running: int = 0  # a cluster service: tasks running
+    tasks: tuple[TaskStatus, ...] = ()  # a cluster service's tasks
 
     def to_json(self) -> dict[str, Any]:
         la = self.last_apply
-        return {"path": self.path, "state": self.state, "health": self.health, "url": self.url,
-                "public_url": self.public_url, "container": self.container,
-                "image": self.image, "since": self.since, "detail": self.detail,
-                "error": self.error, "mode": self.mode,
-                "last_apply": None if la is None else {
-                    "step": la.step_id, "action": la.action, "outcome": la.outcome,
-                    "message": la.message, "at": int(la.at)}}
+        out = {"path": self.path, "state": self.state, "health": self.health, "url": self.url,
+               "public_url": self.public_url, "container": self.container,
+               "image": self.image, "since": self.since, "detail": self.detail,
+               "error": self.error, "mode": self.mode,
+               "last_apply": None if la is None else {
+                   "step": la.step_id, "action": la.action, "outcome": la.outcome,
+                   "message": la.message, "at": int(la.at)}}
+        if self.replicas:
+            out["replicas"] = {"desired": self.replicas, "running": self.running}
+            out["tasks"] = [t.to_json() for t in self.tasks]
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +104,7 @@ def app_errors(errors: Iterable[EvalError]) -> dict[str, str]:
 def unevaluated(desired: DesiredState, observed: ObservedState) -> list[str]:
     """Apps with no declaration this pass whose containers are left as they run: apps that do
     not evaluate, and — while the apps file itself does not — every app with a container."""
-    known = {a.path for a in desired.apps}
+    known = {a.path for a in desired.apps} | desired.static
     out = set(desired.held) - known
     if not desired.prune:
         out |= {c.app for c in observed.containers if c.version and c.app not in known}
@@ -104,16 +115,19 @@ def status_rows(
     desired: DesiredState, observed: ObservedState, health: Mapping[str, str],
     failed_steps: Mapping[str, str] | None = None, public: Mapping[str, str] | None = None,
     *, errors: Mapping[str, str] | None = None,
-    last_apply: Mapping[str, LastApply] | None = None,
+    last_apply: Mapping[str, LastApply] | None = None, stopped: frozenset[str] = frozenset(),
 ) -> list[AppStatus]:
     """One row per app: declared apps by path, then apps that do not evaluate (their running
     container, health and URL, with the error), then orphans. `failed_steps` are failures of
     the last pass the caller saw; `errors` evaluation errors (`app_errors`); `last_apply` each
-    app's latest applied step (the store's); `public` maps app paths to their proxy URLs."""
+    app's latest applied step (the store's); `public` maps app paths to their proxy URLs;
+    apps in `stopped` (by the user: `ace stop`) are `stopped`, detail `stopped by user`."""
     ctx = _Ctx(observed, health, failed_steps or {}, errors or {}, last_apply or {})
     idle = dict(desired.idle)
-    rows = [_declared(ctx, app, app.path in desired.held, idle.get(app.path))
-            for app in sorted(desired.apps, key=lambda a: a.path)]
+    rows = sorted([*(_declared(ctx, app, app.path in desired.held, idle.get(app.path))
+                     for app in desired.apps),
+                   *(_static(ctx, path, path in desired.held) for path in desired.static)],
+                  key=lambda r: r.path)
     rows += [_held(ctx, path, path in desired.declared or path in desired.held)
              for path in unevaluated(desired, observed)]
     wanted = {a.path for a in desired.apps} | desired.held
@@ -123,10 +137,19 @@ def status_rows(
                 rows.append(AppStatus(c.app, "orphaned", "-", "", c.name, c.image, c.created,
                                       "not declared any more; reconcile removes it",
                                       last_apply=ctx.last_apply.get(c.app)))
+    rows = [_by_user(r) if r.path in stopped and r.state not in ("command", "error", "orphaned")
+            else r for r in rows]
     modes = {a.path: a.mode for a in desired.apps}
     rows = [replace(r, mode=modes.get(r.path, "normal"),
                     public_url=(public or {}).get(r.path, "")) for r in rows]
     return rows
+
+
+def _by_user(r: AppStatus) -> AppStatus:
+    """The row of an app the user stopped (`ace stop`): `stopped`, not missing or failed."""
+    if r.state == "running":  # the stop is not applied yet (or it was started by hand)
+        return replace(r, detail=f"{STOPPED_BY_USER}, still running: reconcile stops it")
+    return replace(r, state="stopped", health="-", detail=STOPPED_BY_USER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,12 +211,21 @@ def _declared(ctx: _Ctx, app: DesiredApp, held: bool, idle: str | None) -> AppSt
                          error=error, last_apply=la)
     state, h, url, detail = _running(ctx, app.path, c, app.scheme)
     older = state == "running" and c.version != app.version and not detail
-    return AppStatus(
+    row = AppStatus(
         app.path, state, h, url, c.name, app.image, c.created,
         _join(f"does not evaluate: {error}" if error else "",
               "an older version runs; reconcile to apply the change" if older else detail,
               ctx.apply_failure(app.path, whole=False)),
         error=error, last_apply=la)
+    return cluster_row(row, app.scheme, c, ctx.health) if c.replicas else row
+
+
+def _static(ctx: _Ctx, path: str, held: bool) -> AppStatus:
+    """A static app: no container; ace's proxy serves its files (its public URL)."""
+    error = ctx.errors.get(path, HELD if held else "")
+    return AppStatus(path, "static", "-", "", "", "", 0,
+                     f"does not evaluate: {error}" if error else "", error=error,
+                     last_apply=ctx.last_apply.get(path))
 
 
 def _held(ctx: _Ctx, path: str, declared: bool) -> AppStatus:
@@ -205,10 +237,11 @@ def _held(ctx: _Ctx, path: str, declared: bool) -> AppStatus:
         return AppStatus(path, "error", "-", "", "", "", 0, f"does not evaluate: {error}",
                          error=error, last_apply=la)
     state, h, url, detail = _running(ctx, path, c, c.scheme or "http")
-    return AppStatus(path, state, h, url, c.name, c.image, c.created,
-                     _join(f"does not evaluate, what runs is left alone: {error}", detail,
-                           ctx.apply_failure(path, whole=False)),
-                     error=error, last_apply=la)
+    row = AppStatus(path, state, h, url, c.name, c.image, c.created,
+                    _join(f"does not evaluate, what runs is left alone: {error}", detail,
+                          ctx.apply_failure(path, whole=False)),
+                    error=error, last_apply=la)
+    return cluster_row(row, c.scheme or "http", c, ctx.health) if c.replicas else row
 
 
 def _join(*parts: str) -> str:
@@ -252,8 +285,9 @@ def _network_items(desired: DesiredState, observed: ObservedState) -> list[Drift
 
 def drift_items(
     desired: DesiredState, observed: ObservedState, recorded: RecordedState,
-    health: dict[str, str],
+    health: dict[str, str], unit: str = "container",
 ) -> list[DriftItem]:
+    """`unit` names what runs an app: "container" (one engine) or "service" (a cluster)."""
     items: list[DriftItem] = _network_items(desired, observed)
     tags = observed.image_tags()
     idle = desired.idle_apps()
@@ -269,6 +303,11 @@ def drift_items(
                 items.append(DriftItem(app.path, "pending", "service of a command app",
                                        "no container", f"{c.name} {c.state}"))
             continue
+        if app.path in recorded.stopped:  # no container is the declared state
+            for c in mine:
+                items.append(DriftItem(app.path, "pending", STOPPED_BY_USER, "no container",
+                                       f"{c.name} {c.state}"))
+            continue
         if rec is None:
             items.append(DriftItem(app.path, "pending", "not applied yet",
                                    f"version {app.version[:12]}", "nothing recorded"))
@@ -281,12 +320,14 @@ def drift_items(
         if cur is None:
             others = [o for o in mine if o.state == "running"]
             if others:
-                items.append(DriftItem(app.path, "drift", "container replaced outside ace",
+                items.append(DriftItem(app.path, "drift", f"{unit} replaced outside ace",
                                        rec.container_id[:12], others[0].id[:12]))
             else:
-                items.append(DriftItem(app.path, "drift", "container gone",
+                items.append(DriftItem(app.path, "drift", f"{unit} gone",
                                        f"{rec.container_id[:12]} running", "absent"))
             continue
+        if cur.replicas:
+            items += cluster_drift(app, cur, rec.version != app.version)
         if cur.state != "running":
             items.append(DriftItem(app.path, "drift", "container stopped", "running",
                                    cur.status or cur.state))

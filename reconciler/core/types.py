@@ -15,6 +15,7 @@ from state.records import Pairs, RecordedApp, RecordedState
 
 __all__ = [
     "LABEL_APP",
+    "LABEL_APPS_FILE",
     "LABEL_HEALTH",
     "LABEL_INPUTS",
     "LABEL_INSTALL",
@@ -30,6 +31,7 @@ __all__ = [
     "ObservedContainer",
     "ObservedImage",
     "ObservedState",
+    "ObservedTask",
     "Plan",
     "RecordedApp",
     "RecordedState",
@@ -45,26 +47,30 @@ LABEL_APP = "dev.ace.app"  # app path, e.g. "/web"
 LABEL_VERSION = "dev.ace.version"  # container version hash
 LABEL_INPUTS = "dev.ace.inputs"  # image build-input hash
 LABEL_PORT = "dev.ace.port"  # container port
+LABEL_APPS_FILE = "dev.ace.apps_file"  # absolute path of the apps file that declared the app
 # how the service is probed: lets status probe a container whose app no longer evaluates
 LABEL_SCHEME = "dev.ace.scheme"  # "http" or "https"
 LABEL_HEALTH = "dev.ace.health"  # health path, e.g. "/"
 
 # "network": make the app network exist; "connect": join a container to it in place (no
 # recreate); "sleep": stop an idle app's container and keep it (the next request starts it)
-Action = Literal["build", "pull", "start", "replace", "restart", "stop", "remove", "network",
-                 "connect", "sleep"]
+Action = Literal["build", "pull", "start", "replace", "restart", "scale", "stop", "remove",
+                 "remove_image", "network", "connect", "sleep"]
 
 
 @dataclass(frozen=True, slots=True)
 class BuildInputs:
     """A build's inputs. `input_hash` is the content hash of all of them; `files` maps each
-    context file (relative path, .dockerignore honoured) to its digest, for change causes."""
+    context file (relative path, .dockerignore honoured) to its digest, for change causes;
+    `special` holds the context's FIFOs, sockets and devices as (relative path, kind): never
+    read, worth a warning."""
 
     context_dir: str
     containerfile: str  # absolute path
     build_args: Pairs
     input_hash: str
     files: Pairs = ()
+    special: Pairs = ()
     target: str = ""  # build only up to this stage (dev mode); "" = the whole file
 
 
@@ -98,6 +104,9 @@ class DesiredApp:
     health: str = "/"
     secret_files: Pairs = ()  # (host path, content) written before the container starts
     spec_json: str = ""  # canonical JSON of spec (for change causes and the record)
+    # tasks of the app's service on a cluster (container_opts min_replicas); not part of the
+    # version: a change scales the running service in place. One engine runs one container.
+    replicas: int = 1
     mode: str = "normal"  # "dev": runs from its mounted source (see `reload`)
     reload: str = ""  # dev mode: what a source change does: none | restart | recreate
     # env names whose values come from {{secret "KEY"}}: masked wherever values are shown; not
@@ -121,6 +130,7 @@ class DesiredState:
     declared: frozenset[str] = frozenset()  # every app path in the apps file
     prune: bool = True  # False when the apps file itself failed: remove nothing
     touched: frozenset[str] = frozenset()  # dev apps whose mounted source changed (`ace watch`)
+    static: frozenset[str] = frozenset()  # static apps: no container, the proxy serves files
     network: str = ""  # the installation's app network every service joins ("" = none)
     # errors found while building the desired state (network alias collisions); their apps
     # are in `held`
@@ -131,6 +141,20 @@ class DesiredState:
 
     def idle_apps(self) -> frozenset[str]:
         return frozenset(app for app, _ in self.idle)
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedTask:
+    """One task (replica) of a cluster service: where it runs and how to reach it."""
+
+    id: str
+    node: str  # node hostname
+    state: str  # cluster task state: new, pending, ..., starting, running, failed, shutdown, ...
+    address: str = ""  # "node-ip:published-port" of the service port ("" before it runs)
+    error: str = ""  # why it failed or was rejected
+    desired: str = "running"  # the state the cluster wants it in
+    since: int = 0  # unix seconds of its last state change
+    node_up: bool = True  # False when its node is down (a task there is being rescheduled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +176,22 @@ class ObservedContainer:
     networks: tuple[tuple[str, str], ...] = ()
     scheme: str = ""  # from its labels: how it is probed ("" for containers without them)
     health_path: str = ""
+    # A cluster service stands for its app like a container: `replicas` is how many tasks the
+    # cluster runs (0: a plain container), `tasks` are its current and recent tasks, and
+    # `changed_outside` says what was changed by hand ("": nothing).
+    replicas: int = 0
+    tasks: tuple[ObservedTask, ...] = ()
+    changed_outside: str = ""
+    replicas_set: int = 0  # the replicas ace last set (differs when scaled by hand)
+    # unix seconds the container last started / finished (from an inspect only; 0 unknown)
+    started_at: float = 0.0
+    finished_at: float = 0.0
+
+    @property
+    def running_tasks(self) -> tuple[ObservedTask, ...]:
+        """Tasks that run and can be reached (a service's replicas that serve)."""
+        return tuple(t for t in self.tasks if t.state == "running" and t.desired == "running"
+                     and t.address and t.node_up)
 
 
 def container_rank(c: ObservedContainer, version: str = "") -> tuple[bool, bool, int, str]:
@@ -176,6 +216,7 @@ class ObservedImage:
     tags: tuple[str, ...]
     app: str = ""  # from labels, for ace-built images
     inputs: str = ""
+    install: str = ""  # the installation label ("" when none)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ dicts. Host ports are only ever read from 127.0.0.1 bindings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from reconciler.core.types import (
     LABEL_APP,
     LABEL_HEALTH,
     LABEL_INPUTS,
+    LABEL_INSTALL,
     LABEL_PORT,
     LABEL_SCHEME,
     LABEL_VERSION,
@@ -22,7 +23,7 @@ from reconciler.core.types import (
 )
 
 __all__ = ["container_from_inspect", "container_from_listing", "image_from_listing",
-           "networks_of"]
+           "networks_of", "running_elsewhere"]
 
 _STATUS = {"running": "Up", "created": "Created"}  # inspect has no status text: like listings
 
@@ -80,6 +81,8 @@ def container_from_inspect(raw: Mapping[str, Any]) -> ObservedContainer:
         networks=networks_of(raw.get("NetworkSettings")),
         scheme=labels.get(LABEL_SCHEME, ""),
         health_path=labels.get(LABEL_HEALTH, ""),
+        started_at=_instant(state.get("StartedAt", "")),
+        finished_at=_instant(state.get("FinishedAt", "")),
     )
 
 
@@ -87,7 +90,8 @@ def image_from_listing(row: Mapping[str, Any]) -> ObservedImage:
     labels = row.get("Labels") or {}
     tags = tuple(t for t in (row.get("RepoTags") or []) if t != "<none>:<none>")
     return ObservedImage(
-        id=row["Id"], tags=tags, app=labels.get(LABEL_APP, ""), inputs=labels.get(LABEL_INPUTS, "")
+        id=row["Id"], tags=tags, app=labels.get(LABEL_APP, ""), inputs=labels.get(LABEL_INPUTS, ""),
+        install=labels.get(LABEL_INSTALL, ""),
     )
 
 
@@ -112,9 +116,31 @@ def networks_of(settings: Mapping[str, Any] | None) -> tuple[tuple[str, str], ..
                         for name, net in networks.items()))
 
 
+def _instant(stamp: str) -> float:
+    """An RFC 3339 engine time (nanoseconds allowed) as unix seconds; 0.0 for the engine's
+    "never" (year 1) or anything unreadable."""
+    if not stamp or stamp.startswith("0001-"):
+        return 0.0
+    try:
+        return datetime.fromisoformat(stamp).timestamp()
+    except ValueError:
+        return 0.0
+
+
 def _unix(stamp: str) -> int:
     try:
         parsed = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
     except ValueError:
         return 0
     return int(parsed.timestamp())
+
+
+def running_elsewhere(rows: Sequence[Mapping[str, Any]], install: str
+                      ) -> tuple[ObservedContainer, ...]:
+    """From a listing of ace's running containers: the services (version-labelled) of other
+    installations than `install`, by name."""
+    return tuple(sorted(
+        (container_from_listing(r) for r in rows
+         if (r.get("Labels") or {}).get(LABEL_INSTALL, install) != install
+         and (r.get("Labels") or {}).get(LABEL_VERSION)),
+        key=lambda c: c.name))

@@ -15,6 +15,7 @@ import docker.errors
 import requests
 
 from apps.errors import EngineError
+from reconciler.driver.podman import exec_failure
 from reconciler.driver.policy import own_labels
 from reconciler.driver.ports import CommandResult, VolumeMount
 from reconciler.driver.sdkerrors import docker_mounts, translated
@@ -61,10 +62,14 @@ def run_command(
             ),
         )["Id"]
     try:
-        return _run_to_end(api, cid, timeout, on_output)
+        res = _run_to_end(api, cid, timeout, on_output)
     finally:
         with translated(f"remove container {cid}"), suppress(docker.errors.NotFound):
             api.remove_container(cid, force=True)
+    if res.stdout or res.timed_out:
+        return res
+    code, err = exec_failure(res.exit_code, res.stderr, command)  # Podman's init
+    return CommandResult(exit_code=code, stdout=res.stdout, stderr=err, timed_out=res.timed_out)
 
 
 def _run_to_end(api: docker.APIClient, cid: str, timeout: float,

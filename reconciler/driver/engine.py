@@ -4,6 +4,9 @@
 and the image listing — with plain HTTP on the engine's socket (stdlib only), and hands everything
 else to `SdkEngine` (docker SDK), imported on first use. A no-op pass therefore never loads the
 SDK: two requests on one keep-alive connection and nothing else.
+
+The engine may be Podman's Docker-compatible service: its first answer says so (a header), and
+`podman.py` makes its listings read like Docker's (see there).
 """
 
 from __future__ import annotations
@@ -13,14 +16,24 @@ import http.client
 import json
 import os
 import socket
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from apps.errors import EngineError
-from reconciler.core.types import LABEL_INSTALL, ObservedContainer, ObservedImage
-from reconciler.driver.attrs import container_from_listing, image_from_listing
-from reconciler.driver.ports import CommandResult, VolumeMount
+from reconciler.core.types import (
+    LABEL_APPS_FILE,
+    LABEL_INSTALL,
+    LABEL_MANAGED,
+    ObservedContainer,
+    ObservedImage,
+)
+from reconciler.driver.attrs import container_from_listing, image_from_listing, running_elsewhere
+from reconciler.driver.hostnet import engine_networks, only_reachable
+from reconciler.driver.logstream import read_log_lines
+from reconciler.driver.podman import PODMAN_HEADER, containers_as_docker, images_as_docker
+from reconciler.driver.ports import CommandResult, LogLine, VolumeMount
 
 if TYPE_CHECKING:
     from reconciler.driver.sdk import SdkEngine
@@ -31,7 +44,7 @@ DEFAULT_SOCKET = "/var/run/docker.sock"
 
 
 class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
+    def __init__(self, path: str, timeout: float | None) -> None:
         super().__init__("localhost", timeout=timeout)
         self._path = path
 
@@ -67,13 +80,14 @@ class DockerEngine:
         self._raw = _raw_target(base_url)
         self._conn: http.client.HTTPConnection | None = None
         self._sdk: SdkEngine | None = None
+        self._podman: bool | None = None  # known from the engine's first answer
 
     @property
     def sdk(self) -> SdkEngine:
         if self._sdk is None:
             from reconciler.driver.sdk import SdkEngine
 
-            self._sdk = SdkEngine(self._base_url, self._timeout)
+            self._sdk = SdkEngine(self._base_url, self._timeout, podman=self._podman)
         return self._sdk
 
     def close(self) -> None:
@@ -100,6 +114,8 @@ class DockerEngine:
                 conn.request("GET", path, headers={"Host": "docker"})
                 resp = conn.getresponse()
                 body = resp.read()
+                if self._podman is None:
+                    self._learn_flavor(resp.getheader(PODMAN_HEADER) is not None)
             except (OSError, http.client.HTTPException) as exc:
                 self.close_connection()
                 if attempt == 0 and isinstance(exc, http.client.RemoteDisconnected):
@@ -113,6 +129,11 @@ class DockerEngine:
                 raise EngineError(f"{what}: {detail}", retryable=resp.status >= 500)
             return body
         raise AssertionError("unreachable")
+
+    def _learn_flavor(self, podman: bool) -> None:
+        self._podman = podman
+        if self._sdk is not None:
+            self._sdk.podman = podman
 
     def close_connection(self) -> None:
         if self._conn is not None:
@@ -135,11 +156,30 @@ class DockerEngine:
         filters = json.dumps({"label": [f"{LABEL_INSTALL}={install}"]})
         rows = self._get_json("/containers/json", "list containers",
                               {"all": "1", "filters": filters})
-        return tuple(sorted((container_from_listing(r) for r in rows), key=lambda c: c.name))
+        if self._podman:
+            rows = containers_as_docker(rows, lambda: self._get_json("/images/json",
+                                                                     "list images"))
+        listed = only_reachable((container_from_listing(r) for r in rows),
+                                engine_networks(self._base_url))
+        return tuple(sorted(listed, key=lambda c: c.name))
+
+    def running_elsewhere(self, install: str, apps_file: str) -> tuple[ObservedContainer, ...]:
+        if self._raw is None:
+            return self.sdk.running_elsewhere(install, apps_file)
+        filters = json.dumps({"label": [f"{LABEL_MANAGED}=1", f"{LABEL_APPS_FILE}={apps_file}"],
+                              "status": ["running"]})
+        rows = self._get_json("/containers/json", "list ace's containers", {"filters": filters})
+        return running_elsewhere(rows, install)
 
     def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:
         if self._raw is None:
             return self.sdk.list_images(references)
+        if references and len(references) > 1 and self._podman is None:
+            self.ping()  # several references are filtered differently by Podman
+        if self._podman:
+            rows = images_as_docker(self._get_json("/images/json", "list images"),
+                                    references or ())
+            return tuple(image_from_listing(r) for r in rows)
         query = {"filters": json.dumps({"reference": list(references)})} if references else None
         rows = self._get_json("/images/json", "list images", query)
         return tuple(image_from_listing(r) for r in rows)
@@ -159,9 +199,29 @@ class DockerEngine:
     def logs(self, container_id: str, *, tail: int = 50) -> str:
         return self.sdk.logs(container_id, tail=tail)
 
-    def follow_logs(self, container_id: str, *, tail: int,
-                    on_output: Callable[[str], None]) -> None:
-        self.sdk.follow_logs(container_id, tail=tail, on_output=on_output)
+    def log_lines(self, container_id: str, *, tail: int = -1, since: float = 0.0,
+                  follow: bool = False, on_line: Callable[[LogLine], None],
+                  stop: threading.Event | None = None) -> None:
+        """Over plain HTTP on a connection of its own (stdout and stderr told apart, a follow
+        stoppable); through the SDK where plain HTTP cannot reach the engine. Lines before
+        `since` are dropped here too: Podman's `since` counts whole seconds."""
+        if since > 0:
+            wanted = on_line
+
+            def on_line(line: LogLine) -> None:
+                if line.time >= since - 1e-6:
+                    wanted(line)
+
+        if self._raw is None:
+            self.sdk.log_lines(container_id, tail=tail, since=since, follow=follow,
+                               on_line=on_line, stop=stop)
+            return
+        kind, where = self._raw
+        timeout = None if follow else self._timeout
+        conn = (_UnixConnection(where, timeout) if kind == "unix"
+                else http.client.HTTPConnection(where, timeout=timeout))
+        read_log_lines(conn, container_id, tail=tail, since=since, follow=follow,
+                       on_line=on_line, stop=stop)
 
     def image_exposed_ports(self, ref: str) -> tuple[int, ...]:
         return self.sdk.image_exposed_ports(ref)
@@ -186,12 +246,17 @@ class DockerEngine:
                       env: Mapping[str, str], mounts: Sequence[VolumeMount],
                       labels: Mapping[str, str], cpus: float | None = None,
                       memory: int | None = None, entrypoint: Sequence[str] = (),
-                      workdir: str = "", network: str = "",
+                      workdir: str = "", replicas: int = 1, network: str = "",
                       aliases: Sequence[str] = ()) -> ObservedContainer:
         return self.sdk.run_container(name=name, image=image, port=port, command=command,
                                       env=env, mounts=mounts, labels=labels, cpus=cpus,
                                       memory=memory, entrypoint=entrypoint, workdir=workdir,
                                       network=network, aliases=aliases)
+
+    def scale(self, container_id: str, replicas: int) -> ObservedContainer:
+        raise EngineError(f"cannot scale container {container_id[:12]} to {replicas}: one "
+                          "Docker engine runs one container per app (--backend swarm runs "
+                          "replicas)")
 
     def start(self, container_id: str) -> ObservedContainer:
         return self.sdk.start(container_id)

@@ -4,18 +4,19 @@ label. No engine calls here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from apps.errors import EngineError
 from reconciler.core.types import LABEL_INSTALL, LABEL_MANAGED
+from reconciler.driver.ports import NotManaged
 
-__all__ = ["build_failure", "own_labels", "require_managed"]
+__all__ = ["own_labels", "require_managed"]
 
 
 def require_managed(labels: Mapping[str, str], what: str, verb: str) -> None:
     """Refuse to `verb` an object that ace did not create."""
     if labels.get(LABEL_MANAGED) != "1":
-        raise EngineError(
+        raise NotManaged(
             f"refusing to {verb} {what}: it is not managed by ace (no {LABEL_MANAGED}=1 label)"
         )
 
@@ -26,9 +27,3 @@ def own_labels(labels: Mapping[str, str], what: str, extra: Mapping[str, str]) -
     if not labels.get(LABEL_INSTALL):
         raise EngineError(f"{what}: refusing to create an object without the {LABEL_INSTALL} label")
     return {**extra, **labels, LABEL_MANAGED: "1"}
-
-
-def build_failure(tag: str, tail: Iterable[str], why: str = "") -> str:
-    """A failed build's message: what failed and the last lines of its log."""
-    lines = "\n".join(tail)
-    return f"build of {tag} failed{': ' + why if why else ''}\n{lines}"

@@ -4,13 +4,24 @@ tests/engine/test_driver_contract.py, runs against)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from apps.errors import EngineError
 from reconciler.core.types import ObservedContainer, ObservedImage
 
-__all__ = ["CommandResult", "Engine", "VolumeMount"]
+__all__ = ["CommandResult", "Engine", "ImageInUse", "LogLine", "NotManaged", "SeesOtherInstalls",
+           "VolumeMount"]
+
+
+class NotManaged(EngineError):
+    """The engine refused to touch an object because its labels do not make it ace's."""
+
+
+class ImageInUse(EngineError):
+    """The engine refused to remove an image because a container (any, ace's or not) uses it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +32,7 @@ class VolumeMount:
     source: str
     target: str
     read_only: bool = False
+    secret: bool = False  # a rendered secret file (a bind on one engine, a secret on a cluster)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +45,20 @@ class CommandResult:
     timed_out: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One line a container printed: `stream` is "stdout" or "stderr" ("output" where the
+    engine's connection cannot tell them apart), `time` unix seconds (0 when unknown)."""
+
+    stream: str
+    time: float
+    text: str
+
+
 class Engine(Protocol):
     """Every method raises apps.errors.EngineError (retryable=True when the engine does not
-    answer). Nothing here touches an object without the installation label it is given."""
+    answer; NotManaged when an object's labels forbid touching it). Nothing here touches an
+    object without the installation label it is given."""
 
     def ping(self) -> None: ...
 
@@ -45,7 +68,8 @@ class Engine(Protocol):
 
     def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:
         """Local images (tags and ace labels): ONE API call, no per-image inspect. With
-        `references`, only images tagged with one of them (filtered by the engine)."""
+        `references`, only images tagged with one of them, or with any tag of a reference
+        that names a repository (filtered by the engine)."""
         ...
 
     def build(
@@ -81,14 +105,21 @@ class Engine(Protocol):
         memory: int | None = None,
         entrypoint: Sequence[str] = (),
         workdir: str = "",
+        replicas: int = 1,
         network: str = "",
         aliases: Sequence[str] = (),
     ) -> ObservedContainer:
         """Create and start with init, publishing `port` on 127.0.0.1 with an engine-chosen host
         port; returns the started container with host_port filled in. `entrypoint` (when given)
-        replaces the image's, `workdir` its working directory. With `network` (which must
+        replaces the image's, `workdir` its working directory. One engine runs one container
+        whatever `replicas` says; a cluster runs that many tasks. With `network` (which must
         exist: `ensure_network`) the container is attached to it, answering to `aliases`,
         instead of the default bridge."""
+        ...
+
+    def scale(self, container_id: str, replicas: int) -> ObservedContainer:
+        """Run `replicas` tasks of a cluster service (the planner asks only for services
+        observed with replicas; one engine refuses)."""
         ...
 
     def start(self, container_id: str) -> ObservedContainer: ...
@@ -112,10 +143,12 @@ class Engine(Protocol):
 
     def logs(self, container_id: str, *, tail: int = 50) -> str: ...
 
-    def follow_logs(self, container_id: str, *, tail: int,
-                    on_output: Callable[[str], None]) -> None:
-        """The last `tail` lines (-1: all), then new output as it comes, until the container
-        stops or is removed."""
+    def log_lines(self, container_id: str, *, tail: int = -1, since: float = 0.0,
+                  follow: bool = False, on_line: Callable[[LogLine], None],
+                  stop: threading.Event | None = None) -> None:
+        """The last `tail` lines (-1: all) printed since `since` (unix seconds; 0: any time),
+        each with its stream and time; with `follow`, then new lines as they come until the
+        container stops or is removed, or `stop` is set."""
         ...
 
     def remove_image(self, ref: str) -> None: ...
@@ -166,4 +199,16 @@ class Engine(Protocol):
     ) -> CommandResult:
         """A fresh --rm container of `image` running `command`; stdout/stderr kept apart.
         `on_output` gets the output (both streams, as text) while the command runs."""
+        ...
+
+
+@runtime_checkable
+class SeesOtherInstalls(Protocol):
+    """An engine that can say which apps other ace installations run (an optional capability:
+    without it, ace does not warn about starting an app another installation runs)."""
+
+    def running_elsewhere(self, install: str, apps_file: str) -> tuple[ObservedContainer, ...]:
+        """Running service containers of apps of `apps_file` (their apps-file label) that
+        ace installations other than `install` made: ONE listing, read only (nothing of
+        another installation is ever touched)."""
         ...

@@ -3,7 +3,8 @@
 Every SDK or transport failure leaves this module as apps.errors.EngineError (retryable when the
 engine does not answer). Mutating calls on existing objects first check the dev.ace.managed=1
 label and refuse anything ace did not create. Builds that need BuildKit (`RUN --mount`, ...)
-go through a BuildKit-capable docker CLI, because the SDK only speaks the classic builder.
+go through a BuildKit-capable docker CLI, because the SDK only speaks the classic builder —
+except on Podman, whose own builder (buildah, behind the same build endpoint) understands them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
@@ -22,6 +24,7 @@ import docker.types
 
 from apps.errors import EngineError
 from reconciler.core.types import (
+    LABEL_APPS_FILE,
     LABEL_INSTALL,
     LABEL_MANAGED,
     LABEL_PORT,
@@ -33,27 +36,60 @@ from reconciler.driver.attrs import (
     container_from_inspect,
     container_from_listing,
     image_from_listing,
+    running_elsewhere,
 )
+from reconciler.driver.buildctx import build_source
+from reconciler.driver.buildfail import build_failed
 from reconciler.driver.buildkit import build_with_cli, find_buildkit_cli, needs_buildkit
 from reconciler.driver.commands import TIMED_OUT_EXIT_CODE, run_command, stream_text
-from reconciler.driver.policy import build_failure, own_labels, require_managed
-from reconciler.driver.ports import CommandResult, VolumeMount
-from reconciler.driver.sdkerrors import docker_mounts, translated
+from reconciler.driver.hostnet import engine_networks, only_reachable
+from reconciler.driver.logstream import split_timestamp
+from reconciler.driver.podman import (
+    container_inspect_as_docker,
+    containers_as_docker,
+    ignored_limits,
+    images_as_docker,
+    is_podman_version,
+)
+from reconciler.driver.policy import own_labels, require_managed
+from reconciler.driver.ports import CommandResult, ImageInUse, LogLine, VolumeMount
+from reconciler.driver.sdkerrors import docker_mounts, gone, translated
+from reconciler.logs import get_logger
 
 __all__ = ["TIMED_OUT_EXIT_CODE", "SdkEngine"]
 
+log = get_logger("ace.driver")
+
 _SYNTAX_LINE = re.compile(r"^\s*#\s*syntax\s*=", re.IGNORECASE | re.MULTILINE)
-_LOG_TAIL = 30
+_LOG_TAIL = 200  # output lines kept to find the failing step in
+
+
+class _Stopped(Exception):
+    """Ends an SDK log stream whose reader asked it to stop."""
 
 
 class SdkEngine:
     """The Engine protocol on a real Docker engine. Connects lazily, on the first call."""
 
-    def __init__(self, base_url: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str | None = None, timeout: float = 30.0,
+                 podman: bool | None = None) -> None:
         self._base_url = base_url
         self._timeout = timeout
         self._docker: docker.DockerClient | None = None
         self._buildkit_cli: str | None = None
+        self._podman = podman
+
+    @property
+    def podman(self) -> bool:
+        """Whether the engine is Podman's Docker-compatible service (asked once when not told)."""
+        if self._podman is None:
+            with translated("ask the engine for its version"):
+                self._podman = is_podman_version(self._api.version())
+        return self._podman
+
+    @podman.setter
+    def podman(self, value: bool) -> None:
+        self._podman = value
 
     # -- connection and error translation -------------------------------------------------
 
@@ -87,28 +123,61 @@ class SdkEngine:
     def list_containers(self, install: str) -> tuple[ObservedContainer, ...]:
         with translated("list containers"):
             rows = self._api.containers(all=True, filters={"label": [f"{LABEL_INSTALL}={install}"]})
-        return tuple(sorted((container_from_listing(r) for r in rows), key=lambda c: c.name))
+            if self.podman:
+                rows = containers_as_docker(rows, self._api.images)
+        listed = only_reachable((container_from_listing(r) for r in rows),
+                                engine_networks(self._base_url))
+        return tuple(sorted(listed, key=lambda c: c.name))
+
+    def running_elsewhere(self, install: str, apps_file: str) -> tuple[ObservedContainer, ...]:
+        with translated("list ace's containers"):
+            rows = self._api.containers(filters={
+                "label": [f"{LABEL_MANAGED}=1", f"{LABEL_APPS_FILE}={apps_file}"],
+                "status": "running"})
+        return running_elsewhere(rows, install)
 
     def list_images(self, references: Sequence[str] | None = None) -> tuple[ObservedImage, ...]:
         with translated("list images"):
-            rows = self._api.images(filters={"reference": list(references)} if references
-                                    else None)
+            if self.podman:
+                rows = images_as_docker(self._api.images(), references or ())
+            else:
+                rows = self._api.images(filters={"reference": list(references)} if references
+                                        else None)
         return tuple(image_from_listing(r) for r in rows)
 
     def inspect(self, container_id: str) -> ObservedContainer | None:
         raw = self._inspect_container(container_id)
-        return None if raw is None else container_from_inspect(raw)
+        return None if raw is None else self._observed(raw)
 
     def logs(self, container_id: str, *, tail: int = 50) -> str:
         with translated(f"read logs of {container_id}"):
             out = self._api.logs(container_id, stdout=True, stderr=True, tail=tail)
         return out.decode("utf-8", "replace")
 
-    def follow_logs(self, container_id: str, *, tail: int,
-                    on_output: Callable[[str], None]) -> None:
-        with translated(f"follow logs of {container_id}"):
+    def log_lines(self, container_id: str, *, tail: int = -1, since: float = 0.0,
+                  follow: bool = False, on_line: Callable[[LogLine], None],
+                  stop: threading.Event | None = None) -> None:
+        """The SDK's demultiplexed stream: stdout and stderr come as one ("output"); `stop` is
+        seen between lines."""
+        pending = [""]
+
+        def text(chunk: str) -> None:
+            pending[0] += chunk
+            *whole, pending[0] = pending[0].split("\n")
+            for raw in whole:
+                t, body = split_timestamp(raw.rstrip("\r"))
+                on_line(LogLine("output", t, body))
+            if stop is not None and stop.is_set():
+                raise _Stopped
+
+        with translated(f"read logs of {container_id}"), suppress(_Stopped):
             stream_text(self._api.logs(container_id, stdout=True, stderr=True, stream=True,
-                                       follow=True, tail="all" if tail < 0 else tail), on_output)
+                                       follow=follow, timestamps=True,
+                                       tail="all" if tail < 0 else tail,
+                                       since=since - 1e-6 if since > 0 else None), text)
+            if pending[0]:
+                t, body = split_timestamp(pending[0])
+                on_line(LogLine("output", t, body))
 
     def image_exposed_ports(self, ref: str) -> tuple[int, ...]:
         with translated(f"inspect image {ref}"):
@@ -143,6 +212,11 @@ class SdkEngine:
             raise EngineError(f"build {tag}: cannot read container file {path}: {e}") from e
         labels = {**labels, LABEL_MANAGED: "1"}
         tail: deque[str] = deque(maxlen=_LOG_TAIL)
+        abspath = os.path.abspath(path)
+
+        def failed(why: str = "") -> EngineError:
+            return build_failed(tag, list(tail), containerfile=abspath,
+                                containerfile_text=text, why=why)
 
         def emit(line: str) -> None:
             tail.append(line)
@@ -166,12 +240,12 @@ class SdkEngine:
                 target=target,
             )
             if code != 0:
-                raise EngineError(build_failure(tag, tail, f"{cli} exited with {code}"))
+                raise failed(f"{os.path.basename(cli)} build exited with {code}")
         else:
             with translated(f"build {tag}"):
+                source = build_source(context_dir, os.path.abspath(path), podman=self.podman)
                 for chunk in self._api.build(
-                    path=context_dir,
-                    dockerfile=os.path.abspath(path),
+                    **source,
                     tag=tag,
                     rm=True,
                     forcerm=True,
@@ -185,7 +259,7 @@ class SdkEngine:
                             emit(line.rstrip())
                     if "error" in chunk:
                         emit(str(chunk["error"]).strip())
-                        raise EngineError(build_failure(tag, tail))
+                        raise failed()
         with translated(f"inspect built image {tag}"):
             return str(self._api.inspect_image(tag)["Id"])
 
@@ -194,7 +268,10 @@ class SdkEngine:
         preferred whenever a client has it: it applies image labels as metadata, where the
         classic builder commits an extra layer (measured: ~0.2 s against ~0.8 s for a small
         build). A `# syntax=` line (BuildKit would fetch a frontend image) keeps the classic
-        builder unless the file needs BuildKit."""
+        builder unless the file needs BuildKit. Podman has no BuildKit: its build endpoint is
+        buildah, which takes `RUN --mount` and friends itself."""
+        if self.podman:
+            return ""
         if needs_buildkit(text):
             self._buildkit_cli = self._buildkit_cli or find_buildkit_cli(env)
             return self._buildkit_cli
@@ -218,7 +295,12 @@ class SdkEngine:
             except docker.errors.NotFound:
                 return
             require_managed(labels, f"image {ref}", "remove")
-            self._api.remove_image(ref)
+            try:
+                self._api.remove_image(ref)
+            except docker.errors.APIError as e:
+                if e.status_code == 409:  # a container uses it (the engine's own check)
+                    raise ImageInUse(f"remove image {ref}: {e.explanation or e}") from e
+                raise
 
     # -- containers -------------------------------------------------------------------------
 
@@ -269,7 +351,7 @@ class SdkEngine:
             with suppress(EngineError):
                 self._force_remove(container.id)
             raise
-        return self._reinspect(container.id)
+        return self._reinspect(container.id, cpus=cpus, memory=memory)
 
     def start(self, container_id: str) -> ObservedContainer:
         raw = self._managed_container(container_id, "start")
@@ -300,10 +382,8 @@ class SdkEngine:
                 if raw["State"].get("Running"):
                     self._api.stop(container_id, timeout=math.ceil(timeout))
                 self._api.remove_container(container_id, force=True)
-            except docker.errors.NotFound:
-                return
             except docker.errors.APIError as e:
-                if "already in progress" not in str(e):
+                if not gone(e) and "already in progress" not in str(e):
                     raise
 
     def run_command(
@@ -366,8 +446,10 @@ class SdkEngine:
         with translated(f"inspect container {container_id}"):
             try:
                 return dict(self._api.inspect_container(container_id))
-            except docker.errors.NotFound:
-                return None
+            except docker.errors.APIError as e:
+                if gone(e):
+                    return None
+                raise
 
     def _managed_container(self, container_id: str, verb: str) -> dict[str, Any]:
         raw = self._inspect_container(container_id)
@@ -376,11 +458,20 @@ class SdkEngine:
         require_managed(raw["Config"].get("Labels") or {}, f"container {_name(raw)}", verb)
         return raw
 
-    def _reinspect(self, container_id: str) -> ObservedContainer:
+    def _reinspect(self, container_id: str, *, cpus: float | None = None,
+                   memory: int | None = None) -> ObservedContainer:
         raw = self._inspect_container(container_id)
         if raw is None:
             raise EngineError(f"container {container_id} vanished right after it started")
-        return container_from_inspect(raw)
+        for limit in ignored_limits(raw, cpus, memory):
+            log.warning("container_limit_ignored", container=_name(raw), limit=limit,
+                        hint="the engine cannot limit resources here (rootless Podman on"
+                             " cgroups v1): the container runs without this limit")
+        return self._observed(raw)
+
+    def _observed(self, raw: Mapping[str, Any]) -> ObservedContainer:
+        seen = container_from_inspect(container_inspect_as_docker(raw) if self.podman else raw)
+        return only_reachable([seen], engine_networks(self._base_url))[0]
 
     def _force_remove(self, container_id: str) -> None:
         with translated(f"remove container {container_id}"), suppress(docker.errors.NotFound):

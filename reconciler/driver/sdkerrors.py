@@ -14,7 +14,7 @@ import requests
 from apps.errors import EngineError
 from reconciler.driver.ports import VolumeMount
 
-__all__ = ["docker_mounts", "translated"]
+__all__ = ["docker_mounts", "gone", "translated"]
 
 
 @contextmanager
@@ -36,6 +36,14 @@ def translated(what: str) -> Iterator[None]:
         raise EngineError(f"{what}: {e}{hint}", retryable=down) from e
     except requests.exceptions.RequestException as e:
         raise EngineError(f"{what}: the Docker engine is not answering: {e}", retryable=True) from e
+
+
+def gone(e: docker.errors.APIError) -> bool:
+    """Whether the error says the container is not there: a 404, or Podman's 500 for a
+    container removed while it was being read ("does not exist in database: no such
+    container")."""
+    return isinstance(e, docker.errors.NotFound) or "no such container" in str(
+        e.explanation or "").lower()
 
 
 def docker_mounts(mounts: Sequence[VolumeMount]) -> list[docker.types.Mount]:

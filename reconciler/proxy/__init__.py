@@ -1,8 +1,11 @@
-"""ace's HTTP proxy: one stable address serving every app's `ace.proxy` routes.
+"""ace's HTTP proxy: one stable address serving every app's `ace.proxy` routes and static apps'
+files.
 
-- `address`: `--listen` parsing, loopback check, public URLs (light: no asyncio)
+- `address`: `--listen` parsing, loopback check, public URLs, each running proxy's record
+  (light: no asyncio)
 - `routing`: public prefixes, strip rules, the per-app slot of the serving container
 - `paths`: request path normalisation (no traversal into another app's prefix)
+- `static`: static apps' files, served from their source directories (no container)
 - `headers`: hop-by-hop, forwarding headers, Location rewriting, route response headers
 - `request`: request heads read and parsed strictly (llhttp, or the hand-written parser)
 - `http1`: header fields, response heads, streaming body framing (chunk sizes checked)

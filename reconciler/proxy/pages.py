@@ -12,7 +12,8 @@ __all__ = ["REASONS", "json_response", "page_response"]
 
 REASONS = {200: "OK", 301: "Moved Permanently", 308: "Permanent Redirect", 400: "Bad Request",
            404: "Not Found", 405: "Method Not Allowed", 502: "Bad Gateway",
-           503: "Service Unavailable", 504: "Gateway Timeout"}
+           503: "Service Unavailable", 504: "Gateway Timeout", 304: "Not Modified",
+           403: "Forbidden"}
 
 
 def _response(status: int, ctype: str, body: bytes, *, close: bool, method: str,
@@ -31,7 +32,8 @@ def page_response(status: int, title: str, lines: list[str], *, close: bool = Fa
     detail = "".join(f"<pre>{html.escape(x)}</pre>\n" for x in lines if x)
     body = (f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}"
             f"</title></head>\n<body><h1>{status} {html.escape(title)}</h1>\n{detail}"
-            f"<p><small>ace proxy</small></p></body></html>\n").encode()
+            f"<p><small>ace proxy · <a href=\"/_ace/\">every app</a></small></p>"
+            f"</body></html>\n").encode()
     return _response(status, "text/html; charset=utf-8", body, close=close, method=method,
                      extra=extra)
 

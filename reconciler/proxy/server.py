@@ -45,6 +45,10 @@ class _Upstream(Exception):
     """The upstream failed before anything was sent to the client (answered with 502)."""
 
 
+class _Refused(_Upstream):
+    """No connection to the upstream could be made (nothing of the request was sent)."""
+
+
 HOLD_LIMIT = 10.0  # seconds a request waits for an app restarting in place
 
 
@@ -72,6 +76,7 @@ class ProxyCore:
         self.wake: WakeFn | None = None  # the watch loop's: start a sleeping app
         self.wake_limit = WAKE_LIMIT
         self.traffic: dict[str, Counter] = {}  # per app, for idle shutdown
+        self.dashboard: Any = None  # reconciler.dashboard.handler.Dashboard, when enabled
 
     # -- client side ------------------------------------------------------------------------
 
@@ -114,6 +119,10 @@ class ProxyCore:
             writer.write(page_response(400, "Path refused", [str(exc)], close=True,
                                        method=method))
             return False
+        if self.dashboard is not None:  # reconciler.dashboard: its pages and action paths
+            taken = await self.dashboard.handle(self, reader, writer, head, framing, path)
+            if taken is not None:
+                return bool(taken)
         if path.decoded[:1] == ("_ace",):
             writer.write(await self._internal(path, method, keep))
             return keep
@@ -127,6 +136,8 @@ class ProxyCore:
             writer.write(page_response(404, "No app at this path", [path.path], close=not keep,
                                        method=method))
             return keep
+        if entry.static is not None:  # a static app: the proxy serves its files (proxy.static)
+            return await entry.static.serve(head, path, writer, keep)
         if entry.redirect_bare and len(path.decoded) == len(entry.segs) and not path.trailing:
             status = 301 if method in ("GET", "HEAD") else 308
             loc = entry.prefix + "/" + path.query
@@ -144,7 +155,7 @@ class ProxyCore:
         if slot is not None and slot.hold is not None and entry.external is None:
             with contextlib.suppress(TimeoutError):  # then try whatever serves by now
                 await asyncio.wait_for(slot.hold.wait(), HOLD_LIMIT)
-        backend = entry.external or (slot.backend if slot else None)
+        backend = entry.external or (slot.pick() if slot else None)
         if backend is None:
             state = f" ({slot.state})" if slot and slot.state else ""
             why = f"app {entry.app} ({entry.name}) is not running{state}"
@@ -152,34 +163,55 @@ class ProxyCore:
             writer.write(page_response(503, "App not running", [why, err], close=not keep,
                                        method=method, extra=[("Retry-After", "2")]))
             return keep
-        backend.inflight += 1
+        try:  # read once: a request retried on another task starts from here
+            first_chunk = await _body_start(reader, writer, head, framing)
+        except _BadRequest as exc:
+            return _bad_request(writer, exc, method)
         counter = None
         if entry.external is None:
             counter = self.traffic.setdefault(entry.app, Counter())
             counter.requests += 1
-        try:
-            return await self._forward(reader, writer, head, framing, ip, path, entry, backend,
-                                       counter)
-        except _BadRequest as exc:
-            writer.write(page_response(400, "Bad request", [str(exc)], close=True,
+        tried: list[Backend] = []
+        while True:
+            current = backend
+            current.inflight += 1
+            try:
+                return await self._forward(reader, writer, head, framing, first_chunk, ip, path,
+                                           entry, current, counter)
+            except _BadRequest as exc:
+                return _bad_request(writer, exc, method)
+            except _Refused as exc:
+                # a cluster task that stopped answering sits out; another one serves
+                nxt = None
+                if slot is not None and entry.external is None and slot.backend is not None \
+                        and slot.backend.members:
+                    slot.sit_out(current)
+                    tried.append(current)
+                    nxt = slot.pick(tried)
+                if nxt is None:
+                    return self._bad_gateway(writer, entry, slot, current, exc, method)
+                backend = nxt
+            except _Upstream as exc:
+                return self._bad_gateway(writer, entry, slot, current, exc, method)
+            finally:
+                current.inflight -= 1
+
+    def _bad_gateway(self, writer: asyncio.StreamWriter, entry: Entry, slot: Slot | None,
+                     backend: Backend, exc: _Upstream, method: str) -> bool:
+        """502 for an upstream that failed, 504 for one that sent no response head in time."""
+        err = slot.error if slot and entry.external is None else ""
+        if isinstance(exc, _UpstreamTimeout):
+            why = (f"app {entry.app} ({entry.name}) took the request at {backend.url} but "
+                   f"sent no response within {self.upstream_timeout:g} s ({exc}): is its "
+                   f"container paused or stuck? (ace serve/watch --upstream-timeout sets "
+                   f"the wait)")
+            writer.write(page_response(504, "App not answering", [why, err], close=True,
                                        method=method))
             return False
-        except _Upstream as exc:
-            err = slot.error if slot and entry.external is None else ""
-            if isinstance(exc, _UpstreamTimeout):
-                why = (f"app {entry.app} ({entry.name}) took the request at {backend.url} but "
-                       f"sent no response within {self.upstream_timeout:g} s ({exc}): is its "
-                       f"container paused or stuck? (ace serve/watch --upstream-timeout sets "
-                       f"the wait)")
-                writer.write(page_response(504, "App not answering", [why, err], close=True,
-                                           method=method))
-                return False
-            why = f"app {entry.app} ({entry.name}) did not answer at {backend.url}: {exc}"
-            writer.write(page_response(502, "App not answering", [why, err], close=True,
-                                       method=method))
-            return False
-        finally:
-            backend.inflight -= 1
+        why = f"app {entry.app} ({entry.name}) did not answer at {backend.url}: {exc}"
+        writer.write(page_response(502, "App not answering", [why, err], close=True,
+                                   method=method))
+        return False
 
     async def _internal(self, path: NormPath, method: str, keep: bool) -> bytes:
         rest = path.decoded[1:]
@@ -221,7 +253,7 @@ class ProxyCore:
                 conn = await self.pool.get(backend)
             except (OSError, TimeoutError) as exc:
                 what = "connect timeout" if isinstance(exc, TimeoutError) else str(exc)
-                raise _Upstream(what or type(exc).__name__) from None
+                raise _Refused(what or type(exc).__name__) from None
             try:
                 conn.writer.write(encode_head(first, headers))
                 if framing.kind != "none":
@@ -254,19 +286,12 @@ class ProxyCore:
         raise AssertionError("unreachable")
 
     async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                       head: Head, framing: Framing, ip: str, path: NormPath, entry: Entry,
-                       backend: Backend, counter: Counter | None = None) -> bool:
+                       head: Head, framing: Framing, first_chunk: int | None, ip: str,
+                       path: NormPath, entry: Entry, backend: Backend,
+                       counter: Counter | None = None) -> bool:
         match = self.table.resolve(entry, path)
         public_host = head.get("host") or "127.0.0.1"
         upgrade = head.get("upgrade") if "upgrade" in head.tokens("connection") else None
-        if framing.kind != "none" and "100-continue" in head.tokens("expect"):
-            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        first_chunk = None
-        if framing.kind == "chunked":  # a broken first chunk size is refused before forwarding
-            try:
-                first_chunk = await read_chunk_size(reader)
-            except BadMessage as exc:
-                raise _BadRequest(str(exc)) from None
         hdrs = request_headers(head, backend=backend, match=match, client_ip=ip,
                                public_host=public_host, framing=framing, upgrade=upgrade)
         first = f"{head.method} {backend.base_path}{match.upstream_path} HTTP/1.1"
@@ -337,11 +362,13 @@ class ProxyCore:
             slot.hold = None
             return
         slot.hold = slot.hold or asyncio.Event()
-        if slot.backend is not None:
+        if slot.backend is not None:  # one container, or each task of a cluster app
+            serving = slot.backend.members or (slot.backend,)
             end = time.monotonic() + drain
-            while slot.backend.inflight > 0 and time.monotonic() < end:
+            while sum(b.inflight for b in serving) > 0 and time.monotonic() < end:
                 await asyncio.sleep(0.01)
-            self.pool.close_idle(slot.backend)
+            for b in serving:
+                self.pool.close_idle(b)
 
     async def switch(self, app: str, new: Backend | None, drain: float) -> int:
         """Send the app's new requests to `new`; wait (at most `drain` s) for requests in
@@ -357,11 +384,15 @@ class ProxyCore:
             slot.error = ""
         if old is None:
             return 0
-        self.pool.close_idle(old)
+        # one container, or the tasks of a cluster app that are not among the new ones
+        keep = {m.netloc for m in new.members} if new is not None else set()
+        gone = [m for m in (old.members or (old,)) if not old.members or m.netloc not in keep]
+        for b in gone:
+            self.pool.close_idle(b)
         end = time.monotonic() + drain
-        while old.inflight > 0 and time.monotonic() < end:
+        while sum(b.inflight for b in gone) > 0 and time.monotonic() < end:
             await asyncio.sleep(0.01)
-        return old.inflight
+        return sum(b.inflight for b in gone)
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: Conn,
@@ -389,3 +420,21 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn
             t.cancel()
         conn.close()
 
+
+async def _body_start(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: Head,
+                      framing: Framing) -> int | None:
+    """Answer `Expect: 100-continue` and read a chunked body's first chunk size (a broken one
+    is refused before anything is forwarded); returns that size."""
+    if framing.kind != "none" and "100-continue" in head.tokens("expect"):
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    if framing.kind != "chunked":
+        return None
+    try:
+        return await read_chunk_size(reader)
+    except BadMessage as exc:
+        raise _BadRequest(str(exc)) from None
+
+
+def _bad_request(writer: asyncio.StreamWriter, exc: _BadRequest, method: str) -> bool:
+    writer.write(page_response(400, "Bad request", [str(exc)], close=True, method=method))
+    return False

@@ -2,8 +2,8 @@
 the reconcile side calls `update` after each pass and `switch` (the executor's `on_switch`) when a
 new container of an app passed its health check, before the old one is stopped.
 
-While it runs, `<state dir>/proxy.json` records its address, so `ace status` can show each app's
-public URL."""
+While it runs, `<state dir>/proxy-<pid>-<port>.json` records its address, so `ace status` can
+show each app's public URL; it is removed when the proxy stops (see proxy/address.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -21,11 +22,12 @@ from apps.model import App
 from reconciler.core.types import DesiredState, ObservedState
 from reconciler.proxy.address import (
     DEFAULT_LISTEN,
-    RECORD,
     UPSTREAM_TIMEOUT,
     is_loopback,
+    live_proxies,
     parse_listen,
     public_urls,
+    record_path,
 )
 from reconciler.proxy.request import DEFAULT_PARSER
 from reconciler.proxy.routing import Backend, Table, build_entries, container_backends
@@ -57,8 +59,10 @@ class ProxyService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
+        self._record: Path | None = None
         self._last: tuple[Sequence[App], DesiredState, ObservedState, dict[str, str],
                           list[dict[str, Any]]] | None = None
+        self.board: Any = None  # reconciler.dashboard.board.Board, when the dashboard is on
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -80,9 +84,12 @@ class ProxyService:
         ready.result(timeout=10)
         if self.state_dir is not None:
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.state_dir / f".{RECORD}.{os.getpid()}"
-            tmp.write_text(json.dumps({"url": self.base_url, "pid": os.getpid()}))
-            tmp.replace(self.state_dir / RECORD)
+            live_proxies(self.state_dir, prune=True)  # records left by killed proxies go
+            self._record = record_path(self.state_dir, os.getpid(), self.port)
+            tmp = self._record.with_name("." + self._record.name)
+            tmp.write_text(json.dumps({"url": self.base_url, "pid": os.getpid(),
+                                       "started": time.time()}))
+            tmp.replace(self._record)
 
     def _run(self, ready: Future[None]) -> None:
         loop = self._loop = _new_loop()
@@ -109,11 +116,9 @@ class ProxyService:
             loop.close()
 
     def stop(self) -> None:
-        if self.state_dir is not None:
-            rec = self.state_dir / RECORD
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                if json.loads(rec.read_text())["pid"] == os.getpid():
-                    rec.unlink()
+        if self._record is not None:  # this proxy's own record, never another's
+            self._record.unlink(missing_ok=True)
+            self._record = None
         if self._loop is not None and self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
@@ -142,6 +147,8 @@ class ProxyService:
         errs = dict(errors or {})
         idle = desired.idle_apps()
         self._last = (apps, desired, observed, errs, list(eval_errors or []))
+        if self.board is not None:
+            self.board.set_apps(apps, public_urls(apps, self.base_url))
 
         async def apply() -> None:
             core = self.core
@@ -176,8 +183,13 @@ class ProxyService:
                address: str = "") -> None:
         """The executor's `on_switch`: new requests go to `new_url` (through the container's
         network `address` when it is reachable) from now on; returns once requests in flight
-        on the previous container finished (or `drain` seconds passed)."""
-        backend = Backend.from_url(new_url, direct=address)
+        on the previous container finished (or `drain` seconds passed). For a cluster app,
+        `address` lists every task ("ip:port,ip:port", `new_url` the first): requests are
+        spread over them."""
+        addresses = [a for a in address.split(",") if a]
+        scheme, _, netloc = new_url.partition("://")
+        backend = (Backend.group(scheme, addresses) if netloc.rstrip("/") in addresses
+                   else None) or Backend.from_url(new_url, direct=address)
         self._call(self.core.switch(app, backend, self.drain), self.drain + 5)
 
     def set_wake(self, wake: WakeFn) -> None:
@@ -206,6 +218,20 @@ class ProxyService:
         """The executor's `on_hold`: while an app's container restarts in place, its new
         requests wait (at most 10 s) instead of failing."""
         self._call(self.core.hold(app, held, self.drain), self.drain + 5)
+
+    def last(self) -> tuple[Sequence[App], DesiredState, ObservedState] | None:
+        """The apps, desired and observed state of the last pass (None before the first)."""
+        got = self._last
+        return None if got is None else (got[0], got[1], got[2])
+
+    def enable_dashboard(self, settings: Any, engine_factory: Any) -> Any:
+        """Serve the dashboard (reconciler.dashboard) on this proxy; returns its Board, a
+        Reporter for the watch loop to feed. `engine_factory()` makes an engine for each log
+        stream and action run (never the loop's own)."""
+        from reconciler.dashboard.wiring import make_dashboard
+
+        self.board, self.core.dashboard = make_dashboard(self, settings, engine_factory)
+        return self.board
 
     def _status(self) -> dict[str, Any]:
         """`ace status --json` for what the last pass saw (health probed now)."""

@@ -3,7 +3,8 @@ a watchfiles thread that coalesces bursts of changes into one wake-up of the loo
 
 What matters: the apps file, every file an app's evaluation read, and every build context
 (.dockerignore honoured; new files and directories included). Never: editor temp files, VCS
-dirs, the state dir. The watcher only says *that* something changed; the loop runs a pass.
+dirs, the state dir, FIFOs, sockets and devices (a write to one is not an edit; the pass warns
+about them once). The watcher only says *that* something changed; the loop runs a pass.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import watchfiles
 
 from apps.model import App
 from reconciler.core.dockerignore import DockerIgnore
+from reconciler.core.hashing import special_kind
 
 __all__ = ["FileWatcher", "WatchSet", "dev_touched", "watch_roots"]
 
@@ -25,9 +27,16 @@ _TEMP = ("*.swp", "*.swx", "*.swo", "*~", ".#*", "#*#", "4913", "*.tmp", ".*.kat
 _VCS = frozenset({".git", ".hg", ".svn", ".jj", "__pycache__"})
 
 
-
 def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _special(path: str) -> bool:
+    """A FIFO, socket or device (one lstat; a path that is gone is not special)."""
+    try:
+        return bool(special_kind(os.lstat(path).st_mode))
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +69,9 @@ class WatchSet:
         for ctx, rules in self.contexts:
             if _under(path, ctx):
                 rel = os.path.relpath(path, ctx)
-                return rel == "." or rel == ".dockerignore" or not rules.ignores(rel)
+                if rel == "." or rel == ".dockerignore":
+                    return True
+                return not rules.ignores(rel) and not _special(path)
         return False
 
 

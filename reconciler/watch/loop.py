@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from apps.errors import AceError, EngineError, StateError
 from apps.incremental import EvalMemory, evaluate_incremental
 from apps.model import EvalError, EvalResult
-from reconciler.apply.executor import HoldHook, StepOutcome, SwitchHook
+from reconciler.apply.executor import ApplyResult, HoldHook, StepOutcome, SwitchHook
 from reconciler.apply.health import probe_services
 from reconciler.apply.observe import observe
 from reconciler.apply.pipeline import PassResult, Prepared, Settings, run_pass
@@ -43,7 +43,6 @@ from reconciler.watch.backoff import (
     record_probes,
     settle,
     unhealthy_marks,
-    with_logs,
 )
 from reconciler.watch.files import FileWatcher, WatchSet, dev_touched
 from reconciler.watch.reporter import Reporter, build_rows
@@ -96,11 +95,13 @@ class Watch:
         self.probes: dict[str, Probe] = {}
         self.health: dict[str, str] = {}
         self.changes: dict[str, str] = {}
+        self.builds: dict[str, tuple[str, StepOutcome]] = {}  # app -> (key, its failed build)
         self.passes = 0
         self.in_pass = False
         self._errors: tuple[EvalError, ...] = ()
         self._desired_errors: tuple[EvalError, ...] = ()  # network alias collisions
         self._warnings: tuple[EvalError, ...] = ()
+        self._pass_warnings: tuple[EvalError, ...] = ()  # found by the pass (special files)
         self._last: tuple[DesiredState, ObservedState] | None = None
         self._down_since: float | None = None
         self._engine_fails = 0
@@ -250,6 +251,10 @@ class Watch:
         finally:
             lock.release()
         self.passes += 1
+        found = tuple(w for w in res.evaluation.warnings if w not in warnings)
+        if found != self._pass_warnings:  # told once each, like evaluation warnings
+            self.reporter.app_warnings([w for w in found if w not in self._pass_warnings])
+            self._pass_warnings = found
         if self._down_since is not None:
             self.reporter.engine_back(self.clock() - self._down_since)
             self._down_since, self._engine_fails = None, 0
@@ -267,7 +272,7 @@ class Watch:
         if self.options.on_pass is not None:
             self.options.on_pass(evaluated.result, desired, observed, errs)
         self.reporter.pass_finished(cycle, self.clock() - start, len(res.outcomes), held)
-        return self._next_delay(held)
+        return self._next_delay()
 
     def _report_desired_errors(self, desired: DesiredState) -> None:
         """Errors the desired state adds (network alias collisions), told once each."""
@@ -287,18 +292,18 @@ class Watch:
         idle = tuple(sorted(self.sleeper.idle.items()))
         return desired if idle == desired.idle else replace(desired, idle=idle)
 
-    def _next_delay(self, held: tuple[str, ...]) -> float:
-        """The resync period, or sooner when a held app's backoff ends."""
+    def _next_delay(self) -> float:
+        """The resync period, or sooner when the backoff of any app ends: its retry comes on
+        its own timer, whether or not this pass held a step of it back."""
         now = self.clock()
-        ends = [self.attempts[a].until - now for a in held if a in self.attempts]
+        ends = [a.until - now for a in self.attempts.values() if a.until > now]
         return max(0.05, min([self.options.resync, *ends]))
-
 
     def _on_step(self, kind: str, o: StepOutcome) -> None:
         if kind != "end" or o.outcome == "skipped":
             return
         self.reporter.step(o)
-        if o.outcome == "done" and o.step.action not in ("build", "pull"):
+        if o.outcome == "done" and o.step.action not in ("build", "pull", "remove_image"):
             self.changes[o.step.app] = f"{time.strftime('%H:%M:%S')} {o.step.action}: " \
                                        f"{o.step.cause}"
 
@@ -309,25 +314,42 @@ class Watch:
         desired, applied = res.prepared.desired, res.applied
         keys = {a.path: desired_key(a) for a in desired.apps}
         now = self.clock()
+        builds = self._builds(applied, keys)
         if applied is not None:
             before = self.attempts
             self.attempts = record_attempts(before, applied.outcomes, keys, now,
                                             self.options.backoff)
-            crashed = {o.step.app: o for o in applied.outcomes if o.exit_code or o.logs}
-            for app, a in list(self.attempts.items()):
-                if a is not before.get(app) and a.failed and app in crashed:
-                    o = crashed[app]
-                    a = self.attempts[app] = with_logs(a, o.logs, o.exit_code)
-                if a is not before.get(app) and a.crash_looping and a.failed:
+            for app, a in self.attempts.items():
+                if a is not before.get(app) and a.crash_looping \
+                        and app not in builds:  # a failed build is not a crash loop
                     self.reporter.crash_loop(a, a.until - now)
-        self.attempts = settle(self.attempts, (), keys, now, self.options.backoff)
+        self.attempts = {app: a for app, a in settle(self.attempts, (), keys, now,
+                                                     self.options.backoff).items()
+                         if a.key == keys.get(app)}  # a new save starts afresh
         errs = {e.app: f"{e.where}: {e.message}" for e in self._errors + self._desired_errors}
         for o in applied.outcomes if applied else ():
             if o.outcome == "failed":
                 errs.setdefault(o.step.app, o.message)
         self.reporter.rows(build_rows(shown or desired, observed, self.health, self.attempts,
-                                      self.changes, errs))
+                                      self.changes, errs, builds,
+                                      res.prepared.recorded.stopped))
         return errs
+
+    def _builds(self, applied: ApplyResult | None, keys: Mapping[str, str]
+                ) -> dict[str, StepOutcome]:
+        """Apps whose build of the current version failed (the version that runs keeps
+        serving); reported once per failure. Any other version (a save) clears it."""
+        for o in applied.outcomes if applied else ():
+            if o.step.action == "build" and o.outcome == "done":
+                self.builds.pop(o.step.app, None)
+            if o.step.action == "build" and o.outcome == "failed":
+                prev = self.builds.get(o.step.app)
+                if prev is None or (prev[0], prev[1].message) != (keys.get(o.step.app),
+                                                                   o.message):
+                    self.reporter.build_failed(o)
+                self.builds[o.step.app] = (keys.get(o.step.app, ""), o)
+        self.builds = {app: (k, o) for app, (k, o) in self.builds.items() if keys.get(app) == k}
+        return {app: o for app, (_, o) in self.builds.items()}
 
     def _engine_down(self, error: str) -> float:
         self._engine_fails += 1
@@ -353,13 +375,13 @@ class Watch:
         lock = StateLock(self.settings.state_dir, command="ace watch --down-on-exit")
         try:
             with lock.acquire(30.0):
-                return teardown(self.engine, store)
+                return list(teardown(self.engine, store).removed)  # the rest: logged
         except (EngineError, StateError) as exc:
             log.warning("down_on_exit_failed", error=str(exc))
             return []
 
 
-def default_engine() -> Engine:
-    from reconciler.driver.engine import DockerEngine
+def default_engine(backend: str = "docker", registry: str = "") -> Engine:
+    from reconciler.cli.options import engine
 
-    return DockerEngine(timeout=float(os.environ.get("ACE_ENGINE_TIMEOUT", "30")))
+    return engine(backend, registry, timeout=float(os.environ.get("ACE_ENGINE_TIMEOUT", "30")))

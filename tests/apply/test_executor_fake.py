@@ -10,7 +10,8 @@ from typing import Literal
 
 import pytest
 
-from reconciler.apply.executor import ApplyOptions, ApplyResult, StepOutcome, adopt, apply_plan
+from reconciler.apply.executor import ApplyOptions, ApplyResult, StepOutcome, apply_plan
+from reconciler.apply.record import adopt
 from reconciler.core.types import (
     LABEL_APP,
     LABEL_INSTALL,
@@ -102,14 +103,26 @@ def test_failed_build_does_not_stop_another_app(tmp_path: Path, engine: ServingF
 
 def test_skip_names_the_failed_step(tmp_path: Path, engine: ServingFake, store: Store) -> None:
     """A start after a failed build is skipped with a message naming the build; the build's
-    failure carries its log's last lines."""
-    bad = built("/bad", context=context(tmp_path, "bad", "FROM busybox:latest\nRUN false\n"))
+    failure names the failing step, its container file line, exit code and last output, and
+    the outcome carries them apart; the build's lines went to `on_output` as they came."""
+    ctx = context(tmp_path, "bad", "FROM busybox:latest\n\n# why\nRUN echo half-way && false\n")
+    bad = built("/bad", context=ctx)
+    lines: list[tuple[str, str]] = []
     result = apply(engine, store, want(bad), step("build", bad),
-                   step("start", bad, "", "build:/bad"))
+                   step("start", bad, "", "build:/bad"),
+                   options=ApplyOptions(on_output=lambda app, line: lines.append((app, line))))
     failed, skipped = result.outcomes
+    where = f"{ctx}/Containerfile:4"
     assert failed.message.splitlines() == [
-        "build of ace-t/bad:in1 failed", "Step 1/2 : FROM busybox:latest", "Step 2/2 : RUN false",
-        "The command '/bin/sh -c false' returned a non-zero code: 1"]
+        f"build of ace-t/bad:in1 failed at step [2/2] RUN echo half-way && false ({where}): "
+        "exit code 1", "half-way",
+        "The command '/bin/sh -c echo half-way && false' returned a non-zero code: 1"]
+    assert (failed.failed_step, failed.where, failed.exit_code) == (
+        "[2/2] RUN echo half-way && false", where, "1")
+    assert failed.logs.splitlines()[0] == "half-way"
+    assert lines[0] == ("/bad", "-- building ace-t/bad:in1 (by hand)")
+    assert lines[1] == ("/bad", "Step 1/2 : FROM busybox:latest") and ("/bad", "half-way") in lines
+    assert lines[-1] == ("/bad", "-- " + failed.message.splitlines()[0])
     assert (skipped.outcome, skipped.message) == ("skipped", "skipped: build:/bad did not succeed")
     assert skipped.seconds == 0.0
     assert engine.calls["run_container"] == 0
@@ -168,6 +181,18 @@ def test_unhealthy_replacement_keeps_the_old_container(engine: ServingFake, stor
     assert store.recorded().get("/web") == RecordedApp(
         "/web", "v1", "busybox:latest", engine.list_containers(INSTALL)[0].id, (),
         old.spec_json)
+
+
+def test_container_exiting_at_start_says_its_exit_code_and_logs(engine: ServingFake,
+                                                                 store: Store) -> None:
+    """A container that exits before it serves fails with its exit status and last log lines,
+    not a misleading "published no port"; the outcome carries the exit code."""
+    app = pulled("/dies", command=("sh", "-c", "echo cannot start; exit 4"))
+    (failed,) = apply(engine, store, want(app), step("start", app)).outcomes
+    assert failed.outcome == "failed" and "published no port" not in failed.message
+    assert failed.message.startswith(f"container {name(app)} exited at start: Exited (4)")
+    assert failed.message.endswith("last log lines:\ncannot start")
+    assert (failed.exit_code, failed.logs) == ("4", "cannot start")
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3])

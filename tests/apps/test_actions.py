@@ -24,8 +24,8 @@ def run(dry_run, args):
     return ace.result("done", out.value, report=ace.TABLE, param_errors={"count": "ok"})
 
 def loop(dry_run, args):
-    for i in range(2000000000):
-        pass
+    for i in range(100000):
+        [j for j in range(100000)]
 
 def bare(dry_run, args):
     return "not a result"

@@ -151,3 +151,23 @@ def test_apps_file_config_builtin_returns_default(tmp_path: Path) -> None:
     apps_file = tmp_path / "apps.star"
     apps_file.write_text('app("/web", config("dir", "web"))\n')
     assert [e.source for e in apps.load_entries(apps_file)] == [str(tmp_path / "web")]
+
+
+@pytest.mark.parametrize(("load", "outside"), [
+    ('load("../shared/apps.star", "x")', True), ('load("/etc/apps.star", "x")', True),
+    ('load("more.star", "x")', False)])
+def test_load_in_apps_file_is_a_clear_error(tmp_path: Path, load: str, outside: bool) -> None:
+    """load() in the apps file says it is not available (and when the path is outside the apps
+    file's directory, that too), located at the load; never Starlark's internal message."""
+    apps_file = tmp_path / "apps.star"
+    apps_file.write_text(f'x = 1\n{load}\napp("/a", "-", spec="image", '
+                         'params={"image": "busybox", "port": 80})\n')
+    result = apps.evaluate(apps_file, environ={})
+    assert len(result.errors) == 1 and not result.apps_file_ok
+    err = result.errors[0]
+    assert (err.app, err.file, err.line) == ("", str(apps_file), 2)
+    assert "the apps file cannot load '" in err.message
+    assert ("load() is not available in the apps file; declare every app(...) in the apps "
+            "file itself") in err.message
+    assert (f"is outside {tmp_path}, the directory of the apps file" in err.message) == outside
+    assert "set_loader" not in err.message

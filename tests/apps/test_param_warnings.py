@@ -47,7 +47,7 @@ def _ace(apps_file: Path, *args: str) -> tuple[int, str, str]:
 @pytest.fixture(autouse=True)
 def fake_engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
     engine = FakeEngine()
-    monkeypatch.setattr(options, "engine", lambda: engine)
+    monkeypatch.setattr(options, "engine", lambda *a, **k: engine)
     return engine
 
 

@@ -89,6 +89,9 @@ PARAM_ERRORS = [
     ('param("a", required="no")\n', {}, "required must be True or False", "params", 1, 1),
     ('def f():\n    param(3)\nf()\n', {}, "param name must be a non-empty string",
      "params", 2, 5),
+    ('param("a")\nload("common.star", "x")\n', {},
+     "params.star cannot load 'common.star': load() is not available in params.star; declare "
+     "the params with param(...) in params.star", "params", 2, 1),
 ]
 
 

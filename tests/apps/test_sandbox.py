@@ -28,16 +28,16 @@ def broken_and_good(tmp_path: Path, app_star: str, **kw: float) -> apps.EvalResu
 
 SLOW = [
     # (app.star, message, line, column)
-    ("def f():\n    for i in range(2000000000):\n        pass\nf()\n" + GOOD,
-     "did not finish within 0.5 s", 2, 5),
+    ("def f():\n    for i in range(100000):\n        for j in range(100000):\n"
+     "            pass\nf()\n" + GOOD, "did not finish within 0.5 s", 3, 9),
     ("def f(n):\n    return f(n + 1) + 1\nx = f(0)\n" + GOOD,
      "call stack deeper than", 2, 12),
     ("x = [1]\nfor i in range(100):\n    x = x + x\n" + GOOD,
      "evaluation ran out of memory", 1, 1),
     ("x = [1] * 2000000000\n" + GOOD, "evaluation ran out of memory", 1, 1),
     ('x = "ab" * 2000000000\n' + GOOD, "evaluation ran out of memory", 1, 1),
-    ("d = {}\ndef f():\n    for i in range(100000000):\n        d[i] = str(i) * 100\nf()\n"
-     + GOOD, "", 0, 0),
+    ("d = {}\ndef f():\n    for i in range(10000):\n        for j in range(10000):\n"
+     "            d[i * 10000 + j] = str(j) * 100\nf()\n" + GOOD, "", 0, 0),
 ]
 
 
@@ -74,7 +74,7 @@ def test_default_deadline_stops_infinite_recursion_within_two_seconds(tmp_path: 
     start = time.monotonic()
     result = evaluate_files(
         tmp_path,
-        {"app.star": "def f():\n    for i in range(2000000000):\n        f()\nf()\n" + GOOD},
+        {"app.star": "def f():\n    for i in range(2000000):\n        f()\nf()\n" + GOOD},
     )
     assert time.monotonic() - start < 4
     assert "did not finish within 2 s" in only_error(result).message or \
@@ -153,3 +153,47 @@ def test_locate_prefers_user_frames() -> None:
     assert user == Location("/u/app.star", 4, 5)
     assert column_of("    x = ace.app(1)", "app") == 9
     assert column_of("  y = myapp(1)", "app") == 3
+
+
+HUGE_RANGES = [
+    # (app.star, message, line, column): each refused at once, located at the range call
+    ("def f():\n    n = 0\n    for i in range(1000000000):\n        n += i\n    return n\n"
+     "x = f()\n", "range(1000000000) has 1000000000 items: too many iterations", 3, 5),
+    ("x = 1\ny = list(range(1000000000))\n",
+     "range(1000000000) has 1000000000 items: too many iterations", 2, 1),
+    ("x = 1\ny = [i for i in range(0, 2000000000, 2)]\n",
+     "range(0, 2000000000, 2) has 1000000000 items: too many iterations", 2, 1),
+    ("x = 1\n\ny = len(range(1000000000000))\n",
+     "range(1000000000000): 1000000000000 is too large for a range", 3, 1),
+]
+
+
+@pytest.mark.parametrize(("app_star", "message", "line", "column"), HUGE_RANGES)
+def test_huge_range_is_too_many_iterations(tmp_path: Path, app_star: str, message: str,
+                                           line: int, column: int) -> None:
+    """A range of a billion items is refused at once as "too many iterations", at its line —
+    not a deadline, an out-of-memory at line 1 or Starlark's internal int message."""
+    start = time.monotonic()
+    result = broken_and_good(tmp_path, app_star + GOOD)
+    assert time.monotonic() - start < 1.9  # before the 2 s deadline
+    assert_error(only_error(result), message=message, file=tmp_path / "src" / "app.star",
+                 line=line, column=column)
+    assert "at most 10000000 per range" in result.errors[0].message or \
+        "at most 10000000 items per range" in result.errors[0].message
+
+
+def test_ranges_within_the_limit_are_starlark_ranges(tmp_path: Path) -> None:
+    """range() under the limit behaves as Starlark's: its type, steps, negatives, indexing."""
+    result = evaluate_files(tmp_path, {"app.star": (
+        'v = [type(range(3)), list(range(2, 10, 3)), list(range(3, 0, -1)), range(10)[4],'
+        ' len(range(10000000))]\napp = ace.app("x", settings={"v": v})\n')})
+    app = result.apps[0]
+    assert dict(app.settings)["v"] == ["range", [2, 5, 8], [3, 2, 1], 4, 10000000]
+
+
+def test_huge_range_in_apps_file_is_too_many_iterations(tmp_path: Path) -> None:
+    """The apps file has the same range() as app files."""
+    (tmp_path / "apps.star").write_text("n = len(range(3000000000))\n")
+    result = apps.evaluate(tmp_path / "apps.star", environ={})
+    assert_error(only_error(result), message="range(3000000000): 3000000000 is too large",
+                 file=tmp_path / "apps.star", line=1, column=1, app="")

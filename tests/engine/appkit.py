@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import subprocess
 import sys
@@ -16,6 +18,7 @@ from typer.testing import CliRunner
 
 from reconciler.cli.app import app as cli_app
 from reconciler.core.types import LABEL_APP, LABEL_INSTALL
+from reconciler.driver.podman import familiar
 from state.db import derive_install_id
 
 WEB_CONTAINERFILE = """FROM busybox
@@ -113,11 +116,21 @@ class Project:
             [sys.executable, "-m", "reconciler", *args, "-f", str(self.apps_file)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
+    def image_tags(self) -> list[str]:
+        """Every local image tag, spelled as Docker spells it (Podman qualifies names)."""
+        return [familiar(t) for i in self.client.images.list() for t in i.tags]
+
     def containers(self, app: str | None = None) -> list[Any]:
+        """This installation's containers (of `app`); one removed while being read is left
+        out (Podman answers 500 there, which the SDK's own list does not skip)."""
         filters = [f"{LABEL_INSTALL}={self.install}"]
         if app:
             filters.append(f"{LABEL_APP}={app}")
-        return self.client.containers.list(all=True, filters={"label": filters})
+        found = []
+        for row in self.client.api.containers(all=True, filters={"label": filters}):
+            with contextlib.suppress(docker.errors.APIError):
+                found.append(self.client.containers.get(row["Id"]))
+        return found
 
     def url(self, app: str) -> str:
         rows = self.ace_json("status")["apps"]
@@ -140,5 +153,5 @@ def get(url: str, timeout: float = 2.0) -> tuple[int, str]:
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, ""
-    except OSError:
+    except (OSError, http.client.HTTPException):  # refused, reset, or cut off mid-answer
         return 0, ""

@@ -11,19 +11,23 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from unittest import mock
+from urllib.parse import quote
 
 from reconciler.core.types import LABEL_APP, LABEL_INSTALL, LABEL_VERSION
 from reconciler.driver.engine import DockerEngine
 from reconciler.driver.ports import Engine
 from tests.fakes import FakeEngine
 
-__all__ = ["BUSYBOX", "DockerHarness", "FakeHarness", "Harness"]
+__all__ = ["BUSYBOX", "DockerHarness", "FakeHarness", "Harness", "PodmanHarness"]
 
 BUSYBOX = "busybox:latest"
 
 
 class Harness(ABC):
     """An engine under test plus the things only a test may do (outside the protocol)."""
+
+    # engine calls of one list_containers of a non-empty installation
+    container_listing_calls = 1
 
     def __init__(self, engine: Engine, install: str) -> None:
         self.engine = engine
@@ -236,3 +240,19 @@ class DockerHarness(Harness):
                 self.client.api.remove_network(ref.removeprefix("network:"))
             else:
                 self.client.api.remove_container(ref, force=True)
+
+
+class PodmanHarness(DockerHarness):
+    """Podman's Docker-compatible service. There `rmi -f` also removes the containers using the
+    image, so a name alone goes with `untag` (libpod API). Podman keeps showing a removed name
+    in container listings, so the driver checks the names against one image listing: two calls."""
+
+    container_listing_calls = 2
+
+    def rmi_outside(self, ref: str) -> None:
+        if ref.startswith("sha256:"):
+            self.client.api.remove_image(ref, force=True)
+            return
+        api = self.client.api
+        url = f"{api.base_url}/v4.0.0/libpod/images/{quote(ref, safe='')}/untag"
+        api._raise_for_status(api._post(url))

@@ -8,6 +8,7 @@ removes what it made.
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import pytest
 from apps.errors import EngineError
 from reconciler.core.types import LABEL_APP, LABEL_INPUTS, LABEL_INSTALL
 from reconciler.driver.engine import DockerEngine
-from reconciler.driver.ports import VolumeMount
+from reconciler.driver.ports import ImageInUse, LogLine, NotManaged, VolumeMount
 from tests.engine.harness import BUSYBOX, DockerHarness, FakeHarness, Harness
 from tests.fakes import FakeEngine
 
@@ -48,11 +49,12 @@ def write(path: Path, text: str) -> str:
 
 
 def test_listings_are_one_call_each(h: Harness) -> None:
-    """list_containers and list_images each cost exactly one engine call."""
+    """list_containers and list_images each cost exactly one engine call (list_containers two
+    on Podman, see PodmanHarness)."""
     h.serve()
     with h.api_calls() as calls:
         listed = h.engine.list_containers(h.install)
-    assert len(calls) == 1, calls
+    assert len(calls) == h.container_listing_calls, calls
     assert [c.name for c in listed] == [h.name("web")]
     with h.api_calls() as calls:
         images = h.engine.list_images()
@@ -129,6 +131,21 @@ def test_crash_then_start_again(h: Harness) -> None:
     h.wait_for(lambda: h.engine.logs(c.id).count("booted") == 2, "two boots in the logs")
 
 
+def test_inspect_tells_how_long_an_exited_container_ran(h: Harness) -> None:
+    """inspect() gives when a container started and, once it exited, when it finished (the
+    watch loop tells a crash from a long run by it); a listing does not carry them."""
+    c = h.serve(command=["sh", "-c", "echo bye; exit 3"])
+    h.wait_for(lambda: h.state(c.id) == "exited", "the container to exit")
+    seen = h.engine.inspect(c.id)
+    assert seen is not None and seen.started_at > 1_000_000_000
+    # a process that exits at once may be stamped finished a hair before started
+    assert -1 < seen.finished_at - seen.started_at < 5
+    running = h.serve("long")
+    now = h.engine.inspect(running.id)
+    assert now is not None and now.started_at > 0 and now.finished_at == 0
+    assert {x.started_at for x in h.engine.list_containers(h.install)} == {0}
+
+
 def test_logs_tail(h: Harness) -> None:
     """logs() returns the last `tail` lines of stdout and stderr together."""
     c = h.serve(command=["sh", "-c", "echo oops >&2; sleep 0.2; echo one; echo two; sleep 60"])
@@ -137,23 +154,41 @@ def test_logs_tail(h: Harness) -> None:
     assert h.engine.logs(c.id).split() == ["oops", "one", "two"]
 
 
-def test_follow_logs_streams_until_the_container_stops(h: Harness) -> None:
-    """follow_logs() gives the last `tail` lines, then returns once the container stops."""
+def test_log_lines_tail_since_follow_and_stop(h: Harness) -> None:
+    """log_lines() gives the last `tail` lines in order with their times, only those since a
+    time when asked; a follow returns once the container stops, and at once when `stop` is
+    set on a container that is still running and quiet."""
     c = h.serve(command=["sh", "-c", "echo a; echo b; echo c; sleep 0.5"])
     h.wait_for(lambda: "c" in h.engine.logs(c.id).split(), "the logs")
-    seen: list[str] = []
-    h.engine.follow_logs(c.id, tail=2, on_output=seen.append)
-    assert "".join(seen).split() == ["b", "c"]
+    seen: list[LogLine] = []
+    h.engine.log_lines(c.id, tail=2, follow=True, on_line=seen.append)
+    assert [x.text for x in seen] == ["b", "c"]
+    assert seen[0].time <= seen[1].time and seen[0].time > 1e9
+    assert {x.stream for x in seen} == {"stdout"}
     h.wait_for(lambda: h.state(c.id) == "exited", "the container to exit")
-    everything: list[str] = []
-    h.engine.follow_logs(c.id, tail=-1, on_output=everything.append)
-    assert "".join(everything).split() == ["a", "b", "c"]
+    everything: list[LogLine] = []
+    h.engine.log_lines(c.id, on_line=everything.append)
+    assert [x.text for x in everything] == ["a", "b", "c"]
+    later: list[LogLine] = []
+    h.engine.log_lines(c.id, since=everything[1].time, on_line=later.append)
+    if everything[0].time < everything[1].time:
+        assert [x.text for x in later] == ["b", "c"]
+    else:  # Podman stamps log lines to the whole second: `since` cannot split one second
+        assert everything[0].time == float(int(everything[0].time))
+        assert [x.text for x in later] == ["a", "b", "c"]
+    quiet = h.serve("quiet", command=["sh", "-c", "echo up; sleep 30"])
+    h.wait_for(lambda: "up" in h.engine.logs(quiet.id), "the quiet container's line")
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    t0 = time.monotonic()
+    h.engine.log_lines(quiet.id, tail=-1, follow=True, on_line=lambda line: None, stop=stop)
+    assert time.monotonic() - t0 < 5
 
 
 def test_refuses_containers_it_did_not_create(h: Harness) -> None:
     """An unlabelled container made by someone else is never stopped, started or removed."""
     foreign = h.foreign_container(h.name("foreign"))
-    with pytest.raises(EngineError, match="not managed by ace"):
+    with pytest.raises(NotManaged, match="not managed by ace"):
         h.engine.stop_and_remove(foreign)
     with pytest.raises(EngineError, match="not managed by ace"):
         h.engine.start(foreign)
@@ -218,7 +253,8 @@ def test_build_labels_and_exposed_ports(h: Harness, tmp_path: Path) -> None:
     assert any(line.endswith("built for ace") for line in lines)  # either builder's format
     assert h.engine.image_exposed_ports(tag) == (8080,)
     built = [i for i in h.engine.list_images() if tag in i.tags]
-    assert [(i.id, i.app, i.inputs) for i in built] == [(image_id, "/web", "in1")]
+    assert [(i.id, i.app, i.inputs, i.install) for i in built] == [
+        (image_id, "/web", "in1", h.install)]
     c = h.engine.run_container(name=h.name("built"), image=tag, port=8080, command=[], env={},
                                mounts=[], labels=h.labels())
     assert c.state == "running", "empty command runs the image CMD"
@@ -239,6 +275,30 @@ def test_image_listing_filtered_by_reference(h: Harness, tmp_path: Path) -> None
     assert [(i.id, tag in i.tags) for i in found] == [(image_id, True)]
     assert h.engine.list_images([f"ace-test/{h.install}:absent"]) == ()
     h.engine.remove_image(tag)
+
+
+def test_image_listing_by_repository_and_removal_of_a_used_image(h: Harness,
+                                                                  tmp_path: Path) -> None:
+    """A repository name as reference lists every tag of it in one call; an image a container
+    uses is not removed (ImageInUse) until the container is gone."""
+    cf = write(tmp_path / "Containerfile", "FROM busybox\nCMD [\"sleep\", \"60\"]\n")
+    repo = f"ace-test/{h.install}"
+    ids = [h.engine.build(context_dir=str(tmp_path), containerfile=cf, tag=f"{repo}:{n}",
+                          build_args={}, labels=h.labels(**{LABEL_INPUTS: n}))
+           for n in ("a", "b")]
+    with h.api_calls() as calls:
+        found = h.engine.list_images([repo])
+    assert len(calls) == 1, calls
+    assert sorted(t for i in found for t in i.tags) == [f"{repo}:a", f"{repo}:b"]
+    c = h.engine.run_container(name=h.name("user"), image=f"{repo}:b", port=8080, command=[],
+                               env={}, mounts=[], labels=h.labels())
+    with pytest.raises(ImageInUse):
+        h.engine.remove_image(f"{repo}:b")
+    assert [i.id for i in h.engine.list_images([f"{repo}:b"])] == [ids[1]]
+    h.engine.stop_and_remove(c.id)
+    for n in ("a", "b"):
+        h.engine.remove_image(f"{repo}:{n}")
+    assert h.engine.list_images([repo]) == ()
 
 
 def test_listing_shows_the_image_name_only_while_it_resolves(h: Harness, tmp_path: Path) -> None:
@@ -278,7 +338,9 @@ def test_failing_build_reports_the_log(h: Harness, tmp_path: Path) -> None:
                        labels=h.labels())
     text = str(err.value)
     assert "about to fail" in text
-    assert "returned a non-zero code: 3" in text or "exit code: 3" in text  # classic, BuildKit
+    # the classic builder, BuildKit, Podman's builder (buildah)
+    assert any(m in text for m in ("returned a non-zero code: 3", "exit code: 3",
+                                   "exit status 3")), text
     with pytest.raises(EngineError, match="cannot read container file"):
         h.engine.build(context_dir=str(tmp_path), containerfile="Missing", tag=tag,
                        build_args={}, labels=h.labels())
@@ -360,6 +422,20 @@ def test_volume_data_survives_commands(engine: DockerEngine, busybox: str,
                               labels=h.labels(), mounts=[VolumeMount("volume", vol, "/data", True)])
     assert (read.exit_code, read.stdout) == (0, "kept\n")
     assert engine.list_volumes(h.install) == (vol,)
+
+
+@pytest.mark.engine
+def test_log_lines_tell_stdout_from_stderr(engine: DockerEngine, busybox: str,
+                                           engine_install: str, docker_client: Any) -> None:
+    """The real engine's log lines say which stream each came from, and keep a line without
+    a final newline."""
+    h = DockerHarness(engine, engine_install, docker_client)
+    c = h.serve(command=["sh", "-c", "echo out; echo err >&2; printf last"])
+    h.wait_for(lambda: h.state(c.id) == "exited", "the container to exit")
+    seen: list[LogLine] = []
+    engine.log_lines(c.id, on_line=seen.append)
+    assert sorted((x.stream, x.text) for x in seen) == [
+        ("stderr", "err"), ("stdout", "last"), ("stdout", "out")]
 
 
 # -- dev mode: a build target, entrypoint and working directory, restart in place ------------

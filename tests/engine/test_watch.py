@@ -120,6 +120,54 @@ def test_crash_loop_backs_off(project: Project, procs: list[WatchProc]) -> None:
     assert time.monotonic() - t0 < 30
 
 
+SHORT_LIVED_CONTAINERFILE = """FROM busybox
+COPY index.html /www/index.html
+EXPOSE 8080
+CMD ["sh", "-c", "httpd -p 8080 -h /www && sleep 2 && echo dying now && exit 3"]
+"""
+
+
+def crash_app(project: Project, containerfile: str) -> None:
+    project.web_app()
+    project.write("crash/Containerfile", containerfile)
+    project.write("crash/index.html", "up\n")
+    project.write("crash/app.star", (project.root / "web/app.star").read_text())
+    project.write("crash/params.star", (project.root / "web/params.star").read_text())
+
+
+def test_short_lived_service_is_a_crash_loop(project: Project, procs: list[WatchProc]) -> None:
+    """A container that passes its health check, runs 2 s and exits is crash-looping: the
+    crash_loop_backoff event carries its exit code and last log lines, and restarts back off."""
+    crash_app(project, SHORT_LIVED_CONTAINERFILE)
+    project.apps(CRASH)
+    w = start_watch(project, procs)
+    loop = w.wait_for(lambda e: e.get("event") == "crash_loop_backoff", 40, "crash loop")
+    assert loop["app"] == "/crash" and loop["exit_code"] == "3" and loop["attempts"] == 2
+    assert loop["retry_in"] == 2.0 and any("dying now" in line for line in loop["logs"])
+    w.wait_for(lambda e: e.get("event") == "status" and any(
+        r["app"] == "/crash" and r["state"] == "crash-looping" for r in e["apps"]), 5, "row")
+    assert "exit code 3" in w.row("/crash")["last_error"]
+    before = w.events[:w.events.index(loop)]
+    assert [e["action"] for e in before if e.get("event") == "step_done"
+            and e.get("app") == "/crash"] == ["build", "start", "restart", "restart"]
+
+
+def test_first_retry_comes_after_one_second(project: Project, procs: list[WatchProc]) -> None:
+    """After the first crash the retry comes on the app's own 1 s timer, not at the next
+    resync (5 s here)."""
+    crash_app(project, CRASH_CONTAINERFILE)
+    project.apps(CRASH)
+    w = WatchProc(project.apps_file, "--resync", "5", "--health-timeout", "10")
+    procs.append(w)
+    w.wait_for(lambda e: is_step(e, "start", "/crash", "step_failed"), 60, "first crash")
+    t0 = time.monotonic()
+    while len([e for e in w.named("step_started") if e.get("app") == "/crash"
+               and e.get("action") == "start"]) < 2:
+        assert time.monotonic() - t0 < 4, "no second try within 4 s"
+        time.sleep(0.05)
+    assert time.monotonic() - t0 > 0.7
+
+
 def test_apps_file_edit_adds_and_removes(project: Project, procs: list[WatchProc]) -> None:
     """An app added to the apps file starts; removed, its container goes."""
     project.web_app()
@@ -146,6 +194,22 @@ def test_failing_health_check_replaces(project: Project, procs: list[WatchProc])
     step = w.wait_for(lambda e: is_step(e, "replace", "/web"), 20, "replace of unhealthy")
     assert step["cause"].startswith("health check failing: 404")
     w.wait_served("/web", "v1\n", 10)
+
+
+def test_paused_container_is_replaced(project: Project, procs: list[WatchProc]) -> None:
+    """`docker pause` on a watched service: the next pass replaces it with a fresh container;
+    it is never `start`ed in a loop."""
+    project.web_app()
+    project.apps(WEB)
+    w = start_watch(project, procs)
+    w.wait_served("/web", "v1\n", 60)
+    (c,) = project.containers("/web")
+    c.pause()
+    step = w.wait_for(lambda e: is_step(e, "replace", "/web"), 10, "replace of the paused one")
+    assert step["cause"] == "container paused"
+    w.wait_served("/web", "v1\n", 10)
+    assert [x.status for x in project.containers("/web")] == ["running"]
+    assert not [e for e in w.events if e.get("action") == "restart"]
 
 
 def test_reconcile_waits_for_watch(project: Project, procs: list[WatchProc]) -> None:

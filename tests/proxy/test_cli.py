@@ -9,10 +9,12 @@ import socket
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from apps.errors import AceError
+from reconciler.cli.app import app as cli_app
 from reconciler.cli.loop import start_proxy
-from reconciler.proxy.address import public_base
+from reconciler.proxy.address import live_proxies, public_base
 from reconciler.proxy.http1 import BadMessage, parse_response, read_response_head
 
 
@@ -67,12 +69,8 @@ def test_response_heads_with_bare_lf() -> None:
 def test_upstream_timeout_option_reaches_the_proxy(tmp_path: Path) -> None:
     """`--upstream-timeout` is an option of both `ace watch` and `ace serve`, and the proxy
     `start_proxy` starts waits that long."""
-    from typer.testing import CliRunner
-
-    from reconciler.cli.app import app
-
     for command in ("watch", "serve"):
-        out = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
+        out = CliRunner().invoke(cli_app, [command, "--help"], env={"COLUMNS": "200"}).output
         assert "--upstream-timeout" in out, out
     proxy = start_proxy("127.0.0.1:0", tmp_path, upstream_timeout=1.5)
     assert proxy is not None
@@ -80,3 +78,39 @@ def test_upstream_timeout_option_reaches_the_proxy(tmp_path: Path) -> None:
         assert proxy.core.upstream_timeout == 1.5
     finally:
         proxy.stop()
+
+
+def test_serve_on_a_busy_address_suggests_options_serve_has(tmp_path: Path) -> None:
+    """`ace serve --listen BUSY` fails naming --listen and not --no-proxy, which serve lacks."""
+    (tmp_path / "apps.star").write_text("")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        listen = f"127.0.0.1:{s.getsockname()[1]}"
+        res = CliRunner().invoke(cli_app, ["serve", "-f", str(tmp_path / "apps.star"),
+                                           "--listen", listen])
+    assert res.exit_code == 1
+    assert f"proxy cannot listen on {listen}" in res.output
+    assert "use --listen HOST:PORT with a free port, or stop what listens there" in res.output
+    assert "--no-proxy" not in res.output
+
+
+def test_two_proxies_of_one_state_dir_keep_their_own_records(tmp_path: Path) -> None:
+    """Each proxy records itself; one stopping leaves the other's record; a record left by a
+    killed proxy is ignored and pruned by the next start."""
+    (tmp_path / "proxy-999999999-1.json").write_text(
+        '{"url": "http://127.0.0.1:1", "pid": 999999999, "started": 0}')
+    first = start_proxy("127.0.0.1:0", tmp_path)
+    assert first is not None
+    assert not (tmp_path / "proxy-999999999-1.json").exists()
+    second = start_proxy("127.0.0.1:0", tmp_path)
+    assert second is not None
+    try:
+        assert live_proxies(tmp_path) == [first.base_url, second.base_url]
+        second.stop()
+        assert live_proxies(tmp_path) == [first.base_url]
+        assert public_base(tmp_path) == first.base_url
+    finally:
+        second.stop()
+        first.stop()
+    assert live_proxies(tmp_path) == [] and public_base(tmp_path) == ""

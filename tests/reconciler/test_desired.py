@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 from apps.model import App, AppEntry, ContainerConfig, DevSettings, Route, Volume
-from reconciler.core.desired import Naming, desired_app, slug
+from reconciler.core.desired import Naming, desired_app, slug, special_file_warnings
 from reconciler.core.hashing import DigestCache, spec_json, version_of
+from reconciler.core.types import DesiredState
 from tests.apps.helpers import evaluate_files, only_app
 
 NAMING = Naming("inst", "/state")
@@ -131,3 +134,32 @@ def test_secret_env_names_are_kept_outside_the_version(tmp_path: Path) -> None:
     assert ("token", "s3cret") in d.spec.env
     assert d.spec_json == spec_json(d.spec) and "secret_env" not in d.spec_json
     assert d.version == version_of(d.spec) == PINNED_SECRET_APP_VERSION
+
+
+def test_dev_app_masks_secret_env_like_normal_apps(tmp_path: Path) -> None:
+    """A dev app's secret-derived env names are carried, so plan and drift mask their values."""
+    from dataclasses import replace
+
+    src = _dev_src(tmp_path)
+    app = _dev_app(src)
+    assert app.container is not None
+    app = replace(app, container=replace(app.container, secret_env=("TOKEN",)))
+    d = desired_app(app, NAMING, DigestCache())
+    assert d is not None and d.secret_env == frozenset({"TOKEN"})
+
+
+def test_dev_app_special_files_are_warned_about(tmp_path: Path) -> None:
+    """A FIFO and a socket in a dev app's build dir are one warning each, as for a normal
+    build, saying docker sends the FIFO empty to build the dev image."""
+    src = _dev_src(tmp_path)
+    os.mkfifo(src / "pipe")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(src / "app.sock"))
+        d = desired_app(_dev_app(src), NAMING, DigestCache())
+    assert d is not None and d.mode == "dev"
+    warned = special_file_warnings(DesiredState((d,)))
+    assert [(w.app, w.file) for w in warned] == [("/dev", str(src / "app.sock")),
+                                                 ("/dev", str(src / "pipe"))]
+    assert warned[1].message.startswith(
+        "fifo pipe in the build context is not read (docker sends it as an empty fifo to "
+        "build the dev image)")

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import os
+import socket
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
-from reconciler.core.hashing import DigestCache, context_files, hash_build_inputs, version_of
+from reconciler.core.hashing import (
+    DigestCache,
+    context_files,
+    hash_build_inputs,
+    hash_dev_inputs,
+    version_of,
+)
 from reconciler.core.types import ContainerSpec
+
+T = TypeVar("T")
 
 
 def _ctx(tmp_path: Path) -> Path:
@@ -19,7 +31,7 @@ def _ctx(tmp_path: Path) -> Path:
 
 
 def _hash(ctx: Path, cache: DigestCache | None = None, args: tuple = ()) -> str:
-    h, _ = hash_build_inputs(context_dir=str(ctx), containerfile=str(ctx / "Containerfile"),
+    h, _, _ = hash_build_inputs(context_dir=str(ctx), containerfile=str(ctx / "Containerfile"),
                              build_args=args, cache=cache or DigestCache())
     return h
 
@@ -83,3 +95,86 @@ def test_cache_avoids_reading_unchanged_files(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr("builtins.open", no_open)
     assert _hash(ctx, warm) == first
     assert warm.fresh == {}
+
+
+def _bounded(fn: Callable[[], T], fifo: Path, seconds: float = 10.0) -> T:
+    """fn() in a thread; a call still blocked after `seconds` fails the test (and is released
+    by opening the FIFO's write end, so no thread stays stuck)."""
+    out: list[T] = []
+    worker = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        with open(fifo, "wb"):
+            pass
+        worker.join(5)
+        pytest.fail(f"hashing blocked on the FIFO {fifo}")
+    return out[0]
+
+
+def test_special_files_are_never_opened(tmp_path: Path) -> None:
+    """A FIFO and a unix socket in a context: hashing returns at once, names both as special,
+    counts the FIFO by name and kind (docker sends it empty) and leaves the socket out."""
+    ctx = _ctx(tmp_path)
+    before = _hash(ctx)
+    os.mkfifo(ctx / "pipe")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(ctx / "app.sock"))
+        h, manifest, special = _bounded(lambda: hash_build_inputs(
+            context_dir=str(ctx), containerfile=str(ctx / "Containerfile"), build_args=(),
+            cache=DigestCache()), ctx / "pipe")
+    assert special == (("app.sock", "socket"), ("pipe", "fifo"))
+    assert ("pipe", "fifo") in manifest
+    assert all(rel != "app.sock" for rel, _ in manifest)
+    assert h != before
+    os.remove(ctx / "pipe")
+    assert _hash(ctx) == before  # a socket alone leaves the hash as it was
+
+
+def test_file_swapped_for_fifo_after_lstat_does_not_block(tmp_path: Path) -> None:
+    """A file that became a FIFO between the walk's lstat and the read is an OSError (the app
+    is held for this pass), not a read that waits for a writer."""
+    ctx = _ctx(tmp_path)
+    st = os.lstat(ctx / "index.html")
+    os.remove(ctx / "index.html")
+    os.mkfifo(ctx / "index.html")
+
+    def digest() -> str:
+        try:
+            return DigestCache().digest(str(ctx / "index.html"), st)
+        except OSError as exc:
+            return f"error: {exc}"
+
+    assert _bounded(digest, ctx / "index.html").startswith("error:")
+
+
+def _dev_hash(ctx: Path, containerfile: Path) -> tuple[str, tuple, tuple]:
+    return hash_dev_inputs(build_dir=str(ctx), containerfile=str(containerfile), build_args=(),
+                           target="dev", env_files=[("requirements.txt",
+                                                     str(ctx / "requirements.txt"))],
+                           cache=DigestCache())
+
+
+def test_dev_hash_never_opens_special_files(tmp_path: Path) -> None:
+    """A dev image's hash counts a FIFO env file by its kind without opening it, lists the
+    build dir's FIFOs and sockets (docker sends that dir to build the dev image), and a
+    container file that is a FIFO is an OSError (the app held), never a wait for a writer."""
+    ctx = _ctx(tmp_path)
+    absent, _, none = _dev_hash(ctx, ctx / "Containerfile")
+    assert none == ()
+    os.mkfifo(ctx / "requirements.txt")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(ctx / "app.sock"))
+        h, manifest, special = _bounded(lambda: _dev_hash(ctx, ctx / "Containerfile"),
+                                        ctx / "requirements.txt")
+    assert manifest == (("requirements.txt", "fifo"),) and h != absent
+    assert special == (("app.sock", "socket"), ("requirements.txt", "fifo"))
+    os.mkfifo(ctx / "Devfile")
+
+    def hash_fifo_containerfile() -> str:
+        try:
+            return _dev_hash(ctx, ctx / "Devfile")[0]
+        except OSError as exc:
+            return f"error: {exc}"
+
+    assert _bounded(hash_fifo_containerfile, ctx / "Devfile").startswith("error:")

@@ -26,7 +26,7 @@ BROKEN_APP_STAR = 'load("container.in", "container")\n\nx = undefined_name\n'
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[ServingFake]:
     engine = ServingFake()
-    monkeypatch.setattr(options, "engine", lambda: engine)
+    monkeypatch.setattr(options, "engine", lambda *a, **k: engine)
     yield engine
     engine.close()
 

@@ -24,13 +24,13 @@ def test_idle_apps_round_trip(store: Store) -> None:
     assert store.idle_apps() == ()
 
 
-def test_a_version_2_state_dir_gains_the_table(tmp_path: Path) -> None:
+def test_a_version_3_state_dir_gains_the_table(tmp_path: Path) -> None:
     """A state dir from before idle apps opens at the current version with its rows kept."""
     with Store.open(tmp_path) as s:
         s.record_container("c1", app="/web", name="n", version="v")
     with sqlite3.connect(tmp_path / DB_NAME) as conn:
         conn.execute("DROP TABLE idle_apps")
-        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     with Store.open(tmp_path) as s:
         assert s.schema_version() == SCHEMA_VERSION
         assert [c.container_id for c in s.containers()] == ["c1"]

@@ -214,3 +214,24 @@ def test_import_does_not_load_sqlalchemy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, check=True, cwd=REPO)  # fmt: skip
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "pages"])
+def test_damaged_database_says_how_to_recover(tmp_path: Path, damage: str) -> None:
+    """A database file that is garbage, or whose pages are overwritten, is a StateError that
+    says it is damaged and to move the state dir away: the next reconcile adopts what runs."""
+    state_dir = tmp_path / ".ace"
+    with Store.open(state_dir):
+        pass
+    db = state_dir / DB_NAME
+    if damage == "garbage":
+        db.write_bytes(b"\x13garbage" * 4000)
+    else:
+        data = db.read_bytes()
+        db.write_bytes(data[:4096] + b"\x5a" * (len(data) - 4096))
+    with pytest.raises(StateError) as info, Store.open(state_dir) as store:
+        store.recorded()
+    message = str(info.value)
+    assert f"the state database {db} is damaged" in message
+    assert f"Move the state dir away (mv {state_dir} {state_dir}.damaged); the next reconcile " \
+           "adopts what runs from its labels" in message

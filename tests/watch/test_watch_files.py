@@ -3,6 +3,8 @@ editor temp files, VCS dirs, .dockerignore'd files and the state dir ignored."""
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -89,3 +91,14 @@ def test_watcher_sees_new_files_coalesces_and_ignores(tmp_path: Path) -> None:
         assert not sink.wait(1.0), sink.batches
     finally:
         w.stop()
+
+
+def test_special_files_do_not_matter(tmp_path: Path) -> None:
+    """A write into a FIFO or socket in a build context is not an edit: it wakes no pass."""
+    ws = make(tmp_path)
+    os.mkfifo(tmp_path / "web/pipe")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(tmp_path / "web/app.sock"))
+        assert not ws.matters(str(tmp_path / "web/pipe"))
+        assert not ws.matters(str(tmp_path / "web/app.sock"))
+    assert ws.matters(str(tmp_path / "web/gone.txt"))  # a deleted file still matters

@@ -53,6 +53,43 @@ def test_successful_build_alone_is_no_attempt() -> None:
     assert record_attempts({}, [done, skipped], KEYS, now=1.0) == {}
 
 
+RESTART = Step("restart:/web", "restart", "/web", "c1", "container exited: Exited (3)")
+
+
+def test_short_run_found_by_a_restart_is_a_crash() -> None:
+    """A restart that went well but found the container exited after a short run counts as a
+    crash (with that container's exit code and logs); the first wait is 1 s, the second crash
+    in a row is a crash loop."""
+    crashed = StepOutcome(RESTART, "done", exit_code="3", logs="dying now\n", ran_for=2.0)
+    a = record_attempts({}, [crashed], KEYS, now=100.0)
+    assert (a["/web"].count, a["/web"].until, a["/web"].exit_code) == (1, 101.0, "3")
+    assert a["/web"].crashed and not a["/web"].failed and not a["/web"].crash_looping
+    a = record_attempts(a, [crashed], KEYS, now=101.0)
+    assert a["/web"].crash_looping and a["/web"].until == 103.0
+    assert a["/web"].logs == "dying now\n"
+
+
+def test_long_run_or_clean_try_forgets_attempts() -> None:
+    """A container that ran longer than the healthy period before it exited (killed after a
+    day, say) is no crash: the restart forgets the app's attempts, as any try that went well."""
+    prev = {"/web": Attempts("/web", KEYS["/web"], 3, 90.0, 94.0, False, "3", "", True)}
+    long_run = StepOutcome(RESTART, "done", exit_code="137", ran_for=86400.0)
+    assert record_attempts(prev, [long_run], KEYS, now=100.0) == {}
+    unknown = StepOutcome(RESTART, "done", exit_code="1", ran_for=None)
+    assert record_attempts(prev, [unknown], KEYS, now=100.0) == {}
+
+
+def test_failed_build_or_never_healthy_version_is_no_crash_loop() -> None:
+    """Failed builds and a new version that never answers back off, but are no crash loop."""
+    build = failed(BUILD, "build of img:2 failed\nRUN exit 3")
+    a = record_attempts({}, [build], KEYS, now=100.0)
+    a = record_attempts(a, [build], KEYS, now=102.0)
+    assert a["/web"].count == 2 and a["/web"].failed and not a["/web"].crash_looping
+    slow = failed(REPLACE, "health check http://127.0.0.1:1/ failed: not healthy after 60 s")
+    a = record_attempts(a, [StepOutcome(BUILD, "done"), slow], KEYS, now=110.0)
+    assert a["/web"].count == 3 and not a["/web"].crash_looping
+
+
 def test_hold_back_drops_retries_and_dependents_only() -> None:
     """A backing-off app loses its build/replace and what depends on them; others keep theirs."""
     attempts = {"/web": Attempts("/web", KEYS["/web"], 2, 10.0, 12.0, True)}
