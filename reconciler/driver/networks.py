@@ -77,7 +77,8 @@ def connect(api: docker.APIClient, container_id: str, network: str,
         attached = ((raw.get("NetworkSettings") or {}).get("Networks") or {}).get(network)
         if attached is not None:
             have = set(attached.get("Aliases") or ())
-            if attached.get("NetworkID") == net["Id"] and set(aliases) <= have:
+            # Docker names the network an attachment is to by id; Podman by name
+            if attached.get("NetworkID") in (net["Id"], network) and set(aliases) <= have:
                 return
             # a network of that name removed since (the container cannot start with it), or
             # joined without the alias: join again

@@ -29,6 +29,8 @@ class Harness(ABC):
     # engine calls of one list_containers of a non-empty installation
     container_listing_calls = 1
 
+    network_ids_listed = True  # a listed container's network carries the network's id
+
     def __init__(self, engine: Engine, install: str) -> None:
         self.engine = engine
         self.install = install
@@ -248,6 +250,7 @@ class PodmanHarness(DockerHarness):
     in container listings, so the driver checks the names against one image listing: two calls."""
 
     container_listing_calls = 2
+    network_ids_listed = False  # a container's network shows as its name, not its id
 
     def rmi_outside(self, ref: str) -> None:
         if ref.startswith("sha256:"):

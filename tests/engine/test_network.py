@@ -132,9 +132,10 @@ def test_a_network_removed_by_hand_is_drift_and_repaired(project: Project) -> No
         net.disconnect(c)
     net.remove()
     doc = project.ace_json("drift", expect=2)
-    assert sorted((i["app"], i["what"]) for i in doc["items"]) == [
-        ("", "app network missing"), ("/api", "container not on the app network"),
-        ("/site", "container not on the app network")]
+    items = {(i["app"], i["what"]) for i in doc["items"]}
+    assert {("", "app network missing"), ("/api", "container not on the app network"),
+            ("/site", "container not on the app network")} <= items
+    # (an engine may also find them unhealthy: Podman unpublishes a container off every network)
     steps = project.ace_json("reconcile")["steps"]
     assert sorted((s["action"], s["app"]) for s in steps) == [
         ("connect", "/api"), ("connect", "/site"), ("network", "")]
