@@ -1,7 +1,7 @@
 """The app network and idle apps on Podman's Docker-compatible service: the network contract
 cases, one app calling another by its alias, a repaired network and a cold start of an idle
-app, run unchanged against Podman
-(tests/engine/podmankit.py points them there, as test_podman.py does for the other tests)."""
+app, run unchanged against Podman (tests/engine/podmankit.py points them there, as
+test_podman.py does for the other tests)."""
 
 from __future__ import annotations
 
