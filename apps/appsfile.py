@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -41,9 +42,12 @@ APP_PARAMS: tuple[tuple[str, Any], ...] = (
 )
 # OpenRun's other apply keywords: accepted, ignored with a warning.
 IGNORED_KEYWORDS = (
-    "auth", "git_auth", "git_branch", "git_commit", "stage_at", "app_config", "sidecars",
+    "auth", "git_auth", "git_branch", "git_commit", "stage_at", "sidecars",
     "bindings", "bind_perm", "verify", "jobs", "approve", "reload",
 )
+# OpenRun's app_config key ace honours: seconds without traffic before the app is stopped (0:
+# never); the other keys are accepted with a warning
+IDLE_SHUTDOWN_KEY = "container.idle_shutdown_secs"
 _SEGMENT = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$")
 
 _PRELUDE = """
@@ -96,6 +100,24 @@ def _strings(value: Any, what: str) -> tuple[tuple[str, str], ...]:
     )
 
 
+def _idle_shutdown(config: Any, path: str, warn: Callable[[str], None]) -> float | None:
+    """The app's idle shutdown from app_config (None: not set); other keys are warned about."""
+    if not isinstance(config, dict):
+        raise ValueError(f"app {path}: app_config must be a dict, got {json.dumps(config)}")
+    for key in config:
+        if key != IDLE_SHUTDOWN_KEY:
+            warn(f"app_config key {key!r} is ignored by ace (it reads {IDLE_SHUTDOWN_KEY!r})")
+    value = config.get(IDLE_SHUTDOWN_KEY)
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"app {path}: app_config {IDLE_SHUTDOWN_KEY} must be a number of "
+                         f"seconds (0: never stop the app when idle), got {json.dumps(value)}")
+    return float(value)
+
+
 def _evaluate(apps_file: str, text: str, deadline: Deadline) -> AppsFile:
     out = AppsFile()
     sink = ErrorSink()
@@ -125,11 +147,14 @@ def _evaluate(apps_file: str, text: str, deadline: Deadline) -> AppsFile:
             out.errors.append(err(f"app path {path!r} {problem}; use a path like \"/web\""))
             return
         app_errors: list[str] = []
+        app_config: Any = {}
         for key, value in kwargs.items():
             if key in given:
                 app_errors.append(f"app(): argument {key!r} given twice")
             elif key in names:
                 given[key] = value
+            elif key == "app_config":
+                app_config = value
             elif key in IGNORED_KEYWORDS:
                 out.warnings.append(err(f"app keyword {key!r} is ignored by ace", path))
             else:
@@ -188,6 +213,8 @@ def _evaluate(apps_file: str, text: str, deadline: Deadline) -> AppsFile:
                 dev=values["dev"],
                 file=apps_file,
                 line=loc.line,
+                idle_shutdown=_idle_shutdown(app_config, path,
+                                             lambda m: out.warnings.append(err(m, path))),
             )
         except ValueError as e:
             app_errors.append(str(e))

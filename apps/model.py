@@ -222,6 +222,9 @@ class AppEntry:
     dev: bool = False
     file: str = ""  # the apps file
     line: int = 0
+    # app_config "container.idle_shutdown_secs": seconds without traffic before `ace watch` /
+    # `ace serve` stop the app (0: never); None: the loop's --idle-shutdown
+    idle_shutdown: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

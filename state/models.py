@@ -17,6 +17,7 @@ __all__ = [
     "AppliedRow",
     "ContainerRow",
     "DigestRow",
+    "IdleAppRow",
     "ImageRow",
     "MetaRow",
     "RunRow",
@@ -138,6 +139,15 @@ class StoppedAppRow(SQLModel, table=True):
     stopped_at: float
 
 
+class IdleAppRow(SQLModel, table=True):
+    """An app asleep (idle, or not started yet under --lazy): kept stopped until a request."""
+
+    __tablename__ = "idle_apps"
+    app: str = Field(primary_key=True)
+    since: float
+    reason: str = ""
+
+
 def table(model: type[SQLModel]) -> Table:
     """The Core table behind a model (queries use Core: cheaper than ORM rows)."""
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
@@ -155,5 +165,6 @@ TABLES = [
         DigestRow,
         EvalCacheRow,
         StoppedAppRow,
+        IdleAppRow,
     )
 ]

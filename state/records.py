@@ -13,6 +13,7 @@ __all__ = [
     "RecordedState",
     "ContainerRecord",
     "DigestEntries",
+    "IdleApp",
     "ImageRecord",
     "LastApply",
     "RunOutcome",
@@ -53,6 +54,16 @@ class RecordedState:
             if a.path == path:
                 return a
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class IdleApp:
+    """An app `ace watch`/`ace serve` put to sleep (or did not start yet: lazy): its container
+    stays stopped until a request comes. `reason` says why ("no request for 300 s")."""
+
+    app: str
+    since: float
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

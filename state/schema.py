@@ -18,7 +18,7 @@ from state.db import BUSY_TIMEOUT_MS, transaction
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "create_tables", "migrate", "prepare"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -31,9 +31,14 @@ def _v2_to_v3(conn: sqlite3.Connection) -> None:
     """v3 adds the stopped_apps table only (`ace stop` / `ace start`)."""
 
 
+def _v3_to_v4(conn: sqlite3.Connection) -> None:
+    """v4 adds the idle_apps table only (apps asleep under `ace watch/serve --idle-shutdown`)."""
+
+
 MIGRATIONS: dict[int, Migration] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
+    3: _v3_to_v4,
 }
 
 

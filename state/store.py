@@ -29,6 +29,7 @@ from state.db import (
 from state.records import (
     ContainerRecord,
     DigestEntries,
+    IdleApp,
     ImageRecord,
     LastApply,
     Pairs,
@@ -225,8 +226,33 @@ class Store:
         with self._write() as conn:
             conn.execute("DELETE FROM applied WHERE app = ?", (app,))
             conn.execute("DELETE FROM containers WHERE app = ?", (app,))
+            conn.execute("DELETE FROM idle_apps WHERE app = ?", (app,))
             if images:
                 conn.execute("DELETE FROM images WHERE app = ?", (app,))
+
+    # -- apps asleep (idle shutdown, lazy start) ------------------------------------------------
+
+    def idle_apps(self) -> tuple[IdleApp, ...]:
+        """The apps kept asleep until a request, by path (one query; never writes)."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT app, since, reason FROM idle_apps ORDER BY app")
+            return tuple(IdleApp(a, s, r) for a, s, r in rows.fetchall())
+
+    def set_idle(self, apps: Mapping[str, str], *, now: float | None = None) -> None:
+        """Remember `apps` (path -> why) as asleep; an app asleep already keeps its time."""
+        at = time.time() if now is None else now
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO idle_apps (app, since, reason) VALUES (?, ?, ?)"
+                " ON CONFLICT(app) DO NOTHING", [(a, at, r) for a, r in apps.items()])
+
+    def clear_idle(self, apps: Iterable[str] | None = None) -> None:
+        """Forget that `apps` (all when None) are asleep."""
+        with self._write() as conn:
+            if apps is None:
+                conn.execute("DELETE FROM idle_apps")
+            else:
+                conn.executemany("DELETE FROM idle_apps WHERE app = ?", [(a,) for a in apps])
 
     def recorded(self) -> RecordedState:
         """Every app's last applied snapshot, by path, and the apps stopped by the user (one

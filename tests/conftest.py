@@ -90,7 +90,7 @@ def engine_install(docker_client: docker.DockerClient) -> Iterator[str]:
 
 
 def purge(client: docker.DockerClient, install: str) -> None:
-    """Remove every container, image and volume labelled with this installation."""
+    """Remove every container, image, volume and network labelled with this installation."""
     label = {"label": [f"{LABEL_INSTALL}={install}"]}
     for c in client.api.containers(all=True, filters=label):
         client.api.remove_container(c["Id"], force=True)
@@ -99,3 +99,6 @@ def purge(client: docker.DockerClient, install: str) -> None:
             client.api.remove_image(img["Id"], force=True)
     for v in client.api.volumes(filters=label).get("Volumes") or []:
         client.api.remove_volume(v["Name"], force=True)
+    for n in client.api.networks(filters=label):
+        with contextlib.suppress(docker.errors.NotFound):
+            client.api.remove_network(n["Id"])

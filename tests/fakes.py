@@ -35,7 +35,7 @@ from reconciler.driver.policy import own_labels, require_managed
 from reconciler.driver.ports import CommandResult, ImageInUse, LogLine, VolumeMount
 from tests.fake_shell import exec_form, interpret
 
-__all__ = ["FakeContainer", "FakeEngine", "FakeImage", "TIMED_OUT_EXIT_CODE"]
+__all__ = ["FakeContainer", "FakeEngine", "FakeImage", "FakeNetwork", "TIMED_OUT_EXIT_CODE"]
 
 TIMED_OUT_EXIT_CODE = 124  # as reconciler.driver
 _BUILDKIT_FLAG = re.compile(r"^RUN\s+((?:--\S+\s+)+)", re.IGNORECASE)
@@ -70,6 +70,14 @@ class FakeContainer:
     workdir: str = ""
     started: float = 0.0  # the fake clock when it last started / finished (0: never)
     finished: float = 0.0
+    # network name -> (network id, aliases); a removed network's id stays, as in the engine
+    networks: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+
+
+@dataclass
+class FakeNetwork:
+    id: str
+    labels: dict[str, str]
 
 
 class FakeEngine:
@@ -81,6 +89,7 @@ class FakeEngine:
         self.containers: dict[str, FakeContainer] = {}
         self.images: dict[str, FakeImage] = {}
         self.volumes: dict[str, dict[str, str]] = {}
+        self.networks: dict[str, FakeNetwork] = {"bridge": FakeNetwork("net_bridge", {})}
         self.remote: dict[str, tuple[int, ...]] = {}  # pullable refs -> exposed ports
         self._seq = 0
         self._next_port = 32768
@@ -111,6 +120,21 @@ class FakeEngine:
 
     def add_foreign_volume(self, name: str) -> None:
         self.volumes[name] = {}
+
+    def add_foreign_network(self, name: str) -> None:
+        self.networks[name] = FakeNetwork(self._next_id("net_"), {})
+
+    def disconnect_outside(self, container_id: str, network: str) -> None:
+        """`docker network disconnect` by someone else."""
+        self._get(container_id).networks.pop(network, None)
+
+    def remove_network_outside(self, name: str) -> None:
+        """`docker network rm` by someone else: refused while a running container is on it;
+        stopped ones keep the removed network's id (and cannot start with it)."""
+        if any(c.state == "running" and name in c.networks for c in self.containers.values()):
+            raise EngineError(f"error while removing network: network {name} has active "
+                              "endpoints")
+        del self.networks[name]
 
     def published(self, container_id: str) -> tuple[str, int | None]:
         """(host ip, host port) the container's port is published on."""
@@ -248,13 +272,19 @@ class FakeEngine:
         entrypoint: Sequence[str] = (),
         workdir: str = "",
         replicas: int = 1,
+        network: str = "",
+        aliases: Sequence[str] = (),
     ) -> ObservedContainer:
         self._call("run_container")
         labels = own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
         if entrypoint:  # the image's CMD is not appended to a replaced entrypoint
             command = (*entrypoint, *command)
+        net = network or "bridge"
+        if net not in self.networks:
+            raise EngineError(f"create container {name}: network {net} not found")
         c = self._new_container(name, image, tuple(command), dict(env), labels, port, mounts)
         c.workdir = workdir
+        c.networks = {net: (self.networks[net].id, tuple(aliases))}
         self._run(c)
         return self._inspected(c)
 
@@ -282,6 +312,12 @@ class FakeEngine:
         self._call("inspect")
         c = self._find(container_id)
         return None if c is None else self._inspected(c)
+
+    def stop(self, container_id: str, *, timeout: float = 5.0) -> None:
+        self._call("stop")
+        c = self._managed(container_id, "stop")
+        if c.state == "running":
+            c.state, c.exit_code, c.host_port = "exited", 143, None
 
     def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
         self._call("stop_and_remove")
@@ -339,6 +375,54 @@ class FakeEngine:
         if any(m.source == name for c in self.containers.values() for m in c.mounts):
             raise EngineError(f"remove volume {name}: volume is in use")
         del self.volumes[name]
+
+    def list_networks(self, install: str) -> tuple[tuple[str, str], ...]:
+        self._call("list_networks")
+        return tuple(sorted((name, n.id) for name, n in self.networks.items()
+                            if n.labels.get(LABEL_INSTALL) == install))
+
+    def ensure_network(self, name: str, labels: Mapping[str, str]) -> str:
+        self._call("ensure_network")
+        wanted = own_labels(labels, f"network {name}", {})
+        net = self.networks.get(name)
+        if net is None:
+            net = self.networks[name] = FakeNetwork(self._next_id("net_"), wanted)
+        require_managed(net.labels, f"network {name}", "use")
+        if net.labels.get(LABEL_INSTALL) != wanted[LABEL_INSTALL]:
+            raise EngineError(f"network {name} belongs to another ace installation")
+        return net.id
+
+    def connect(self, container_id: str, network: str, aliases: Sequence[str]) -> None:
+        self._call("connect")
+        c = self._managed(container_id, "connect")
+        net = self.networks.get(network)
+        if net is None:
+            raise EngineError(f"cannot connect container {c.name}: network {network} does not "
+                              "exist")
+        require_managed(net.labels, f"network {network}", "use")
+        if net.labels.get(LABEL_INSTALL) != c.labels.get(LABEL_INSTALL):
+            raise EngineError(f"network {network} belongs to another ace installation")
+        have = c.networks.get(network)
+        if have is None or have[0] != net.id or not set(aliases) <= set(have[1]):
+            c.networks[network] = (net.id, tuple(aliases))
+
+    def disconnect(self, container_id: str, network: str) -> None:
+        self._call("disconnect")
+        c = self._find(container_id)
+        if c is not None:
+            require_managed(c.labels, f"container {c.name}", "disconnect")
+            c.networks.pop(network, None)
+
+    def remove_network(self, name: str) -> bool:
+        self._call("remove_network")
+        net = self.networks.get(name)
+        if net is None:
+            return False
+        require_managed(net.labels, f"network {name}", "remove")
+        if any(c.state == "running" and name in c.networks for c in self.containers.values()):
+            return False
+        del self.networks[name]
+        return True
 
     def run_command(
         self,
@@ -415,6 +499,10 @@ class FakeEngine:
         return c
 
     def _run(self, c: FakeContainer) -> None:
+        live = {n.id for n in self.networks.values()}
+        gone = [net_id for net_id, _ in c.networks.values() if net_id not in live]
+        if gone:
+            raise EngineError(f"start container {c.name}: network {gone[0]} not found")
         res = interpret(c.command, c.env, c.workdir or "/", timeout=1.0)  # 1 s+: still running
         c.logs += res.both
         c.started, c.finished = float(self._now), 0.0 if res.running else float(self._now)
@@ -450,6 +538,7 @@ class FakeEngine:
             id=c.id, name=c.name, app=c.labels.get(LABEL_APP, ""),
             version=c.labels.get(LABEL_VERSION, ""), state=c.state, status=status,
             host_port=c.host_port, created=c.created, image=self._shown_image(c),
+            networks=tuple(sorted((n, i) for n, (i, _) in c.networks.items())),
             scheme=c.labels.get(LABEL_SCHEME, ""), health_path=c.labels.get(LABEL_HEALTH, ""),
         )
 

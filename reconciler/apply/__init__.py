@@ -6,5 +6,6 @@
 - `health`: all probing — the health wait of a new container, probes of running ones
 - `replicas`: the health gate of a cluster service (every task answers before it serves)
 - `mounts`: an app's secret files and named volumes, made ready for any container of it
+- `network`: aliases, joining a container to the app network in place, retiring a replaced one
 - `teardown`: `ace down` and `--down-on-exit`
 """

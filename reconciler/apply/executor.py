@@ -20,6 +20,7 @@ from apps.errors import EngineError
 from reconciler.apply.building import build_image
 from reconciler.apply.health import wait_healthy
 from reconciler.apply.mounts import app_mounts
+from reconciler.apply.network import aliases, join, retire
 from reconciler.apply.record import Recorder, recorded_app
 from reconciler.apply.replicas import wait_tasks_healthy
 from reconciler.core.desired import Naming
@@ -142,6 +143,7 @@ class _Context:
     naming: Naming
     desired: dict[str, DesiredApp]
     declared: frozenset[str]
+    network: str  # the app network every service joins ("" = none)
     by_name: dict[str, ObservedContainer]
     options: ApplyOptions
     on_event: Callable[[str, StepOutcome], None]
@@ -260,7 +262,8 @@ def _launch(ctx: _Context, app: DesiredApp, done: _Done | None = None,
         name=name, image=app.image, port=app.spec.port, command=app.spec.command,
         env=dict(app.spec.env), mounts=_mounts(ctx, app), labels=_labels(ctx.naming, app),
         cpus=app.spec.cpus, memory=app.spec.memory, entrypoint=app.spec.entrypoint,
-        workdir=app.spec.workdir, replicas=app.replicas,
+        workdir=app.spec.workdir, replicas=app.replicas, network=ctx.network,
+        aliases=aliases(ctx.network, app),
     )
     try:
         return _healthy_or_fail(ctx, app, c, done)
@@ -291,7 +294,7 @@ def _replace(ctx: _Context, app: DesiredApp, old: ObservedContainer | None,
     c = _launch(ctx, app, done, old)
     _switch(ctx, app, c, old)
     if old is not None:
-        ctx.engine.stop_and_remove(old.id, timeout=ctx.options.stop_timeout)
+        retire(ctx.engine, ctx.network, old, ctx.options.stop_timeout)
         ctx.record(ctx.recorder.forget_container, container_id=old.id)
     _record_running(ctx, app, c)
     done.url = _url(app, c)
@@ -306,6 +309,7 @@ def _restart_in_place(ctx: _Context, app: DesiredApp, c: ObservedContainer,
         hold(app.path, True)
     try:
         try:
+            join(ctx.engine, ctx.network, app, c)
             again = ctx.engine.restart(c.id, timeout=ctx.options.stop_timeout)
             again = _healthy_or_fail(ctx, app, again, done)
         except (StepFailed, EngineError) as exc:
@@ -373,6 +377,7 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
         else:
             _crashed(ctx, before, done)
             try:
+                join(ctx.engine, ctx.network, app, before)
                 c = ctx.engine.start(before.id)
             except EngineError as exc:
                 if exc.retryable:  # the engine is down: nothing to recreate against
@@ -402,6 +407,17 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
             return
         ctx.record(ctx.recorder.forget_image, app=step.app, tag=step.target)
         return
+    if step.action == "network":
+        ctx.engine.ensure_network(step.target, {LABEL_MANAGED: "1",
+                                                LABEL_INSTALL: ctx.naming.install})
+        return
+    if step.action == "connect":
+        assert app is not None
+        ctx.engine.connect(ctx.by_name[step.target].id, ctx.network, aliases(ctx.network, app))
+        return
+    if step.action == "sleep":
+        ctx.engine.stop(ctx.by_name[step.target].id, timeout=ctx.options.stop_timeout)
+        return
     if step.action in ("stop", "remove"):
         c = ctx.by_name[step.target]
         ctx.engine.stop_and_remove(c.id, timeout=ctx.options.stop_timeout)
@@ -412,8 +428,11 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
     raise StepFailed(f"unknown action {step.action}")
 
 
-def _run_group(ctx: _Context, steps: list[Step]) -> list[StepOutcome]:
-    done: dict[str, Outcome] = {}
+def _run_group(ctx: _Context, steps: list[Step],
+               before: dict[str, Outcome] | None = None) -> list[StepOutcome]:
+    """Run one app's steps in order; `before` holds the outcomes of the installation's steps
+    (the app network), which ran first."""
+    done: dict[str, Outcome] = dict(before or {})
     out: list[StepOutcome] = []
     for step in steps:
         slog = log.bind(step=step.id, action=step.action, app=step.app, cause=step.cause)
@@ -453,19 +472,23 @@ def apply_plan(
     options: ApplyOptions = ApplyOptions(),
     on_event: Callable[[str, StepOutcome], None] = lambda kind, outcome: None,
 ) -> ApplyResult:
-    """Run the plan: apps in parallel (bounded by options.parallel), steps of an app in order."""
+    """Run the plan: the installation's steps (app "": the app network) first, then apps in
+    parallel (bounded by options.parallel), steps of an app in order."""
     ctx = _Context(engine, recorder, naming, {a.path: a for a in desired.apps},
-                   desired.declared, {c.name: c for c in observed.containers}, options, on_event)
+                   desired.declared, desired.network, {c.name: c for c in observed.containers},
+                   options, on_event)
     groups: dict[str, list[Step]] = {}
     for step in plan.steps:
         groups.setdefault(step.app, []).append(step)
     if not groups:
         return ApplyResult(())
+    first = _run_group(ctx, groups.pop("", []))
+    before = {o.step.id: o.outcome for o in first}
     with ThreadPoolExecutor(max_workers=max(1, options.parallel)) as pool:
         # each app's steps log with the caller's bound context (the pass's cycle id)
-        runs = [pool.submit(contextvars.copy_context().run, _run_group, ctx, g)
+        runs = [pool.submit(contextvars.copy_context().run, _run_group, ctx, g, before)
                 for g in groups.values()]
-        results = [r.result() for r in runs]
+        results = [first, *(r.result() for r in runs)]
     order = {s.id: i for i, s in enumerate(plan.steps)}
     outcomes = sorted((o for r in results for o in r), key=lambda o: order[o.step.id])
     return ApplyResult(tuple(outcomes))

@@ -23,7 +23,7 @@ from apps.locate import entry_column
 from apps.model import EvalError, EvalResult
 from reconciler.apply.observe import observe, with_health
 from reconciler.apply.record import adopt
-from reconciler.core.desired import Naming, desired_state, special_file_warnings
+from reconciler.core.desired import Naming, desired_state, special_file_warnings, with_errors
 from reconciler.core.gc import DEFAULT_KEEP_IMAGES, collect_images, gc_apps
 from reconciler.core.hashing import DigestCache
 from reconciler.core.planner import PlanOptions, PullPolicy, plan
@@ -31,6 +31,7 @@ from reconciler.core.types import DesiredState, ObservedState, Plan, RecordedSta
 from reconciler.driver.ports import Engine, SeesOtherInstalls
 from reconciler.logs import bound, get_logger
 from state import RunOutcome, Store
+from state.records import Pairs
 from state.records import StepOutcome as StoredOutcome
 
 if TYPE_CHECKING:  # the executor (and the build logs) load only when a plan has steps
@@ -136,14 +137,26 @@ def _digest_prefix(result: EvalResult) -> str:
     return os.path.commonpath(dirs) if dirs else "/"
 
 
+def asleep(store: Store, state_dir: Path) -> Pairs:
+    """The apps the store records asleep, while an `ace watch`/`ace serve` proxy that can wake
+    them serves this state dir; none otherwise (nothing could wake them: they run)."""
+    from reconciler.proxy.address import public_base
+
+    if not public_base(state_dir):
+        return ()
+    return tuple((a.app, a.reason) for a in store.idle_apps())
+
+
 def prepare(
     settings: Settings, store: Store, engine: Engine, *, evaluation: EvalResult | None = None,
     marks: Mapping[str, str] | None = None, touched: frozenset[str] = frozenset(),
+    idle: Pairs | None = None, wake: frozenset[str] = frozenset(),
 ) -> Prepared:
     """Evaluate (unless given), hash, observe and plan. `marks` (container id -> "unhealthy:
     ...") are written onto the observed containers before planning; `touched` names the dev
-    apps whose mounted source changed. Special files found in build contexts (dev apps' too)
-    are added to the evaluation's warnings. Writes only changed file digests and
+    apps whose mounted source changed; `idle` the apps kept asleep, with why (default:
+    `asleep`), `wake` those a request waits for. Special files found in build contexts (dev
+    apps' too) are added to the evaluation's warnings. Writes only changed file digests and
     evaluation-cache entries."""
     t: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -158,9 +171,13 @@ def prepare(
     naming = _naming(settings, store)
     t1 = time.perf_counter()
     cache = DigestCache(known=store.digest_cache(_digest_prefix(result)))
-    desired = desired_state(result, naming, cache)
-    if touched:
-        desired = replace(desired, touched=touched)
+    # a cluster's services get no app network (yet): no aliases to collide either
+    desired = desired_state(result, naming, cache, network=settings.backend == "docker")
+    result = with_errors(result, desired.errors)
+    if idle is None:
+        idle = asleep(store, settings.state_dir)
+    if touched or idle or wake:
+        desired = replace(desired, touched=touched, idle=idle, wake=wake)
     if cache.fresh:
         store.save_digests(cache.fresh)
     special = special_file_warnings(desired)
@@ -171,7 +188,12 @@ def prepare(
     observed = with_health(observe(engine, store.install_id, desired), marks or {})
     t["observe"] = time.perf_counter() - t2
     recorded = store.recorded()
-    the_plan = plan(desired, observed, recorded, PlanOptions(pull=settings.pull))
+    options = PlanOptions(pull=settings.pull)
+    the_plan = plan(desired, observed, recorded, options)
+    if observed.networks is None and any(s.action == "network" for s in the_plan.steps):
+        # a step needs the app network and no running container shows it: look (one call)
+        observed = replace(observed, networks=engine.list_networks(store.install_id))
+        the_plan = plan(desired, observed, recorded, options)
     elsewhere = _run_elsewhere(result, the_plan, engine, naming)
     if elsewhere:
         result = replace(result, warnings=result.warnings + elsewhere)
@@ -260,6 +282,8 @@ def run_pass(
     evaluation: EvalResult | None = None,
     marks: Mapping[str, str] | None = None,
     touched: frozenset[str] = frozenset(),
+    idle: Pairs | None = None,
+    wake: frozenset[str] = frozenset(),
     select: Callable[[Prepared], Plan] | None = None,
     on_event: Callable[[str, StepOutcome], None] = lambda kind, outcome: None,
     on_switch: SwitchHook | None = None,
@@ -271,12 +295,16 @@ def run_pass(
     - `reason` says why the pass runs ("reconcile", "files", "resync", "run"); `command` names
       the run in the store's history.
     - `evaluation`: an evaluation the caller already made (watch's incremental one, `ace run`'s
-      with action runtimes); the caller then reports its errors. Otherwise this pass evaluates
-      and logs each app error as `app_error`.
+      with action runtimes); the caller then reports its errors (and those the desired state
+      adds: `prepared.evaluation`). Otherwise this pass evaluates and logs each app error as
+      `app_error`.
     - `select(prepared) -> Plan`: the part of the plan to apply (watch holds back apps that are
       backing off; `ace run` keeps one app's image steps). Default: all of it.
     - `dry_run`: prepare and stop (nothing adopted, applied or recorded).
     - `marks`, `touched`: what `ace watch` saw (unhealthy containers, dev sources changed).
+    - `idle`, `wake`: apps kept asleep (default: as the store records them, while a loop's proxy
+      can wake them) and apps a request waits for (`ace watch`/`serve` with idle shutdown or
+      lazy start).
     - `on_switch`, `on_hold`: the proxy's hooks (a new container serves; hold an app's
       requests while its container restarts in place).
     - `on_output(app, line)`: each line a build prints, as it comes (the lines also go to the
@@ -286,7 +314,7 @@ def run_pass(
     with bound(cycle=cycle):
         start = time.perf_counter()
         prepared = prepare(settings, store, engine, evaluation=evaluation, marks=marks,
-                           touched=touched)
+                           touched=touched, idle=idle, wake=wake)
         if evaluation is None:
             for err in prepared.evaluation.errors:
                 log.warning("app_error", app=err.app, file=err.file, line=err.line,

@@ -1,7 +1,7 @@
-"""`ace down`: remove what this installation created (containers; images and volumes on request).
-Only objects carrying this installation's labels are listed, and the engine refuses any whose
-labels are only partly ace's (NotManaged): those are skipped with a warning, and everything
-else that is ace's is still removed."""
+"""`ace down`: remove what this installation created (containers, and the app network once no
+container is left; images and volumes on request). Only objects carrying this installation's
+labels are listed, and the engine refuses any whose labels are only partly ace's (NotManaged):
+those are skipped with a warning, and everything else that is ace's is still removed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from apps.errors import EngineError
-from reconciler.core.desired import slug
+from reconciler.core.desired import Naming, slug
 from reconciler.core.types import LABEL_INSTALL
 from reconciler.driver.ports import Engine, NotManaged
 from reconciler.logs import get_logger
@@ -37,11 +37,13 @@ class _Tally:
         self.skipped: list[str] = []
         self.failed: list[str] = []
 
-    def attempt(self, what: str, remove: Callable[[], None]) -> bool:
+    def attempt(self, what: str, remove: Callable[[], object]) -> bool:
         """Run `remove`; a refusal is skipped, another failure noted (an engine that does not
-        answer stops the whole teardown)."""
+        answer stops the whole teardown); `remove` returning False removed nothing (there was
+        nothing to remove)."""
         try:
-            remove()
+            if remove() is False:
+                return False
         except NotManaged as exc:
             self.skip(what, str(exc))
             return False
@@ -82,6 +84,9 @@ def teardown(
             seen_apps.add(c.app)
     for app in seen_apps | wanted:
         store.forget_app(app, images=images)
+    network = Naming(install, "").network
+    if not engine.list_containers(install):  # the app network goes once nothing is left
+        tally.attempt(f"network {network}", partial(engine.remove_network, network))
     if images:
         prefix = f"ace-{install}/"
         for img in engine.list_images():

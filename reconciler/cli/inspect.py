@@ -31,9 +31,12 @@ def config(file: FileOpt = Path("apps.star"), as_json: JsonOpt = False,
            deadline: DeadlineOpt = 2.0, log_json: LogJsonOpt = False) -> None:
     """Evaluate the apps file and every app; print the desired state. Touches no engine."""
     setup_logging(json_lines=log_json)
+    from reconciler.core.desired import alias_collisions, with_errors
+
     with errors():
         require_file(file)
         result = apps.evaluate(file, deadline=deadline)
+    result = with_errors(result, tuple(alias_collisions(list(result.apps))))
     if as_json:
         render.print_json(result.to_json())
     else:
@@ -90,13 +93,16 @@ def drift(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
     items = drift_items(prepared.desired, prepared.observed, prepared.recorded,
                         probe_health(prepared.desired, prepared.observed),
                         unit="service" if backend == "swarm" else "container")
+    services = {a.path for a in prepared.desired.apps if a.service}
+    idle = [(app, why) for app, why in prepared.desired.idle if app in services]
     if as_json:
         render.print_json({"in_sync": not items and not result.errors,
                            "items": [i.to_json() for i in items],
+                           "idle": [{"app": app, "reason": why} for app, why in idle],
                            "errors": [e.to_json() for e in result.errors]})
     else:
         unchecked = sorted(result.failed) if result.apps_file_ok else ["the apps file"]
-        render.print_drift(items, unchecked=unchecked if result.errors else [])
+        render.print_drift(items, unchecked=unchecked if result.errors else [], idle=idle)
         render.print_errors(result.errors)
     if result.errors:  # sync that could not be checked is not claimed
         raise typer.Exit(1)

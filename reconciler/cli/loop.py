@@ -36,6 +36,8 @@ if TYPE_CHECKING:  # the loop and the proxy load only when `ace watch`/`ace serv
 __all__ = [
     "DownOpt",
     "DrainOpt",
+    "IdleShutdownOpt",
+    "LazyOpt",
     "ListenOpt",
     "NoProxyOpt",
     "ResyncOpt",
@@ -58,6 +60,13 @@ ListenOpt = Annotated[str, typer.Option(
 NoProxyOpt = Annotated[bool, typer.Option("--no-proxy", help="Do not start ace's proxy.")]
 DrainOpt = Annotated[float, typer.Option(
     "--drain", min=0.0, help="Seconds requests in flight on a replaced container may take.")]
+IdleShutdownOpt = Annotated[float, typer.Option(
+    "--idle-shutdown", min=0.0, metavar="S",
+    help="Stop an app when no request reached it through the proxy for S seconds (and under "
+    "1500 bytes moved); its next request starts it again. 0: off. An app opts out with "
+    "app_config={\"container.idle_shutdown_secs\": 0}.")]
+LazyOpt = Annotated[bool, typer.Option(
+    "--lazy", help="Start each app on its first request through the proxy, not before.")]
 UpstreamTimeoutOpt = Annotated[float, typer.Option(
     "--upstream-timeout", min=0.1, help="Seconds the proxy waits for an app's response head "
     "before answering 504 (streamed bodies and websockets are not limited).")]
@@ -78,17 +87,20 @@ def choose_reporter(log_json: bool) -> Reporter:
 
 
 def start_proxy(listen: str, state_dir: Path, drain: float = 10.0, *, required: bool = True,
-                has_no_proxy: bool = True, upstream_timeout: float = UPSTREAM_TIMEOUT
+                has_no_proxy: bool = True, upstream_timeout: float = UPSTREAM_TIMEOUT,
+                wake_limit: float | None = None
                 ) -> ProxyService | None:
     """Bind the proxy; warn on stderr when it is not loopback-only. When it cannot bind: an
     AceError, or (not `required`) a warning and None: `ace watch` on the default address keeps
     working when another ace already serves there. `has_no_proxy`: the command has a
     --no-proxy option to suggest (`ace serve` has not)."""
     from reconciler.proxy.service import ProxyService
+    from reconciler.proxy.wake import WAKE_LIMIT
 
     try:
         proxy = ProxyService(listen, state_dir=state_dir, drain=drain,
-                             upstream_timeout=upstream_timeout)
+                             upstream_timeout=upstream_timeout,
+                             wake_limit=wake_limit or WAKE_LIMIT)
     except ValueError as exc:
         raise AceError(str(exc)) from None
     if not proxy.loopback:
@@ -111,8 +123,11 @@ def start_proxy(listen: str, state_dir: Path, drain: float = 10.0, *, required: 
     return proxy
 
 
-def proxy_hooks(proxy: ProxyService) -> dict[str, Any]:
-    """The WatchOptions fields that keep the proxy in step with the loop."""
+def proxy_hooks(proxy: ProxyService, *, idle_shutdown: float = 0.0, lazy: bool = False
+                ) -> dict[str, Any]:
+    """The WatchOptions fields that keep the proxy in step with the loop (and let it put idle
+    apps to sleep and wake them)."""
+    from reconciler.watch.sleeper import SleepOptions
 
     def on_pass(result: EvalResult, desired: DesiredState, observed: ObservedState,
                 errors: dict[str, str]) -> None:
@@ -120,22 +135,33 @@ def proxy_hooks(proxy: ProxyService) -> dict[str, Any]:
                      [e.to_json() for e in result.errors])
 
     switch: Callable[[str, str, str | None, str], None] = proxy.switch
-    return {"on_switch": switch, "on_hold": proxy.hold, "on_pass": on_pass}
+    sleep = SleepOptions(idle_shutdown=idle_shutdown, lazy=lazy, enabled=True,
+                         traffic=proxy.traffic, on_sleep=proxy.sleep)
+    return {"on_switch": switch, "on_hold": proxy.hold, "on_pass": on_pass, "sleep": sleep}
 
 
 def run_loop(settings: Settings, reporter: Reporter, proxy: ProxyService | None, *,
-             resync: float, down_on_exit: bool, watch_files: bool) -> None:
+             resync: float, down_on_exit: bool, watch_files: bool,
+             idle_shutdown: float = 0.0, lazy: bool = False) -> None:
     """The loop of `ace watch` / `ace serve` until a signal, the proxy (if any) in step with
-    it and stopped at the end."""
+    it and stopped at the end. Idle shutdown and lazy start need the proxy (it wakes apps)."""
     from reconciler.watch.loop import Watch, WatchOptions, default_engine
 
     if proxy is not None:  # the dashboard on the proxy: one more display of the loop
         reporter = tee(reporter, proxy.enable_dashboard(settings, default_engine))
     try:
+        if proxy is None and (idle_shutdown or lazy):
+            raise AceError("--idle-shutdown and --lazy need ace's proxy: a request through it "
+                           "starts a sleeping app (drop --no-proxy, or use --listen HOST:PORT)")
+        if settings.backend != "docker" and (idle_shutdown or lazy):
+            raise AceError("--idle-shutdown and --lazy run apps on one engine only (not with "
+                           f"--backend {settings.backend})")
+        hooks = proxy_hooks(proxy, idle_shutdown=idle_shutdown, lazy=lazy) if proxy else {}
         loop = Watch(settings, default_engine(settings.backend, settings.registry), reporter,
                      WatchOptions(resync=resync, down_on_exit=down_on_exit,
-                                  watch_files=watch_files,
-                                  **(proxy_hooks(proxy) if proxy else {})))
+                                  watch_files=watch_files, **hooks))
+        if proxy is not None:
+            proxy.set_wake(loop.request_wake)
         _install_signals(loop, down_on_exit)
         loop.run()
     finally:

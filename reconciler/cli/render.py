@@ -114,7 +114,7 @@ def progress(enabled: bool) -> Iterator[Callable[[str, StepOutcome], None]]:
 def print_outcomes(outcomes: Sequence[StepOutcome]) -> None:
     for o in outcomes:
         s = o.step
-        line = f"{_MARK[o.outcome]} {s.action:8} {escape(s.app)}  ({escape(s.cause)})"
+        line = f"{_MARK[o.outcome]} {s.action:8} {escape(s.app or s.target)}  ({escape(s.cause)})"
         if o.seconds:
             line += f" [dim]{o.seconds:.1f}s[/]"
         if o.url:
@@ -146,7 +146,7 @@ def print_status(rows: Sequence[AppStatus]) -> None:
     for col in cols:
         t.add_column(col, overflow="fold")
     colour = {"running": "green", "stopped": "red", "missing": "yellow", "failed": "red",
-              "error": "red", "orphaned": "yellow"}
+              "error": "red", "orphaned": "yellow", "idle": "cyan"}
     for r in rows:
         c = colour.get(r.state, "")
         state = f"[{c}]{r.state}[/]" if c else r.state
@@ -181,9 +181,13 @@ def _last_apply(r: AppStatus) -> str:
     return f"{escape(la.action)} {outcome} {_ago(int(la.at))}"
 
 
-def print_drift(items: Sequence[DriftItem], unchecked: Sequence[str] = ()) -> None:
+def print_drift(items: Sequence[DriftItem], unchecked: Sequence[str] = (),
+                idle: Sequence[tuple[str, str]] = ()) -> None:
     """The drift table; `unchecked` names what could not be checked (apps that do not
-    evaluate), and then sync is never claimed."""
+    evaluate), and then sync is never claimed; `idle` the apps asleep (not drift)."""
+    for app, why in idle:
+        console.print(f"[cyan]idle[/]: {escape(app)} ({escape(why)}; the next request through "
+                      "ace's proxy starts it)", soft_wrap=True)
     if items:
         t = Table(box=None, pad_edge=False)
         for col in ("APP", "KIND", "WHAT", "EXPECTED", "ACTUAL"):

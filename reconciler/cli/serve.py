@@ -11,6 +11,8 @@ from pathlib import Path
 from reconciler.cli.loop import (
     DownOpt,
     DrainOpt,
+    IdleShutdownOpt,
+    LazyOpt,
     ListenOpt,
     ResyncOpt,
     UpstreamTimeoutOpt,
@@ -43,7 +45,8 @@ def serve(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
           pull: PullOpt = "missing", parallel: ParallelOpt = 4,
           health_timeout: HealthOpt = 60.0, deadline: DeadlineOpt = 2.0,
           resync: ResyncOpt = 5.0, down_on_exit: DownOpt = False,
-          keep_images: KeepOpt = 2, log_json: LogJsonOpt = False,
+          keep_images: KeepOpt = 2, idle_shutdown: IdleShutdownOpt = 0.0,
+          lazy: LazyOpt = False, log_json: LogJsonOpt = False,
           backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Serve every app's routes on one address; reconcile every --resync seconds."""
     with errors():
@@ -52,7 +55,7 @@ def serve(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
                                  backend=backend, registry=registry, keep_images=keep_images)
         reporter = choose_reporter(log_json)
         proxy = start_proxy(listen, settings.state_dir, drain, has_no_proxy=False,
-                            upstream_timeout=upstream_timeout)
+                            upstream_timeout=upstream_timeout, wake_limit=health_timeout + 15)
         assert proxy is not None
         run_loop(settings, reporter, proxy, resync=resync, down_on_exit=down_on_exit,
-                 watch_files=False)
+                 watch_files=False, idle_shutdown=idle_shutdown, lazy=lazy)

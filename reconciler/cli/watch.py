@@ -11,6 +11,8 @@ import typer
 from reconciler.cli.loop import (
     DownOpt,
     DrainOpt,
+    IdleShutdownOpt,
+    LazyOpt,
     ListenOpt,
     NoProxyOpt,
     ResyncOpt,
@@ -49,7 +51,8 @@ def watch(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
           listen: ListenOpt = DEFAULT_LISTEN, no_proxy: NoProxyOpt = False,
           drain: DrainOpt = 10.0,
           upstream_timeout: UpstreamTimeoutOpt = UPSTREAM_TIMEOUT, dev: DevOpt = None,
-          keep_images: KeepOpt = 2, log_json: LogJsonOpt = False,
+          keep_images: KeepOpt = 2, idle_shutdown: IdleShutdownOpt = 0.0,
+          lazy: LazyOpt = False, log_json: LogJsonOpt = False,
           backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Keep reconciling: on every relevant file change and every --resync seconds; serve
     every app's routes on one address (--listen) unless --no-proxy."""
@@ -61,6 +64,7 @@ def watch(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
         reporter = choose_reporter(log_json)
         proxy = None if no_proxy else start_proxy(listen, settings.state_dir, drain,
                                                   required=listen != DEFAULT_LISTEN,
-                                                  upstream_timeout=upstream_timeout)
+                                                  upstream_timeout=upstream_timeout,
+                                                  wake_limit=health_timeout + 15)
         run_loop(settings, reporter, proxy, resync=resync, down_on_exit=down_on_exit,
-                 watch_files=True)
+                 watch_files=True, idle_shutdown=idle_shutdown, lazy=lazy)

@@ -100,7 +100,8 @@ class JsonReporter:
 
 
 _COLOUR = {"running": "green", "stopped": "red", "missing": "yellow", "crash-looping": "red",
-           "build-failed": "red", "error": "red", "orphaned": "yellow", "failed": "red"}
+           "build-failed": "red", "error": "red", "orphaned": "yellow", "failed": "red",
+           "idle": "cyan"}
 _MARK = {"done": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]"}
 
 
@@ -163,7 +164,8 @@ class LiveReporter:
         s = o.step
         tail = f" → {o.url}" if o.url else ""
         msg = f"  [red]{escape(first_line(o.message))}[/]" if o.outcome == "failed" else ""
-        self._print(f"{_MARK[o.outcome]} {s.action} {escape(s.app)} ({escape(s.cause)}) "
+        what = escape(s.app or s.target)  # an installation step (the network) has no app
+        self._print(f"{_MARK[o.outcome]} {s.action} {what} ({escape(s.cause)}) "
                     f"{o.seconds:.1f}s{tail}{msg}")
 
     def pass_finished(self, cycle: str, seconds: float, steps: int, held: Sequence[str]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from apps.model import App, ContainerConfig, DevSettings, EvalError, EvalResult
 from reconciler.core.hashing import (
@@ -23,13 +23,20 @@ from reconciler.core.hashing import (
 )
 from reconciler.core.types import BuildInputs, ContainerSpec, DesiredApp, DesiredState
 
-__all__ = ["Naming", "desired_state", "desired_app", "slug", "special_file_warnings"]
+__all__ = ["Naming", "alias", "alias_collisions", "desired_state", "desired_app", "slug",
+           "special_file_warnings", "with_errors"]
 
 
 def slug(app_path: str) -> str:
     """A name fragment for an app path: "/" -> "root", "/a/b" -> "a-b" (lowercase, docker-safe)."""
     s = re.sub(r"[^a-z0-9]+", "-", app_path.strip("/").lower()).strip("-")
     return s or "root"
+
+
+def alias(app_path: str) -> str:
+    """The DNS name an app answers to on the app network: its slug ("/api" -> "api",
+    "/a/b" -> "a-b", "/" -> "root")."""
+    return slug(app_path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,11 @@ class Naming:
 
     def container_name(self, app_path: str, version: str) -> str:
         return f"ace-{self.install}-{slug(app_path)}-{version[:12]}"
+
+    @property
+    def network(self) -> str:
+        """The installation's app network (a user-defined bridge every service joins)."""
+        return f"ace-{self.install}"
 
     def volume_name(self, app_path: str, name: str) -> str:
         return f"ace-{self.install}-{slug(app_path)}-{slug(name)}"
@@ -142,6 +154,8 @@ def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | No
         spec_json=spec_json(spec),
         replicas=cfg.replicas,
         secret_env=frozenset(cfg.secret_env),
+        alias=alias(app.path),
+        idle_shutdown=app.entry.idle_shutdown,
     )
 
 
@@ -193,12 +207,48 @@ def _dev_app(app: App, cfg: ContainerConfig, dev: DevSettings, naming: Naming,
         reload=dev.reload,
         replicas=cfg.replicas,
         secret_env=frozenset(cfg.secret_env),
+        alias=alias(app.path),
+        idle_shutdown=app.entry.idle_shutdown,
     )
 
 
-def desired_state(result: EvalResult, naming: Naming, cache: DigestCache) -> DesiredState:
+def alias_collisions(apps: list[App]) -> list[EvalError]:
+    """An error for each service app whose network alias an app declared before it already
+    has ("/a-b" and "/a/b" both answer to "a-b"), at its `app(...)` call, naming both."""
+    first: dict[str, App] = {}
+    errors: list[EvalError] = []
+    for app in apps:
+        if app.container is None or app.container.lifetime == "command":
+            continue
+        name = alias(app.path)
+        other = first.setdefault(name, app)
+        if other is app:
+            continue
+        where = f" (line {other.entry.line})" if other.entry.line else ""
+        errors.append(EvalError(
+            app.path, app.entry.file, app.entry.line, 1,
+            f"apps {other.path}{where} and {app.path} would both answer to {name!r} on the app "
+            f"network; rename one of them (an app path's alias is its segments joined by "
+            f"'-'; {app.path} is left as it runs)"))
+    return errors
+
+
+def with_errors(result: EvalResult, errors: tuple[EvalError, ...]) -> EvalResult:
+    """The evaluation with errors found after it (network alias collisions) added, their apps
+    counted as failed: every command reports them as it reports evaluation errors."""
+    if not errors:
+        return result
+    return replace(result, errors=result.errors + errors,
+                   failed=result.failed | {e.app for e in errors})
+
+
+def desired_state(result: EvalResult, naming: Naming, cache: DigestCache, *,
+                  network: bool = True) -> DesiredState:
+    """The planner's desired state. With the app `network`, an app whose alias collides with an
+    earlier app's is held (left as it runs), with the error in `errors`."""
     apps: list[DesiredApp] = []
-    held = set(result.failed)
+    errors = alias_collisions(list(result.apps)) if network else []
+    held = set(result.failed) | {e.app for e in errors}
     for app in result.apps:
         try:
             d = desired_app(app, naming, cache)
@@ -212,6 +262,7 @@ def desired_state(result: EvalResult, naming: Naming, cache: DigestCache) -> Des
     return DesiredState(
         apps=tuple(apps), held=frozenset(held), declared=declared, prune=result.apps_file_ok,
         static=frozenset(a.path for a in result.apps if a.static_only and a.container is None),
+        network=naming.network if network else "", errors=tuple(errors),
     )
 
 

@@ -19,14 +19,21 @@ Rules (pinned by tests/reconciler/test_planner.py):
   files; a change to its mounted source (`DesiredState.touched`, from `ace watch`) restarts the
   running container (reload=restart), replaces it (recreate) or does nothing (none: the app's
   own reloader sees the file); switching an app between dev and normal mode replaces it; on a
-  cluster a source change's restart or recreate comes before a scale (which follows next pass).
+  cluster a source change's restart or recreate comes before a scale (which follows next pass);
+- the app network (`DesiredState.network`): a running service container not on it joins it in
+  place (`connect`, never a recreate); a `network` step (run before any app's steps) creates
+  it when a step needs it and it is missing (`ObservedState.networks`; when those were not
+  listed and no running container shows it, the step says so and `prepare` lists them);
+- idle apps (`DesiredState.idle`, from `ace watch`/`serve`): their running containers go to
+  sleep (`sleep`: stopped, kept), nothing starts them; their images are still built; an app a
+  request waits for (`DesiredState.wake`) starts with that cause.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from reconciler.core.changes import changed_files, spec_changes, summary
@@ -43,7 +50,7 @@ from reconciler.core.types import (
     container_rank,
 )
 
-__all__ = ["PlanOptions", "plan"]
+__all__ = ["WAKE_CAUSE", "PlanOptions", "plan"]
 
 PullPolicy = Literal["missing", "always", "never"]
 
@@ -204,6 +211,55 @@ def _service_steps(
     return steps, dev_reason or reason
 
 
+WAKE_CAUSE = "a request is waiting"
+_NEEDS_NETWORK = ("start", "replace", "restart", "connect")
+
+
+def _sleep_steps(app: DesiredApp, mine: list[ObservedContainer], why: str
+                 ) -> tuple[list[Step], str]:
+    """An idle app: its running containers stop (and are kept for the next request)."""
+    steps = [Step(f"sleep:{app.path}:{c.name}", "sleep", app.path, c.name, why)
+             for c in mine if c.state == "running"]
+    return steps, f"idle: {why}"
+
+
+def _woken(steps: list[Step]) -> list[Step]:
+    """A start or restart that a request waits for says so."""
+    return [replace(s, cause=WAKE_CAUSE) if s.action in ("start", "restart") else s
+            for s in steps]
+
+
+def _connect_step(app: DesiredApp, mine: list[ObservedContainer], svc: list[Step],
+                  network: str) -> list[Step]:
+    """Join the app's running container of the desired version to the app network in place,
+    unless a step of this plan replaces or restarts it anyway."""
+    live = next((c for c in mine if c.version == app.version and c.state == "running"), None)
+    if live is None or network in dict(live.networks):
+        return []
+    if any(s.target == live.name and s.action in ("replace", "restart") for s in svc):
+        return []
+    return [Step(f"connect:{app.path}", "connect", app.path, live.name,
+                 f"not on the app network {network}")]
+
+
+def _with_network(desired: DesiredState, observed: ObservedState, steps: list[Step]
+                  ) -> list[Step]:
+    """Steps that need the app network wait for a `network` step, first in the plan, unless
+    a running container attached to it shows it exists."""
+    net = desired.network
+    needing = [s for s in steps if s.action in _NEEDS_NETWORK]
+    if not net or not needing:
+        return steps
+    if any(c.state == "running" and net in dict(c.networks) for c in observed.containers):
+        return steps
+    if observed.networks is not None and net in dict(observed.networks):
+        return steps
+    cause = "app network not listed yet" if observed.networks is None else "app network missing"
+    step = Step(f"network:{net}", "network", "", net, cause)
+    return [step] + [replace(s, depends_on=(*s.depends_on, step.id))
+                     if s.action in _NEEDS_NETWORK else s for s in steps]
+
+
 def plan(
     desired: DesiredState,
     observed: ObservedState,
@@ -218,6 +274,7 @@ def plan(
     steps: list[Step] = []
     noops: list[NoOp] = []
     wanted = set()
+    idle = dict(desired.idle)
     for app in sorted(desired.apps, key=lambda a: a.path):
         wanted.add(app.path)
         if app.path in desired.held:
@@ -235,9 +292,15 @@ def plan(
         if blocked:
             noops.append(NoOp(app.path, blocked))
             continue
-        if app.service:
+        if app.service and app.path in idle:
+            svc, reason = _sleep_steps(app, mine, idle[app.path])
+        elif app.service:
             svc, reason = _service_steps(app, mine, rec, image_steps,
                                          touched=app.path in desired.touched)
+            if app.path in desired.wake:
+                svc = _woken(svc)
+            if desired.network:
+                svc += _connect_step(app, mine, svc, desired.network)
         else:
             deps = tuple(s.id for s in image_steps)
             svc = [Step(f"stop:{app.path}:{c.name}", "stop", app.path, c.name,
@@ -259,4 +322,4 @@ def plan(
                  else "app removed from apps file")
         for c in _newest_first(by_app[path]):
             steps.append(Step(f"remove:{path}:{c.name}", "remove", path, c.name, cause))
-    return Plan(steps=tuple(steps), noops=tuple(noops))
+    return Plan(steps=tuple(_with_network(desired, observed, steps)), noops=tuple(noops))

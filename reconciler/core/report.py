@@ -28,6 +28,7 @@ from state.records import LastApply
 __all__ = [
     "APPS_FILE_HELD",
     "HELD",
+    "IDLE_DETAIL",
     "STOPPED_BY_USER",
     "AppStatus",
     "DriftItem",
@@ -76,7 +77,9 @@ def status_rows(
     app's latest applied step (the store's); `public` maps app paths to their proxy URLs;
     apps in `stopped` (by the user: `ace stop`) are `stopped`, detail `stopped by user`."""
     ctx = _Ctx(observed, health, failed_steps or {}, errors or {}, last_apply or {})
-    rows = sorted([*(_declared(ctx, app, app.path in desired.held) for app in desired.apps),
+    idle = dict(desired.idle)
+    rows = sorted([*(_declared(ctx, app, app.path in desired.held, idle.get(app.path))
+                     for app in desired.apps),
                    *(_static(ctx, path, path in desired.held) for path in desired.static)],
                   key=lambda r: r.path)
     rows += [_held(ctx, path, path in desired.declared or path in desired.held)
@@ -140,13 +143,21 @@ def _running(ctx: _Ctx, path: str, c: ObservedContainer, scheme: str
     return ("running" if running else "stopped"), h, url, detail
 
 
-def _declared(ctx: _Ctx, app: DesiredApp, held: bool) -> AppStatus:
+IDLE_DETAIL = "asleep: the next request through ace's proxy starts it"
+
+
+def _declared(ctx: _Ctx, app: DesiredApp, held: bool, idle: str | None) -> AppStatus:
     error = ctx.errors.get(app.path, HELD if held else "")
     la = ctx.last_apply.get(app.path)
     if not app.service:
         return AppStatus(app.path, "command", "-", "", "", app.image, 0,
                          "image only; run actions with ace run", error=error, last_apply=la)
     c = current_container(ctx.observed.containers, app.path, app.version)
+    if idle is not None and (c is None or c.state != "running"):
+        return AppStatus(app.path, "idle", "-", "", c.name if c else "", app.image,
+                         c.created if c else 0,
+                         _join(f"{idle}; {IDLE_DETAIL}", ctx.apply_failure(app.path, whole=False)),
+                         error=error, last_apply=la)
     if c is None:
         failure = ctx.apply_failure(app.path, whole=True)
         return AppStatus(app.path, "failed" if failure else "missing", "-", "", "", app.image, 0,
@@ -206,18 +217,41 @@ def _pending_change(app: DesiredApp, rec: RecordedApp) -> DriftItem:
     return DriftItem(app.path, "pending", "declared change not applied", expected, actual)
 
 
+def _network_items(desired: DesiredState, observed: ObservedState) -> list[DriftItem]:
+    """The app network removed by hand (when the pass looked for it), and running services
+    that are not on it (taken off by hand, or started before ace had the network)."""
+    net = desired.network
+    if not net:
+        return []
+    items: list[DriftItem] = []
+    if observed.networks is not None and net not in dict(observed.networks):
+        items.append(DriftItem("", "drift", "app network missing", f"network {net}", "absent"))
+    skip = desired.held | desired.idle_apps()
+    for app in sorted(desired.apps, key=lambda a: a.path):
+        if not app.service or app.path in skip:
+            continue
+        c = current_container(observed.containers, app.path, app.version)
+        if c is not None and c.state == "running" and net not in dict(c.networks):
+            items.append(DriftItem(app.path, "drift", "container not on the app network",
+                                   f"on {net} as {app.alias}", f"{c.name} not attached"))
+    return items
+
+
 def drift_items(
     desired: DesiredState, observed: ObservedState, recorded: RecordedState,
     health: dict[str, str], unit: str = "container",
 ) -> list[DriftItem]:
     """`unit` names what runs an app: "container" (one engine) or "service" (a cluster)."""
-    items: list[DriftItem] = []
+    items: list[DriftItem] = _network_items(desired, observed)
     tags = observed.image_tags()
+    idle = desired.idle_apps()
     for app in sorted(desired.apps, key=lambda a: a.path):
         rec = recorded.get(app.path)
         mine = [c for c in observed.containers if c.app == app.path]
         if rec is not None and rec.image not in tags and rec.image == app.image:
             items.append(DriftItem(app.path, "drift", "image removed", rec.image, "absent"))
+        if app.path in idle:  # asleep: stopped (or not started) is what it should be
+            continue
         if not app.service:
             for c in mine:
                 items.append(DriftItem(app.path, "pending", "service of a command app",

@@ -28,7 +28,7 @@ class TaskStatus:
 @dataclass(frozen=True, slots=True)
 class AppStatus:
     path: str
-    state: str  # running, stopped, missing, failed, command, static, error, orphaned
+    state: str  # running, stopped, idle, missing, failed, command, static, error, orphaned
     health: str  # healthy, unhealthy, unknown, "-"
     url: str
     container: str

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from apps.model import EvalError
 from state.records import Pairs, RecordedApp, RecordedState
 
 __all__ = [
@@ -51,8 +52,10 @@ LABEL_APPS_FILE = "dev.ace.apps_file"  # absolute path of the apps file that dec
 LABEL_SCHEME = "dev.ace.scheme"  # "http" or "https"
 LABEL_HEALTH = "dev.ace.health"  # health path, e.g. "/"
 
+# "network": make the app network exist; "connect": join a container to it in place (no
+# recreate); "sleep": stop an idle app's container and keep it (the next request starts it)
 Action = Literal["build", "pull", "start", "replace", "restart", "scale", "stop", "remove",
-                 "remove_image"]
+                 "remove_image", "network", "connect", "sleep"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,12 @@ class DesiredApp:
     # env names whose values come from {{secret "KEY"}}: masked wherever values are shown; not
     # part of the spec, so never of the version
     secret_env: frozenset[str] = frozenset()
+    # the DNS name other apps reach it by on the app network ("/api" -> "api"); not part of the
+    # version: joining the network never recreates a container
+    alias: str = ""
+    # seconds without traffic before `ace watch`/`serve` puts it to sleep: None = the loop's
+    # --idle-shutdown, 0 = never (the apps file's app_config "container.idle_shutdown_secs")
+    idle_shutdown: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +131,16 @@ class DesiredState:
     prune: bool = True  # False when the apps file itself failed: remove nothing
     touched: frozenset[str] = frozenset()  # dev apps whose mounted source changed (`ace watch`)
     static: frozenset[str] = frozenset()  # static apps: no container, the proxy serves files
+    network: str = ""  # the installation's app network every service joins ("" = none)
+    # errors found while building the desired state (network alias collisions); their apps
+    # are in `held`
+    errors: tuple[EvalError, ...] = ()
+    # apps kept asleep (stopped, container kept), with why: idle, or not started yet (lazy)
+    idle: Pairs = ()
+    wake: frozenset[str] = frozenset()  # apps a request waits for: started with that cause
+
+    def idle_apps(self) -> frozenset[str]:
+        return frozenset(app for app, _ in self.idle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +172,8 @@ class ObservedContainer:
     image: str = ""
     health: str = ""  # "" unknown; "unhealthy: <detail>" set by `ace watch` after failed probes
     address: str = ""  # "ip:port" of the service port on the container's network ("" unknown)
+    # (network name, network id) of every network it is attached to, from the listing
+    networks: tuple[tuple[str, str], ...] = ()
     scheme: str = ""  # from its labels: how it is probed ("" for containers without them)
     health_path: str = ""
     # A cluster service stands for its app like a container: `replicas` is how many tasks the
@@ -207,6 +228,9 @@ class ObservedState:
     # tags known present without an image listing: a listed container still shows the name it
     # was created from only while that name resolves to its image (else the engine shows an id)
     vouched: frozenset[str] = frozenset()
+    # (name, id) of this installation's networks; None: not listed (a running container on the
+    # app network shows it exists, so a pass lists networks only when none does)
+    networks: tuple[tuple[str, str], ...] | None = None
 
     def image_tags(self) -> frozenset[str]:
         tags: set[str] = set(self.vouched)
@@ -231,6 +255,8 @@ class Step:
     reload: bool = False  # a dev-mode reload a save asked for (not a retry: never backed off)
 
     def render(self) -> str:
+        if not self.app:  # a step of the whole installation (the app network)
+            return f"{self.action} {self.target} ({self.cause})"
         return f"{self.action} {self.app} {self.target} ({self.cause})"
 
 

@@ -6,6 +6,7 @@ values, never an SDK object, and never learns which engine answers.
 - `engine`: `DockerEngine` — the read-only calls of a pass over plain HTTP (stdlib only), all
   else handed to the SDK engine, imported on first use
 - `sdk`: `SdkEngine`, the docker SDK behind builds, pulls, containers, volumes, logs
+- `networks`: the app network on the SDK (ensure, connect in place, disconnect, remove)
 - `commands`: `container.run` one-off containers and their live output
 - `buildkit`: builds through a BuildKit-capable docker CLI when one is present
 - `buildctx`: the build context for Podman when the container file is outside it

@@ -23,7 +23,7 @@ from reconciler.core.types import (
 )
 
 __all__ = ["container_from_inspect", "container_from_listing", "image_from_listing",
-           "running_elsewhere"]
+           "networks_of", "running_elsewhere"]
 
 _STATUS = {"running": "Up", "created": "Created"}  # inspect has no status text: like listings
 
@@ -48,6 +48,7 @@ def container_from_listing(row: Mapping[str, Any]) -> ObservedContainer:
         created=int(row.get("Created", 0)),
         image=row.get("Image", ""),
         address=_address(row.get("NetworkSettings"), want),
+        networks=networks_of(row.get("NetworkSettings")),
         scheme=labels.get(LABEL_SCHEME, ""),
         health_path=labels.get(LABEL_HEALTH, ""),
     )
@@ -77,6 +78,7 @@ def container_from_inspect(raw: Mapping[str, Any]) -> ObservedContainer:
         created=_unix(raw.get("Created", "")),
         image=raw["Config"].get("Image", ""),
         address=_address(raw.get("NetworkSettings"), labels.get(LABEL_PORT, "")),
+        networks=networks_of(raw.get("NetworkSettings")),
         scheme=labels.get(LABEL_SCHEME, ""),
         health_path=labels.get(LABEL_HEALTH, ""),
         started_at=_instant(state.get("StartedAt", "")),
@@ -104,6 +106,14 @@ def _address(settings: Mapping[str, Any] | None, port: str) -> str:
         if ip:
             return f"{ip}:{port}"
     return ""
+
+
+def networks_of(settings: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    """(name, network id) of each network a container is attached to. A listing shows these
+    (no aliases); a stopped container keeps the id of a network removed since."""
+    networks = (settings or {}).get("Networks") or {}
+    return tuple(sorted((str(name), str((net or {}).get("NetworkID") or ""))
+                        for name, net in networks.items()))
 
 
 def _instant(stamp: str) -> float:

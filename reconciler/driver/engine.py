@@ -184,6 +184,13 @@ class DockerEngine:
         rows = self._get_json("/images/json", "list images", query)
         return tuple(image_from_listing(r) for r in rows)
 
+    def list_networks(self, install: str) -> tuple[tuple[str, str], ...]:
+        if self._raw is None:
+            return self.sdk.list_networks(install)
+        filters = json.dumps({"label": [f"{LABEL_INSTALL}={install}"]})
+        rows = self._get_json("/networks", "list networks", {"filters": filters})
+        return tuple(sorted((str(r["Name"]), str(r["Id"])) for r in rows))
+
     # -- everything else through the SDK -----------------------------------------------------
 
     def inspect(self, container_id: str) -> ObservedContainer | None:
@@ -239,10 +246,12 @@ class DockerEngine:
                       env: Mapping[str, str], mounts: Sequence[VolumeMount],
                       labels: Mapping[str, str], cpus: float | None = None,
                       memory: int | None = None, entrypoint: Sequence[str] = (),
-                      workdir: str = "", replicas: int = 1) -> ObservedContainer:
+                      workdir: str = "", replicas: int = 1, network: str = "",
+                      aliases: Sequence[str] = ()) -> ObservedContainer:
         return self.sdk.run_container(name=name, image=image, port=port, command=command,
                                       env=env, mounts=mounts, labels=labels, cpus=cpus,
-                                      memory=memory, entrypoint=entrypoint, workdir=workdir)
+                                      memory=memory, entrypoint=entrypoint, workdir=workdir,
+                                      network=network, aliases=aliases)
 
     def scale(self, container_id: str, replicas: int) -> ObservedContainer:
         raise EngineError(f"cannot scale container {container_id[:12]} to {replicas}: one "
@@ -255,6 +264,9 @@ class DockerEngine:
     def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
         return self.sdk.restart(container_id, timeout=timeout)
 
+    def stop(self, container_id: str, *, timeout: float = 5.0) -> None:
+        self.sdk.stop(container_id, timeout=timeout)
+
     def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
         self.sdk.stop_and_remove(container_id, timeout=timeout)
 
@@ -263,6 +275,18 @@ class DockerEngine:
 
     def remove_volume(self, name: str) -> None:
         self.sdk.remove_volume(name)
+
+    def ensure_network(self, name: str, labels: Mapping[str, str]) -> str:
+        return self.sdk.ensure_network(name, labels)
+
+    def connect(self, container_id: str, network: str, aliases: Sequence[str]) -> None:
+        self.sdk.connect(container_id, network, aliases)
+
+    def disconnect(self, container_id: str, network: str) -> None:
+        self.sdk.disconnect(container_id, network)
+
+    def remove_network(self, name: str) -> bool:
+        return self.sdk.remove_network(name)
 
     def run_command(self, *, image: str, command: Sequence[str], env: Mapping[str, str],
                     cwd: str, labels: Mapping[str, str], mounts: Sequence[VolumeMount] = (),

@@ -106,11 +106,15 @@ class Engine(Protocol):
         entrypoint: Sequence[str] = (),
         workdir: str = "",
         replicas: int = 1,
+        network: str = "",
+        aliases: Sequence[str] = (),
     ) -> ObservedContainer:
         """Create and start with init, publishing `port` on 127.0.0.1 with an engine-chosen host
         port; returns the started container with host_port filled in. `entrypoint` (when given)
         replaces the image's, `workdir` its working directory. One engine runs one container
-        whatever `replicas` says; a cluster runs that many tasks."""
+        whatever `replicas` says; a cluster runs that many tasks. With `network` (which must
+        exist: `ensure_network`) the container is attached to it, answering to `aliases`,
+        instead of the default bridge."""
         ...
 
     def scale(self, container_id: str, replicas: int) -> ObservedContainer:
@@ -126,6 +130,11 @@ class Engine(Protocol):
 
     def inspect(self, container_id: str) -> ObservedContainer | None:
         """One container's current state, None when it is gone."""
+        ...
+
+    def stop(self, container_id: str, *, timeout: float = 5.0) -> None:
+        """Stop a running container (within `timeout`) and keep it, to be started again; one
+        not running is left as it is. Refuses containers ace did not make."""
         ...
 
     def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
@@ -145,6 +154,32 @@ class Engine(Protocol):
     def remove_image(self, ref: str) -> None: ...
 
     def list_volumes(self, install: str) -> tuple[str, ...]: ...
+
+    def list_networks(self, install: str) -> tuple[tuple[str, str], ...]:
+        """(name, id) of the networks labelled with this installation: ONE API call."""
+        ...
+
+    def ensure_network(self, name: str, labels: Mapping[str, str]) -> str:
+        """Make the bridge network `name` exist, created with `labels` (which must name the
+        installation) plus the managed mark; returns its id. An existing one is kept when it is
+        ace's and of the same installation; any other network of that name is refused."""
+        ...
+
+    def connect(self, container_id: str, network: str, aliases: Sequence[str]) -> None:
+        """Attach a container (running or not) to `network` in place, answering to `aliases`.
+        Nothing happens when it is attached already; an attachment to a network of that name
+        removed since (a stopped container keeps it) is replaced. Refuses containers ace did
+        not make and containers of another installation than the network's."""
+        ...
+
+    def disconnect(self, container_id: str, network: str) -> None:
+        """Detach a container from `network`; not attached (or gone) is not an error."""
+        ...
+
+    def remove_network(self, name: str) -> bool:
+        """Remove ace's network `name` when no running container is attached; returns whether
+        it was removed (False: missing or in use). Refuses a network ace did not make."""
+        ...
 
     def ensure_volume(self, name: str, labels: Mapping[str, str]) -> None: ...
 

@@ -31,6 +31,7 @@ from reconciler.core.types import (
     ObservedContainer,
     ObservedImage,
 )
+from reconciler.driver import networks
 from reconciler.driver.attrs import (
     container_from_inspect,
     container_from_listing,
@@ -317,8 +318,14 @@ class SdkEngine:
         memory: int | None = None,
         entrypoint: Sequence[str] = (),
         workdir: str = "",
+        network: str = "",
+        aliases: Sequence[str] = (),
     ) -> ObservedContainer:
         labels = own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
+        on_network: dict[str, Any] = {}
+        if network:
+            on_network = {"network": network, "networking_config":
+                          networks.endpoint_config(self._api, network, aliases)}
         with translated(f"create container {name}"):
             container = self._client.containers.create(
                 image,
@@ -335,6 +342,7 @@ class SdkEngine:
                 detach=True,
                 nano_cpus=int(cpus * 1e9) if cpus else None,
                 mem_limit=memory or None,
+                **on_network,
             )
         try:
             with translated(f"start container {name}"):
@@ -356,6 +364,13 @@ class SdkEngine:
         with translated(f"restart container {_name(raw)}"):
             self._api.restart(container_id, timeout=math.ceil(timeout))
         return self._reinspect(container_id)
+
+    def stop(self, container_id: str, *, timeout: float = 5.0) -> None:
+        raw = self._managed_container(container_id, "stop")
+        if not raw["State"].get("Running"):
+            return
+        with translated(f"stop container {_name(raw)}"):
+            self._api.stop(container_id, timeout=math.ceil(timeout))
 
     def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
         raw = self._inspect_container(container_id)
@@ -405,6 +420,25 @@ class SdkEngine:
                 return
             require_managed(existing, f"volume {name}", "remove")
             self._api.remove_volume(name)
+
+    # -- the app network (reconciler.driver.networks) ---------------------------------------
+
+    def list_networks(self, install: str) -> tuple[tuple[str, str], ...]:
+        with translated("list networks"):
+            rows = self._api.networks(filters={"label": [f"{LABEL_INSTALL}={install}"]})
+        return tuple(sorted((str(r["Name"]), str(r["Id"])) for r in rows))
+
+    def ensure_network(self, name: str, labels: Mapping[str, str]) -> str:
+        return networks.ensure_network(self._api, name, labels)
+
+    def connect(self, container_id: str, network: str, aliases: Sequence[str]) -> None:
+        networks.connect(self._api, container_id, network, aliases)
+
+    def disconnect(self, container_id: str, network: str) -> None:
+        networks.disconnect(self._api, container_id, network)
+
+    def remove_network(self, name: str) -> bool:
+        return networks.remove_network(self._api, name)
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -12,4 +12,5 @@ files.
 - `server`: the asyncio front and the relay (keep-alive, streaming, websocket pipes, the
   response-head timeout)
 - `service`: the proxy as a thread of `ace watch` / `ace serve`; `switch` drains old containers
+- `wake`: waking a sleeping app for the requests that wait for it; per-app traffic counters
 """

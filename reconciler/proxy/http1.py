@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -191,14 +192,19 @@ async def _trailers(reader: asyncio.StreamReader) -> bytes:
 
 async def copy_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, src: Framing,
                     *, chunked_out: bool, first_chunk: int | None = None,
-                    drain_timeout: float | None = None) -> int:
+                    drain_timeout: float | None = None,
+                    on_data: Callable[[int], None] | None = None) -> int:
     """Copy one body from `reader` to `writer`; returns the body bytes copied. `chunked_out`:
     the receiver gets chunked framing (a chunked source keeps its chunks and trailers; a
     close-delimited one is chunked as it arrives); else the bare bytes. `first_chunk`: the size
     of the first chunk when its line was read already. `drain_timeout`: how long the receiver
-    may stop reading (TimeoutError). Raises BadMessage / IncompleteReadError on truncation."""
+    may stop reading (TimeoutError). `on_data(n)` hears of each piece as it passes (traffic
+    counting). Raises BadMessage / IncompleteReadError on truncation."""
 
     async def drain() -> None:
+        if on_data is not None and total > counted[0]:
+            on_data(total - counted[0])
+            counted[0] = total
         if drain_timeout is None:
             await writer.drain()
             return
@@ -206,6 +212,7 @@ async def copy_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
             await writer.drain()
 
     total = 0
+    counted = [0]
     if src.kind == "none":
         return 0
     if src.kind == "length":

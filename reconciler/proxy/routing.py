@@ -116,13 +116,17 @@ class Entry:
 class Slot:
     """An app's live state: the container (or a cluster app's tasks) that gets new requests,
     and its last error. Tasks that refused a connection sit out `DOWN_FOR` seconds. While
-    `hold` is set (a dev container restarting in place) new requests wait for it."""
+    `hold` is set (a dev container restarting in place) new requests wait for it. An app
+    `asleep` (idle, or not started yet) is woken by a request, which waits on `woken` with the
+    ones that come meanwhile until the loop's pass started it (or could not)."""
 
     app: str
     backend: Backend | None = None
     hold: asyncio.Event | None = None
     error: str = ""
     state: str = ""  # why no container serves, when none does ("its container ... is paused")
+    asleep: bool = False
+    woken: asyncio.Event | None = None
     turn: int = 0
     down: dict[str, float] = field(default_factory=dict)  # task netloc -> monotonic until
 

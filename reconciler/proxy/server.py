@@ -29,6 +29,7 @@ from reconciler.proxy.paths import NormPath, PathRefused, normalise
 from reconciler.proxy.pool import Conn, Pool
 from reconciler.proxy.request import DEFAULT_PARSER, PARSERS, read_request_head, request_framing
 from reconciler.proxy.routing import Backend, Entry, Slot, Table
+from reconciler.proxy.wake import WAKE_LIMIT, Counter, WakeFn, release, wait_awake
 
 __all__ = ["ProxyCore"]
 
@@ -72,6 +73,9 @@ class ProxyCore:
         self.started = time.time()
         self.requests = 0
         self.ready = False  # no pass has told us the apps yet
+        self.wake: WakeFn | None = None  # the watch loop's: start a sleeping app
+        self.wake_limit = WAKE_LIMIT
+        self.traffic: dict[str, Counter] = {}  # per app, for idle shutdown
         self.dashboard: Any = None  # reconciler.dashboard.handler.Dashboard, when enabled
 
     # -- client side ------------------------------------------------------------------------
@@ -141,6 +145,13 @@ class ProxyCore:
                                        extra=[("Location", loc)]))
             return keep
         slot = self.slots.get(entry.app)
+        if slot is not None and slot.asleep and entry.external is None:
+            refused = await wait_awake(slot, self.wake, self.wake_limit)
+            if refused:
+                writer.write(page_response(503, "App not started", [refused, slot.error],
+                                           close=not keep, method=method,
+                                           extra=[("Retry-After", "2")]))
+                return keep
         if slot is not None and slot.hold is not None and entry.external is None:
             with contextlib.suppress(TimeoutError):  # then try whatever serves by now
                 await asyncio.wait_for(slot.hold.wait(), HOLD_LIMIT)
@@ -156,13 +167,17 @@ class ProxyCore:
             first_chunk = await _body_start(reader, writer, head, framing)
         except _BadRequest as exc:
             return _bad_request(writer, exc, method)
+        counter = None
+        if entry.external is None:
+            counter = self.traffic.setdefault(entry.app, Counter())
+            counter.requests += 1
         tried: list[Backend] = []
         while True:
             current = backend
             current.inflight += 1
             try:
                 return await self._forward(reader, writer, head, framing, first_chunk, ip, path,
-                                           entry, current)
+                                           entry, current, counter)
             except _BadRequest as exc:
                 return _bad_request(writer, exc, method)
             except _Refused as exc:
@@ -223,7 +238,8 @@ class ProxyCore:
 
     async def _send(self, reader: asyncio.StreamReader, head: Head, framing: Framing,
                     first_chunk: int | None, backend: Backend, first: str,
-                    headers: list[tuple[str, str]]) -> tuple[Conn, Head]:
+                    headers: list[tuple[str, str]],
+                    on_data: Callable[[int], None] | None = None) -> tuple[Conn, Head]:
         """Send the request (streaming its body) and read the response head, which must come
         within `upstream_timeout` of the request's end (else _UpstreamTimeout; so may the
         upstream stop reading the body). Retried once on a fresh connection when nothing came
@@ -243,7 +259,8 @@ class ProxyCore:
                 if framing.kind != "none":
                     try:
                         await copy_body(reader, conn.writer, framing, chunked_out=True,
-                                        first_chunk=first_chunk, drain_timeout=wait)
+                                        first_chunk=first_chunk, drain_timeout=wait,
+                                        on_data=on_data)
                     except BadMessage as exc:
                         conn.close()
                         raise _BadRequest(str(exc)) from None
@@ -270,14 +287,16 @@ class ProxyCore:
 
     async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                        head: Head, framing: Framing, first_chunk: int | None, ip: str,
-                       path: NormPath, entry: Entry, backend: Backend) -> bool:
+                       path: NormPath, entry: Entry, backend: Backend,
+                       counter: Counter | None = None) -> bool:
         match = self.table.resolve(entry, path)
         public_host = head.get("host") or "127.0.0.1"
         upgrade = head.get("upgrade") if "upgrade" in head.tokens("connection") else None
         hdrs = request_headers(head, backend=backend, match=match, client_ip=ip,
                                public_host=public_host, framing=framing, upgrade=upgrade)
         first = f"{head.method} {backend.base_path}{match.upstream_path} HTTP/1.1"
-        conn, resp = await self._send(reader, head, framing, first_chunk, backend, first, hdrs)
+        conn, resp = await self._send(reader, head, framing, first_chunk, backend, first, hdrs,
+                                      counter.add if counter else None)
         origin = f"http://{public_host}"
         public_url = origin + path.path + path.query
         out = response_headers(resp, backend=backend, match=match, origin=origin,
@@ -288,7 +307,7 @@ class ProxyCore:
                 raise _Upstream("101 Switching Protocols without an upgrade request")
             out += [("Connection", "Upgrade"), ("Upgrade", resp.get("upgrade") or upgrade)]
             writer.write(encode_head(f"HTTP/1.1 101 {resp.reason}", out))
-            await _pipe(reader, writer, conn)
+            await _pipe(reader, writer, conn, counter.add if counter else None)
             return False
         rf = response_framing(resp, head.method)
         client11 = head.version == "HTTP/1.1"
@@ -312,9 +331,12 @@ class ProxyCore:
         try:
             if rf.kind == "length" and rf.length <= SMALL_BODY:  # one write for small answers
                 writer.write(first_line + await conn.reader.readexactly(rf.length))
+                if counter is not None:
+                    counter.add(rf.length)
             else:
                 writer.write(first_line)
-                await copy_body(conn.reader, writer, rf, chunked_out=chunked_out)
+                await copy_body(conn.reader, writer, rf, chunked_out=chunked_out,
+                                on_data=counter.add if counter else None)
             await writer.drain()
         except BaseException:
             conn.close()
@@ -353,6 +375,8 @@ class ProxyCore:
         flight on the previous backend to finish. Returns how many were still open."""
         slot = self.slots.setdefault(app, Slot(app))
         old = slot.backend
+        if new is not None:
+            release(slot)  # a sleeping app's waiting requests go to its new container
         if new is not None and new.same(old):
             return 0
         slot.backend = new
@@ -371,8 +395,9 @@ class ProxyCore:
         return sum(b.inflight for b in gone)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: Conn) -> None:
-    """Relay raw bytes both ways until either side closes."""
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: Conn,
+                count: Callable[[int], None] | None = None) -> None:
+    """Relay raw bytes both ways until either side closes (`count` hears of each piece)."""
 
     async def one(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         with contextlib.suppress(*_NET_ERRORS):
@@ -380,6 +405,8 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn
                 data = await r.read(CHUNK)
                 if not data:
                     break
+                if count is not None:
+                    count(len(data))
                 w.write(data)
                 await w.drain()
 

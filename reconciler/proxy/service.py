@@ -32,6 +32,7 @@ from reconciler.proxy.address import (
 from reconciler.proxy.request import DEFAULT_PARSER
 from reconciler.proxy.routing import Backend, Table, build_entries, container_backends
 from reconciler.proxy.server import ProxyCore
+from reconciler.proxy.wake import WAKE_LIMIT, WakeFn, release
 
 __all__ = ["ProxyService"]
 
@@ -47,13 +48,14 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 class ProxyService:
     def __init__(self, listen: str = DEFAULT_LISTEN, *, state_dir: Path | None = None,
                  drain: float = 10.0, connect_timeout: float = 3.0,
-                 upstream_timeout: float = UPSTREAM_TIMEOUT, parser: str = DEFAULT_PARSER
-                 ) -> None:
+                 upstream_timeout: float = UPSTREAM_TIMEOUT, parser: str = DEFAULT_PARSER,
+                 wake_limit: float = WAKE_LIMIT) -> None:
         self.host, self.port = parse_listen(listen)
         self.state_dir = state_dir
         self.drain = drain
         self.core = ProxyCore(connect_timeout=connect_timeout, upstream_timeout=upstream_timeout,
                               parser=parser, status=self._status)
+        self.core.wake_limit = wake_limit
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
@@ -143,6 +145,7 @@ class ProxyService:
         table = Table(build_entries(apps))
         backends = container_backends(desired, observed)
         errs = dict(errors or {})
+        idle = desired.idle_apps()
         self._last = (apps, desired, observed, errs, list(eval_errors or []))
         if self.board is not None:
             self.board.set_apps(apps, public_urls(apps, self.base_url))
@@ -167,6 +170,10 @@ class ProxyService:
                     slot.error = errs[app]
                 elif b is not None:
                     slot.error = ""
+                if app in idle and b is None:
+                    slot.asleep = True
+                elif slot.asleep or slot.woken is not None:
+                    release(slot)  # awake now, or its start failed: waiting requests go on
             core.table = table
             core.ready = True
 
@@ -184,6 +191,28 @@ class ProxyService:
         backend = (Backend.group(scheme, addresses) if netloc.rstrip("/") in addresses
                    else None) or Backend.from_url(new_url, direct=address)
         self._call(self.core.switch(app, backend, self.drain), self.drain + 5)
+
+    def set_wake(self, wake: WakeFn) -> None:
+        """The watch loop's `request_wake`: how a request for a sleeping app starts it."""
+        self.core.wake = wake
+
+    def traffic(self) -> dict[str, tuple[int, int]]:
+        """app -> (requests started, bytes moved) through the proxy since it started."""
+        return {app: (c.requests, c.bytes) for app, c in list(self.core.traffic.items())}
+
+    def sleep(self, apps: Sequence[str]) -> None:
+        """Before idle apps are stopped: their new requests wake them (after the stop), and
+        requests in flight finish first (at most `drain` seconds)."""
+
+        async def park() -> None:
+            for app in apps:
+                slot = self.core.slots.get(app)
+                if slot is None:
+                    continue
+                slot.asleep = True
+                await self.core.switch(app, None, self.drain)
+
+        self._call(park(), self.drain * len(apps) + 5)
 
     def hold(self, app: str, held: bool) -> None:
         """The executor's `on_hold`: while an app's container restarts in place, its new

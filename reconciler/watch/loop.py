@@ -9,6 +9,9 @@ only when to look.
 - Health: on each resync tick running services are probed; after `unhealthy_after` failures in
   a row, the container is handed to the planner marked unhealthy and the planner replaces it.
 - Engine outages: said once, retried with backoff (capped), reconciled when it answers again.
+- Idle apps (`--idle-shutdown`, `--lazy`; `sleeper`): the loop hands the planner the apps to
+  keep asleep; a request for one (the proxy calls `request_wake`) wakes the loop, whose next
+  pass starts it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from apps.errors import AceError, EngineError, StateError
 from apps.incremental import EvalMemory, evaluate_incremental
@@ -43,6 +46,7 @@ from reconciler.watch.backoff import (
 )
 from reconciler.watch.files import FileWatcher, WatchSet, dev_touched
 from reconciler.watch.reporter import Reporter, build_rows
+from reconciler.watch.sleeper import Sleeper, SleepOptions, running_apps
 from state import StateLock, Store
 
 __all__ = ["Watch", "WatchOptions"]
@@ -65,6 +69,7 @@ class WatchOptions:
     on_switch: SwitchHook | None = None
     on_hold: HoldHook | None = None
     on_pass: Callable[[EvalResult, DesiredState, ObservedState, dict[str, str]], None] | None = None
+    sleep: SleepOptions = field(default_factory=SleepOptions)  # idle shutdown, lazy start
 
 
 
@@ -94,12 +99,14 @@ class Watch:
         self.passes = 0
         self.in_pass = False
         self._errors: tuple[EvalError, ...] = ()
+        self._desired_errors: tuple[EvalError, ...] = ()  # network alias collisions
         self._warnings: tuple[EvalError, ...] = ()
         self._pass_warnings: tuple[EvalError, ...] = ()  # found by the pass (special files)
         self._last: tuple[DesiredState, ObservedState] | None = None
         self._down_since: float | None = None
         self._engine_fails = 0
         self._watcher = FileWatcher(self._on_files, step_ms=options.step_ms)
+        self.sleeper = Sleeper(options.sleep, clock)
 
     # -- triggers ---------------------------------------------------------------------------
 
@@ -110,6 +117,19 @@ class Watch:
         with self._paths_lock:
             self._paths.extend(paths)
         self._wake.set()
+
+    def request_wake(self, app: str) -> str:
+        """For the proxy (its own thread): a request waits for sleeping `app`. Returns "" when
+        the next pass starts it, else why it does not (its starts failed: backing off)."""
+        a = self.attempts.get(app)
+        now = self.clock()
+        if a is not None and a.failed and now < a.until:
+            tail = " | ".join(a.logs.strip().splitlines()[-2:])
+            return (f"app {app} failed to start ({a.count} tries); the next try is in "
+                    f"{a.until - now:.0f} s" + (f"; last log: {tail}" if tail else ""))
+        self.sleeper.ask(app)
+        self._wake.set()
+        return ""
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -136,14 +156,14 @@ class Watch:
                         paths, self._paths = self._paths, []
                     if paths:
                         self.reporter.files_changed(paths)
-                    elif not tick:
+                    elif not tick and not self.sleeper.asked:
                         continue
                     if tick and self._last is not None and self._down_since is None:
                         self._probe()
                     self.in_pass = True
                     try:
-                        delay = self._one_pass(store, "resync" if tick and not paths else "files",
-                                               paths)
+                        why = "files" if paths else "resync" if tick else "wake"
+                        delay = self._one_pass(store, why, paths)
                     except AceError as exc:  # e.g. the state store: say it, retry next tick
                         log.warning("pass_failed", error=str(exc))
                         delay = self.options.resync
@@ -211,11 +231,18 @@ class Watch:
             kept, held = hold_back(prepared.plan, self.attempts, keys, self.clock())
             return kept
 
+        def running() -> frozenset[str]:
+            last = self._last[1] if self._last is not None else observe(self.engine,
+                                                                        store.install_id)
+            return running_apps(last)
+
         try:
+            idle, wake = self.sleeper.before_pass(store, evaluated.result.apps, running)
             res = run_pass(self.settings, store, self.engine, reason=reason, command="watch",
                            cycle=cycle, evaluation=evaluated.result, marks=self._marks(),
                            touched=self._touched, select=select, on_event=self._on_step,
-                           on_switch=self.options.on_switch, on_hold=self.options.on_hold)
+                           on_switch=self.options.on_switch, on_hold=self.options.on_hold,
+                           idle=idle, wake=wake)
             self._touched = frozenset()
             if res.applied is not None and not res.applied.ok:
                 self.engine.ping()  # an outage mid-apply is an outage, not a crash loop
@@ -235,13 +262,35 @@ class Watch:
         if res.changed:  # show what runs now, not before
             observed = observe(self.engine, store.install_id, desired)
         self._last = (desired, observed)
-        errs = self._after(res, observed, held)
+        self._report_desired_errors(desired)
+        shown = self._after_wake(store, res, observed)
+        errs = self._after(res, observed, held, shown)
+        for app in self.sleeper.started_now:  # a start a request asked for is no crash retry
+            self.attempts.pop(app, None)
         if self.options.watch_files:  # watching before the proxy serves what this pass did
             self._watcher.update(self._watch_set(desired))
         if self.options.on_pass is not None:
             self.options.on_pass(evaluated.result, desired, observed, errs)
         self.reporter.pass_finished(cycle, self.clock() - start, len(res.outcomes), held)
         return self._next_delay()
+
+    def _report_desired_errors(self, desired: DesiredState) -> None:
+        """Errors the desired state adds (network alias collisions), told once each."""
+        if desired.errors != self._desired_errors:
+            self.reporter.app_errors([e for e in desired.errors
+                                      if e not in self._desired_errors])
+            self._desired_errors = desired.errors
+
+    def _after_wake(self, store: Store, res: PassResult, observed: ObservedState
+                    ) -> DesiredState:
+        """Book the apps this pass woke; returns the desired state to show (an app whose
+        start failed is asleep again; the proxy still gets the pass's, which ends the wait of
+        its requests)."""
+        failed = {o.step.app: o.message for o in res.outcomes if o.outcome == "failed"}
+        self.sleeper.after_pass(store, running_apps(observed), failed)
+        desired = res.prepared.desired
+        idle = tuple(sorted(self.sleeper.idle.items()))
+        return desired if idle == desired.idle else replace(desired, idle=idle)
 
     def _next_delay(self) -> float:
         """The resync period, or sooner when the backoff of any app ends: its retry comes on
@@ -258,9 +307,10 @@ class Watch:
             self.changes[o.step.app] = f"{time.strftime('%H:%M:%S')} {o.step.action}: " \
                                        f"{o.step.cause}"
 
-    def _after(self, res: PassResult, observed: ObservedState, held: tuple[str, ...]
-               ) -> dict[str, str]:
-        """Book-keeping after a pass; returns each app's error (evaluation or failed step)."""
+    def _after(self, res: PassResult, observed: ObservedState, held: tuple[str, ...],
+               shown: DesiredState | None = None) -> dict[str, str]:
+        """Book-keeping after a pass; returns each app's error (evaluation or failed step).
+        `shown`: the desired state the table shows (default: the pass's)."""
         desired, applied = res.prepared.desired, res.applied
         keys = {a.path: desired_key(a) for a in desired.apps}
         now = self.clock()
@@ -276,11 +326,11 @@ class Watch:
         self.attempts = {app: a for app, a in settle(self.attempts, (), keys, now,
                                                      self.options.backoff).items()
                          if a.key == keys.get(app)}  # a new save starts afresh
-        errs = {e.app: f"{e.where}: {e.message}" for e in self._errors}
+        errs = {e.app: f"{e.where}: {e.message}" for e in self._errors + self._desired_errors}
         for o in applied.outcomes if applied else ():
             if o.outcome == "failed":
                 errs.setdefault(o.step.app, o.message)
-        self.reporter.rows(build_rows(desired, observed, self.health, self.attempts,
+        self.reporter.rows(build_rows(shown or desired, observed, self.health, self.attempts,
                                       self.changes, errs, builds,
                                       res.prepared.recorded.stopped))
         return errs

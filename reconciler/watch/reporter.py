@@ -22,7 +22,7 @@ __all__ = ["Reporter", "Row", "build_failure_text", "build_rows", "first_line"]
 @dataclass(frozen=True, slots=True)
 class Row:
     app: str
-    state: str  # running, stopped, missing, failed, crash-looping, build-failed, error,
+    state: str  # running, stopped, idle, missing, failed, crash-looping, build-failed, error,
     #             orphaned, command
     health: str
     url: str
@@ -75,7 +75,7 @@ def build_rows(
             state = "crash-looping"
             tail = " | ".join(a.logs.strip().splitlines()[-2:])
             err = f"exit code {a.exit_code or '?'}" + (f"; last log: {tail}" if tail else "")
-        elif not err and r.detail and r.state not in ("running", "command"):
+        elif not err and r.detail and r.state not in ("running", "command", "idle"):
             err = r.detail
         out.append(Row(r.path, state, r.health, r.url, changes.get(r.path, ""),
                        first_line(err), r.mode))

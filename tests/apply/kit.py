@@ -88,13 +88,14 @@ class ServingFake(FakeEngine):
                       env: Mapping[str, str], mounts: Sequence[VolumeMount],
                       labels: Mapping[str, str], cpus: float | None = None,
                       memory: int | None = None, entrypoint: Sequence[str] = (),
-                      workdir: str = "", replicas: int = 1) -> ObservedContainer:
+                      workdir: str = "", replicas: int = 1, network: str = "",
+                      aliases: Sequence[str] = ()) -> ObservedContainer:
         self.log("run", name)
         with self._engine:
             c = super().run_container(name=name, image=image, port=port, command=command,
                                       env=env, mounts=mounts, labels=labels, cpus=cpus,
                                       memory=memory, entrypoint=entrypoint, workdir=workdir,
-                                      replicas=replicas)
+                                      replicas=replicas, network=network, aliases=aliases)
         return self._serve(c)
 
     def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:

@@ -99,7 +99,7 @@ class Project:
         return json.loads(self.ace(*args, "--json", expect=expect)[1])
 
     def cleanup(self) -> None:
-        """Remove every container, image and volume of this project's installation."""
+        """Remove every container, image, volume and network of this project's installation."""
         label = {"label": f"{LABEL_INSTALL}={self.install}"}
         for c in self.containers():
             c.remove(force=True)
@@ -107,6 +107,8 @@ class Project:
             self.client.images.remove(img.id, force=True)
         for v in self.client.volumes.list(filters=label):
             v.remove(force=True)
+        for n in self.client.networks.list(filters=label):
+            n.remove()
 
     def spawn(self, *args: str) -> subprocess.Popen[str]:
         """Run ace in its own process (for kills and concurrency)."""

@@ -29,6 +29,8 @@ class Harness(ABC):
     # engine calls of one list_containers of a non-empty installation
     container_listing_calls = 1
 
+    network_ids_listed = True  # a listed container's network carries the network's id
+
     def __init__(self, engine: Engine, install: str) -> None:
         self.engine = engine
         self.install = install
@@ -82,6 +84,24 @@ class Harness(ABC):
     @abstractmethod
     def api_calls(self) -> AbstractContextManager[list[str]]: ...
 
+    # the app network, outside the protocol
+
+    @abstractmethod
+    def foreign_network(self, name: str) -> None: ...
+
+    @abstractmethod
+    def network_labels(self, name: str) -> dict[str, str] | None:
+        """The network's labels; None when there is none of that name."""
+
+    @abstractmethod
+    def aliases(self, container_id: str, network: str) -> set[str]: ...
+
+    @abstractmethod
+    def disconnect_outside(self, container_id: str, network: str) -> None: ...
+
+    @abstractmethod
+    def remove_network_outside(self, name: str) -> None: ...
+
     @abstractmethod
     def down_engine(self) -> Engine: ...
 
@@ -116,6 +136,23 @@ class FakeHarness(Harness):
         seen: list[str] = []
         yield seen
         seen += ["call"] * (sum(self.engine.calls.values()) - before)
+
+    def foreign_network(self, name: str) -> None:
+        self.engine.add_foreign_network(name)
+
+    def network_labels(self, name: str) -> dict[str, str] | None:
+        net = self.engine.networks.get(name)
+        return None if net is None else dict(net.labels)
+
+    def aliases(self, container_id: str, network: str) -> set[str]:
+        c = self.engine.containers[container_id]
+        return set(c.networks[network][1]) if network in c.networks else set()
+
+    def disconnect_outside(self, container_id: str, network: str) -> None:
+        self.engine.disconnect_outside(container_id, network)
+
+    def remove_network_outside(self, name: str) -> None:
+        self.engine.remove_network_outside(name)
 
     def down_engine(self) -> Engine:
         down = FakeEngine()
@@ -176,6 +213,24 @@ class DockerHarness(Harness):
         ):
             yield seen
 
+    def foreign_network(self, name: str) -> None:
+        self.client.api.create_network(name, driver="bridge")
+        self.foreign.append(f"network:{name}")
+
+    def network_labels(self, name: str) -> dict[str, str] | None:
+        found = [n for n in self.client.api.networks(names=[name]) if n["Name"] == name]
+        return dict(found[0].get("Labels") or {}) if found else None
+
+    def aliases(self, container_id: str, network: str) -> set[str]:
+        nets = self.client.api.inspect_container(container_id)["NetworkSettings"]["Networks"]
+        return set((nets.get(network) or {}).get("Aliases") or ())
+
+    def disconnect_outside(self, container_id: str, network: str) -> None:
+        self.client.api.disconnect_container_from_network(container_id, network)
+
+    def remove_network_outside(self, name: str) -> None:
+        self.client.api.remove_network(name)
+
     def down_engine(self) -> Engine:
         return DockerEngine(base_url=f"unix:///tmp/ace-no-engine-{uuid.uuid4().hex}.sock")
 
@@ -183,6 +238,8 @@ class DockerHarness(Harness):
         for ref in self.foreign:
             if ref.startswith("volume:"):
                 self.client.api.remove_volume(ref.removeprefix("volume:"), force=True)
+            elif ref.startswith("network:"):
+                self.client.api.remove_network(ref.removeprefix("network:"))
             else:
                 self.client.api.remove_container(ref, force=True)
 
@@ -193,6 +250,7 @@ class PodmanHarness(DockerHarness):
     in container listings, so the driver checks the names against one image listing: two calls."""
 
     container_listing_calls = 2
+    network_ids_listed = False  # a container's network shows as its name, not its id
 
     def rmi_outside(self, ref: str) -> None:
         if ref.startswith("sha256:"):

@@ -219,6 +219,6 @@ def test_unknown_target_warns_and_runs_normally(project: Project) -> None:
     (warning,) = out["warnings"]
     assert warning["app"] == "/site" and warning["line"] == 1
     assert "target 'nosuch' is not a stage" in warning["message"]
-    assert [s["action"] for s in out["steps"]] == ["build", "start"]
+    assert [s["action"] for s in out["steps"]] == ["network", "build", "start"]
     (c,) = project.containers("/site")
     assert ":dev-" not in c.attrs["Config"]["Image"]

@@ -37,7 +37,8 @@ def test_second_installation_starting_what_another_runs_is_warned(
     project.ace("reconcile")
     (first,) = project.containers("/hello")
     plan = project.ace_json("plan", "--state-dir", other_state)
-    assert [(s["action"], s["app"]) for s in plan["steps"]] == [("start", "/hello")]
+    assert [(s["action"], s["app"]) for s in plan["steps"]] == [("network", ""),
+                                                                 ("start", "/hello")]
     (warning,) = plan["warnings"]
     assert (warning["app"], warning["file"], warning["line"], warning["column"]) == (
         "/hello", str(project.apps_file), 1, 1)
@@ -45,7 +46,8 @@ def test_second_installation_starting_what_another_runs_is_warned(
         "another ace installation (another state dir) already runs app /hello of this apps "
         f"file: container {first.name}; starting it here runs a second copy")
     done = project.ace_json("reconcile", "--state-dir", other_state)
-    assert [s["outcome"] for s in done["steps"]] == ["done"] and len(done["warnings"]) == 1
+    assert [s["outcome"] for s in done["steps"]] == ["done", "done"]  # its network, the start
+    assert len(done["warnings"]) == 1
     assert project.ace_json("reconcile", "--state-dir", other_state)["warnings"] == []
     assert project.ace_json("plan")["warnings"] == []  # nothing to start: no extra listing
     project.write("copy/apps.star", 'app("/hello", "../hello")\n')

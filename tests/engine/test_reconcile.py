@@ -22,12 +22,13 @@ HELLO = 'app("/hello", "./hello")'
 
 
 def test_converge_then_idempotent(project: Project) -> None:
-    """First reconcile builds and starts; the second plans nothing and makes no engine change."""
+    """First reconcile makes the app network, builds and starts; the second plans nothing and
+    makes no engine change."""
     project.web_app()
     project.apps(WEB, HELLO)
     out = project.ace_json("reconcile")
     assert sorted((s["action"], s["app"]) for s in out["steps"]) == [
-        ("build", "/web"), ("start", "/hello"), ("start", "/web")]
+        ("build", "/web"), ("network", ""), ("start", "/hello"), ("start", "/web")]
     assert all(s["outcome"] == "done" for s in out["steps"])
     assert get(project.url("/web")) == (200, "v1\n")
     since = time.time()

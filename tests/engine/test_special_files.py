@@ -60,7 +60,7 @@ def test_reconcile_with_fifo_completes(project: Project, fifo: Path) -> None:
     assert code == 0, err
     result = json.loads(out)
     assert [(s["action"], s["outcome"]) for s in result["steps"]] == [
-        ("build", "done"), ("start", "done")]
+        ("network", "done"), ("build", "done"), ("start", "done")]
     assert [(w["app"], w["file"]) for w in result["warnings"]] == [("/web", str(fifo))]
     assert result["warnings"][0]["message"].startswith(
         "fifo pipe in the build context is not read (docker sends it as an empty fifo")

@@ -75,18 +75,18 @@ def _running(engine: ServingFake) -> list[str]:
 
 def test_first_pass_starts_the_app_and_reports_rows(tmp_path: Path,
                                                     engine: ServingFake) -> None:
-    """A pass builds and starts the app, reports each step and a running row; the next pass
-    has nothing to do."""
+    """A pass makes the app network, builds and starts the app, reports each step and a
+    running row; the next pass has nothing to do."""
     rec, clock = Recorder(), Clock()
     w = _watch(tmp_path, engine, rec, clock)
     with Store.open(w.settings.state_dir) as store:
         w._one_pass(store, "resync")
         assert [(o.step.action, o.outcome) for (o,) in rec.of("step")] == [
-            ("build", "done"), ("start", "done")]
+            ("network", "done"), ("build", "done"), ("start", "done")]
         (rows,) = rec.of("rows")[-1]
         assert [(r.app, r.state) for r in rows] == [("/web", "running")]
         w._one_pass(store, "resync")
-    assert [args[2] for args in rec.of("pass_finished")] == [2, 0]  # steps per pass
+    assert [args[2] for args in rec.of("pass_finished")] == [3, 0]  # steps per pass
     assert len(_running(engine)) == 1
 
 

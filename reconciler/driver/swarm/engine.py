@@ -47,6 +47,10 @@ def translated(what: str) -> Any:
     return sdk_translated(what)
 
 
+_NO_NETWORK = ("the app network (apps calling each other by name) is not available with "
+               "--backend swarm")
+
+
 class SwarmEngine:
     """The Engine protocol on a Swarm manager. Connects lazily, on the first call."""
 
@@ -216,10 +220,14 @@ class SwarmEngine:
                       env: Mapping[str, str], mounts: Sequence[VolumeMount],
                       labels: Mapping[str, str], cpus: float | None = None,
                       memory: int | None = None, entrypoint: Sequence[str] = (),
-                      workdir: str = "", replicas: int = 1) -> ObservedContainer:
+                      workdir: str = "", replicas: int = 1, network: str = "",
+                      aliases: Sequence[str] = ()) -> ObservedContainer:
         """Create the app version's service (`replicas` tasks; `entrypoint` and `workdir` are
         its ContainerSpec's Command and Dir); returns it as created, its tasks still starting:
-        the executor waits for every one to answer its health check."""
+        the executor waits for every one to answer its health check. A cluster has no app
+        network (the pass asks for none)."""
+        if network:
+            raise EngineError(_NO_NETWORK)
         labels = own_labels(labels, f"service {name}",
                             {LABEL_PORT: str(port), LABEL_IMAGE: image})
         what = f"create service for {labels.get(LABEL_APP, name)}"
@@ -384,6 +392,27 @@ class SwarmEngine:
             if pending[0]:
                 t, body = split_timestamp(pending[0])
                 on_line(LogLine("output", t, body))
+
+    # -- no app network, no idle apps on a cluster (the pass asks for neither) --------------
+
+    def list_networks(self, install: str) -> tuple[tuple[str, str], ...]:
+        return ()
+
+    def ensure_network(self, name: str, labels: Mapping[str, str]) -> str:
+        raise EngineError(_NO_NETWORK)
+
+    def connect(self, container_id: str, network: str, aliases: Sequence[str]) -> None:
+        raise EngineError(_NO_NETWORK)
+
+    def disconnect(self, container_id: str, network: str) -> None:
+        """Nothing is attached to an app network on a cluster."""
+
+    def remove_network(self, name: str) -> bool:
+        return False
+
+    def stop(self, container_id: str, *, timeout: float = 5.0) -> None:
+        raise EngineError("a cluster service is not put to sleep: --idle-shutdown and --lazy "
+                          "run apps on one engine only")
 
     # -- volumes: local to each node ------------------------------------------------------
 
