@@ -71,6 +71,11 @@ def _raw_target(base_url: str | None) -> tuple[str, str] | None:
     return None
 
 
+# what a request on a keep-alive connection the engine already closed fails with: one retry on a
+# fresh connection (an engine that is down fails that one too, with a refusal)
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+
+
 class DockerEngine:
     """The Engine protocol on a real Docker engine. Connects lazily, on the first call."""
 
@@ -118,7 +123,7 @@ class DockerEngine:
                     self._learn_flavor(resp.getheader(PODMAN_HEADER) is not None)
             except (OSError, http.client.HTTPException) as exc:
                 self.close_connection()
-                if attempt == 0 and isinstance(exc, http.client.RemoteDisconnected):
+                if attempt == 0 and isinstance(exc, _STALE):
                     continue
                 raise EngineError(f"{what}: the Docker engine is not answering ({exc}); is it "
                                   "running? (DOCKER_HOST selects another)", retryable=True) from exc

@@ -10,6 +10,7 @@ from importlib.metadata import version
 import pytest
 from typer.testing import CliRunner
 
+from reconciler.cli.app import DISTRIBUTION
 from reconciler.cli.app import app as cli_app
 
 
@@ -17,7 +18,7 @@ def test_version_prints_the_installed_version() -> None:
     """`ace --version` prints "ace X.Y.Z" (the installed package's version) and exits 0."""
     res = CliRunner().invoke(cli_app, ["--version"])
     assert res.exit_code == 0
-    assert res.stdout == f"ace {version('ace')}\n"
+    assert res.stdout == f"ace {version(DISTRIBUTION)}\n"
 
 
 @pytest.mark.parametrize("args", [["-h"], ["plan", "-h"], ["reconcile", "-h"], ["run", "-h"],
