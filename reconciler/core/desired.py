@@ -141,6 +141,13 @@ def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | No
         cpus=cfg.cpus,
         memory=cfg.memory,
     )
+    return _assemble(app, cfg, image, build, spec, secrets)
+
+
+def _assemble(app: App, cfg: ContainerConfig, image: str, build: BuildInputs | None,
+              spec: ContainerSpec, secrets: list[tuple[str, str]], *, mode: str = "normal",
+              reload: str = "") -> DesiredApp:
+    """The DesiredApp of either mode: what differs between them is the image, build and spec."""
     return DesiredApp(
         path=app.path,
         service=cfg.lifetime != "command",
@@ -152,6 +159,8 @@ def desired_app(app: App, naming: Naming, cache: DigestCache) -> DesiredApp | No
         health=_health_path(app),
         secret_files=tuple(secrets),
         spec_json=spec_json(spec),
+        mode=mode,
+        reload=reload,
         replicas=cfg.replicas,
         secret_env=frozenset(cfg.secret_env),
         alias=alias(app.path),
@@ -192,24 +201,7 @@ def _dev_app(app: App, cfg: ContainerConfig, dev: DevSettings, naming: Naming,
         entrypoint=("sh", "-c"),
         workdir=dev.dir,
     )
-    return DesiredApp(
-        path=app.path,
-        service=cfg.lifetime != "command",
-        image=image,
-        build=build,
-        spec=spec,
-        version=version_of(spec),
-        scheme=cfg.scheme,
-        health=_health_path(app),
-        secret_files=tuple(secrets),
-        spec_json=spec_json(spec),
-        mode="dev",
-        reload=dev.reload,
-        replicas=cfg.replicas,
-        secret_env=frozenset(cfg.secret_env),
-        alias=alias(app.path),
-        idle_shutdown=app.entry.idle_shutdown,
-    )
+    return _assemble(app, cfg, image, build, spec, secrets, mode="dev", reload=dev.reload)
 
 
 def alias_collisions(apps: list[App]) -> list[EvalError]:

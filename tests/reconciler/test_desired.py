@@ -163,3 +163,19 @@ def test_dev_app_special_files_are_warned_about(tmp_path: Path) -> None:
     assert warned[1].message.startswith(
         "fifo pipe in the build context is not read (docker sends it as an empty fifo to "
         "build the dev image)")
+
+
+def test_dev_app_keeps_network_alias_and_idle_setting(tmp_path: Path) -> None:
+    """Dev mode changes the image, build and container spec, nothing else: the app's alias on
+    the app network and its own idle-shutdown setting are the same as in normal mode."""
+    from dataclasses import replace
+
+    src = _dev_src(tmp_path)
+    app = _dev_app(src)
+    app = replace(app, entry=replace(app.entry, idle_shutdown=0))
+    assert app.container is not None
+    dev = desired_app(app, NAMING, DigestCache())
+    normal = desired_app(replace(app, container=replace(app.container, dev=None)), NAMING,
+                         DigestCache())
+    assert dev is not None and normal is not None and dev.mode == "dev"
+    assert (dev.alias, dev.idle_shutdown) == (normal.alias, normal.idle_shutdown) == ("dev", 0)
