@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apps.errors import AceError
-from reconciler.driver.logstream import parse_timestamp
+from reconciler.driver.attrs import parse_timestamp
 
 __all__ = ["AppLine", "iso_time", "parse_since"]
 

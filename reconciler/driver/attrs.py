@@ -22,7 +22,8 @@ from reconciler.core.types import (
     ObservedImage,
 )
 
-__all__ = ["container_from_inspect", "container_from_listing", "image_from_listing",
+__all__ = ["container_from_inspect", "container_from_listing", "engine_time", "image_from_listing",
+           "parse_timestamp",
            "networks_of", "running_elsewhere"]
 
 _STATUS = {"running": "Up", "created": "Created"}  # inspect has no status text: like listings
@@ -81,8 +82,8 @@ def container_from_inspect(raw: Mapping[str, Any]) -> ObservedContainer:
         networks=networks_of(raw.get("NetworkSettings")),
         scheme=labels.get(LABEL_SCHEME, ""),
         health_path=labels.get(LABEL_HEALTH, ""),
-        started_at=_instant(state.get("StartedAt", "")),
-        finished_at=_instant(state.get("FinishedAt", "")),
+        started_at=engine_time(state.get("StartedAt", "")),
+        finished_at=engine_time(state.get("FinishedAt", "")),
     )
 
 
@@ -116,10 +117,31 @@ def networks_of(settings: Mapping[str, Any] | None) -> tuple[tuple[str, str], ..
                         for name, net in networks.items()))
 
 
-def _instant(stamp: str) -> float:
-    """An RFC 3339 engine time (nanoseconds allowed) as unix seconds; 0.0 for the engine's
-    "never" (year 1) or anything unreadable."""
+def parse_timestamp(text: str) -> float:
+    """RFC 3339 with up to nanoseconds ("2024-05-01T12:34:56.123456789Z") -> unix seconds."""
+    head, dot, frac = text.partition(".")
+    zone = ""
+    if dot:
+        digits = len(frac) - len(frac.lstrip("0123456789"))
+        frac, zone = frac[:digits], frac[digits:]
+    else:
+        for i, ch in enumerate(head[19:], 19):
+            if ch in "Z+-":
+                head, zone = head[:i], head[i:]
+                break
+    zone = "+00:00" if zone in ("", "Z") else zone
+    stamp = datetime.fromisoformat(f"{head}{zone}").timestamp()
+    return stamp + (float(f"0.{frac}") if frac else 0.0)
+
+
+def engine_time(stamp: str) -> float:
+    """An engine time as unix seconds; 0.0 for the engine's "never" (year 1) or anything
+    unreadable."""
     if not stamp or stamp.startswith("0001-"):
+        return 0.0
+    try:
+        return parse_timestamp(stamp)
+    except ValueError:
         return 0.0
     try:
         return datetime.fromisoformat(stamp).timestamp()

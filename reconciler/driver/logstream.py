@@ -12,32 +12,15 @@ import json
 import socket
 import threading
 from collections.abc import Callable
-from datetime import datetime
 from urllib.parse import quote, urlencode
 
 from apps.errors import EngineError
+from reconciler.driver.attrs import parse_timestamp
 from reconciler.driver.ports import LogLine
 
-__all__ = ["parse_timestamp", "read_log_lines", "split_timestamp"]
+__all__ = ["read_log_lines", "split_timestamp"]
 
 _STREAMS = {0: "stdin", 1: "stdout", 2: "stderr"}
-
-
-def parse_timestamp(text: str) -> float:
-    """RFC 3339 with up to nanoseconds ("2024-05-01T12:34:56.123456789Z") -> unix seconds."""
-    head, dot, frac = text.partition(".")
-    zone = ""
-    if dot:
-        digits = len(frac) - len(frac.lstrip("0123456789"))
-        frac, zone = frac[:digits], frac[digits:]
-    else:
-        for i, ch in enumerate(head[19:], 19):
-            if ch in "Z+-":
-                head, zone = head[:i], head[i:]
-                break
-    zone = "+00:00" if zone in ("", "Z") else zone
-    stamp = datetime.fromisoformat(f"{head}{zone}").timestamp()
-    return stamp + (float(f"0.{frac}") if frac else 0.0)
 
 
 def split_timestamp(line: str) -> tuple[float, str]:

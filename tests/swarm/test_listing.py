@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from reconciler.core.types import LABEL_APP, LABEL_PORT, LABEL_VERSION, ObservedImage
+from reconciler.driver.attrs import engine_time as instant
 from reconciler.driver.ports import ImageInUse
 from reconciler.driver.swarm import SwarmEngine
-from reconciler.driver.swarm.attrs import Node, instant, service_from_listing
+from reconciler.driver.swarm.attrs import Node, service_from_listing
 from reconciler.driver.swarm.images import is_tagged, remove_manager_tags, services_using
 from reconciler.driver.swarm.registry import Registry
 from reconciler.driver.swarm.spec import LABEL_IMAGE

@@ -22,9 +22,10 @@ from reconciler.core.types import (
     ObservedContainer,
     ObservedTask,
 )
+from reconciler.driver.attrs import engine_time
 from reconciler.driver.swarm.spec import LABEL_IMAGE, LABEL_REPLICAS, LABEL_TEMPLATE, fingerprint
 
-__all__ = ["Node", "instant", "nodes_from_listing", "service_from_listing", "task_from_listing"]
+__all__ = ["Node", "nodes_from_listing", "service_from_listing", "task_from_listing"]
 
 # task states before "running": the cluster is still bringing the task up
 STARTING = frozenset({"new", "allocated", "pending", "assigned", "accepted", "preparing",
@@ -65,11 +66,6 @@ def unix(stamp: str) -> int:
     return int(parsed.timestamp())
 
 
-def instant(stamp: str) -> float:
-    """A cluster time (RFC 3339, nanoseconds allowed) as unix seconds; 0.0 for "never" (year
-    1) or anything unreadable."""
-    if not stamp or stamp.startswith("0001-"):
-        return 0.0
     try:
         return datetime.fromisoformat(stamp).timestamp()
     except ValueError:
@@ -81,13 +77,13 @@ def _times(tasks: Iterable[Mapping[str, Any]]) -> tuple[float, float]:
     container start time, only the task's creation and its last state change: started_at is
     the task's creation (earlier than the start, so a run is never taken for shorter than it
     was), finished_at its last change when it exited by itself, else 0.0 (unknown)."""
-    ran = [(instant(str((t.get("Status") or {}).get("Timestamp") or "")), t) for t in tasks
+    ran = [(engine_time(str((t.get("Status") or {}).get("Timestamp") or "")), t) for t in tasks
            if (t.get("Status") or {}).get("State") in RAN]
     if not ran:
         return 0.0, 0.0
     changed, newest = max(ran, key=lambda p: p[0])
     ended = (newest.get("Status") or {}).get("State") in ENDED
-    return instant(str(newest.get("CreatedAt") or "")), changed if ended else 0.0
+    return engine_time(str(newest.get("CreatedAt") or "")), changed if ended else 0.0
 
 
 def task_from_listing(row: Mapping[str, Any], port: int, nodes: Mapping[str, Node]
