@@ -81,6 +81,10 @@ class ApplyOptions:
     on_switch: SwitchHook | None = None
     on_output: OutputHook | None = None
     on_hold: HoldHook | None = None
+    # set when ace is stopping (`ace watch`/`serve` got a signal): health gates give up at
+    # once (the unproven new container is removed, the old one keeps serving) and steps not
+    # yet started are skipped
+    stop: threading.Event | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +191,16 @@ def _exited_at_start(ctx: _Context, c: ObservedContainer, now: ObservedContainer
                       + (f"\nlast log lines:\n{tail}" if tail else ""))
 
 
+def _stopping(ctx: _Context) -> bool:
+    return ctx.options.stop is not None and ctx.options.stop.is_set()
+
+
+def _cancel(ctx: _Context) -> dict[str, Any]:
+    """A health wait's `sleep` and `cancelled` when ace may be asked to stop meanwhile."""
+    stop = ctx.options.stop
+    return {} if stop is None else {"sleep": stop.wait, "cancelled": stop.is_set}
+
+
 def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer,
                      done: _Done | None = None) -> ObservedContainer:
     """Wait until `c` answers its health check (every task of a cluster service); returns it
@@ -211,7 +225,8 @@ def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer,
             raise _exited_at_start(ctx, c, now, done)
         raise StepFailed(f"container {c.name} published no port for {app.spec.port}")
     result = wait_healthy(scheme=app.scheme, port=c.host_port, path=app.health,
-                          deadline_s=ctx.options.health_timeout, exited=exited)
+                          deadline_s=ctx.options.health_timeout, exited=exited,
+                          **_cancel(ctx))
     if not result.ok:
         raise failed(f"{app.scheme}://127.0.0.1:{c.host_port}{app.health}", result.detail)
     return c
@@ -221,7 +236,7 @@ def _tasks_healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer
                            ) -> ObservedContainer:
     result, seen = wait_tasks_healthy(inspect=lambda: ctx.engine.inspect(c.id),
                                       replicas=c.replicas, scheme=app.scheme, path=app.health,
-                                      deadline_s=ctx.options.health_timeout)
+                                      deadline_s=ctx.options.health_timeout, **_cancel(ctx))
     if not result.ok or seen is None:
         try:
             tail = ctx.engine.logs(c.id, tail=20).rstrip()
@@ -267,8 +282,8 @@ def _launch(ctx: _Context, app: DesiredApp, done: _Done | None = None,
     )
     try:
         return _healthy_or_fail(ctx, app, c, done)
-    except BaseException:
-        ctx.engine.stop_and_remove(c.id, timeout=ctx.options.stop_timeout)
+    except BaseException:  # never served: when ace is stopping, it is killed, not waited for
+        ctx.engine.stop_and_remove(c.id, timeout=0 if _stopping(ctx) else ctx.options.stop_timeout)
         raise
 
 
@@ -437,8 +452,9 @@ def _run_group(ctx: _Context, steps: list[Step],
     for step in steps:
         slog = log.bind(step=step.id, action=step.action, app=step.app, cause=step.cause)
         bad = [d for d in step.depends_on if done.get(d, "done") != "done"]
-        if bad:
-            res = StepOutcome(step, "skipped", f"skipped: {bad[0]} did not succeed")
+        if bad or _stopping(ctx):
+            why = f"{bad[0]} did not succeed" if bad else "ace is stopping"
+            res = StepOutcome(step, "skipped", f"skipped: {why}")
             slog.info("step_skipped", reason=res.message)
         else:
             ctx.on_event("start", StepOutcome(step, "skipped"))

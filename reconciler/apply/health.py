@@ -67,6 +67,9 @@ def probe(scheme: str, port: int, path: str, *, timeout: float = 2.0, host: str 
         conn.close()
 
 
+STOPPING = "ace is stopping: the new version was not proven healthy"
+
+
 def wait_healthy(
     *,
     scheme: str,
@@ -74,11 +77,13 @@ def wait_healthy(
     path: str,
     deadline_s: float,
     exited: Callable[[], str | None],
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> HealthResult:
     """Poll until a 200. `exited()` returns a description when the container is no longer
-    running (checked after every failed attempt), else None."""
+    running (checked after every failed attempt), else None; `cancelled()` true (ace is
+    stopping) ends the wait unhealthy."""
     start = clock()
     delay = 0.01  # most containers answer within tens of milliseconds
     attempts = 0
@@ -93,6 +98,8 @@ def wait_healthy(
         gone = exited()
         if gone:
             return HealthResult(False, f"container exited: {gone}", attempts, elapsed)
+        if cancelled():
+            return HealthResult(False, f"{STOPPING} (last answer: {last})", attempts, elapsed)
         if elapsed + delay > deadline_s:
             return HealthResult(
                 False, f"not healthy after {deadline_s:g} s (last answer: {last})", attempts,

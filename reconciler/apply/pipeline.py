@@ -35,6 +35,8 @@ from state.records import Pairs
 from state.records import StepOutcome as StoredOutcome
 
 if TYPE_CHECKING:  # the executor (and the build logs) load only when a plan has steps
+    import threading
+
     from reconciler.apply.executor import (
         ApplyResult,
         HoldHook,
@@ -236,7 +238,7 @@ def _run_elsewhere(result: EvalResult, the_plan: Plan, engine: Engine, naming: N
 def _apply(prepared: Prepared, selected: Plan, *, settings: Settings, store: Store,
            engine: Engine, command: str, on_event: Callable[[str, StepOutcome], None],
            on_switch: SwitchHook | None, on_hold: HoldHook | None,
-           on_output: OutputHook | None) -> ApplyResult:
+           on_output: OutputHook | None, stop: threading.Event | None) -> ApplyResult:
     """Apply a plan and record it as one run with per-step outcomes; builds' output goes to
     the build log files (and `on_output`) as it comes."""
     run_id = store.begin_run(command, selected.render())
@@ -256,7 +258,7 @@ def _apply(prepared: Prepared, selected: Plan, *, settings: Settings, store: Sto
             naming=_naming(settings, store),
             options=ApplyOptions(parallel=settings.parallel,
                                  health_timeout=settings.health_timeout, on_switch=on_switch,
-                                 on_hold=on_hold, on_output=output),
+                                 on_hold=on_hold, on_output=output, stop=stop),
             on_event=on_event,
         )
     finally:
@@ -289,6 +291,7 @@ def run_pass(
     on_switch: SwitchHook | None = None,
     on_hold: HoldHook | None = None,
     on_output: OutputHook | None = None,
+    stop: threading.Event | None = None,
 ) -> PassResult:
     """The one pass body: prepare, adopt, apply what `select` keeps of the plan, record.
 
@@ -309,6 +312,8 @@ def run_pass(
       requests while its container restarts in place).
     - `on_output(app, line)`: each line a build prints, as it comes (the lines also go to the
       app's build log file in the state dir, which `ace logs` reads).
+    - `stop`: set when ace is stopping; health gates give up (the unproven new container is
+      removed, the old one kept) and steps not started are skipped.
     """
     cycle = cycle or uuid.uuid4().hex[:8]
     with bound(cycle=cycle):
@@ -332,7 +337,8 @@ def run_pass(
             if selected.steps:
                 applied = _apply(prepared, selected, settings=settings, store=store,
                                  engine=engine, command=command, on_event=on_event,
-                                 on_switch=on_switch, on_hold=on_hold, on_output=on_output)
+                                 on_switch=on_switch, on_hold=on_hold, on_output=on_output,
+                                 stop=stop)
         seconds = time.perf_counter() - start
         log.info("pass_finished", seconds=round(seconds, 3), dry_run=dry_run)
     return PassResult(cycle, reason, prepared, selected, applied, adopted, seconds)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from reconciler.apply.health import HealthResult, Target, probe_all
+from reconciler.apply.health import STOPPING, HealthResult, Target, probe_all
 from reconciler.core.types import ObservedContainer
 
 __all__ = ["wait_tasks_healthy"]
@@ -23,11 +23,13 @@ def wait_tasks_healthy(
     scheme: str,
     path: str,
     deadline_s: float,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> tuple[HealthResult, ObservedContainer | None]:
     """Poll the service until `replicas` of its running tasks answered 200; returns the result
-    and the service as last seen (its tasks are where the proxy sends requests)."""
+    and the service as last seen (its tasks are where the proxy sends requests). `cancelled()`
+    true (ace is stopping) ends the wait unhealthy."""
     start = clock()
     delay = 0.1
     attempts = 0
@@ -64,6 +66,9 @@ def wait_tasks_healthy(
                                 attempts, elapsed), svc
         if running and ready == len(running):
             last = f"{ready} of {replicas} tasks run"
+        if cancelled():
+            return HealthResult(False, f"{STOPPING} ({ready} of {replicas} tasks answer)",
+                                attempts, elapsed), svc
         if elapsed + delay > deadline_s:
             return HealthResult(False, f"not healthy after {deadline_s:g} s ({ready} of "
                                 f"{replicas} tasks answer; last: {last})", attempts, elapsed), svc

@@ -242,7 +242,7 @@ class Watch:
                            cycle=cycle, evaluation=evaluated.result, marks=self._marks(),
                            touched=self._touched, select=select, on_event=self._on_step,
                            on_switch=self.options.on_switch, on_hold=self.options.on_hold,
-                           idle=idle, wake=wake)
+                           idle=idle, wake=wake, stop=self._stop)
             self._touched = frozenset()
             if res.applied is not None and not res.applied.ok:
                 self.engine.ping()  # an outage mid-apply is an outage, not a crash loop

@@ -4,6 +4,8 @@ and what the store records. Health checks are real HTTP GETs answered by Serving
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
@@ -181,6 +183,30 @@ def test_unhealthy_replacement_keeps_the_old_container(engine: ServingFake, stor
     assert store.recorded().get("/web") == RecordedApp(
         "/web", "v1", "busybox:latest", engine.list_containers(INSTALL)[0].id, (),
         old.spec_json)
+
+
+def test_stopping_ends_a_health_gate_and_skips_steps_not_started(engine: ServingFake,
+                                                                  store: Store) -> None:
+    """ace asked to stop while a replacement's health gate waits: the gate gives up at once,
+    the unproven container is removed, the old one keeps serving; steps not started are
+    skipped with the reason."""
+    old, new = pulled("/web"), pulled("/web", version="v2", env=(("MODE", "prod"),))
+    other = pulled("/other")
+    assert apply(engine, store, want(old), step("start", old)).ok
+    engine.answers[name(new)] = 500
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    t0 = time.monotonic()
+    result = apply(engine, store, want(new, other), step("replace", new, name(old)),
+                   options=ApplyOptions(health_timeout=60, parallel=1, stop=stop))
+    assert time.monotonic() - t0 < 5
+    assert outcomes(result) == [("replace:/web", "failed")]
+    assert "ace is stopping" in result.outcomes[0].message
+    assert running(engine) == [("/web", name(old))]
+    later = apply(engine, store, want(new, other), step("start", other),
+                  options=ApplyOptions(stop=stop))
+    assert [(o.outcome, o.message) for o in later.outcomes] == [
+        ("skipped", "skipped: ace is stopping")]
 
 
 def test_container_exiting_at_start_says_its_exit_code_and_logs(engine: ServingFake,

@@ -54,6 +54,27 @@ def test_edit_is_served_and_exit_is_quick(project: Project, procs: list[WatchPro
     assert [c.status for c in project.containers("/web")] == ["running"]
 
 
+def test_stop_during_a_health_gate_keeps_the_old_version(
+        project: Project, procs: list[WatchProc]) -> None:
+    """SIGTERM while a new version's health gate waits (it never answers): watch exits within
+    2 s, the unproven container is removed and the old one still serves."""
+    project.web_app()
+    project.apps(WEB)
+    w = start_watch(project, procs, "--health-timeout", "60")
+    url = w.wait_served("/web", "v1\n", 60)
+    (old,) = project.containers("/web")
+    project.write("web/Containerfile", "FROM busybox\nEXPOSE 8080\nCMD [\"sleep\", \"600\"]\n")
+    w.wait_for(lambda e: e.get("event") == "step_started" and e.get("action") == "replace",
+               60, "the replace to start")
+    time.sleep(1.0)  # the new container is up, its health gate polling
+    assert len(project.containers("/web")) == 2
+    assert w.stop() < 2.0
+    failed = [e for e in w.named("step_failed") if e.get("action") == "replace"]
+    assert failed and "ace is stopping" in failed[0]["error"], w.raw[-10:]
+    assert [c.id for c in project.containers("/web")] == [old.id]
+    assert get(url) == (200, "v1\n")
+
+
 def test_broken_app_star_keeps_old_app(project: Project, procs: list[WatchProc]) -> None:
     """A syntax error in app.star is reported with file and line; the running container is left
     alone (even when killed meanwhile it comes back as the last good version); the fix applies."""

@@ -112,18 +112,19 @@ def test_zero_failed_requests_through_the_proxy_and_a_failing_version_is_kept_ou
                       'CMD ["sh", "-c", "echo broken; sleep 1; exit 3"]\n')
         failed = w.wait_for(lambda e: e.get("event") == "step_failed"
                             and e.get("action") == "replace", 60, "the broken version to fail")
-        time.sleep(1)
+        time.sleep(1)  # the broken version may be retried meanwhile (its back-off is 1 s)
         stop.set()
         t.join(timeout=10)
     finally:
-        w.stop()
+        w.stop()  # a retry's unproven service is removed on the way out
     bad = [r for r in results if r[0] != 200]
     assert not bad and len(results) > 50, (len(results), bad[:5])
     assert results[-1] == (200, "v2\n")
     assert "exit code 3" in str(failed.get("error")), failed
     web = project.row("/web")
     assert web["replicas"] == {"desired": 3, "running": 3}
-    assert all(get(f"http://{t['address']}/") == (200, "v2\n") for t in web["tasks"])
+    answers = {t["address"]: get(f"http://{t['address']}/") for t in web["tasks"]}
+    assert set(answers.values()) == {(200, "v2\n")}, (answers, web)
 
 
 def test_scale_by_min_replicas_and_drift_after_changes_by_hand(project: SwarmProject) -> None:

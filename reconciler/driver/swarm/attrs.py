@@ -66,12 +66,6 @@ def unix(stamp: str) -> int:
     return int(parsed.timestamp())
 
 
-    try:
-        return datetime.fromisoformat(stamp).timestamp()
-    except ValueError:
-        return 0.0
-
-
 def _times(tasks: Iterable[Mapping[str, Any]]) -> tuple[float, float]:
     """(started_at, finished_at) of the newest task whose container started. Swarm records no
     container start time, only the task's creation and its last state change: started_at is
