@@ -35,6 +35,9 @@ _CTL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # control characters but HTAB
 # size, then optional whitespace and extensions without control characters (but HTAB)
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(;[\t\x20-\x7e\x80-\xff]*)?\r\n")
 _DIGITS = re.compile(r"[0-9]{1,18}")
+# header lines a response head usually has: token name, value without control characters (but
+# HTAB), ended by LF or CRLF (what `check_field` accepts, in one match for the whole block)
+_FIELD_LINES = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r?\n)*")
 
 
 class BadMessage(Exception):
@@ -94,13 +97,13 @@ async def read_response_head(reader: asyncio.StreamReader) -> bytes | None:
     size = 0
     while True:
         try:
-            line = await reader.readline()
-        except (ValueError, asyncio.LimitOverrunError):
-            raise BadMessage(f"message head larger than {MAX_HEAD} bytes") from None
-        if not line.endswith(b"\n"):
-            if not lines and not line.strip():
+            line = await reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as exc:  # EOF
+            if not lines and not exc.partial.strip():
                 return None
-            raise BadMessage("connection closed in the middle of a message head")
+            raise BadMessage("connection closed in the middle of a message head") from None
+        except asyncio.LimitOverrunError:
+            raise BadMessage(f"message head larger than {MAX_HEAD} bytes") from None
         size += len(line)
         if size > MAX_HEAD:
             raise BadMessage(f"message head larger than {MAX_HEAD} bytes")
@@ -124,13 +127,21 @@ def _headers(lines: list[bytes]) -> list[tuple[str, str]]:
 
 
 def parse_response(raw: bytes) -> Head:
-    lines = [x.rstrip(b"\r") for x in raw.rstrip(b"\r\n").split(b"\n")]
-    parts = lines[0].split(b" ", 2)
+    status, _, rest = raw.partition(b"\n")
+    status = status.rstrip(b"\r")
+    parts = status.split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
-        raise BadMessage(f"malformed status line {lines[0][:80]!r}")
+        raise BadMessage(f"malformed status line {status[:80]!r}")
     reason = parts[2].decode("latin-1") if len(parts) == 3 else ""
+    if _FIELD_LINES.fullmatch(rest):  # the usual head: every line checked by one match
+        headers = []
+        for line in rest.split(b"\n")[:-1]:
+            name, _, value = line.partition(b":")
+            headers.append((name.decode("latin-1"), value.strip(b" \t\r").decode("latin-1")))
+    else:  # say which line is wrong (or take the rare spellings the one match does not)
+        headers = _headers([x.rstrip(b"\r") for x in rest.rstrip(b"\r\n").split(b"\n")])
     return Head(version=parts[0].decode("latin-1"), status=int(parts[1]), reason=reason,
-                headers=_headers(lines[1:]))
+                headers=headers)
 
 
 def response_framing(head: Head, request_method: str) -> Framing:
