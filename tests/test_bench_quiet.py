@@ -180,3 +180,10 @@ def test_git_commit_says_dirty_only_for_a_changed_tree(tmp_path: Path) -> None:
     assert quiet.git_commit(tmp_path) == head
     (tmp_path / "f").write_text("2\n")
     assert quiet.git_commit(tmp_path) == f"{head} dirty"
+
+
+def test_runs_must_be_at_least_one() -> None:
+    """--runs 0 is an argument error, not a run with no figures."""
+    with pytest.raises(SystemExit) as exc:
+        _args("--runs", "0")
+    assert exc.value.code == 2

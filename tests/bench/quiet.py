@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import Literal, NoReturn, TextIO
 
 ROOT = Path(__file__).resolve().parents[2]
 FLAG = "  [FLAGGED: loaded machine]"
@@ -169,9 +169,15 @@ def provenance(baseline: str, env: Mapping[str, str] | None = None) -> Provenanc
     return Provenance(now, git_commit(), python, engine_version(env), baseline)
 
 
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count of runs (1 or more)")
+    return int(text)
+
+
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     """The options every bench shares."""
-    ap.add_argument("--runs", type=int, default=1,
+    ap.add_argument("--runs", type=_count, default=1,
                     help="consecutive runs, each guarded; with more than one, medians too")
     ap.add_argument("--json", type=Path, metavar="FILE",
                     help="also write provenance, load readings and figures to FILE")
@@ -211,16 +217,20 @@ class _Tee(io.StringIO):
 
 def medians(runs: Sequence[Figures]) -> dict[str, float]:
     """The median of every figure that is a number in all runs."""
-    keys = [k for k, v in runs[0].items() if all(
-        isinstance(r.get(k), int | float) and not isinstance(r.get(k), bool) for r in runs)]
-    return {k: statistics.median(float(r[k]) for r in runs) for k in keys}  # type: ignore[arg-type]
+    out = {}
+    for key in runs[0]:
+        numbers = [float(v) for v in (r.get(key) for r in runs)
+                   if isinstance(v, int | float) and not isinstance(v, bool)]
+        if len(numbers) == len(runs):
+            out[key] = round(statistics.median(numbers), 4)
+    return out
 
 
 def _number(v: float) -> str:
     return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3f}"
 
 
-def _refuse(which: str, reasons: Sequence[str], err: TextIO) -> None:
+def _refuse(which: str, reasons: Sequence[str], err: TextIO) -> NoReturn:
     err.write(f"refusing to report {which}: {'; '.join(reasons)}. Run it again on a quiet "
               "machine (tests/bench/README.md), or pass --allow-load to report the figures "
               "marked FLAGGED.\n")
@@ -242,8 +252,9 @@ def report(name: str, args: argparse.Namespace, measure: Callable[[], Figures], 
         which = f"run {i + 1} of {args.runs}"
         before = sampler()
         print(f"{which}, before: {before.text()}", file=out, flush=True)
-        if decide(judge(before, None, cores), args.allow_load) == "refuse":
-            _refuse(which, judge(before, None, cores), err)
+        early = judge(before, None, cores)
+        if decide(early, args.allow_load) == "refuse":
+            _refuse(which, early, err)
         tee = _Tee(err)
         with contextlib.redirect_stdout(tee):
             figures = measure()
