@@ -152,7 +152,7 @@ def bench_latency(repeat: int) -> quiet.Figures:
                 "ace_saves_s": ace, "raw_saves_s": raw, "ace_besides_build_saves_s": loop}
     finally:
         w.stop()
-        subprocess.run(["python", "-m", "reconciler", "down", "--images", "-f",
+        subprocess.run([sys.executable, "-m", "reconciler", "down", "--images", "-f",
                         str(root / "apps.star")], capture_output=True)
         ids = subprocess.run(["docker", "images", "-q", "ace-bench-raw"], capture_output=True,
                              text=True).stdout.split()
