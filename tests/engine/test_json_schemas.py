@@ -7,6 +7,7 @@ stream, and `ace watch`'s events with its proxy running."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -161,13 +162,17 @@ def test_one_shot_commands_match_their_schemas(project: Project) -> None:
     assert "down_removed" in check_log_lines(logged)
 
 
-def test_in_sync_drift_and_watch_events_match_their_schemas(project: Project,
+def test_adoption_sync_and_watch_events_match_their_schemas(project: Project,
                                                             procs: list[WatchProc]) -> None:
-    """drift in sync, status while a proxy serves the state dir, and `ace watch`'s events
-    (a change applied, a failed build, an app that stops evaluating) match their schemas."""
+    """A reconcile adopting what runs, drift in sync, status while a proxy serves the state
+    dir, and `ace watch`'s events (a change applied, a failed build, an app that stops
+    evaluating) match their schemas."""
     project.web_app()
     project.apps('app("/web", "./web")', 'app("/hello", "./hello")')
     ace_json(project, "reconcile", "reconcile")
+    shutil.rmtree(project.state_dir)  # the record lost: what runs is adopted, not replaced
+    adopted = ace_json(project, "reconcile", "reconcile")
+    assert sorted(adopted["adopted"]) == ["/hello", "/web"] and not adopted["steps"], adopted
     drift = ace_json(project, "drift", "drift")
     assert drift["in_sync"] and not drift["items"]
 
