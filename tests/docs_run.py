@@ -45,9 +45,13 @@ _STOP_TIMEOUT = 30.0
 _SESSION = r"""__docs_state="$1"; __docs_block="$2"; __docs_save="$3"
 . "$__docs_state/env"
 cd "$(cat "$__docs_state/cwd")"
-if [ -n "$__docs_save" ]; then
-    trap '__docs_rc=$?; pwd -P > "$__docs_state/cwd"; export -p > "$__docs_state/env"; exit $__docs_rc' EXIT
-fi
+__docs_keep() {
+    __docs_rc=$?
+    pwd -P > "$__docs_state/cwd"
+    export -p > "$__docs_state/env"
+    exit $__docs_rc
+}
+if [ -n "$__docs_save" ]; then trap __docs_keep EXIT; fi
 . "$__docs_block"
 """
 
