@@ -258,12 +258,20 @@ class _Session:
             if apps.is_file():
                 self.shell(cleanup, f'ace down --images --volumes -f "{apps}" '
                                     f'--state-dir "{state_dir}"\n', save=False)
-            host = _exported(self.state / "env", "DOCKER_HOST") or os.environ.get("DOCKER_HOST")
+            self._purge(derive_install_id(state_dir))
+
+    def _purge(self, install: str) -> None:
+        """The safety net after `ace down`: whatever still carries the run's installation label
+        goes (nothing to do when the page's engine no longer answers)."""
+        host = _exported(self.state / "env", "DOCKER_HOST") or os.environ.get("DOCKER_HOST")
+        try:
             client = docker.DockerClient(base_url=host) if host else docker.from_env()
-            try:
-                purge(client, derive_install_id(state_dir))
-            finally:
-                client.close()
+        except docker.errors.DockerException:
+            return
+        try:
+            purge(client, install)
+        finally:
+            client.close()
 
 
 def _answers(url: str) -> bool:

@@ -14,9 +14,12 @@ from types import ModuleType
 
 import pytest
 
+from apps.errors import EngineError
+from reconciler.driver.engine import DockerEngine
 from tests.docs_json import parse_shown, shape_errors
 from tests.docs_markers import CHECKED_LANGUAGES, blocks, fences
 from tests.docs_run import run_page
+from tests.engine.podmankit import rootful_host
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI_MD = ROOT / "docs" / "reference" / "cli.md"
@@ -150,5 +153,21 @@ def test_json_shape_names_missing_and_unshown_keys() -> None:
 def test_page_runs(page: Path, tmp_path: Path, busybox: str) -> None:
     """Every docs-test block of the page runs, in order, in an empty directory, and prints what
     the page shows; what it made is removed afterwards."""
+    if _name(page) in _PODMAN_PAGES:
+        _podman_answers()
     counts = run_page(page, tmp_path)
     assert counts.ran > 0
+
+
+def _podman_answers() -> None:
+    """Fail (never skip) with the fix when Podman's rootful service, which the page uses, is
+    silent."""
+    host = rootful_host()
+    eng = DockerEngine(base_url=host, timeout=10.0)
+    try:
+        eng.ping()
+    except EngineError as e:
+        pytest.fail(f"no Podman service answers at {host} ({e}): run scripts/ensure-podman.sh"
+                    " (as root)", pytrace=False)
+    finally:
+        eng.close()
