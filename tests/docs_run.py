@@ -12,6 +12,7 @@ running at the end are stopped as Ctrl-C stops them, and whatever the run made i
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -236,8 +237,6 @@ class _Session:
                 f"{self.last}:\n{self.output}")
 
     def check_json(self, b: Block) -> None:
-        import json
-
         try:
             actual: Any = json.loads(self.stdout)
         except ValueError as e:
