@@ -9,7 +9,6 @@ A marker is an HTML comment (invisible on the rendered page) on the line before 
 - `<!-- docs-test: background until URL|TEXT -->`: the block starts and keeps running while
   the next blocks run, once URL answers 200 (or a line of its output matches TEXT);
 - `<!-- docs-test: output -->`: each non-empty line matches a line of the last block's output;
-- `<!-- docs-test: json -->`: the last block printed JSON of this shape (tests/docs_json.py);
 - `<!-- docs-test: skip: REASON -->`: the block is for readers only, and REASON says why.
 
 Two markers stand alone, with no block (hidden set-up, used sparingly):
@@ -21,7 +20,8 @@ Two markers stand alone, with no block (hidden set-up, used sparingly):
   exit 0; its output becomes the last output.
 
 Every fenced block whose language is in `CHECKED_LANGUAGES` must carry a marker, so a new block
-is either run or says why not.
+is either run or says why not. (The JSON examples of docs/reference/json.md are checked against
+their schemas by tests/test_json_schemas.py, and real output against the same schemas.)
 """
 
 from __future__ import annotations
@@ -32,12 +32,11 @@ from dataclasses import dataclass
 __all__ = ["CHECKED_LANGUAGES", "Block", "Fence", "MarkerError", "blocks", "fences",
            "line_pattern"]
 
-CHECKED_LANGUAGES = frozenset({"sh", "bash", "console", "shell", "python", "star", "starlark",
-                               "json"})
+CHECKED_LANGUAGES = frozenset({"sh", "bash", "console", "shell", "python", "star", "starlark"})
 _MARK = re.compile(r"^<!--\s*docs-test:\s*(?P<body>.*?)\s*-->$")
 _FENCE = re.compile(r"^(?P<ticks>```+)\s*(?P<lang>[\w+-]*)")
 _WITH_BLOCK = re.compile(
-    r"^(?:file (?P<path>\S+)|sh(?: exit (?P<exit>\d+))?|output|json"
+    r"^(?:file (?P<path>\S+)|sh(?: exit (?P<exit>\d+))?|output"
     r"|background until (?P<until>.+)|skip: (?P<reason>\S.*))$")
 _STANDALONE = re.compile(r"^(?:setup (?P<name>[\w-]+)|setup: (?P<cmd>\S.*)|ctrl-c)$")
 
@@ -50,7 +49,7 @@ class MarkerError(AssertionError):
 class Block:
     """One marked step of a page, in order."""
 
-    kind: str  # file, sh, background, output, json, skip, setup, setup-sh, ctrl-c
+    kind: str  # file, sh, background, output, skip, setup, setup-sh, ctrl-c
     text: str  # the block's text (or the setup's name / commands)
     line: int  # where it starts in the page (1-based)
     arg: str = ""  # file: the path; background: the readiness URL or text; skip: the reason

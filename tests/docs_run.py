@@ -12,7 +12,6 @@ running at the end are stopped as Ctrl-C stops them, and whatever the run made i
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -25,13 +24,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import docker
 
 from state.db import derive_install_id
 from tests.conftest import purge
-from tests.docs_json import parse_shown, shape_errors
 from tests.docs_markers import Block, blocks, line_pattern
 
 __all__ = ["PageCounts", "run_page"]
@@ -130,7 +128,6 @@ class _Session:
         for name in ("ACE_FILE", "ACE_STATE_DIR", "ACE_BACKEND", "ACE_REGISTRY"):
             self.env.pop(name, None)
         self.output = ""
-        self.stdout = ""
         self.last = 0
         self.background: list[_Background] = []
 
@@ -163,7 +160,6 @@ class _Session:
 
     def run_sh(self, b: Block) -> None:
         done = self.shell(b, b.text)
-        self.stdout = done.stdout
         self.output = done.stdout + done.stderr
         self.last = b.line
         assert done.returncode == b.exit_code, (
@@ -224,7 +220,7 @@ class _Session:
         bg = running[-1]
         self.background.remove(bg)
         code = bg.stop()
-        self.output = self.stdout = bg.output()
+        self.output = bg.output()
         self.last = bg.block.line
         assert code == 0, (f"{self.where(b)}: the background block of line {bg.block.line} "
                            f"exited {code} on Ctrl-C:\n{self.output}")
@@ -235,17 +231,6 @@ class _Session:
             assert any(line_pattern(want).search(g) for g in got), (
                 f"{self.where(b)}: {want!r} is not in the output of the block at line "
                 f"{self.last}:\n{self.output}")
-
-    def check_json(self, b: Block) -> None:
-        try:
-            actual: Any = json.loads(self.stdout)
-        except ValueError as e:
-            raise AssertionError(f"{self.where(b)}: the block at line {self.last} printed no "
-                                 f"JSON ({e}):\n{self.output}") from None
-        errors = shape_errors(parse_shown(b.text), actual)
-        assert not errors, (f"{self.where(b)}: the JSON shown differs from the output of the "
-                            f"block at line {self.last}:\n" + "\n".join(errors)
-                            + f"\noutput:\n{self.stdout}")
 
     def close(self) -> None:
         for bg in self.background:
@@ -291,7 +276,7 @@ def run_page(page: Path, workdir: Path) -> PageCounts:
     session = _Session(page, workdir)
     steps = blocks(page.read_text(encoding="utf-8"))
     actions = {"file": session.write_file, "sh": session.run_sh, "background": session.start,
-               "output": session.check_output, "json": session.check_json,
+               "output": session.check_output,
                "setup": session.setup, "setup-sh": session.setup, "ctrl-c": session.ctrl_c}
     try:
         for b in steps:
