@@ -46,7 +46,9 @@ class BadMessage(Exception):
 
 @dataclass(slots=True)
 class Head:
-    """A request head (method, target, version) or a response head (version, status, reason)."""
+    """A request head (method, target, version) or a response head (version, status, reason).
+    `headers` is not changed once the head is made: lookups by name use an index of it built on
+    the first one (a request's head is looked up a dozen times on its way through)."""
 
     version: str
     method: str = ""
@@ -54,21 +56,34 @@ class Head:
     status: int = 0
     reason: str = ""
     headers: list[tuple[str, str]] = field(default_factory=list)
+    _index: dict[str, list[str]] | None = field(default=None, init=False, repr=False,
+                                                compare=False)
+
+    def values(self, name: str) -> list[str]:
+        """The values of every field called `name` (any case), in order; do not change it."""
+        index = self._index
+        if index is None:
+            index = self._index = {}
+            for k, v in self.headers:
+                index.setdefault(k.lower(), []).append(v)
+        return index.get(name.lower(), _NONE)
 
     def get(self, name: str) -> str | None:
-        low = name.lower()
-        for k, v in self.headers:
-            if k.lower() == low:
-                return v
-        return None
+        found = self.values(name)
+        return found[0] if found else None
 
     def get_all(self, name: str) -> list[str]:
-        low = name.lower()
-        return [v for k, v in self.headers if k.lower() == low]
+        return list(self.values(name))
 
     def tokens(self, name: str) -> set[str]:
         """Comma-separated header tokens, lowercased (Connection, Transfer-Encoding, Upgrade)."""
-        return {t.strip().lower() for v in self.get_all(name) for t in v.split(",") if t.strip()}
+        found = self.values(name)
+        if not found:
+            return set()
+        return {t.strip().lower() for v in found for t in v.split(",") if t.strip()}
+
+
+_NONE: list[str] = []  # what `Head.values` gives for a name no field has (never changed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +165,7 @@ def response_framing(head: Head, request_method: str) -> Framing:
     te = head.tokens("transfer-encoding")
     if te:
         return Framing("chunked") if "chunked" in te else Framing("close")
-    values = {v.strip() for raw in head.get_all("content-length") for v in raw.split(",")}
+    values = {v.strip() for raw in head.values("content-length") for v in raw.split(",")}
     if not values:
         return Framing("close")
     if len(values) != 1 or not _DIGITS.fullmatch(next(iter(values))):

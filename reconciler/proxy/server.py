@@ -21,7 +21,6 @@ from reconciler.proxy.http1 import (
     encode_head,
     parse_response,
     read_chunk_size,
-    read_response_head,
     response_framing,
 )
 from reconciler.proxy.pages import json_response, page_response
@@ -271,7 +270,7 @@ class ProxyCore:
                         await conn.writer.drain()
                 while True:
                     async with asyncio.timeout(wait):
-                        raw = await read_response_head(conn.reader)
+                        raw = await conn.read_head()
                     if raw is None:
                         raise ConnectionResetError("upstream closed the connection")
                     resp = parse_response(raw)
