@@ -192,7 +192,8 @@ def test_secret_in_template_needs_allow_list(tmp_path: Path) -> None:
 
 def test_config_json_masks_secret_env(tmp_path: Path) -> None:
     """`ace config --json` shows a secret param's env value as *** and never the secret."""
-    result = secret_result(tmp_path, '[["TOKEN"]]', 'Bearer {{secret "TOKEN"}}', {"TOKEN": "s3cret"})
+    result = secret_result(tmp_path, '[["TOKEN"]]', 'Bearer {{secret "TOKEN"}}',
+                           {"TOKEN": "s3cret"})
     doc = result.to_json()
     assert doc["apps"][0]["container"]["env"]["token"] == "***"
     assert doc["apps"][0]["container"]["env"]["plain"] == "p"
