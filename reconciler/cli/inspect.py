@@ -56,13 +56,19 @@ def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
             applies = store.last_applies()
     from reconciler.apply.health import probe_health
     from reconciler.core.report import app_errors, status_rows
-    from reconciler.proxy.address import live_proxies, public_urls
+    from reconciler.proxy.address import live_proxies, public_urls, served_urls
 
     result, desired, observed = prepared.evaluation, prepared.desired, prepared.observed
     proxies = live_proxies(settings.state_dir)  # of each `ace watch`/`ace serve` running
     base = proxies[0] if proxies else ""
-    rows = status_rows(desired, observed, probe_health(desired, observed),
-                       public=public_urls(result.apps, base) if base else None,
+    public: dict[str, str] | None = None
+    if base:  # apps that evaluate: their routes now; the others: what the proxy serves of
+        # them (their last good declaration, as its record says)
+        evaluated = {a.path for a in result.apps}
+        public = {p: u for p, u in served_urls(settings.state_dir, base).items()
+                  if p not in evaluated}
+        public.update(public_urls(result.apps, base))
+    rows = status_rows(desired, observed, probe_health(desired, observed), public=public,
                        errors=app_errors(result.errors), last_apply=applies,
                        stopped=prepared.recorded.stopped)
     if as_json:
