@@ -45,14 +45,16 @@ def test_status_keeps_the_public_url_of_an_app_that_does_not_evaluate(
 
 def test_a_failed_build_is_not_reported_once_what_runs_is_declared_again(
         project: Project, procs: list[WatchProc]) -> None:
-    """Under `ace watch` a dev app's Containerfile gains `RUN false` (its build fails, the
-    running version serves on), then the file is restored: `ace status` stops reporting the
+    """Under `ace watch` a dev app's Containerfile gains `RUN false` (its build, caused by the
+    changed container file, fails; the running version serves on), then the file is restored: `ace status` stops reporting the
     failed build (detail and last apply), and so does the watch table."""
     dev_app(project, "none")
     w, base = start_dev(project, procs)
     project.write("site/Containerfile", DEV_CONTAINERFILE.replace("WORKDIR /site\n",
                                                                   "WORKDIR /site\nRUN false\n"))
     w.wait_for(lambda e: e.get("event") == "build_failed", 60, "the failed build")
+    builds = [e for e in w.named("step_started") if e.get("action") == "build"]
+    assert builds[-1]["cause"] == "dev image inputs changed: Containerfile"
     row = {r["path"]: r for r in project.ace_json("status")["apps"]}["/site"]
     assert "RUN false" in row["detail"] and row["last_apply"]["outcome"] == "failed"
     seen = len(w.events)
