@@ -46,8 +46,9 @@ def test_status_keeps_the_public_url_of_an_app_that_does_not_evaluate(
 def test_a_failed_build_is_not_reported_once_what_runs_is_declared_again(
         project: Project, procs: list[WatchProc]) -> None:
     """Under `ace watch` a dev app's Containerfile gains `RUN false` (its build, caused by the
-    changed container file, fails; the running version serves on), then the file is restored: `ace status` stops reporting the
-    failed build (detail and last apply), and so does the watch table."""
+    changed container file, fails; the running version serves on), then the file is restored:
+    `ace status` stops reporting the failed build (detail and last apply), nor does the watch
+    table."""
     dev_app(project, "none")
     w, base = start_dev(project, procs)
     project.write("site/Containerfile", DEV_CONTAINERFILE.replace("WORKDIR /site\n",
