@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 
 from apps.errors import AceError
+from apps.prints import set_print_handler
 from reconciler.logs import setup_logging
 from reconciler.proxy.address import UPSTREAM_TIMEOUT
 
@@ -83,7 +84,9 @@ def choose_reporter(log_json: bool) -> Reporter:
         return JsonReporter()
     setup_logging(json_lines=False)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
-    return LiveReporter()
+    reporter = LiveReporter()
+    set_print_handler(reporter.app_print)  # above the table, as changes are
+    return reporter
 
 
 def start_proxy(listen: str, state_dir: Path, drain: float = 10.0, *, required: bool = True,
