@@ -73,14 +73,19 @@ UpstreamTimeoutOpt = Annotated[float, typer.Option(
     "before answering 504 (streamed bodies and websockets are not limited).")]
 
 
-def choose_reporter(log_json: bool) -> Reporter:
-    """The live table on a terminal; JSON lines when asked or when stdout is not a terminal."""
+def choose_reporter(log_json: bool, verbose: bool = False) -> Reporter:
+    """The live table on a terminal; JSON lines when asked or when stdout is not a terminal;
+    with `verbose` (on a terminal), every info event as a line for people instead of the
+    table."""
     import structlog
 
     from reconciler.cli.watch_view import JsonReporter, LiveReporter
 
     if log_json or not sys.stdout.isatty():
         setup_logging(json_lines=True)
+        return JsonReporter()
+    if verbose:
+        setup_logging(json_lines=False, verbose=True)
         return JsonReporter()
     setup_logging(json_lines=False)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))

@@ -99,3 +99,13 @@ def test_live_watch_view_shows_prints() -> None:
     text = console.export_text()
     assert "print /web /src/web/app.star:3: [debug] x=1" in text
     assert "print (apps file) /src/apps.star:1: loaded" in text
+
+
+def test_config_verbose_shows_app_print(tmp_path: Path) -> None:
+    """`ace config -v` shows each print as an info line for people on stderr."""
+    evaluate_files(tmp_path, {"app.star": 'print("hi", 1)\napp = ace.app("A")\n'})
+    out = subprocess.run([sys.executable, "-m", "reconciler", "config", "-f",
+                          str(tmp_path / "apps.star"), "-v"],
+                         capture_output=True, text=True, timeout=60, check=True)
+    [line] = [x for x in out.stderr.splitlines() if "app_print" in x]
+    assert "info" in line and "text='hi 1'" in line and "line=1" in line
