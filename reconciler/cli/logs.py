@@ -117,9 +117,9 @@ def logs(targets: Annotated[list[str] | None, typer.Argument(
         return
     stop = threading.Event()
     got: queue.Queue[AppLine | str] = queue.Queue()
-    follow_apps(src, None if not targets else apps, marks=marks, emit=got.put, note=got.put,
-                stop=stop)
-    with suppress(KeyboardInterrupt):
+    with suppress(KeyboardInterrupt):  # Ctrl-C at any moment of following ends with exit 0
+        follow_apps(src, None if not targets else apps, marks=marks, emit=got.put,
+                    note=got.put, stop=stop)
         while True:
             try:
                 item = got.get(timeout=0.5)

@@ -91,19 +91,21 @@ def _switch(targets: list[str], *, stop: bool, file: Path, state_dir: Path | Non
                 store.start_apps(targets)
             res = run_pass(settings, store, engine, command="stop" if stop else "start",
                            select=only_these)
-    _report(res, targets, stop=stop, as_json=as_json)
-    if not (res.applied is None or res.applied.ok):
+    ok = res.applied is None or res.applied.ok  # another app's evaluation error is no failure
+    _report(res, targets, stop=stop, as_json=as_json, ok=ok)
+    if not ok:
         raise typer.Exit(1)
 
 
-def _report(res: PassResult, targets: list[str], *, stop: bool, as_json: bool) -> None:
+def _report(res: PassResult, targets: list[str], *, stop: bool, as_json: bool,
+            ok: bool) -> None:
     if as_json:
         render.print_json({**render.plan_json(res.selected, res.outcomes),
-                           "apps": targets, "stopped": stop, "ok": res.ok,
+                           "apps": targets, "stopped": stop, "ok": ok,
                            "errors": [e.to_json() for e in res.evaluation.errors]})
         return
     render.print_outcomes(res.outcomes)
-    if res.applied is None or res.applied.ok:
+    if ok:
         note = "stopped by user; `ace start` starts it again" if stop else "started"
         for t in targets:
             render.console.print(f"{t} {note}", soft_wrap=True, markup=False)

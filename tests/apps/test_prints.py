@@ -14,6 +14,7 @@ import pytest
 
 import apps
 from apps.prints import MAX_PRINTS, AppPrint, set_print_handler
+from tests.test_json_schemas import check
 
 from .helpers import evaluate_files, only_error
 
@@ -82,6 +83,7 @@ def test_config_log_json_logs_app_print(tmp_path: Path) -> None:
     [event] = [e for e in events if e["event"] == "app_print"]
     assert (event["app"], event["file"], event["line"], event["text"], event["level"]) == (
         "/a", str(tmp_path / "src" / "app.star"), 1, "hi 1", "info")
+    check("log-json", event)
     assert apps.evaluate(tmp_path / "apps.star").errors == ()
 
 
