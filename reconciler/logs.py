@@ -14,9 +14,10 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from apps.prints import AppPrint, set_print_handler
+if TYPE_CHECKING:
+    from apps.prints import AppPrint
 
 __all__ = ["bound", "get_logger", "log_print", "setup_logging"]
 
@@ -89,6 +90,8 @@ def setup_logging(*, json_lines: bool = False, verbose: bool = False,
     structlog is configured now when info events will show (they are emitted on every pass),
     else on the first warning."""
     global _threshold
+    from apps.prints import set_print_handler
+
     set_print_handler(log_print)
     # Without -v or --log-json a person reads the rich output, which already says what failed:
     # only errors ace did not report otherwise reach the log.
