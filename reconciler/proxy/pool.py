@@ -10,7 +10,8 @@ request tries the published port, and direct connections stay on.
 
 A fresh connection's first response head is collected by its protocol as the bytes arrive
 (`_Upstream`) and handed over whole: one wake-up instead of a read per line. What follows the
-head, and everything on a reused connection, goes through the connection's StreamReader."""
+head, and everything on a reused connection, goes through the connection's StreamReader; or,
+while the protocol relay (`relay`) holds the connection, straight to that relay (its `sink`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import asyncio
 import contextlib
 import errno
 import ssl
+from typing import Protocol, cast
 
 from reconciler.proxy.http1 import MAX_HEAD, BadMessage, read_response_head
 from reconciler.proxy.routing import Backend
@@ -27,6 +29,16 @@ __all__ = ["Conn", "Pool"]
 _MAX_IDLE = 64
 DIRECT_TIMEOUT = 0.5  # a container network answers in microseconds when it is reachable
 _UNREACHABLE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EACCES, errno.EPERM})
+
+
+class Sink(Protocol):
+    """What the relay hears from an upstream connection it holds."""
+
+    def up_data(self, data: bytes) -> None: ...
+    def up_eof(self) -> None: ...
+    def up_lost(self, exc: Exception | None) -> None: ...
+    def up_pause(self) -> None: ...
+    def up_resume(self) -> None: ...
 
 
 class _Upstream(asyncio.StreamReaderProtocol):
@@ -40,8 +52,12 @@ class _Upstream(asyncio.StreamReaderProtocol):
         self.first: asyncio.Future[bytes | None] = loop.create_future()
         self._head: bytearray | None = bytearray()  # None once the head was handed over
         self._seen = 0  # bytes of the head collected, leading blank lines included
+        self.sink: Sink | None = None
 
     def data_received(self, data: bytes) -> None:
+        if self.sink is not None:
+            self.sink.up_data(data)
+            return
         buf = self._head
         if buf is None:
             super().data_received(data)
@@ -83,17 +99,32 @@ class _Upstream(asyncio.StreamReaderProtocol):
 
     def eof_received(self) -> bool:
         self._ended()
-        return bool(super().eof_received())
+        keep = bool(super().eof_received())
+        if self.sink is not None:
+            self.sink.up_eof()
+        return keep
 
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None and self._head is not None:
             self._give(exc)
         self._ended()
         super().connection_lost(exc)
+        if self.sink is not None:
+            self.sink.up_lost(exc)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self.sink is not None:
+            self.sink.up_pause()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.sink is not None:
+            self.sink.up_resume()
 
 
 class Conn:
-    __slots__ = ("key", "proto", "reader", "reused", "writer")
+    __slots__ = ("key", "proto", "protocol", "reader", "reused", "writer")
 
     def __init__(self, key: tuple[str, str, int], reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter, reused: bool = False,
@@ -103,6 +134,31 @@ class Conn:
         self.writer = writer
         self.reused = reused
         self.proto = proto  # a fresh connection's, until its first response head was read
+        self.protocol = proto
+
+    def attach(self, sink: Sink) -> asyncio.Transport | None:
+        """Give every byte from now on to `sink` (the relay); returns the transport, or None
+        when this connection's protocol cannot (not one of ours)."""
+        proto = self.protocol or self.writer.transport.get_protocol()
+        if not isinstance(proto, _Upstream):
+            return None
+        self.protocol = proto
+        fresh, self.proto = self.proto, None
+        if fresh is not None:  # its head is the relay's to read: no "exception never retrieved"
+            if not fresh.first.done():
+                fresh.first.cancel()
+            elif not fresh.first.cancelled():
+                fresh.first.exception()
+            fresh._head = None
+        proto.sink = sink
+        return cast(asyncio.Transport, self.writer.transport)
+
+    def detach(self) -> None:
+        """Back to the StreamReader (the connection goes idle in the pool)."""
+        if self.protocol is not None:
+            self.protocol.sink = None
+        with contextlib.suppress(Exception):
+            cast(asyncio.Transport, self.writer.transport).resume_reading()
 
     async def read_head(self) -> bytes | None:
         """The next response head (as `http1.read_response_head`)."""
@@ -170,6 +226,14 @@ class Pool:
             tls = self._tls = self._tls or ssl.create_default_context()
         return await self._open(key, tls, self.connect_timeout)
 
+    def take_idle(self, b: Backend) -> Conn | None:
+        """An idle connection to `b` (as `get` would reuse it), without connecting."""
+        if b.direct is not None and not self.direct_broken:
+            conn = self._reuse((b.scheme, *b.direct))
+            if conn is not None:
+                return conn
+        return self._reuse(self.key(b))
+
     def _reuse(self, key: tuple[str, str, int]) -> Conn | None:
         idle = self._idle.get(key)
         while idle:
@@ -193,7 +257,8 @@ class Pool:
 
     def put(self, c: Conn) -> None:
         idle = self._idle.setdefault(c.key, [])
-        if len(idle) >= _MAX_IDLE or c.reader.at_eof():
+        left = getattr(c.reader, "_buffer", None)  # bytes past the response: not reusable
+        if len(idle) >= _MAX_IDLE or c.reader.at_eof() or left:
             c.close()
         else:
             idle.append(c)

@@ -30,7 +30,7 @@ from reconciler.proxy.request import DEFAULT_PARSER, PARSERS, read_request_head,
 from reconciler.proxy.routing import Backend, Entry, Slot, Table
 from reconciler.proxy.wake import WAKE_LIMIT, Counter, WakeFn, release, wait_awake
 
-__all__ = ["ProxyCore"]
+__all__ = ["ProxyCore", "response_start"]
 
 FIRST_HEAD_TIMEOUT = 30.0
 KEEPALIVE_TIMEOUT = 75.0
@@ -79,12 +79,16 @@ class ProxyCore:
 
     # -- client side ------------------------------------------------------------------------
 
-    async def client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     first: tuple[Head, Framing] | None = None) -> None:
+        """Serve a client connection on streams (`first`: a request whose head the protocol
+        relay read already, handing the connection over: see `relay`)."""
         peer = writer.get_extra_info("peername")
         ip = str(peer[0]) if isinstance(peer, tuple) else "127.0.0.1"
-        timeout = FIRST_HEAD_TIMEOUT
+        timeout = FIRST_HEAD_TIMEOUT if first is None else KEEPALIVE_TIMEOUT
         try:
-            while True:
+            go_on = first is None or await self.one(reader, writer, *first, ip)
+            while go_on:
                 try:
                     async with asyncio.timeout(timeout):
                         raw = await read_request_head(reader)
@@ -97,8 +101,7 @@ class ProxyCore:
                     break
                 timeout = KEEPALIVE_TIMEOUT
                 self.requests += 1
-                if not await self.one(reader, writer, head, framing, ip):
-                    break
+                go_on = await self.one(reader, writer, head, framing, ip)
             with contextlib.suppress(*_NET_ERRORS):
                 await writer.drain()
         except (*_NET_ERRORS, asyncio.CancelledError):
@@ -199,20 +202,23 @@ class ProxyCore:
 
     def _bad_gateway(self, writer: asyncio.StreamWriter, entry: Entry, slot: Slot | None,
                      backend: Backend, exc: _Upstream, method: str) -> bool:
-        """502 for an upstream that failed, 504 for one that sent no response head in time."""
+        writer.write(self.gateway_page(entry, slot, backend, exc, method))
+        return False
+
+    def gateway_page(self, entry: Entry, slot: Slot | None, backend: Backend, exc: _Upstream,
+                     method: str) -> bytes:
+        """502 for an upstream that failed, 504 for one that sent no response head in time
+        (the client connection closes after it)."""
         err = slot.error if slot and entry.external is None else ""
         if isinstance(exc, _UpstreamTimeout):
             why = (f"app {entry.app} ({entry.name}) took the request at {backend.url} but "
                    f"sent no response within {self.upstream_timeout:g} s ({exc}): is its "
                    f"container paused or stuck? (ace serve/watch --upstream-timeout sets "
                    f"the wait)")
-            writer.write(page_response(504, "App not answering", [why, err], close=True,
-                                       method=method))
-            return False
+            return page_response(504, "App not answering", [why, err], close=True,
+                                 method=method)
         why = f"app {entry.app} ({entry.name}) did not answer at {backend.url}: {exc}"
-        writer.write(page_response(502, "App not answering", [why, err], close=True,
-                                   method=method))
-        return False
+        return page_response(502, "App not answering", [why, err], close=True, method=method)
 
     async def _internal(self, path: NormPath, method: str, keep: bool) -> bytes:
         rest = path.decoded[1:]
@@ -311,25 +317,7 @@ class ProxyCore:
             writer.write(encode_head(f"HTTP/1.1 101 {resp.reason}", out))
             await _pipe(reader, writer, conn, counter.add if counter else None)
             return False
-        rf = response_framing(resp, head.method)
-        client11 = head.version == "HTTP/1.1"
-        keep = client11 and "close" not in head.tokens("connection")
-        chunked_out = False
-        if rf.kind == "length":
-            out.append(("Content-Length", str(rf.length)))
-        elif rf.kind in ("chunked", "close"):
-            if client11:
-                out.append(("Transfer-Encoding", "chunked"))
-                chunked_out = True
-            else:
-                keep = False
-        elif head.method == "HEAD":
-            out += [(k, v) for k, v in resp.headers if k.lower() == "content-length"]
-        elif resp.status not in (204, 304):
-            out.append(("Content-Length", "0"))
-        if not keep:
-            out.append(("Connection", "close"))
-        first_line = encode_head(f"HTTP/1.1 {resp.status} {resp.reason}", out)
+        first_line, keep, chunked_out, rf = response_start(head, resp, out)
         try:
             if rf.kind == "length" and rf.length <= SMALL_BODY:  # one write for small answers
                 writer.write(first_line + await conn.reader.readexactly(rf.length))
@@ -396,6 +384,32 @@ class ProxyCore:
         while sum(b.inflight for b in gone) > 0 and time.monotonic() < end:
             await asyncio.sleep(0.01)
         return sum(b.inflight for b in gone)
+
+
+def response_start(head: Head, resp: Head, out: list[tuple[str, str]]
+                   ) -> tuple[bytes, bool, bool, Framing]:
+    """The response head for the client (`out`, the response's headers after the header
+    rules, gets the framing headers), whether the client connection may carry another request,
+    whether the body goes to the client chunked, and how the upstream frames it."""
+    rf = response_framing(resp, head.method)
+    client11 = head.version == "HTTP/1.1"
+    keep = client11 and "close" not in head.tokens("connection")
+    chunked_out = False
+    if rf.kind == "length":
+        out.append(("Content-Length", str(rf.length)))
+    elif rf.kind in ("chunked", "close"):
+        if client11:
+            out.append(("Transfer-Encoding", "chunked"))
+            chunked_out = True
+        else:
+            keep = False
+    elif head.method == "HEAD":
+        out += [(k, v) for k, v in resp.headers if k.lower() == "content-length"]
+    elif resp.status not in (204, 304):
+        out.append(("Content-Length", "0"))
+    if not keep:
+        out.append(("Connection", "close"))
+    return encode_head(f"HTTP/1.1 {resp.status} {resp.reason}", out), keep, chunked_out, rf
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: Conn,

@@ -29,6 +29,7 @@ from reconciler.proxy.address import (
     record_path,
     write_record,
 )
+from reconciler.proxy.relay import Client
 from reconciler.proxy.request import DEFAULT_PARSER
 from reconciler.proxy.routing import Backend, Table, build_entries, container_backends
 from reconciler.proxy.server import ProxyCore
@@ -94,8 +95,9 @@ class ProxyService:
     def _run(self, ready: Future[None]) -> None:
         loop = self._loop = _new_loop()
         try:
-            self._server = loop.run_until_complete(asyncio.start_server(
-                self.core.client, self.host, self.port, limit=64 * 1024, backlog=1024))
+            core = self.core
+            self._server = loop.run_until_complete(loop.create_server(
+                lambda: Client(core, loop), self.host, self.port, backlog=1024))
             sock = self._server.sockets[0].getsockname()
             self.port = int(sock[1])
         except BaseException as exc:
