@@ -9,8 +9,11 @@ files.
 - `headers`: hop-by-hop, forwarding headers, Location rewriting, route response headers
 - `request`: request heads read and parsed strictly (llhttp, or the hand-written parser)
 - `http1`: header fields, response heads, streaming body framing (chunk sizes checked)
-- `server`: the asyncio front and the relay (keep-alive, streaming, websocket pipes, the
-  response-head timeout)
+- `relay`: client connections on protocol callbacks; the common proxied request relayed between
+  transports with flow control, everything else handed to `server`'s stream path
+- `bodies`: body framing fed as bytes arrive (the relay's `http1.copy_body`)
+- `server`: the stream path (pages, dashboard, static, wake, holds, websocket pipes), the
+  response-head timeout, and `hold` / `switch`
 - `service`: the proxy as a thread of `ace watch` / `ace serve`; `switch` drains old containers
 - `wake`: waking a sleeping app for the requests that wait for it; per-app traffic counters
 """
