@@ -10,8 +10,11 @@ request tries the published port, and direct connections stay on.
 
 A fresh connection's first response head is collected by its protocol as the bytes arrive
 (`_Upstream`) and handed over whole: one wake-up instead of a read per line. What follows the
-head, and everything on a reused connection, goes through the connection's StreamReader; or,
-while the protocol relay (`relay`) holds the connection, straight to that relay (its `sink`)."""
+head, and everything on a reused connection, goes through the connection's StreamReader.
+
+The protocol relay (`relay`) has connections of its own (`RelayConn`: a bare protocol that hands
+every event to the relay holding it), opened and pooled by the same rules but kept apart from the
+stream path's."""
 
 from __future__ import annotations
 
@@ -19,26 +22,84 @@ import asyncio
 import contextlib
 import errno
 import ssl
-from typing import Protocol, cast
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar, cast
 
 from reconciler.proxy.http1 import MAX_HEAD, BadMessage, read_response_head
 from reconciler.proxy.routing import Backend
 
-__all__ = ["Conn", "Pool"]
+__all__ = ["Conn", "Pool", "RelayConn", "Sink"]
 
 _MAX_IDLE = 64
 DIRECT_TIMEOUT = 0.5  # a container network answers in microseconds when it is reachable
 _UNREACHABLE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EACCES, errno.EPERM})
 
 
+Key = tuple[str, str, int]
+
+
 class Sink(Protocol):
-    """What the relay hears from an upstream connection it holds."""
+    """What the relay hears from the upstream connection it holds."""
 
     def up_data(self, data: bytes) -> None: ...
     def up_eof(self) -> None: ...
     def up_lost(self, exc: Exception | None) -> None: ...
     def up_pause(self) -> None: ...
     def up_resume(self) -> None: ...
+
+
+class _Relayed(asyncio.Protocol):
+    """A relay connection's protocol: every event goes to the relay holding it (`sink`)."""
+
+    __slots__ = ("ended", "sink")
+
+    def __init__(self) -> None:
+        self.sink: Sink | None = None
+        self.ended = False  # EOF or connection lost: not reusable
+
+    def data_received(self, data: bytes) -> None:
+        if self.sink is not None:
+            self.sink.up_data(data)
+
+    def eof_received(self) -> bool:
+        self.ended = True
+        if self.sink is not None:
+            self.sink.up_eof()
+        return True  # the relay closes it
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.ended = True
+        if self.sink is not None:
+            self.sink.up_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self.sink is not None:
+            self.sink.up_pause()
+
+    def resume_writing(self) -> None:
+        if self.sink is not None:
+            self.sink.up_resume()
+
+
+class RelayConn:
+    __slots__ = ("key", "proto", "reused", "transport")
+
+    def __init__(self, key: Key, transport: asyncio.Transport, proto: _Relayed) -> None:
+        self.key = key
+        self.transport = transport
+        self.proto = proto
+        self.reused = False
+
+    def usable(self) -> bool:
+        return not self.proto.ended and not self.transport.is_closing()
+
+    def attach(self, sink: Sink) -> asyncio.Transport:
+        self.proto.sink = sink
+        return self.transport
+
+    def close(self) -> None:
+        self.proto.sink = None
+        self.transport.close()
 
 
 class _Upstream(asyncio.StreamReaderProtocol):
@@ -52,12 +113,8 @@ class _Upstream(asyncio.StreamReaderProtocol):
         self.first: asyncio.Future[bytes | None] = loop.create_future()
         self._head: bytearray | None = bytearray()  # None once the head was handed over
         self._seen = 0  # bytes of the head collected, leading blank lines included
-        self.sink: Sink | None = None
 
     def data_received(self, data: bytes) -> None:
-        if self.sink is not None:
-            self.sink.up_data(data)
-            return
         buf = self._head
         if buf is None:
             super().data_received(data)
@@ -99,32 +156,17 @@ class _Upstream(asyncio.StreamReaderProtocol):
 
     def eof_received(self) -> bool:
         self._ended()
-        keep = bool(super().eof_received())
-        if self.sink is not None:
-            self.sink.up_eof()
-        return keep
+        return bool(super().eof_received())
 
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None and self._head is not None:
             self._give(exc)
         self._ended()
         super().connection_lost(exc)
-        if self.sink is not None:
-            self.sink.up_lost(exc)
-
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        if self.sink is not None:
-            self.sink.up_pause()
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        if self.sink is not None:
-            self.sink.up_resume()
 
 
 class Conn:
-    __slots__ = ("key", "proto", "protocol", "reader", "reused", "writer")
+    __slots__ = ("key", "proto", "reader", "reused", "writer")
 
     def __init__(self, key: tuple[str, str, int], reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter, reused: bool = False,
@@ -134,31 +176,9 @@ class Conn:
         self.writer = writer
         self.reused = reused
         self.proto = proto  # a fresh connection's, until its first response head was read
-        self.protocol = proto
 
-    def attach(self, sink: Sink) -> asyncio.Transport | None:
-        """Give every byte from now on to `sink` (the relay); returns the transport, or None
-        when this connection's protocol cannot (not one of ours)."""
-        proto = self.protocol or self.writer.transport.get_protocol()
-        if not isinstance(proto, _Upstream):
-            return None
-        self.protocol = proto
-        fresh, self.proto = self.proto, None
-        if fresh is not None:  # its head is the relay's to read: no "exception never retrieved"
-            if not fresh.first.done():
-                fresh.first.cancel()
-            elif not fresh.first.cancelled():
-                fresh.first.exception()
-            fresh._head = None
-        proto.sink = sink
-        return cast(asyncio.Transport, self.writer.transport)
-
-    def detach(self) -> None:
-        """Back to the StreamReader (the connection goes idle in the pool)."""
-        if self.protocol is not None:
-            self.protocol.sink = None
-        with contextlib.suppress(Exception):
-            cast(asyncio.Transport, self.writer.transport).resume_reading()
+    def usable(self) -> bool:
+        return not self.reader.at_eof() and not self.writer.is_closing()
 
     async def read_head(self) -> bytes | None:
         """The next response head (as `http1.read_response_head`)."""
@@ -178,12 +198,24 @@ class Conn:
             self.writer.close()
 
 
+class _Pooled(Protocol):
+    key: Key
+    reused: bool
+
+    def usable(self) -> bool: ...
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=_Pooled)
+
+
 class Pool:
     def __init__(self, connect_timeout: float = 3.0) -> None:
         self.connect_timeout = connect_timeout
         self.direct_broken = False
         self.direct_worked = False
-        self._idle: dict[tuple[str, str, int], list[Conn]] = {}
+        self._idle: dict[Key, list[Conn]] = {}
+        self._relay: dict[Key, list[RelayConn]] = {}
         self._tls: ssl.SSLContext | None = None
 
     @staticmethod
@@ -197,16 +229,32 @@ class Pool:
         return keys
 
     async def get(self, b: Backend) -> Conn:
+        return await self._get(b, self._idle, self._open)
+
+    async def get_relay(self, b: Backend) -> RelayConn:
+        """A connection for the protocol relay (reused or new, as `get`)."""
+        return await self._get(b, self._relay, self._open_relay)
+
+    def take_relay(self, b: Backend) -> RelayConn | None:
+        """An idle relay connection to `b`, as `get_relay` would reuse it, without connecting."""
+        if b.direct is not None and not self.direct_broken:
+            conn = self._reuse((b.scheme, *b.direct), self._relay)
+            if conn is not None:
+                return conn
+        return self._reuse(self.key(b), self._relay)
+
+    async def _get(self, b: Backend, pool: dict[Key, list[C]],
+                   opener: Callable[[Key, ssl.SSLContext | None, float], Awaitable[C]]) -> C:
         if b.direct is not None and not self.direct_broken:
             key = (b.scheme, *b.direct)
-            idle = self._reuse(key)
+            idle = self._reuse(key, pool)
             if idle is not None:
                 return idle
             worked = self.direct_worked
             timeout = self.connect_timeout if worked else min(self.connect_timeout,
                                                               DIRECT_TIMEOUT)
             try:
-                conn = await self._open(key, None, timeout)
+                conn = await opener(key, None, timeout)
             except TimeoutError:
                 if worked:
                     raise  # a container too busy to accept: the forwarder would not help
@@ -218,31 +266,31 @@ class Pool:
                 self.direct_worked = True
                 return conn
         key = self.key(b)
-        idle = self._reuse(key)
+        idle = self._reuse(key, pool)
         if idle is not None:
             return idle
         tls = None
         if b.scheme == "https":
             tls = self._tls = self._tls or ssl.create_default_context()
-        return await self._open(key, tls, self.connect_timeout)
+        return await opener(key, tls, self.connect_timeout)
 
-    def take_idle(self, b: Backend) -> Conn | None:
-        """An idle connection to `b` (as `get` would reuse it), without connecting."""
-        if b.direct is not None and not self.direct_broken:
-            conn = self._reuse((b.scheme, *b.direct))
-            if conn is not None:
-                return conn
-        return self._reuse(self.key(b))
-
-    def _reuse(self, key: tuple[str, str, int]) -> Conn | None:
-        idle = self._idle.get(key)
+    @staticmethod
+    def _reuse(key: Key, pool: dict[Key, list[C]]) -> C | None:
+        idle = pool.get(key)
         while idle:
             c = idle.pop()
-            if not c.reader.at_eof() and not c.writer.is_closing():
+            if c.usable():
                 c.reused = True
                 return c
             c.close()
         return None
+
+    @staticmethod
+    async def _open_relay(key: Key, tls: ssl.SSLContext | None, timeout: float) -> RelayConn:
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(timeout):
+            transport, proto = await loop.create_connection(_Relayed, key[1], key[2], ssl=tls)
+        return RelayConn(key, cast(asyncio.Transport, transport), proto)
 
     @staticmethod
     async def _open(key: tuple[str, str, int], tls: ssl.SSLContext | None,
@@ -257,14 +305,22 @@ class Pool:
 
     def put(self, c: Conn) -> None:
         idle = self._idle.setdefault(c.key, [])
-        left = getattr(c.reader, "_buffer", None)  # bytes past the response: not reusable
-        if len(idle) >= _MAX_IDLE or c.reader.at_eof() or left:
+        if len(idle) >= _MAX_IDLE or c.reader.at_eof():
             c.close()
         else:
             idle.append(c)
 
+    def put_relay(self, c: RelayConn) -> None:
+        idle = self._relay.setdefault(c.key, [])
+        if len(idle) >= _MAX_IDLE or not c.usable():
+            c.close()
+        else:
+            c.proto.sink = None
+            idle.append(c)
+
     def close_idle(self, b: Backend | None = None) -> None:
-        keys = list(self._idle) if b is None else self._keys(b)
-        for k in keys:
-            for c in self._idle.pop(k, []):
-                c.close()
+        for pool in (self._idle, self._relay):
+            keys = list(pool) if b is None else self._keys(b)
+            for k in keys:
+                for c in pool.pop(k, []):
+                    c.close()

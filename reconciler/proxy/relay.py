@@ -18,7 +18,7 @@ from reconciler.proxy.headers import request_headers, response_headers
 from reconciler.proxy.http1 import MAX_HEAD, BadMessage, Framing, Head, encode_head, parse_response
 from reconciler.proxy.pages import page_response
 from reconciler.proxy.paths import NormPath, PathRefused, normalise
-from reconciler.proxy.pool import Conn
+from reconciler.proxy.pool import RelayConn
 from reconciler.proxy.request import check_request_line, request_framing
 from reconciler.proxy.routing import Backend, Entry, Match, Slot
 from reconciler.proxy.server import (
@@ -272,7 +272,7 @@ class Exchange:
         self.req_done = framing.kind == "none"
         self.req_out: list[bytes] = []
         self.dec_resp: BodyFeed | None = None
-        self.conn: Conn | None = None
+        self.conn: RelayConn | None = None
         self.up: asyncio.Transport | None = None
         self.counter: Counter | None = None
         self.task: asyncio.Task[None] | None = None
@@ -305,7 +305,7 @@ class Exchange:
             self.counter.requests += 1
             self._count_req()
         self.backend.inflight += 1
-        conn = core.pool.take_idle(self.backend)
+        conn = core.pool.take_relay(self.backend)
         if conn is not None:
             self.attach(conn)
         else:
@@ -316,7 +316,7 @@ class Exchange:
         while True:
             backend = self.backend
             try:
-                conn = await pool.get(backend)
+                conn = await pool.get_relay(backend)
             except (OSError, TimeoutError) as exc:
                 if self.done:
                     return
@@ -338,11 +338,8 @@ class Exchange:
                 return
             return self.attach(conn)
 
-    def attach(self, conn: Conn) -> None:
+    def attach(self, conn: RelayConn) -> None:
         up = conn.attach(self)
-        if up is None:
-            conn.close()
-            return self.fail(_Upstream("the upstream connection cannot be relayed"))
         self.conn, self.up, self.up_held = conn, up, 0
         client, head, backend = self.client, self.head, self.backend
         if self.match is None:
@@ -564,7 +561,7 @@ class Exchange:
                 conn.reused or (closed and self.head.method in IDEMPOTENT)):
             self.attempt = 1
             self.rbuf = self.early = b""
-            pool_conn = self.client.core.pool.take_idle(self.backend)
+            pool_conn = self.client.core.pool.take_relay(self.backend)
             if pool_conn is not None:
                 return self.attach(pool_conn)
             self.task = self.client.loop.create_task(self._open())
@@ -577,8 +574,6 @@ class Exchange:
     def _drop(self) -> None:
         conn, self.conn, self.up = self.conn, None, None
         if conn is not None:
-            if conn.protocol is not None:
-                conn.protocol.sink = None
             conn.close()
         if self.timer is not None:
             self.timer.cancel()
@@ -607,9 +602,10 @@ class Exchange:
             self.backend.inflight -= 1
         conn = self.conn
         if reusable and conn is not None and self.req_done:
+            if self.up_held:
+                conn.transport.resume_reading()
             self.conn = self.up = None
-            conn.detach()
-            self.client.core.pool.put(conn)
+            self.client.core.pool.put_relay(conn)
         self._drop()
         client = self.client
         client.ex = None
