@@ -72,7 +72,7 @@ class Settings:
     apps_file: Path
     state_dir: Path
     pull: PullPolicy = "missing"
-    parallel: int = 4
+    parallel: int = 16  # apps applied at once (executor.DEFAULT_PARALLEL; builds: at most 4)
     health_timeout: float = 60.0
     deadline: float = 2.0
     backend: str = "docker"  # "docker": one engine; "swarm": a cluster (DOCKER_HOST: a manager)

@@ -74,7 +74,7 @@ def _quiet(kind: str, outcome: StepOutcome) -> None:
 def reconcile(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
               dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only.")] = False,
               as_json: JsonOpt = False, detailed: DetailOpt = False, pull: PullOpt = "missing",
-              parallel: ParallelOpt = 4, health_timeout: HealthOpt = 60.0,
+              parallel: ParallelOpt = 16, health_timeout: HealthOpt = 60.0,
               lock_timeout: LockOpt = 60.0, deadline: DeadlineOpt = 2.0,
               keep_images: KeepOpt = 2, verbose: VerboseOpt = False,
               log_json: LogJsonOpt = False,

@@ -42,7 +42,7 @@ __all__ = ["serve"]
 def serve(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
           listen: ListenOpt = DEFAULT_LISTEN, drain: DrainOpt = 10.0,
           upstream_timeout: UpstreamTimeoutOpt = UPSTREAM_TIMEOUT,
-          pull: PullOpt = "missing", parallel: ParallelOpt = 4,
+          pull: PullOpt = "missing", parallel: ParallelOpt = 16,
           health_timeout: HealthOpt = 60.0, deadline: DeadlineOpt = 2.0,
           resync: ResyncOpt = 5.0, down_on_exit: DownOpt = False,
           keep_images: KeepOpt = 2, idle_shutdown: IdleShutdownOpt = 0.0,

@@ -45,7 +45,7 @@ DevOpt = Annotated[list[str] | None, typer.Option(
 
 
 def watch(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
-          pull: PullOpt = "missing", parallel: ParallelOpt = 4,
+          pull: PullOpt = "missing", parallel: ParallelOpt = 16,
           health_timeout: HealthOpt = 60.0, deadline: DeadlineOpt = 2.0,
           resync: ResyncOpt = 5.0, down_on_exit: DownOpt = False,
           listen: ListenOpt = DEFAULT_LISTEN, no_proxy: NoProxyOpt = False,
