@@ -30,13 +30,13 @@ from reconciler.core.types import (
 )
 from reconciler.driver.attrs import container_from_listing, image_from_listing, running_elsewhere
 from reconciler.driver.hostnet import engine_networks, only_reachable
-from reconciler.driver.lifecycle import Lifecycle
 from reconciler.driver.logstream import read_log_lines
 from reconciler.driver.podman import containers_as_docker, images_as_docker
 from reconciler.driver.ports import CommandResult, LogLine, VolumeMount
 from reconciler.driver.wire import Wire, connection, raw_target
 
 if TYPE_CHECKING:
+    from reconciler.driver.lifecycle import Lifecycle
     from reconciler.driver.sdk import SdkEngine
 
 __all__ = ["DockerEngine"]
@@ -52,8 +52,17 @@ class DockerEngine:
                       else None)
         self._sdk: SdkEngine | None = None
         self._podman: bool | None = None  # known from the engine's first answer
-        self._plain = (Lifecycle(self._wire, lambda: bool(self._podman), base_url)
-                       if self._wire is not None else None)
+        self._lifecycle: Lifecycle | None = None
+
+    @property
+    def _plain(self) -> Lifecycle | None:
+        """The changing calls over plain HTTP (None where only the SDK reaches the engine),
+        loaded on first use: a no-op pass never changes anything."""
+        if self._lifecycle is None and self._wire is not None:
+            from reconciler.driver.lifecycle import Lifecycle
+
+            self._lifecycle = Lifecycle(self._wire, lambda: bool(self._podman), self._base_url)
+        return self._lifecycle
 
     @property
     def sdk(self) -> SdkEngine:

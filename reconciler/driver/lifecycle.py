@@ -8,6 +8,7 @@ Requests use the engine's own API version (no version prefix, no `/version` roun
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -150,8 +151,9 @@ class Lifecycle:
         what = f"start container {name}"
         answer = self._wire.call("POST", f"/containers/{container_id}/start", what)
         if not answer.ok:
-            self._wire.call("DELETE", f"/containers/{container_id}", f"remove container {name}",
-                            query={"force": 1})
+            with contextlib.suppress(EngineError):  # the start's failure is the one to report
+                self._wire.call("DELETE", f"/containers/{container_id}",
+                                f"remove container {name}", query={"force": 1})
             raise answer.failure(what)
         return self._reinspect(container_id, cpus=cpus, memory=memory)
 
