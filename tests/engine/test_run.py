@@ -235,9 +235,9 @@ def test_build_app_image_is_built_once_and_service_app_works(project: Project) -
     assert [e for e in project.events(since) if e.get("Type") == "image"] == []
     # ace run only made the image: the service itself was not started
     assert project.containers("/svc") == []
-    # a reconcile afterwards reuses the image ace run built (and makes the app network)
+    # a reconcile afterwards reuses the image ace run built, and the app network it made
     out = project.ace_json("reconcile")
-    assert [(s["action"], s["app"]) for s in out["steps"]] == [("network", ""), ("start", "/svc")]
+    assert [(s["action"], s["app"]) for s in out["steps"]] == [("start", "/svc")]
 
 
 def test_build_failure_is_a_clear_error(project: Project) -> None:
