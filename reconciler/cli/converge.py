@@ -122,13 +122,13 @@ def down(targets: Annotated[list[str] | None, typer.Argument(help="App paths (de
          = None, file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
          images: Annotated[bool, typer.Option("--images", help="Remove ace's images too.")] = False,
          volumes: Annotated[bool, typer.Option("--volumes", help="Remove named volumes.")] = False,
-         lock_timeout: LockOpt = 60.0, log_json: LogJsonOpt = False,
+         lock_timeout: LockOpt = 60.0, verbose: VerboseOpt = False, log_json: LogJsonOpt = False,
          backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Stop and remove ace's containers (all, or of the given apps). Objects whose labels are
     only partly ace's are skipped with a warning; exit 1 only when one of ace's own failed."""
     from reconciler.apply.teardown import teardown
 
-    setup_logging(json_lines=log_json)
+    setup_logging(json_lines=log_json, verbose=verbose)
     with errors():
         settings = settings_from(file, state_dir, backend=backend, registry=registry)
         with session(settings, lock_timeout=lock_timeout) as (store, engine):

@@ -16,6 +16,7 @@ from reconciler.cli.options import (
     LogJsonOpt,
     RegistryOpt,
     StateOpt,
+    VerboseOpt,
     errors,
     render,
     require_file,
@@ -28,9 +29,10 @@ __all__ = ["config", "drift", "status"]
 
 
 def config(file: FileOpt = Path("apps.star"), as_json: JsonOpt = False,
-           deadline: DeadlineOpt = 2.0, log_json: LogJsonOpt = False) -> None:
+           deadline: DeadlineOpt = 2.0, verbose: VerboseOpt = False,
+           log_json: LogJsonOpt = False) -> None:
     """Evaluate the apps file and every app; print the desired state. Touches no engine."""
-    setup_logging(json_lines=log_json)
+    setup_logging(json_lines=log_json, verbose=verbose)
     from reconciler.core.desired import alias_collisions, with_errors
 
     with errors():
@@ -45,10 +47,10 @@ def config(file: FileOpt = Path("apps.star"), as_json: JsonOpt = False,
 
 
 def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
-           as_json: JsonOpt = False, log_json: LogJsonOpt = False,
+           as_json: JsonOpt = False, verbose: VerboseOpt = False, log_json: LogJsonOpt = False,
            backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Per app: state, health, URL, container, since, the last apply and any error."""
-    setup_logging(json_lines=log_json)
+    setup_logging(json_lines=log_json, verbose=verbose)
     with errors():
         settings = settings_from(file, state_dir, backend=backend, registry=registry)
         with session(settings, lock_timeout=None) as (store, engine):
@@ -56,13 +58,19 @@ def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
             applies = store.last_applies()
     from reconciler.apply.health import probe_health
     from reconciler.core.report import app_errors, status_rows
-    from reconciler.proxy.address import live_proxies, public_urls
+    from reconciler.proxy.address import live_proxies, public_urls, served_urls
 
     result, desired, observed = prepared.evaluation, prepared.desired, prepared.observed
     proxies = live_proxies(settings.state_dir)  # of each `ace watch`/`ace serve` running
     base = proxies[0] if proxies else ""
-    rows = status_rows(desired, observed, probe_health(desired, observed),
-                       public=public_urls(result.apps, base) if base else None,
+    public: dict[str, str] | None = None
+    if base:  # apps that evaluate: their routes now; the others: what the proxy serves of
+        # them (their last good declaration, as its record says)
+        evaluated = {a.path for a in result.apps}
+        public = {p: u for p, u in served_urls(settings.state_dir, base).items()
+                  if p not in evaluated}
+        public.update(public_urls(result.apps, base))
+    rows = status_rows(desired, observed, probe_health(desired, observed), public=public,
                        errors=app_errors(result.errors), last_apply=applies,
                        stopped=prepared.recorded.stopped)
     if as_json:
@@ -77,11 +85,11 @@ def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
 
 
 def drift(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
-          as_json: JsonOpt = False, log_json: LogJsonOpt = False,
+          as_json: JsonOpt = False, verbose: VerboseOpt = False, log_json: LogJsonOpt = False,
           backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """What differs between declared, recorded and running (exit 0 in sync, 2 not, 1 when an
     app does not evaluate: what it declares could not be checked)."""
-    setup_logging(json_lines=log_json)
+    setup_logging(json_lines=log_json, verbose=verbose)
     with errors():
         settings = settings_from(file, state_dir, backend=backend, registry=registry)
         with session(settings, lock_timeout=None) as (store, engine):

@@ -32,6 +32,7 @@ from reconciler.cli.options import (
     PullOpt,
     RegistryOpt,
     StateOpt,
+    VerboseOpt,
     errors,
     settings_from,
 )
@@ -52,7 +53,7 @@ def watch(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
           drain: DrainOpt = 10.0,
           upstream_timeout: UpstreamTimeoutOpt = UPSTREAM_TIMEOUT, dev: DevOpt = None,
           keep_images: KeepOpt = 2, idle_shutdown: IdleShutdownOpt = 0.0,
-          lazy: LazyOpt = False, log_json: LogJsonOpt = False,
+          lazy: LazyOpt = False, verbose: VerboseOpt = False, log_json: LogJsonOpt = False,
           backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Keep reconciling: on every relevant file change and every --resync seconds; serve
     every app's routes on one address (--listen) unless --no-proxy."""
@@ -61,7 +62,7 @@ def watch(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
                                  health_timeout=health_timeout, deadline=deadline,
                                  dev_apps=frozenset(dev or ()), backend=backend,
                                  registry=registry, keep_images=keep_images)
-        reporter = choose_reporter(log_json)
+        reporter = choose_reporter(log_json, verbose)
         proxy = None if no_proxy else start_proxy(listen, settings.state_dir, drain,
                                                   required=listen != DEFAULT_LISTEN,
                                                   upstream_timeout=upstream_timeout,
