@@ -19,11 +19,13 @@ from typing import Annotated
 
 import typer
 
-from reconciler.cli.options import (
+from reconciler.cli.flags import (
     BackendOpt,
     FileOpt,
     RegistryOpt,
     StateOpt,
+)
+from reconciler.cli.options import (
     errors,
     render,
     session,

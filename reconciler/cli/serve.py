@@ -8,6 +8,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reconciler.cli.flags import (
+    BackendOpt,
+    DeadlineOpt,
+    FileOpt,
+    HealthOpt,
+    KeepOpt,
+    LogJsonOpt,
+    ParallelOpt,
+    PullOpt,
+    RegistryOpt,
+    StateOpt,
+)
 from reconciler.cli.loop import (
     DownOpt,
     DrainOpt,
@@ -21,16 +33,6 @@ from reconciler.cli.loop import (
     start_proxy,
 )
 from reconciler.cli.options import (
-    BackendOpt,
-    DeadlineOpt,
-    FileOpt,
-    HealthOpt,
-    KeepOpt,
-    LogJsonOpt,
-    ParallelOpt,
-    PullOpt,
-    RegistryOpt,
-    StateOpt,
     errors,
     settings_from,
 )

@@ -335,7 +335,7 @@ try:
     main()
 except SystemExit as e:
     code = e.code
-heavy = ("docker", "starlark", "rich", "structlog", "sqlalchemy", "sqlmodel", "requests",
+heavy = ("typer", "docker", "starlark", "rich", "structlog", "sqlalchemy", "sqlmodel", "requests",
          "httptools", "reconciler.apply.executor", "reconciler.apply.health",
          "reconciler.applogs.buildlogs", "reconciler.proxy.server", "reconciler.dashboard",
          "apps.gotemplate", "apps.dev_settings", "apps.container", "apps.runtime")
