@@ -1,9 +1,9 @@
 """The driver package is the one place that talks to Docker (the `ports.Engine` protocol).
 
 `DockerEngine` answers the read-only calls of every reconcile pass — ping, the container listing
-and the image listing — with plain HTTP on the engine's socket (stdlib only), and hands everything
-else to `SdkEngine` (docker SDK), imported on first use. A no-op pass therefore never loads the
-SDK: two requests on one keep-alive connection and nothing else.
+and the image listing — with plain HTTP on the engine's socket (`plainhttp`: stdlib sockets), and
+hands everything else to `SdkEngine` (docker SDK), imported on first use. A no-op pass therefore
+never loads the SDK (nor http.client): one request on a keep-alive connection and nothing else.
 
 The engine may be Podman's Docker-compatible service: its first answer says so (a header), and
 `podman.py` makes its listings read like Docker's (see there).
@@ -12,10 +12,8 @@ The engine may be Podman's Docker-compatible service: its first answer says so (
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
-import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -31,7 +29,7 @@ from reconciler.core.types import (
 )
 from reconciler.driver.attrs import container_from_listing, image_from_listing, running_elsewhere
 from reconciler.driver.hostnet import engine_networks, only_reachable
-from reconciler.driver.logstream import read_log_lines
+from reconciler.driver.plainhttp import Connection
 from reconciler.driver.podman import PODMAN_HEADER, containers_as_docker, images_as_docker
 from reconciler.driver.ports import CommandResult, LogLine, VolumeMount
 
@@ -41,22 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["DockerEngine"]
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
 
 
 def _raw_target(base_url: str | None) -> tuple[str, str] | None:
@@ -73,7 +55,7 @@ def _raw_target(base_url: str | None) -> tuple[str, str] | None:
 
 # what a request on a keep-alive connection the engine already closed fails with: one retry on a
 # fresh connection (an engine that is down fails that one too, with a refusal)
-_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+_STALE = (BrokenPipeError, ConnectionResetError)
 
 
 class DockerEngine:
@@ -83,7 +65,7 @@ class DockerEngine:
         self._base_url = base_url
         self._timeout = timeout
         self._raw = _raw_target(base_url)
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: Connection | None = None
         self._sdk: SdkEngine | None = None
         self._podman: bool | None = None  # known from the engine's first answer
 
@@ -104,24 +86,21 @@ class DockerEngine:
 
     # -- reads over plain HTTP ---------------------------------------------------------------
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> Connection:
         assert self._raw is not None
         if self._conn is None:
-            kind, where = self._raw
-            self._conn = (_UnixConnection(where, self._timeout) if kind == "unix"
-                          else http.client.HTTPConnection(where, timeout=self._timeout))
+            self._conn = Connection(self._raw, self._timeout)
         return self._conn
 
     def _get(self, path: str, what: str) -> bytes:
         for attempt in (0, 1):  # a keep-alive connection the engine closed: reconnect once
             conn = self._connection()
             try:
-                conn.request("GET", path, headers={"Host": "docker"})
-                resp = conn.getresponse()
-                body = resp.read()
+                resp = conn.get(path, {"Host": "docker"})
+                body = resp.body
                 if self._podman is None:
-                    self._learn_flavor(resp.getheader(PODMAN_HEADER) is not None)
-            except (OSError, http.client.HTTPException) as exc:
+                    self._learn_flavor(resp.header(PODMAN_HEADER) is not None)
+            except OSError as exc:
                 self.close_connection()
                 if attempt == 0 and isinstance(exc, _STALE):
                     continue
@@ -221,10 +200,9 @@ class DockerEngine:
             self.sdk.log_lines(container_id, tail=tail, since=since, follow=follow,
                                on_line=on_line, stop=stop)
             return
-        kind, where = self._raw
-        timeout = None if follow else self._timeout
-        conn = (_UnixConnection(where, timeout) if kind == "unix"
-                else http.client.HTTPConnection(where, timeout=timeout))
+        from reconciler.driver.logstream import connection, read_log_lines
+
+        conn = connection(self._raw, None if follow else self._timeout)
         read_log_lines(conn, container_id, tail=tail, since=since, follow=follow,
                        on_line=on_line, stop=stop)
 
