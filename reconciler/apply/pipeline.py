@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -315,7 +314,7 @@ def run_pass(
     - `stop`: set when ace is stopping; health gates give up (the unproven new container is
       removed, the old one kept) and steps not started are skipped.
     """
-    cycle = cycle or uuid.uuid4().hex[:8]
+    cycle = cycle or os.urandom(4).hex()  # 8 random hex digits (uuid costs an import)
     with bound(cycle=cycle):
         start = time.perf_counter()
         prepared = prepare(settings, store, engine, evaluation=evaluation, marks=marks,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -164,6 +165,9 @@ def run(argv: Sequence[str]) -> bool:
         return False
     command, values = found
     function: Callable[..., None] = getattr(import_module(command.module), command.function)
+    # What the imports made lives as long as this one-shot process: the collector's later
+    # passes need not walk it again (a full pass over it cost up to ~10 ms).
+    gc.freeze()
     try:
         function(**values)
     except KeyboardInterrupt:

@@ -336,10 +336,10 @@ try:
 except SystemExit as e:
     code = e.code
 heavy = ("typer", "docker", "starlark", "rich", "structlog", "sqlalchemy", "sqlmodel", "requests",
-         "http.client", "email", "ssl", "httptools", "reconciler.apply.executor",
-         "reconciler.apply.health", "reconciler.applogs.buildlogs", "reconciler.proxy.server",
-         "reconciler.dashboard", "apps.gotemplate", "apps.dev_settings", "apps.container",
-         "apps.runtime")
+         "http.client", "email", "ssl", "logging", "uuid", "httptools",
+         "reconciler.apply.executor", "reconciler.apply.health", "reconciler.applogs.buildlogs",
+         "reconciler.proxy.server", "reconciler.dashboard", "apps.gotemplate",
+         "apps.dev_settings", "apps.container", "apps.runtime")
 print(code, sorted(m for m in heavy if m in sys.modules))
 print(" ".join(calls))
 """

@@ -10,9 +10,9 @@ through the SDK, as on one engine, and every change first checks ace's labels.""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from typing import Any
@@ -235,7 +235,7 @@ class SwarmEngine:
         from reconciler.driver.swarm.mounts import swarm_mounts
 
         vols, secrets = swarm_mounts(self, mounts, labels, multi_node=self._multi_node())
-        spec = service_spec(name=service_name(name, uuid.uuid4().hex[:4]), image=pinned,
+        spec = service_spec(name=service_name(name, os.urandom(2).hex()), image=pinned,
                             port=port, replicas=replicas, command=command, env=env,
                             labels=labels, mounts=vols, secrets=secrets, cpus=cpus,
                             memory=memory, entrypoint=entrypoint, workdir=workdir)
