@@ -31,7 +31,6 @@ from reconciler.driver.ports import Engine, SeesOtherInstalls
 from reconciler.logs import bound, get_logger
 from state import RunOutcome, Store
 from state.records import Pairs
-from state.records import StepOutcome as StoredOutcome
 
 if TYPE_CHECKING:  # the executor (and the build logs) load only when a plan has steps
     import threading
@@ -243,6 +242,7 @@ def _apply(prepared: Prepared, selected: Plan, *, settings: Settings, store: Sto
     run_id = store.begin_run(command, selected.render())
     from reconciler.applogs.buildlogs import BuildLogWriter
     from reconciler.apply.executor import ApplyOptions, apply_plan
+    from state.runs import StepOutcome as StoredOutcome
 
     logs = BuildLogWriter(settings.state_dir)
 

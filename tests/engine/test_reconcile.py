@@ -339,7 +339,8 @@ heavy = ("typer", "docker", "starlark", "rich", "structlog", "sqlalchemy", "sqlm
          "http.client", "email", "ssl", "logging", "uuid", "httptools",
          "reconciler.apply.executor", "reconciler.apply.health", "reconciler.applogs.buildlogs",
          "reconciler.proxy.server", "reconciler.dashboard", "apps.gotemplate",
-         "apps.dev_settings", "apps.container", "apps.runtime")
+         "apps.dev_settings", "apps.container", "apps.runtime", "state.runs",
+         "reconciler.core.changes")
 print(code, sorted(m for m in heavy if m in sys.modules))
 print(" ".join(calls))
 """
