@@ -2,9 +2,11 @@
 service, or a Swarm cluster). The rest of ace sees the `ports.Engine` protocol and frozen
 values, never an SDK object, and never learns which engine answers.
 
-- `ports`: the Engine protocol the executor, observe and actions use, and its small values
+- `ports`: the Engine protocol the executor, observe and actions use; `values`: its small
+  values (mounts, command results, log lines), loaded on first use
 - `engine`: `DockerEngine` — the read-only calls of a pass over plain HTTP (stdlib only), all
   else handed to the SDK engine, imported on first use
+- `plainhttp`: those reads' HTTP/1.1 GETs on a kept-alive socket (no http.client)
 - `sdk`: `SdkEngine`, the docker SDK behind builds, pulls, containers, volumes, logs
 - `networks`: the app network on the SDK (ensure, connect in place, disconnect, remove)
 - `commands`: `container.run` one-off containers and their live output

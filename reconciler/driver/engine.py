@@ -31,9 +31,9 @@ from reconciler.driver.attrs import container_from_listing, image_from_listing, 
 from reconciler.driver.hostnet import engine_networks, only_reachable
 from reconciler.driver.plainhttp import Connection
 from reconciler.driver.podman import PODMAN_HEADER, containers_as_docker, images_as_docker
-from reconciler.driver.ports import CommandResult, LogLine, VolumeMount
 
 if TYPE_CHECKING:
+    from reconciler.driver.ports import CommandResult, LogLine, VolumeMount
     from reconciler.driver.sdk import SdkEngine
 
 __all__ = ["DockerEngine"]

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 __all__ = ["BadResponse", "Connection", "Response"]
 
@@ -25,9 +24,9 @@ class BadResponse(OSError):
     """The engine's answer is not well-formed HTTP/1.x."""
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
-    """A whole answer: status, headers (names lower-cased) and body."""
+class Response(NamedTuple):
+    """A whole answer: status, headers (names lower-cased) and body. (A NamedTuple: defining
+    it costs a fifth of a frozen dataclass, on every command's start.)"""
 
     status: int
     headers: Mapping[str, str]

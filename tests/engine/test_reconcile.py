@@ -340,7 +340,7 @@ heavy = ("typer", "docker", "starlark", "rich", "structlog", "sqlalchemy", "sqlm
          "reconciler.apply.executor", "reconciler.apply.health", "reconciler.applogs.buildlogs",
          "reconciler.proxy.server", "reconciler.dashboard", "apps.gotemplate",
          "apps.dev_settings", "apps.container", "apps.runtime", "state.runs",
-         "reconciler.core.changes")
+         "reconciler.core.changes", "reconciler.driver.values")
 print(code, sorted(m for m in heavy if m in sys.modules))
 print(" ".join(calls))
 """

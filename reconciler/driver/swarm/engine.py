@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apps.errors import EngineError
 from reconciler.core.types import (
@@ -27,12 +27,15 @@ from reconciler.core.types import (
 )
 from reconciler.driver.engine import DockerEngine
 from reconciler.driver.policy import own_labels, require_managed
-from reconciler.driver.ports import CommandResult, LogLine, NotManaged, VolumeMount
+from reconciler.driver.ports import NotManaged
 from reconciler.driver.swarm.attrs import Node, nodes_from_listing, service_from_listing
 from reconciler.driver.swarm.images import is_ace_image, is_tagged, remove_manager_tags
 from reconciler.driver.swarm.registry import Registry
 from reconciler.driver.swarm.spec import LABEL_IMAGE, LABEL_REPLICAS, service_name, service_spec
 from reconciler.logs import get_logger
+
+if TYPE_CHECKING:
+    from reconciler.driver.values import CommandResult, LogLine, VolumeMount
 
 __all__ = ["SwarmEngine"]
 
@@ -368,6 +371,7 @@ class SwarmEngine:
         `since` to the whole second as the service log API takes it, finer here."""
         from reconciler.driver.commands import stream_text
         from reconciler.driver.logstream import split_timestamp
+        from reconciler.driver.values import LogLine
 
         pending = [""]
 
