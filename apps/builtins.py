@@ -13,10 +13,12 @@ from typing import Any
 
 import starlark as sl
 
+from apps import prints
 from apps.container import PROXY_BASE_URL
 from apps.context import AppContext, bind, given_count, strings
 from apps.errors import AppError
 from apps.permissions import PluginCall, check_call, parse_permission
+from apps.prints import PRINT_PRELUDE, AppPrint
 from apps.ranges import install_range
 from apps.sandbox import BUILTIN_PREFIX, DIALECT, GLOBALS, Location
 
@@ -133,7 +135,7 @@ ace = struct(
     config=_ace_config_fn, audit=_ace_audit, output=_ace_output_fn,
     CONTAINER_URL="<CONTAINER_URL>", CONSTANTS)
 param = struct(**_ace_param_values)
-""".replace("CONSTANTS", ", ".join(f'{c}="{c}"' for c in CONSTANTS))
+""".replace("CONSTANTS", ", ".join(f'{c}="{c}"' for c in CONSTANTS)) + PRINT_PRELUDE
 
 
 def install_app_builtins(ctx: AppContext, module: sl.Module) -> None:
@@ -263,8 +265,9 @@ def install_app_builtins(ctx: AppContext, module: sl.Module) -> None:
         bind(ctx, "ace.audit", (("operation", None), ("target", None), ("detail", "")), args,
              kwargs)  # recorded by OpenRun for its audit log; ace has none
 
-    def print_(*args: Any, **_: Any) -> None:
-        ctx.prints.append(" ".join(a if isinstance(a, str) else json.dumps(a) for a in args))
+    def print_(call_stack: str, text: str) -> None:
+        loc = ctx.where(call_stack, "print")
+        prints.record(AppPrint(ctx.app, loc.file, loc.line, text))
 
     module["_ace_param_values"] = ctx.params
     for name, fn in (
@@ -276,7 +279,7 @@ def install_app_builtins(ctx: AppContext, module: sl.Module) -> None:
         ("_ace_result", result_),
         ("_ace_config", config_),
         ("_ace_audit", audit_),
-        ("print", print_),
+        ("_ace_print", print_),
     ):
         module.add_callable(name, fn)
     install_range(module)

@@ -39,7 +39,7 @@ from apps.containerfile import ContainerfileFacts, scan_containerfile
 from apps.dev_settings import parse_dev_spec, resolve_dev
 from apps.errors import AppError
 from apps.locate import KEEP_INSIDE, entry_column, symlink_escape
-from apps.model import AppEntry, ContainerConfig, as_text
+from apps.model import SECRET_MASK, AppEntry, ContainerConfig, as_text
 
 __all__ = [
     "AUTO",
@@ -185,6 +185,13 @@ def _text_params(params: Mapping[str, Any], env_params: Mapping[str, str]) -> di
     return data
 
 
+def _masked(message: str, secrets: Sequence[str]) -> str:
+    """`message` with every secret value in it shown as SECRET_MASK (longest values first)."""
+    for value in sorted({v for v in secrets if v}, key=len, reverse=True):
+        message = message.replace(value, SECRET_MASK)
+    return message
+
+
 def _env(entry: AppEntry, env_params: Mapping[str, str], port: int) -> tuple[tuple[str, str], ...]:
     app_path = "" if entry.path == "/" else entry.path
     env = {k: as_text(v) for k, v in env_params.items() if k != "secrets"}
@@ -296,17 +303,25 @@ def resolve_container(
     vols = raw.get("volumes") or []
     if not isinstance(vols, list | tuple):
         fail(f"container.config volumes= must be a list of strings, not {type(vols).__name__}")
+    revealed = [env_params[k] for k in secret_env if k in env_params]  # masked in errors
+
+    def looked_up(key: str) -> str:
+        assert secret is not None
+        value = secret(key)
+        revealed.append(value)
+        return value
+
     ctx = VolumeContext(
         source_dir=source_dir if source_dir and os.path.isdir(source_dir) else "",
         search_dirs=tuple(search_dirs),
         params=_text_params(params, env_params),
-        secret=secret,
+        secret=looked_up if secret is not None else None,
         allowed_mounts=allowed_mounts_from_env(),
     )
     try:
         volumes = parse_volumes([*vols, *entry.container_vols], ctx, image_volumes)
-    except VolumeError as exc:
-        fail(str(exc))
+    except VolumeError as exc:  # a template error may quote a value: never a secret one
+        fail(_masked(str(exc), revealed))
 
     return ContainerConfig(
         kind=kind,

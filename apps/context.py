@@ -35,7 +35,6 @@ class AppContext:
     app_records: list[dict[str, Any]] = field(default_factory=list)
     action_records: list[dict[str, Any]] = field(default_factory=list)
     permissions: tuple[Permission, ...] = ()
-    prints: list[str] = field(default_factory=list)
     undeclared: dict[str, str] = field(default_factory=dict)  # supplied, not in params.star
 
     def is_user(self, file: str) -> bool:

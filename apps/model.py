@@ -23,12 +23,14 @@ __all__ = [
     "EvalResult",
     "Permission",
     "Route",
+    "SECRET_MASK",
     "STATIC_INDEX",
     "Volume",
 ]
 
 Pairs = tuple[tuple[str, str], ...]
 Reload = Literal["none", "restart", "recreate"]
+SECRET_MASK = "***"  # what ace shows for a value that holds a resolved {{secret}}
 STATIC_INDEX = "index.html"  # what a static app serves for its root when it names no index
 
 
@@ -126,7 +128,7 @@ class ContainerConfig:
     command: tuple[str, ...] = ()  # replaces the image CMD when set (ace extension, see README)
     dev: DevSettings | None = None  # set only when the app runs in dev mode and it can
     dev_note: str = ""  # dev mode only: why the app runs the normal way ("" when it does not)
-    secret_env: tuple[str, ...] = ()  # env names whose value holds a {{secret}}: never shown
+    secret_env: tuple[str, ...] = ()  # env names whose value holds a {{secret}}: shown masked
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -141,7 +143,7 @@ class ContainerConfig:
             "lifetime": self.lifetime,
             "volumes": [v.to_json() for v in self.volumes],
             "build_args": dict(self.build_args),
-            "env": dict(self.env),
+            "env": {k: SECRET_MASK if k in self.secret_env else v for k, v in self.env},
             "cpus": self.cpus,
             "memory": self.memory,
             "replicas": self.replicas,

@@ -129,7 +129,8 @@ def evaluate_params(
         )
 
     try:
-        eval_declarations("params", _PRELUDE, "_ace_param", param_, path, source, deadline, sink)
+        eval_declarations("params", _PRELUDE, "_ace_param", param_, path, source, deadline, sink,
+                          app=app)
     except (sl.StarlarkError, AppError) as e:
         raise starlark_error(
             e, app=app, sink=sink, is_user=is_user, deadline=deadline,

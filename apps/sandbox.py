@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import starlark as sl
 
+from apps import prints
 from apps.errors import AppError
 
 __all__ = [
@@ -211,6 +212,7 @@ class HostChannel:
                 if self._handler is None:
                     raise RuntimeError(f"no host handler for {kind}")
                 return self._handler(kind, payload)
+            _flush_prints(self._conn)
             self._conn.send(("host", kind, payload))
             status, value = self._conn.recv()
         if status == "error":
@@ -234,8 +236,16 @@ def _address_space() -> int:
         return int(f.read().split()[0]) * resource.getpagesize()
 
 
+def _flush_prints(conn: Connection) -> None:
+    """The child's prints so far, to the parent (which hands them to its print handler)."""
+    pending = prints.take()
+    if pending:
+        conn.send(("prints", pending))
+
+
 def _child(conn: Connection, fn: Callable[[HostChannel], Any], memory_limit: int) -> None:
     try:
+        prints.start_buffer()
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)  # Rust panics print to fd 2; the parent reports them instead
         faulthandler.disable()  # an intended crash here is reported by the parent, not dumped
@@ -256,6 +266,7 @@ def _child(conn: Connection, fn: Callable[[HostChannel], Any], memory_limit: int
                 out = _Outcome("oom", str(e))
             else:
                 out = _Outcome("crash", "".join(traceback.format_exception(e))[-2000:])
+        _flush_prints(conn)
         conn.send(out)
     except BaseException:  # noqa: BLE001 - nothing may escape a forked child
         pass
@@ -308,6 +319,9 @@ def run_isolated(
             if isinstance(msg, _Outcome):
                 outcome = msg
                 break
+            if msg[0] == "prints":
+                prints.deliver(msg[1])
+                continue
             _, kind, payload = msg
             started = time.monotonic()
             try:

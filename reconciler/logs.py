@@ -13,9 +13,12 @@ import contextvars
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["bound", "get_logger", "setup_logging"]
+if TYPE_CHECKING:
+    from apps.prints import AppPrint
+
+__all__ = ["bound", "get_logger", "log_print", "setup_logging"]
 
 # the stdlib logging levels (the module itself is not imported: a quiet pass never needs it)
 DEBUG, INFO, WARNING, ERROR, CRITICAL = 10, 20, 30, 40, 50
@@ -76,11 +79,21 @@ def get_logger(name: str) -> Logger:
     return Logger(name)
 
 
+def log_print(p: AppPrint) -> None:
+    """A `print()` of the user's Starlark, as the info event `app_print`."""
+    get_logger("ace.starlark").info("app_print", app=p.app, file=p.file, line=p.line,
+                                    text=p.text)
+
+
 def setup_logging(*, json_lines: bool = False, verbose: bool = False,
                   level: int | None = None) -> None:
-    """Set the level and format. structlog is configured now when info events will show (they
-    are emitted on every pass), else on the first warning."""
+    """Set the level and format, and log the prints of the user's Starlark (`app_print`).
+    structlog is configured now when info events will show (they are emitted on every pass),
+    else on the first warning."""
     global _threshold
+    from apps.prints import set_print_handler
+
+    set_print_handler(log_print)
     # Without -v or --log-json a person reads the rich output, which already says what failed:
     # only errors ace did not report otherwise reach the log.
     _threshold = level if level is not None else (INFO if (json_lines or verbose) else ERROR)

@@ -1,6 +1,7 @@
 """The docs cannot drift from the code: docs/reference/cli.md is what scripts/gen_cli_docs.py
-prints, every relative link in README.md and docs/ leads to a file, and the tutorial's shell
-blocks run against the real engine (marked `engine`) with the output the page shows."""
+prints, every relative link in README.md and docs/ leads to a file, and every page's apps files,
+app.star files and shell sessions run against the real engine (marked `engine`, one test per
+page) with the output the page shows; a block that cannot run here says why in its marker."""
 
 from __future__ import annotations
 
@@ -13,10 +14,30 @@ from types import ModuleType
 
 import pytest
 
-from tests.docs_tutorial import run_tutorial
+from apps.errors import EngineError
+from reconciler.driver.engine import DockerEngine
+from tests.docs_markers import CHECKED_LANGUAGES, blocks, fences
+from tests.docs_run import run_page
+from tests.engine.podmankit import rootful_host
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI_MD = ROOT / "docs" / "reference" / "cli.md"
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+_PODMAN_PAGES = {"docs/howto/podman.md"}
+
+
+def _name(page: Path) -> str:
+    return page.relative_to(ROOT).as_posix()
+
+
+def _runs(page: Path) -> bool:
+    return any(b.kind not in ("skip", "setup", "setup-sh", "ctrl-c")
+               for b in blocks(page.read_text(encoding="utf-8")))
+
+
+def _page_params() -> list[object]:
+    return [pytest.param(p, id=_name(p), marks=[pytest.mark.podman] if _name(p) in
+                         _PODMAN_PAGES else []) for p in PAGES if _runs(p)]
 
 
 def _generator() -> ModuleType:
@@ -73,9 +94,8 @@ _LINK = re.compile(r"\]\(([^)#\s]+)(#[^)\s]*)?\)")
 
 def test_relative_links_lead_to_files() -> None:
     """Every relative link in README.md and docs/*.md names a file or directory that exists."""
-    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
     broken = []
-    for page in pages:
+    for page in PAGES:
         for target, _anchor in _LINK.findall(page.read_text(encoding="utf-8")):
             if "://" in target or target.startswith("mailto:"):
                 continue
@@ -84,8 +104,57 @@ def test_relative_links_lead_to_files() -> None:
     assert not broken, broken
 
 
+def unmarked(text: str) -> list[str]:
+    """The fenced blocks of a page that must say whether they run and carry no marker."""
+    return [f"line {f.line}: ```{f.lang}" for f in fences(text)
+            if f.lang in CHECKED_LANGUAGES and f.marker is None]
+
+
+def test_every_code_block_runs_or_says_why_not() -> None:
+    """Every sh/bash/console/python/star block of README.md and docs/ carries a docs-test
+    marker (run, or skip with a reason), and every marker is one the runner reads."""
+    missing = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        blocks(text)  # raises on a marker it cannot read or a marker without its block
+        missing += [f"{_name(page)} {m}" for m in unmarked(text)]
+    assert not missing, ("blocks without a docs-test marker (add `<!-- docs-test: sh -->` and "
+                         "friends, or `<!-- docs-test: skip: WHY -->`):\n" + "\n".join(missing))
+
+
+def test_an_unmarked_block_is_found() -> None:
+    """A new shell block without a marker is reported; a marked or plain-text one is not."""
+    text = ("<!-- docs-test: sh -->\n```sh\nace plan\n```\n\n```sh\nace status\n```\n\n"
+            "```text\nsome output\n```\n<!-- docs-test: skip: needs a swarm -->\n```bash\nx\n```\n")
+    assert unmarked(text) == ["line 6: ```sh"]
+
+
+def test_a_skip_needs_a_reason() -> None:
+    """`skip` without a reason is not a marker the runner reads."""
+    with pytest.raises(AssertionError, match="unknown docs-test marker"):
+        blocks("<!-- docs-test: skip -->\n```sh\nace watch\n```\n")
+
+
 @pytest.mark.engine
-def test_tutorial_runs(tmp_path: Path, busybox: str) -> None:
-    """Every docs-test block of docs/tutorial.md runs in an empty directory and prints what the
-    page shows."""
-    run_tutorial(ROOT / "docs" / "tutorial.md", tmp_path)
+@pytest.mark.parametrize("page", _page_params())
+def test_page_runs(page: Path, tmp_path: Path, busybox: str) -> None:
+    """Every docs-test block of the page runs, in order, in an empty directory, and prints what
+    the page shows; what it made is removed afterwards."""
+    if _name(page) in _PODMAN_PAGES:
+        _podman_answers()
+    counts = run_page(page, tmp_path)
+    assert counts.ran > 0
+
+
+def _podman_answers() -> None:
+    """Fail (never skip) with the fix when Podman's rootful service, which the page uses, is
+    silent."""
+    host = rootful_host()
+    eng = DockerEngine(base_url=host, timeout=10.0)
+    try:
+        eng.ping()
+    except EngineError as e:
+        pytest.fail(f"no Podman service answers at {host} ({e}): run scripts/ensure-podman.sh"
+                    " (as root)", pytrace=False)
+    finally:
+        eng.close()

@@ -322,10 +322,10 @@ def run_pass(
         if evaluation is None:
             for err in prepared.evaluation.errors:
                 log.warning("app_error", app=err.app, file=err.file, line=err.line,
-                            error=err.message)
+                            column=err.column, error=err.message)
             for w in prepared.evaluation.warnings:
                 log.warning("app_warning", app=w.app, file=w.file, line=w.line,
-                            warning=w.message)
+                            column=w.column, warning=w.message)
         selected = select(prepared) if select is not None else prepared.plan
         log.info("plan_computed", reason=reason, steps=len(prepared.plan.steps),
                  selected=len(selected.steps), noops=len(prepared.plan.noops))

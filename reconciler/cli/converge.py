@@ -106,13 +106,14 @@ def _report(res: PassResult, *, as_json: bool, dry_run: bool, verbose: bool) -> 
 def down(targets: flags.TargetsArg = None, file: flags.FileOpt = Path("apps.star"),
          state_dir: flags.StateOpt = None,
          images: flags.ImagesOpt = False, volumes: flags.VolumesOpt = False,
-         lock_timeout: flags.LockOpt = 60.0, log_json: flags.LogJsonOpt = False,
+         lock_timeout: flags.LockOpt = 60.0, verbose: flags.VerboseOpt = False,
+         log_json: flags.LogJsonOpt = False,
          backend: flags.BackendOpt = "docker", registry: flags.RegistryOpt = "") -> None:
     """Stop and remove ace's containers (all, or of the given apps). Objects whose labels are
     only partly ace's are skipped with a warning; exit 1 only when one of ace's own failed."""
     from reconciler.apply.teardown import teardown
 
-    setup_logging(json_lines=log_json)
+    setup_logging(json_lines=log_json, verbose=verbose)
     with errors():
         settings = settings_from(file, state_dir, backend=backend, registry=registry)
         with session(settings, lock_timeout=lock_timeout) as (store, engine):

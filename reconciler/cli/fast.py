@@ -62,7 +62,7 @@ KEEP = Opt("keep_images", ("--keep-images",), "int", 2, min=0)
 BACKEND = Opt("backend", ("--backend",), "choice", "docker", "ACE_BACKEND",
               choices=("docker", "swarm"))
 REGISTRY = Opt("registry", ("--registry",), "text", "", "ACE_REGISTRY")
-LOOK = (FILE, STATE, JSON, LOG_JSON, BACKEND, REGISTRY)
+LOOK = (FILE, STATE, JSON, VERBOSE, LOG_JSON, BACKEND, REGISTRY)
 
 COMMANDS: Mapping[str, Command] = {
     "reconcile": Command("reconciler.cli.converge", "reconcile", (

@@ -41,7 +41,8 @@ StateOpt = Annotated[Path | None, typer.Option("--state-dir", envvar="ACE_STATE_
                                                help="State dir (default: .ace by the apps file).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 LogJsonOpt = Annotated[bool, typer.Option("--log-json", help="structlog JSON lines on stderr.")]
-VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="More detail.")]
+VerboseOpt = Annotated[bool, typer.Option(
+    "-v", "--verbose", help="Info logs on stderr (and more detail where the command has it).")]
 PullOpt = Annotated[PullPolicy, typer.Option("--pull", help="missing | always | never")]
 ParallelOpt = Annotated[int, typer.Option("--parallel", min=1, help="Apps applied at once.")]
 HealthOpt = Annotated[float, typer.Option("--health-timeout", help="Seconds to wait for health.")]

@@ -20,9 +20,10 @@ __all__ = ["config", "drift", "status"]
 
 
 def config(file: flags.FileOpt = Path("apps.star"), as_json: flags.JsonOpt = False,
-           deadline: flags.DeadlineOpt = 2.0, log_json: flags.LogJsonOpt = False) -> None:
+           deadline: flags.DeadlineOpt = 2.0, verbose: flags.VerboseOpt = False,
+           log_json: flags.LogJsonOpt = False) -> None:
     """Evaluate the apps file and every app; print the desired state. Touches no engine."""
-    setup_logging(json_lines=log_json)
+    setup_logging(json_lines=log_json, verbose=verbose)
     from reconciler.core.desired import alias_collisions, with_errors
 
     with errors():
@@ -37,10 +38,11 @@ def config(file: flags.FileOpt = Path("apps.star"), as_json: flags.JsonOpt = Fal
 
 
 def status(file: flags.FileOpt = Path("apps.star"), state_dir: flags.StateOpt = None,
-           as_json: flags.JsonOpt = False, log_json: flags.LogJsonOpt = False,
+           as_json: flags.JsonOpt = False, verbose: flags.VerboseOpt = False,
+           log_json: flags.LogJsonOpt = False,
            backend: flags.BackendOpt = "docker", registry: flags.RegistryOpt = "") -> None:
     """Per app: state, health, URL, container, since, the last apply and any error."""
-    setup_logging(json_lines=log_json)
+    setup_logging(json_lines=log_json, verbose=verbose)
     with errors():
         settings = settings_from(file, state_dir, backend=backend, registry=registry)
         with session(settings, lock_timeout=None) as (store, engine):
@@ -48,13 +50,19 @@ def status(file: flags.FileOpt = Path("apps.star"), state_dir: flags.StateOpt = 
             applies = store.last_applies()
     from reconciler.apply.health import probe_health
     from reconciler.core.report import app_errors, status_rows
-    from reconciler.proxy.address import live_proxies, public_urls
+    from reconciler.proxy.address import live_proxies, public_urls, served_urls
 
     result, desired, observed = prepared.evaluation, prepared.desired, prepared.observed
     proxies = live_proxies(settings.state_dir)  # of each `ace watch`/`ace serve` running
     base = proxies[0] if proxies else ""
-    rows = status_rows(desired, observed, probe_health(desired, observed),
-                       public=public_urls(result.apps, base) if base else None,
+    public: dict[str, str] | None = None
+    if base:  # apps that evaluate: their routes now; the others: what the proxy serves of
+        # them (their last good declaration, as its record says)
+        evaluated = {a.path for a in result.apps}
+        public = {p: u for p, u in served_urls(settings.state_dir, base).items()
+                  if p not in evaluated}
+        public.update(public_urls(result.apps, base))
+    rows = status_rows(desired, observed, probe_health(desired, observed), public=public,
                        errors=app_errors(result.errors), last_apply=applies,
                        stopped=prepared.recorded.stopped)
     if as_json:
@@ -69,11 +77,12 @@ def status(file: flags.FileOpt = Path("apps.star"), state_dir: flags.StateOpt = 
 
 
 def drift(file: flags.FileOpt = Path("apps.star"), state_dir: flags.StateOpt = None,
-          as_json: flags.JsonOpt = False, log_json: flags.LogJsonOpt = False,
+          as_json: flags.JsonOpt = False, verbose: flags.VerboseOpt = False,
+          log_json: flags.LogJsonOpt = False,
           backend: flags.BackendOpt = "docker", registry: flags.RegistryOpt = "") -> None:
     """What differs between declared, recorded and running (exit 0 in sync, 2 not, 1 when an
     app does not evaluate: what it declares could not be checked)."""
-    setup_logging(json_lines=log_json)
+    setup_logging(json_lines=log_json, verbose=verbose)
     with errors():
         settings = settings_from(file, state_dir, backend=backend, registry=registry)
         with session(settings, lock_timeout=None) as (store, engine):

@@ -22,8 +22,10 @@ import typer
 from reconciler.cli.flags import (
     BackendOpt,
     FileOpt,
+    LogJsonOpt,
     RegistryOpt,
     StateOpt,
+    VerboseOpt,
 )
 from reconciler.cli.options import (
     errors,
@@ -77,9 +79,13 @@ def logs(targets: Annotated[list[str] | None, typer.Argument(
              "--timestamps", "-t", help="Show each line's time.")] = False,
          as_json: Annotated[bool, typer.Option(
              "--json", help="One JSON object per line: app, container, stream, time, text.")
-         ] = False, backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
+         ] = False, verbose: VerboseOpt = False, log_json: LogJsonOpt = False,
+         backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Print apps' logs: their containers' and their builds' output (--follow: and what comes
     after, across replaces)."""
+    from reconciler.logs import setup_logging
+
+    setup_logging(json_lines=log_json, verbose=verbose)
     from reconciler.applogs.follow import LogSource, history, list_apps
     from reconciler.applogs.follow import follow as follow_apps
     from reconciler.applogs.lines import AppLine, parse_since
@@ -113,9 +119,9 @@ def logs(targets: Annotated[list[str] | None, typer.Argument(
         return
     stop = threading.Event()
     got: queue.Queue[AppLine | str] = queue.Queue()
-    follow_apps(src, None if not targets else apps, marks=marks, emit=got.put, note=got.put,
-                stop=stop)
-    with suppress(KeyboardInterrupt):
+    with suppress(KeyboardInterrupt):  # Ctrl-C at any moment of following ends with exit 0
+        follow_apps(src, None if not targets else apps, marks=marks, emit=got.put,
+                    note=got.put, stop=stop)
         while True:
             try:
                 item = got.get(timeout=0.5)

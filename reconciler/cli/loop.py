@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 
 from apps.errors import AceError
+from apps.prints import set_print_handler
 from reconciler.logs import setup_logging
 from reconciler.proxy.address import UPSTREAM_TIMEOUT
 
@@ -72,8 +73,10 @@ UpstreamTimeoutOpt = Annotated[float, typer.Option(
     "before answering 504 (streamed bodies and websockets are not limited).")]
 
 
-def choose_reporter(log_json: bool) -> Reporter:
-    """The live table on a terminal; JSON lines when asked or when stdout is not a terminal."""
+def choose_reporter(log_json: bool, verbose: bool = False) -> Reporter:
+    """The live table on a terminal; JSON lines when asked or when stdout is not a terminal;
+    with `verbose` (on a terminal), every info event as a line for people instead of the
+    table."""
     import structlog
 
     from reconciler.cli.watch_view import JsonReporter, LiveReporter
@@ -81,9 +84,14 @@ def choose_reporter(log_json: bool) -> Reporter:
     if log_json or not sys.stdout.isatty():
         setup_logging(json_lines=True)
         return JsonReporter()
+    if verbose:
+        setup_logging(json_lines=False, verbose=True)
+        return JsonReporter()
     setup_logging(json_lines=False)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
-    return LiveReporter()
+    reporter = LiveReporter()
+    set_print_handler(reporter.app_print)  # above the table, as changes are
+    return reporter
 
 
 def start_proxy(listen: str, state_dir: Path, drain: float = 10.0, *, required: bool = True,

@@ -94,11 +94,15 @@ def run_cmd(target: Annotated[str, typer.Argument(metavar="APP", help="App path,
 def actions_cmd(target: Annotated[str | None, typer.Argument(
                     metavar="[APP]", help="Only this app's actions.")] = None,
                 file: FileOpt = Path("apps.star"), as_json: JsonOpt = False,
-                deadline: DeadlineOpt = 2.0) -> None:
+                deadline: DeadlineOpt = 2.0, verbose: VerboseOpt = False,
+                log_json: LogJsonOpt = False) -> None:
     """List apps' actions with their descriptions. Touches no engine."""
     import apps
     from reconciler.actions.run import find_app
     from reconciler.cli.results import actions_json, print_actions
+    from reconciler.logs import setup_logging
+
+    setup_logging(json_lines=log_json, verbose=verbose)
 
     with errors():
         require_file(file)

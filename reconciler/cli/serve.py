@@ -19,6 +19,7 @@ from reconciler.cli.flags import (
     PullOpt,
     RegistryOpt,
     StateOpt,
+    VerboseOpt,
 )
 from reconciler.cli.loop import (
     DownOpt,
@@ -48,14 +49,14 @@ def serve(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
           health_timeout: HealthOpt = 60.0, deadline: DeadlineOpt = 2.0,
           resync: ResyncOpt = 5.0, down_on_exit: DownOpt = False,
           keep_images: KeepOpt = 2, idle_shutdown: IdleShutdownOpt = 0.0,
-          lazy: LazyOpt = False, log_json: LogJsonOpt = False,
+          lazy: LazyOpt = False, verbose: VerboseOpt = False, log_json: LogJsonOpt = False,
           backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Serve every app's routes on one address; reconcile every --resync seconds."""
     with errors():
         settings = settings_from(file, state_dir, pull=pull, parallel=parallel,
                                  health_timeout=health_timeout, deadline=deadline,
                                  backend=backend, registry=registry, keep_images=keep_images)
-        reporter = choose_reporter(log_json)
+        reporter = choose_reporter(log_json, verbose)
         proxy = start_proxy(listen, settings.state_dir, drain, has_no_proxy=False,
                             upstream_timeout=upstream_timeout, wake_limit=health_timeout + 15)
         assert proxy is not None

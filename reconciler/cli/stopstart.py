@@ -23,6 +23,7 @@ from reconciler.cli.flags import (
     LogJsonOpt,
     RegistryOpt,
     StateOpt,
+    VerboseOpt,
 )
 from reconciler.cli.options import (
     errors,
@@ -40,22 +41,23 @@ AppsArg = Annotated[list[str], typer.Argument(help="App paths, e.g. /web.")]
 
 def stop_cmd(targets: AppsArg, file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
              as_json: JsonOpt = False, lock_timeout: LockOpt = 60.0,
-             log_json: LogJsonOpt = False, backend: BackendOpt = "docker",
-             registry: RegistryOpt = "") -> None:
+             verbose: VerboseOpt = False, log_json: LogJsonOpt = False,
+             backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Stop apps and keep them stopped (reconcile and watch leave them) until `ace start`."""
     _switch(targets, stop=True, file=file, state_dir=state_dir, as_json=as_json,
-            health_timeout=60.0, lock_timeout=lock_timeout, log_json=log_json,
-            backend=backend, registry=registry)
+            health_timeout=60.0, lock_timeout=lock_timeout, verbose=verbose,
+            log_json=log_json, backend=backend, registry=registry)
 
 
 def start_cmd(targets: AppsArg, file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
               as_json: JsonOpt = False, health_timeout: HealthOpt = 60.0,
-              lock_timeout: LockOpt = 60.0, log_json: LogJsonOpt = False,
-              backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
+              lock_timeout: LockOpt = 60.0, verbose: VerboseOpt = False,
+              log_json: LogJsonOpt = False, backend: BackendOpt = "docker",
+              registry: RegistryOpt = "") -> None:
     """Start apps stopped with `ace stop` again (and keep them running from then on)."""
     _switch(targets, stop=False, file=file, state_dir=state_dir, as_json=as_json,
-            health_timeout=health_timeout, lock_timeout=lock_timeout, log_json=log_json,
-            backend=backend, registry=registry)
+            health_timeout=health_timeout, lock_timeout=lock_timeout, verbose=verbose,
+            log_json=log_json, backend=backend, registry=registry)
 
 
 def _check(targets: list[str], prepared: Prepared, file: Path) -> None:
@@ -72,9 +74,9 @@ def _check(targets: list[str], prepared: Prepared, file: Path) -> None:
 
 
 def _switch(targets: list[str], *, stop: bool, file: Path, state_dir: Path | None,
-            as_json: bool, health_timeout: float, lock_timeout: float, log_json: bool,
-            backend: str, registry: str) -> None:
-    setup_logging(json_lines=log_json)
+            as_json: bool, health_timeout: float, lock_timeout: float, verbose: bool,
+            log_json: bool, backend: str, registry: str) -> None:
+    setup_logging(json_lines=log_json, verbose=verbose)
     wanted = frozenset(targets)
 
     def only_these(prepared: Prepared) -> Plan:
@@ -91,19 +93,21 @@ def _switch(targets: list[str], *, stop: bool, file: Path, state_dir: Path | Non
                 store.start_apps(targets)
             res = run_pass(settings, store, engine, command="stop" if stop else "start",
                            select=only_these)
-    _report(res, targets, stop=stop, as_json=as_json)
-    if not (res.applied is None or res.applied.ok):
+    ok = res.applied is None or res.applied.ok  # another app's evaluation error is no failure
+    _report(res, targets, stop=stop, as_json=as_json, ok=ok)
+    if not ok:
         raise typer.Exit(1)
 
 
-def _report(res: PassResult, targets: list[str], *, stop: bool, as_json: bool) -> None:
+def _report(res: PassResult, targets: list[str], *, stop: bool, as_json: bool,
+            ok: bool) -> None:
     if as_json:
         render.print_json({**render.plan_json(res.selected, res.outcomes),
-                           "apps": targets, "stopped": stop, "ok": res.ok,
+                           "apps": targets, "stopped": stop, "ok": ok,
                            "errors": [e.to_json() for e in res.evaluation.errors]})
         return
     render.print_outcomes(res.outcomes)
-    if res.applied is None or res.applied.ok:
+    if ok:
         note = "stopped by user; `ace start` starts it again" if stop else "started"
         for t in targets:
             render.console.print(f"{t} {note}", soft_wrap=True, markup=False)

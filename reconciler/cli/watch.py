@@ -19,6 +19,7 @@ from reconciler.cli.flags import (
     PullOpt,
     RegistryOpt,
     StateOpt,
+    VerboseOpt,
 )
 from reconciler.cli.loop import (
     DownOpt,
@@ -54,7 +55,7 @@ def watch(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
           drain: DrainOpt = 10.0,
           upstream_timeout: UpstreamTimeoutOpt = UPSTREAM_TIMEOUT, dev: DevOpt = None,
           keep_images: KeepOpt = 2, idle_shutdown: IdleShutdownOpt = 0.0,
-          lazy: LazyOpt = False, log_json: LogJsonOpt = False,
+          lazy: LazyOpt = False, verbose: VerboseOpt = False, log_json: LogJsonOpt = False,
           backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
     """Keep reconciling: on every relevant file change and every --resync seconds; serve
     every app's routes on one address (--listen) unless --no-proxy."""
@@ -63,7 +64,7 @@ def watch(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
                                  health_timeout=health_timeout, deadline=deadline,
                                  dev_apps=frozenset(dev or ()), backend=backend,
                                  registry=registry, keep_images=keep_images)
-        reporter = choose_reporter(log_json)
+        reporter = choose_reporter(log_json, verbose)
         proxy = None if no_proxy else start_proxy(listen, settings.state_dir, drain,
                                                   required=listen != DEFAULT_LISTEN,
                                                   upstream_timeout=upstream_timeout,

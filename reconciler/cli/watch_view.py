@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from apps.model import EvalError
+from apps.prints import AppPrint
 from reconciler.apply.executor import StepOutcome
 from reconciler.watch.backoff import Attempts
 from reconciler.watch.reporter import Row, first_line
@@ -153,6 +154,11 @@ class LiveReporter:
             where = e.where
             self._print(f"[red]error[/] {escape(e.app or '(apps file)')} {escape(where)}: "
                         f"{escape(e.message)}")
+
+    def app_print(self, p: AppPrint) -> None:
+        """A `print()` of an app's Starlark (the prints handler, see apps.prints)."""
+        self._print(f"[dim]print[/] {escape(p.app or '(apps file)')} "
+                    f"{escape(f'{p.file}:{p.line}')}: {escape(p.text)}")
 
     def app_warnings(self, warnings: Sequence[EvalError]) -> None:
         for w in warnings:

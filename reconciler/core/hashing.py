@@ -186,7 +186,8 @@ def hash_dev_inputs(
     container file, build args, target stage, build dir and the contents of the `env_files`
     ((relative path, absolute path); an absent one counts as "absent", one that is not a
     regular file by its kind, never opened) — not the rest of the source, which the dev
-    container mounts. Special files: see the module doc."""
+    container mounts. The manifest (for change causes) lists the container file by its name,
+    then the env files. Special files: see the module doc."""
     manifest: list[tuple[str, str]] = []
     for rel, path in sorted(env_files):
         try:
@@ -197,17 +198,19 @@ def hash_dev_inputs(
         regular = stat.S_ISREG(st.st_mode)
         manifest.append((rel, cache.digest(path, st) if regular
                          else special_kind(st.st_mode) or "special"))
+    cf = cache.digest(containerfile, os.lstat(containerfile))
     value = {
         "scheme": HASH_SCHEME,
         "dev": True,
-        "containerfile": cache.digest(containerfile, os.lstat(containerfile)),
+        "containerfile": cf,
         "containerfile_name": os.path.basename(containerfile),
         "args": sorted([k, v] for k, v in build_args),
         "target": target,
         "build_dir": build_dir,
         "env_files": manifest,
     }
-    return _sha(value), tuple(manifest), special_files(build_dir)
+    named = ((os.path.basename(containerfile), cf), *manifest)
+    return _sha(value), named, special_files(build_dir)
 
 
 def spec_json(spec: ContainerSpec) -> str:

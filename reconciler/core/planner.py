@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from reconciler.core.types import (
+    BuildInputs,
     DesiredApp,
     DesiredState,
     NoOp,
@@ -104,15 +105,20 @@ def _mode_cause(app: DesiredApp, recorded: RecordedApp | None) -> str:
     return "dev mode on" if app.mode == "dev" else "dev mode off"
 
 
-def _dev_build_cause(recorded: RecordedApp | None, files: Sequence[tuple[str, str]]) -> str:
-    if recorded is None or not recorded.files:
+def _dev_build_cause(recorded: RecordedApp | None, build: BuildInputs) -> str:
+    """What changed in a dev image's inputs: its container file and env files by name (the
+    manifest lists both), else its build args or target stage."""
+    if recorded is None:
         return "dev image not built yet"
-    old, new = dict(recorded.files), dict(files)
-    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    from reconciler.core.changes import changed_files
+
+    changed = changed_files(recorded.files, build.files)
     if not changed:
-        return "dev: container file, build args or target changed"
-    return "dev: env file changed: " + ", ".join(changed[:3]) + (
-        f" (+{len(changed) - 3} more)" if len(changed) > 3 else "")
+        return "dev image inputs changed: build args or target"
+    shown = ", ".join(changed[:3]) + (f" (+{len(changed) - 3} more)" if len(changed) > 3 else "")
+    if build.containerfile.rpartition("/")[2] not in changed:
+        return "dev: env file changed: " + shown
+    return "dev image inputs changed: " + shown
 
 
 def _exit_cause(c: ObservedContainer) -> str:
@@ -127,7 +133,7 @@ def _image_steps(
         if app.image in tags:
             return [], None
         cause = _mode_cause(app, recorded) or (
-            _dev_build_cause(recorded, app.build.files) if app.mode == "dev"
+            _dev_build_cause(recorded, app.build) if app.mode == "dev"
             else _files_cause(recorded, app.build.files))
         if recorded is not None and recorded.image == app.image:
             cause = "image removed outside ace"

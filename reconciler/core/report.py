@@ -114,6 +114,10 @@ class _Ctx:
     errors: Mapping[str, str]
     last_apply: Mapping[str, LastApply]
 
+    def without_apply(self, path: str) -> _Ctx:
+        """The same, with no last apply for `path` (its failure no longer applies)."""
+        return replace(self, last_apply={k: v for k, v in self.last_apply.items() if k != path})
+
     def apply_failure(self, path: str, *, whole: bool) -> str:
         """Why the app's last apply failed ("" when it did not): the last pass's failure, else
         the store's last step (its whole message, or the first line)."""
@@ -146,13 +150,33 @@ def _running(ctx: _Ctx, path: str, c: ObservedContainer, scheme: str
 IDLE_DETAIL = "asleep: the next request through ace's proxy starts it"
 
 
+# Steps toward a version of an app: once the declared version runs healthy (after a revert,
+# with no step), their failure is over.
+_TOWARD_VERSION = frozenset({"build", "pull", "start", "replace", "restart"})
+
+
+def _superseded(la: LastApply | None, app: DesiredApp, c: ObservedContainer | None,
+                health: str) -> bool:
+    """Whether the app's last failed apply no longer applies: a build or pull of other inputs
+    than those declared now, or a step toward a version while the declared one runs healthy."""
+    if la is None or la.outcome != "failed":
+        return False
+    if la.action in ("build", "pull") and la.target != app.image:
+        return True
+    return (la.action in _TOWARD_VERSION and c is not None and c.version == app.version
+            and c.state == "running" and health == "healthy")
+
+
 def _declared(ctx: _Ctx, app: DesiredApp, held: bool, idle: str | None) -> AppStatus:
     error = ctx.errors.get(app.path, HELD if held else "")
     la = ctx.last_apply.get(app.path)
     if not app.service:
+        la = None if _superseded(la, app, None, "") else la
         return AppStatus(app.path, "command", "-", "", "", app.image, 0,
                          "image only; run actions with ace run", error=error, last_apply=la)
     c = current_container(ctx.observed.containers, app.path, app.version)
+    if _superseded(la, app, c, ctx.health.get(app.path, "")):
+        ctx, la = ctx.without_apply(app.path), None
     if idle is not None and (c is None or c.state != "running"):
         return AppStatus(app.path, "idle", "-", "", c.name if c else "", app.image,
                          c.created if c else 0,

@@ -15,7 +15,8 @@ from pathlib import Path
 from apps.model import App
 
 __all__ = ["DEFAULT_LISTEN", "RECORD", "UPSTREAM_TIMEOUT", "is_loopback", "live_proxies",
-           "parse_listen", "public_base", "public_urls", "record_path"]
+           "parse_listen", "public_base", "public_urls", "record_path", "served_urls",
+           "write_record"]
 
 DEFAULT_LISTEN = "127.0.0.1:8000"
 RECORD = "proxy.json"  # the one record of earlier versions, still read while its writer runs
@@ -54,6 +55,30 @@ def public_urls(apps: Sequence[App], base: str) -> dict[str, str]:
 def record_path(state_dir: Path, pid: int, port: int) -> Path:
     """Where the proxy of process `pid` on `port` records itself."""
     return state_dir / f"proxy-{pid}-{port}.json"
+
+
+def write_record(path: Path, url: str, started: float, served: Sequence[str]) -> None:
+    """A proxy's record, written whole (a reader never sees half of it): its base URL, process,
+    start time and the app paths it serves (an app that does not evaluate any more is still
+    served from its last good declaration: `ace status` learns its public URL here)."""
+    tmp = path.with_name("." + path.name)
+    tmp.write_text(json.dumps({"url": url, "pid": os.getpid(), "started": started,
+                               "apps": list(served)}))
+    tmp.replace(path)
+
+
+def served_urls(state_dir: Path, base: str) -> dict[str, str]:
+    """app path -> public URL of every app the running proxy at `base` serves, as its record
+    says ({} when the record lists none)."""
+    for _, url, pid, path in _records(state_dir):
+        if url != base or not _alive(pid):
+            continue
+        try:
+            served = json.loads(path.read_text()).get("apps") or []
+        except (OSError, ValueError, AttributeError):
+            return {}
+        return {str(p): base + str(p).rstrip("/") + "/" for p in served if isinstance(p, str)}
+    return {}
 
 
 def _records(state_dir: Path) -> list[tuple[float, str, int, Path]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import threading
 import time
@@ -28,6 +27,7 @@ from reconciler.proxy.address import (
     parse_listen,
     public_urls,
     record_path,
+    write_record,
 )
 from reconciler.proxy.request import DEFAULT_PARSER
 from reconciler.proxy.routing import Backend, Table, build_entries, container_backends
@@ -60,6 +60,8 @@ class ProxyService:
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
         self._record: Path | None = None
+        self._started = 0.0
+        self._served: tuple[str, ...] = ()  # the app paths in the record
         self._last: tuple[Sequence[App], DesiredState, ObservedState, dict[str, str],
                           list[dict[str, Any]]] | None = None
         self.board: Any = None  # reconciler.dashboard.board.Board, when the dashboard is on
@@ -86,10 +88,8 @@ class ProxyService:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             live_proxies(self.state_dir, prune=True)  # records left by killed proxies go
             self._record = record_path(self.state_dir, os.getpid(), self.port)
-            tmp = self._record.with_name("." + self._record.name)
-            tmp.write_text(json.dumps({"url": self.base_url, "pid": os.getpid(),
-                                       "started": time.time()}))
-            tmp.replace(self._record)
+            self._started = time.time()
+            write_record(self._record, self.base_url, self._started, self._served)
 
     def _run(self, ready: Future[None]) -> None:
         loop = self._loop = _new_loop()
@@ -147,8 +147,14 @@ class ProxyService:
         errs = dict(errors or {})
         idle = desired.idle_apps()
         self._last = (apps, desired, observed, errs, list(eval_errors or []))
+        public = public_urls(apps, self.base_url)
         if self.board is not None:
-            self.board.set_apps(apps, public_urls(apps, self.base_url))
+            self.board.set_apps(apps, public)
+        served = tuple(sorted(public))
+        if served != self._served:
+            self._served = served
+            if self._record is not None:
+                write_record(self._record, self.base_url, self._started, served)
 
         async def apply() -> None:
             core = self.core

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,33 @@ def test_secret_in_template_needs_allow_list(tmp_path: Path) -> None:
     err = only_error(result)
     assert "secret 'API_KEY' is not allowed for app /st" in err.message
     assert (err.file, err.line, err.column) == (str(tmp_path / "src" / "app.star"), 8, 25)
+
+
+def test_config_json_masks_secret_env(tmp_path: Path) -> None:
+    """`ace config --json` shows a secret param's env value as *** and never the secret."""
+    result = secret_result(tmp_path, '[["TOKEN"]]', 'Bearer {{secret "TOKEN"}}',
+                           {"TOKEN": "s3cret"})
+    doc = result.to_json()
+    assert doc["apps"][0]["container"]["env"]["token"] == "***"
+    assert doc["apps"][0]["container"]["env"]["plain"] == "p"
+    assert "s3cret" not in json.dumps(doc)
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{{ range .params.token }}{{ end }}", '{{ range (secret "KEY") }}{{ end }}'],
+)
+def test_template_error_masks_secret_values(tmp_path: Path, template: str) -> None:
+    """A cl_secret template error that quotes a secret value (a secret param's, or one that
+    `secret` returned) shows it as ***."""
+    result = evaluate_files(
+        tmp_path,
+        {"params.star": SECRET_PARAMS, "t.tmpl": template,
+         "app.star": SECRET_APP.format(secrets='[["TOKEN"], ["KEY"]]').replace(
+             "port=80)", 'port=80, volumes=["cl_secret:./t.tmpl:/etc/t"])')},
+        'app("/a", "src", params={"token": \'{{secret "TOKEN"}}\'})\n',
+        environ={"TOKEN": "s3cret", "KEY": "k3y"},
+    )
+    err = only_error(result)
+    assert "range can't iterate over ***" in err.message, err
+    assert "s3cret" not in err.message and "k3y" not in err.message

@@ -1,6 +1,6 @@
 """Benchmark dev mode: save-to-serving through a stable address, for one busybox app.
 
-Run: python tests/bench/bench_dev.py [--repeat 7]
+Run: python tests/bench/bench_dev.py [--repeat 7] [--runs 3] [--json FILE]
 Needs a Docker engine, a local busybox:latest and `docker-compose` v2 (the `bench` extra).
 
 Cases, in one run, each timed from writing the page until the new content is served:
@@ -9,14 +9,15 @@ Cases, in one run, each timed from writing the page until the new content is ser
 - ace normal mode: the image rebuilt and the container replaced (zero-downtime);
 - compose: `docker compose watch` with `develop.watch` `action: sync+restart` on the same app,
   at its published port.
-During every case a request loop runs against the address; failed requests are counted. The
-machine's load average is printed before and after: a run on a loaded machine is flagged.
+During every case a request loop runs against the address; failed requests are counted. A run
+on a loaded machine is refused unless --allow-load (tests/bench/README.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -31,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.bench import quiet  # noqa: E402
 from tests.engine.watchkit import WatchProc  # noqa: E402
 
 # SERVE_LIVE serves the files as they are on disk (a framework with its own reloader);
@@ -158,13 +160,16 @@ def bench_ace(root: Path, reload: str, dev: bool, repeat: int) -> tuple[list[flo
                         str(root / "apps.star")], capture_output=True, timeout=120)
 
 
+def _compose() -> str:
+    return shutil.which("docker-compose", path=os.path.dirname(sys.executable)) or \
+        "docker-compose"
+
+
 def bench_compose(root: Path, repeat: int) -> tuple[list[float], int, int]:
     site = _project(root, "restart", True)
     port = _port()
     (root / "compose.yaml").write_text(COMPOSE.format(port=port))
-    compose = shutil.which("docker-compose", path=os.path.dirname(sys.executable)) or \
-        "docker-compose"
-    base = [compose, "-p", f"acebench{os.getpid()}", "-f", str(root / "compose.yaml")]
+    base = [_compose(), "-p", f"acebench{os.getpid()}", "-f", str(root / "compose.yaml")]
     subprocess.run([*base, "up", "-d", "--build"], check=True, capture_output=True, timeout=300)
     watch = subprocess.Popen([*base, "watch", "--no-up"], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
@@ -181,31 +186,37 @@ def bench_compose(root: Path, repeat: int) -> tuple[list[float], int, int]:
         subprocess.run([*base, "down", "--rmi", "local"], capture_output=True, timeout=120)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--repeat", type=int, default=7)
-    args = ap.parse_args()
-    load0, cores = os.getloadavg()[0], os.cpu_count() or 1
-    print(f"load average {load0:.2f} on {cores} cores before the run")
+def measure(repeat: int) -> quiet.Figures:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         cases: list[tuple[str, Callable[[Path], tuple[list[float], int, int]]]] = [
-            ("ace dev, reload=none", lambda r: bench_ace(r, "none", True, args.repeat)),
-            ("ace dev, reload=restart", lambda r: bench_ace(r, "restart", True, args.repeat)),
-            ("ace normal mode (rebuild)", lambda r: bench_ace(r, "none", False, args.repeat)),
-            ("compose watch sync+restart", lambda r: bench_compose(r, args.repeat)),
+            ("ace dev, reload=none", lambda r: bench_ace(r, "none", True, repeat)),
+            ("ace dev, reload=restart", lambda r: bench_ace(r, "restart", True, repeat)),
+            ("ace normal mode (rebuild)", lambda r: bench_ace(r, "none", False, repeat)),
+            ("compose watch sync+restart", lambda r: bench_compose(r, repeat)),
         ]
         for i, (name, run) in enumerate(cases):
-            print(f"  {name} ...", flush=True)
+            print(f"  {name} ...", file=sys.stderr, flush=True)
             lat, failed, total = run(Path(tmp) / f"case{i}")
             rows.append((name, statistics.median(lat), failed, total))
-    load1 = os.getloadavg()[0]
-    print(f"load average {load1:.2f} after" + (
-        "  -- LOADED MACHINE: figures not comparable" if max(load0, load1) > cores else ""))
     compose = rows[-1][1]
     print(f"{'case':30} {'median s':>9} {'vs compose':>10} {'failed/requests':>16}")
+    figures: quiet.Figures = {}
     for name, med, failed, total in rows:
         print(f"{name:30} {med:9.3f} {med / compose:9.2f}x {failed:>7}/{total}")
+        key = re.sub(r"[^a-z0-9]+", "_", name).strip("_")
+        figures.update({f"{key}_s": round(med, 4), f"{key}_vs_compose": round(med / compose, 4),
+                        f"{key}_failed": failed, f"{key}_requests": total})
+    return figures
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeat", type=int, default=7)
+    quiet.add_arguments(ap)
+    args = ap.parse_args()
+    quiet.report("bench_dev", args, lambda: measure(args.repeat),
+                 quiet.compose_version(_compose()))
 
 
 if __name__ == "__main__":

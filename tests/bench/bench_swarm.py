@@ -1,6 +1,6 @@
 """Benchmark: ace on a 3-node Swarm vs `docker stack deploy` of an equivalent compose file.
 
-Run: python tests/bench/bench_swarm.py [--apps 20] [--repeat 5]
+Run: python tests/bench/bench_swarm.py [--apps 20] [--repeat 5] [--runs 3] [--json FILE]
 As root: it starts the lab cluster itself (scripts/swarm/cluster-up.sh 3: three dockerds in
 network namespaces and a local registry) and removes it at the end. Both tools deploy the same
 busybox httpd services: app 0 with 3 replicas, the others with 1. Phases, each timed as whole
@@ -8,6 +8,7 @@ processes: cold deploy (until every task runs; ace also waits for every health c
 (median of --repeat runs), and one app changed (an env value of app 0) while requests go to its
 public address — ace's proxy (`ace watch --backend swarm`) for ace; for the stack, the app's
 host-mode published port on the three node addresses in turn (no routing mesh without IPVS).
+A run on a loaded machine is refused unless --allow-load (tests/bench/README.md).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.bench import quiet  # noqa: E402
 from tests.engine.watchkit import WatchProc  # noqa: E402
 from tests.swarm.cluster import Cluster, cluster_up  # noqa: E402
 
@@ -197,15 +199,13 @@ def bench_ace(cluster: Cluster, work: Path, n: int, repeat: int) -> dict[str, ob
             "served_after": served[1]}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--apps", type=int, default=20)
-    ap.add_argument("--repeat", type=int, default=5)
-    args = ap.parse_args()
+def measure(args: argparse.Namespace) -> quiet.Figures:
     with tempfile.TemporaryDirectory() as tmp, cluster_up(3, Path(tmp)) as cluster:
         work = Path(tmp)
+        nodes = quiet.engine_version({**os.environ, "DOCKER_HOST": cluster.manager})
         a = bench_ace(cluster, work, args.apps, args.repeat)
         s = bench_stack(cluster, work, args.apps, args.repeat)
+    print(f"cluster nodes: Docker engine {nodes}")
     print(f"{args.apps} apps on a 3-node swarm (app 0: 3 replicas)")
     print(f"{'':28} {'ace':>10} {'stack deploy':>14} {'ratio':>7}")
     for key, what in (("cold", "cold deploy (s)"), ("noop", "no-op (s, median)"),
@@ -214,6 +214,22 @@ def main() -> None:
         print(f"{what:28} {a[key]:>10.2f} {s[key]:>14.2f} {ratio:>6.2f}x")
     print(f"{'failed requests in change':28} {a['failed']:>5}/{a['sent']:<4} "
           f"{s['failed']:>9}/{s['sent']:<4}")
+    figures: quiet.Figures = {"cluster_engine": nodes}
+    for key in ("cold", "noop", "change", "sent", "failed"):
+        figures.update({f"ace_{key}": a[key], f"stack_{key}": s[key]})  # type: ignore[dict-item]
+    for key in ("cold", "noop", "change"):
+        figures[f"ratio_{key}"] = round(float(a[key]) / float(s[key]), 4)  # type: ignore[arg-type]
+    return figures
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--apps", type=int, default=20)
+    ap.add_argument("--repeat", type=int, default=5)
+    quiet.add_arguments(ap)
+    args = ap.parse_args()
+    quiet.report("bench_swarm", args, lambda: measure(args),
+                 quiet.docker_cli_version() + " (docker stack deploy)")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Benchmark `ace watch`: save-to-serving latency against the raw docker build + run + first 200
 of the same change, measured in one run; then the idle cost of watching many apps.
 
-Run: python tests/bench/bench_watch.py [--repeat 5] [--apps 100] [--idle 30]
-Needs a Docker engine and a local busybox:latest.
+Run: python tests/bench/bench_watch.py [--repeat 5] [--apps 100] [--idle 30] [--runs 3]
+                                       [--json FILE]
+Needs a Docker engine and a local busybox:latest. A run on a loaded machine is refused unless
+--allow-load (tests/bench/README.md).
 
 Latency: ace is timed from writing index.html until the new content is served at ace's stable
 proxy address (`ace watch --listen`, the URL a person keeps open); raw is `docker build` (with
@@ -31,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from apps.errors import EngineError  # noqa: E402
 from reconciler.driver.buildkit import find_buildkit_cli  # noqa: E402
 from state.db import derive_install_id  # noqa: E402
+from tests.bench import quiet  # noqa: E402
 from tests.engine.appkit import WEB_APP_STAR, WEB_CONTAINERFILE, WEB_PARAMS  # noqa: E402
 from tests.engine.watchkit import WatchProc  # noqa: E402
 
@@ -118,7 +121,7 @@ def raw_latency(ctx: Path, body: str, tag: str) -> float:
     return took
 
 
-def bench_latency(repeat: int) -> None:
+def bench_latency(repeat: int) -> quiet.Figures:
     root = Path(tempfile.mkdtemp(prefix="ace-bench-watch-"))
     _web(root)
     raw_ctx = root / "raw"
@@ -144,9 +147,12 @@ def bench_latency(repeat: int) -> None:
         print("  ace:  " + " ".join(f"{x:.3f}" for x in ace))
         print("  raw:  " + " ".join(f"{x:.3f}" for x in raw))
         print("  ace besides the build: " + " ".join(f"{x:.3f}" for x in loop))
+        return {"ace_s": round(a, 4), "raw_s": round(r, 4), "overhead_s": round(a - r, 4),
+                "ratio": round(a / r, 4), "ace_besides_build_s": round(o, 4),
+                "ace_saves_s": ace, "raw_saves_s": raw, "ace_besides_build_saves_s": loop}
     finally:
         w.stop()
-        subprocess.run(["python", "-m", "reconciler", "down", "--images", "-f",
+        subprocess.run([sys.executable, "-m", "reconciler", "down", "--images", "-f",
                         str(root / "apps.star")], capture_output=True)
         ids = subprocess.run(["docker", "images", "-q", "ace-bench-raw"], capture_output=True,
                              text=True).stdout.split()
@@ -172,7 +178,7 @@ def _db_stamp(state: Path) -> tuple[tuple[str, int, int], ...]:
                  for p in sorted(state.glob("ace.db*")))
 
 
-def bench_idle(apps: int, window: float) -> None:
+def bench_idle(apps: int, window: float) -> quiet.Figures:
     root = Path(tempfile.mkdtemp(prefix="ace-bench-idle-"))
     (root / "svc").mkdir()
     (root / "svc/app.star").write_text(IDLE_APP_STAR)
@@ -184,7 +190,8 @@ def bench_idle(apps: int, window: float) -> None:
         t0 = time.monotonic()
         _until(lambda: (rows := w.named("status")) and sum(
             r["state"] == "running" for r in rows[-1]["apps"]) == apps, 600)
-        print(f"idle: {apps} apps converged in {time.monotonic() - t0:.1f} s")
+        converged = time.monotonic() - t0
+        print(f"idle: {apps} apps converged in {converged:.1f} s")
         time.sleep(6)  # one resync with health probes after convergence
         pid = w.proc.pid
         db0, cpu0, t_start = _db_stamp(root / ".ace"), _cpu_seconds(pid), time.time()
@@ -195,9 +202,12 @@ def bench_idle(apps: int, window: float) -> None:
             ["docker", "events", "--since", str(int(t_start)), "--until", str(int(time.time())),
              "--filter", f"label=dev.ace.install={install}"],
             capture_output=True, text=True).stdout.splitlines()
-        print(f"idle over {window:.0f} s: RSS {_rss_mb(pid):.1f} MB, CPU {cpu:.2f} %, "
-              f"engine container events {len(events)}, state db changed "
-              f"{_db_stamp(root / '.ace') != db0}")
+        rss, db_changed = _rss_mb(pid), _db_stamp(root / ".ace") != db0
+        print(f"idle over {window:.0f} s: RSS {rss:.1f} MB, CPU {cpu:.2f} %, "
+              f"engine container events {len(events)}, state db changed {db_changed}")
+        return {"idle_apps": apps, "idle_converged_s": round(converged, 2),
+                "idle_rss_mb": round(rss, 1), "idle_cpu_pct": round(cpu, 3),
+                "idle_engine_events": len(events), "idle_db_changed": int(db_changed)}
     finally:
         w.stop()
         subprocess.run([sys.executable, "-m", "reconciler", "down", "-f",
@@ -210,10 +220,19 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--apps", type=int, default=100)
     ap.add_argument("--idle", type=float, default=30.0)
+    quiet.add_arguments(ap)
     args = ap.parse_args()
-    bench_latency(args.repeat)
-    if args.apps:
-        bench_idle(args.apps, args.idle)
+
+    def measure() -> quiet.Figures:
+        figures = bench_latency(args.repeat)
+        if args.apps:
+            figures.update(bench_idle(args.apps, args.idle))
+        return figures
+
+    cli, env = _builder()
+    baseline = (f"{quiet.docker_cli_version(cli)} ({cli}, BuildKit "
+                f"{'on' if env['DOCKER_BUILDKIT'] == '1' else 'off'})")
+    quiet.report("bench_watch", args, measure, baseline)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ def lines(d: DesiredState, o: ObservedState, r: object) -> list[str]:
 DEV = dev()
 RUNNING = seen(ctr(DEV), tags=(DEV.image,))
 RECORDED = recs(rec(DEV))
+DEV_CF = dev(files=(*ENV, ("Containerfile", "c1")))  # the container file in the manifest
 
 CASES = [
     pytest.param(touched(want(DEV), "/web"), RUNNING, RECORDED,
@@ -59,6 +60,16 @@ CASES = [
                  ["build /web ace-t/web:dev-din2 (dev: env file changed: requirements.txt)",
                   "replace /web ace-t-web-d1 (dev: env file changed: requirements.txt)"],
                  id="env-file-rebuilds"),
+    pytest.param(want(dev(version="d2", inputs="din2", files=(*ENV, ("Containerfile", "c2")))),
+                 seen(ctr(DEV_CF), tags=(DEV_CF.image,)), recs(rec(DEV_CF)),
+                 ["build /web ace-t/web:dev-din2 (dev image inputs changed: Containerfile)",
+                  "replace /web ace-t-web-d1 (dev image inputs changed: Containerfile)"],
+                 id="container-file-rebuilds"),
+    pytest.param(want(dev(version="d2", inputs="din2")), RUNNING, RECORDED,
+                 ["build /web ace-t/web:dev-din2 (dev image inputs changed: build args or "
+                  "target)",
+                  "replace /web ace-t-web-d1 (dev image inputs changed: build args or target)"],
+                 id="build-args-rebuild"),
     pytest.param(want(DEV), seen(tags=(DEV.image,)), RECORDED,
                  ["start /web ace-t/web:dev-din1 (container gone)"], id="dev-container-gone"),
 ]

@@ -105,6 +105,9 @@ BROKEN = "/src/web/app.star:3:5: name 'x' is not defined"
 LABELLED = replace(ctr(WEB, created=5), scheme="https", health_path="/ping")
 BUILD_FAILED_EARLIER = LastApply("/web", "build:/web", "build", "ace-t/web:in2", "failed",
                                  BUILD_FAILED, 1700000000.5, 7)
+BUILD_FAILED_NOW = replace(BUILD_FAILED_EARLIER, target=WEB.image)  # of the declared inputs
+REPLACE_FAILED = LastApply("/web", "replace:/web", "replace", "ace-t-web-v1", "failed",
+                           "not healthy", 1700000000.5, 7)
 REPLACED = LastApply("/web", "replace:/web", "replace", "ace-t-web-v1", "done", "", 1700000100.0,
                      9)
 
@@ -138,10 +141,26 @@ HELD_STATUS = [
                       detail="an older version runs; reconcile to apply the change; "
                              "last build failed: build of ace-t/web:in1 failed")],
                  id="older-version-serves-after-a-failed-apply"),
-    pytest.param(want(WEB), seen(), {}, {}, {"/web": BUILD_FAILED_EARLIER},
+    pytest.param(want(WEB), seen(), {}, {}, {"/web": BUILD_FAILED_NOW},
                  [row("failed", detail=f"last build failed: {BUILD_FAILED}",
-                      last_apply=last(BUILD_FAILED_EARLIER))],
+                      last_apply=last(BUILD_FAILED_NOW))],
                  id="failed-apply-nothing-runs"),
+    pytest.param(want(WEB), seen(), {}, {}, {"/web": BUILD_FAILED_EARLIER},
+                 [row("missing")], id="failed-build-of-other-inputs-nothing-runs"),
+    pytest.param(want(WEB), seen(ctr(WEB, created=5)), {"/web": "healthy"}, {},
+                 {"/web": BUILD_FAILED_EARLIER},
+                 [row("running", "healthy", "http://127.0.0.1:40001", "ace-t-web-v1", since=5)],
+                 id="failed-build-then-reverted-to-what-runs"),
+    pytest.param(want(WEB), seen(ctr(WEB, created=5)), {"/web": "healthy"}, {},
+                 {"/web": REPLACE_FAILED},
+                 [row("running", "healthy", "http://127.0.0.1:40001", "ace-t-web-v1", since=5)],
+                 id="failed-replace-then-reverted-to-what-runs"),
+    pytest.param(want(WEB), seen(ctr(WEB, created=5)), {"/web": UNHEALTHY}, {},
+                 {"/web": REPLACE_FAILED},
+                 [row("running", "unhealthy", "http://127.0.0.1:40001", "ace-t-web-v1", since=5,
+                      detail="503 Service Unavailable; last replace failed: not healthy",
+                      last_apply=last(REPLACE_FAILED))],
+                 id="failed-replace-while-what-runs-is-unhealthy"),
     pytest.param(want(WEB), seen(ctr(WEB, created=5)), {"/web": "healthy"}, {},
                  {"/web": REPLACED},
                  [row("running", "healthy", "http://127.0.0.1:40001", "ace-t-web-v1", since=5,
@@ -162,7 +181,8 @@ def test_status_row_shows_what_runs_errors_and_last_apply(
     errors: dict[str, str], applies: dict[str, LastApply], expected: list[dict[str, Any]],
 ) -> None:
     """An app that does not evaluate shows its running container, health and URL with the
-    error; the last apply's failure shows even while an older version serves."""
+    error; the last apply's failure shows even while an older version serves, and no more
+    once the declared version runs healthy or when it was a build of other inputs."""
     rows = status_rows(desired, observed, health, errors=errors, last_apply=applies)
     assert [r.to_json() for r in rows] == expected
 

@@ -62,3 +62,20 @@ def test_logs_of_every_app_with_build_output(project: Project) -> None:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=10)
     assert proc.returncode == 0
+
+
+def test_ctrl_c_while_follow_starts_exits_0(project: Project,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C that lands while --follow is still starting its readers (the history already
+    printed) ends `ace logs` with exit 0, as it does later on."""
+    import reconciler.applogs.follow as follow_mod
+
+    def interrupted(*_args: object, **_kwargs: object) -> list[threading.Thread]:
+        raise KeyboardInterrupt
+
+    project.hello_app()
+    project.apps('app("/hello", "./hello")')
+    project.ace("reconcile")
+    monkeypatch.setattr(follow_mod, "follow", interrupted)
+    code, _out = project.ace("logs", "--follow", expect=None)
+    assert code == 0

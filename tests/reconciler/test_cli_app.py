@@ -36,3 +36,15 @@ def test_version_of_the_installed_command() -> None:
     out = subprocess.run([sys.executable, "-m", "reconciler", "--version"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.startswith("ace ")
+
+
+def test_every_command_takes_verbose_and_log_json() -> None:
+    """Every command accepts `-v`/`--verbose` and `--log-json`, as the docs say."""
+    import typer.main
+
+    group = typer.main.get_command(cli_app)
+    assert isinstance(group, typer.main.TyperGroup)
+    missing = [(name, flag) for name, cmd in group.commands.items()
+               for flag in ("-v", "--verbose", "--log-json")
+               if not any(flag in p.opts for p in cmd.params)]
+    assert len(group.commands) >= 13 and missing == []

@@ -167,7 +167,7 @@ def test_dev_hash_never_opens_special_files(tmp_path: Path) -> None:
         sock.bind(str(ctx / "app.sock"))
         h, manifest, special = _bounded(lambda: _dev_hash(ctx, ctx / "Containerfile"),
                                         ctx / "requirements.txt")
-    assert manifest == (("requirements.txt", "fifo"),) and h != absent
+    assert dict(manifest)["requirements.txt"] == "fifo" and h != absent
     assert special == (("app.sock", "socket"), ("requirements.txt", "fifo"))
     os.mkfifo(ctx / "Devfile")
 
@@ -178,3 +178,16 @@ def test_dev_hash_never_opens_special_files(tmp_path: Path) -> None:
             return f"error: {exc}"
 
     assert _bounded(hash_fifo_containerfile, ctx / "Devfile").startswith("error:")
+
+
+def test_dev_manifest_names_the_container_file(tmp_path: Path) -> None:
+    """A dev image's manifest (what plan causes compare) lists its container file with the
+    env files, so an edit of it is named as the cause; the hash changes with it."""
+    ctx = _ctx(tmp_path)
+    (ctx / "requirements.txt").write_text("flask\n")
+    h1, m1, _ = _dev_hash(ctx, ctx / "Containerfile")
+    (ctx / "Containerfile").write_text("FROM busybox\nRUN false\n")
+    h2, m2, _ = _dev_hash(ctx, ctx / "Containerfile")
+    assert [rel for rel, _ in m1] == ["Containerfile", "requirements.txt"]
+    assert dict(m1)["Containerfile"] != dict(m2)["Containerfile"] and h1 != h2
+    assert dict(m1)["requirements.txt"] == dict(m2)["requirements.txt"]
