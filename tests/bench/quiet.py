@@ -172,7 +172,7 @@ def provenance(baseline: str, env: Mapping[str, str] | None = None) -> Provenanc
 def compile_ace(root: Path = ROOT) -> None:
     """Write ace's bytecode, as installing it does: where PYTHONDONTWRITEBYTECODE is set and a
     tree has no (or stale) __pycache__, every ace process the bench times would compile each
-    module it imports again (a no-op reconcile then costs ~1.5x its CPU)."""
+    module it imports again (a no-op reconcile then takes ~1.3x the CPU)."""
     import compileall
 
     for package in ("apps", "state", "reconciler"):
