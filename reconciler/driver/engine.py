@@ -273,8 +273,8 @@ class DockerEngine:
 
     def run_command(self, *, image: str, command: Sequence[str], env: Mapping[str, str],
                     cwd: str, labels: Mapping[str, str], mounts: Sequence[VolumeMount] = (),
-                    timeout: float = 300.0,
-                    on_output: Callable[[str], None] | None = None) -> CommandResult:
+                    timeout: float = 300.0, on_output: Callable[[str], None] | None = None,
+                    network: str = "") -> CommandResult:
         return self.sdk.run_command(image=image, command=command, env=env, cwd=cwd,
                                     labels=labels, mounts=mounts, timeout=timeout,
-                                    on_output=on_output)
+                                    on_output=on_output, network=network)

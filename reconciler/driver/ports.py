@@ -180,9 +180,12 @@ class Engine(Protocol):
         mounts: Sequence[VolumeMount] = (),
         timeout: float = 300.0,
         on_output: Callable[[str], None] | None = None,
+        network: str = "",
     ) -> CommandResult:
         """A fresh --rm container of `image` running `command`; stdout/stderr kept apart.
-        `on_output` gets the output (both streams, as text) while the command runs."""
+        `on_output` gets the output (both streams, as text) while the command runs. With
+        `network` (which must exist: `ensure_network`) the container is attached to it instead
+        of the default network, with no alias: it reaches the apps there by theirs."""
         ...
 
 

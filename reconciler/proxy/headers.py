@@ -29,14 +29,19 @@ FORWARDING = frozenset({
 })
 
 
-def _drop_set(head: Head) -> set[str]:
-    return set(HOP_BY_HOP) | head.tokens("connection")
+_REQUEST_DROP = HOP_BY_HOP | FORWARDING | {"host", "content-length", "expect"}
+_RESPONSE_DROP = HOP_BY_HOP | {"content-length"}
+
+
+def _drop_set(head: Head, fixed: frozenset[str]) -> frozenset[str]:
+    named = head.tokens("connection")  # what `Connection` names is hop-by-hop too
+    return fixed | named if named else fixed
 
 
 def request_headers(head: Head, *, backend: Backend, match: Match, client_ip: str,
                     public_host: str, framing: Framing, upgrade: str | None
                     ) -> list[tuple[str, str]]:
-    drop = _drop_set(head) | FORWARDING | {"host", "content-length", "expect"}
+    drop = _drop_set(head, _REQUEST_DROP)
     out = [(k, v) for k, v in head.headers if k.lower() not in drop]
     host = public_host if match.entry.route.preserve_host else backend.netloc
     out.insert(0, ("Host", host))
@@ -85,7 +90,7 @@ def rewrite_location(value: str, *, backend: Backend, match: Match, origin: str)
 
 def response_headers(head: Head, *, backend: Backend, match: Match, origin: str,
                      public_url: str) -> list[tuple[str, str]]:
-    drop = _drop_set(head) | {"content-length"}
+    drop = _drop_set(head, _RESPONSE_DROP)
     out: list[tuple[str, str]] = []
     for k, v in head.headers:
         low = k.lower()

@@ -35,6 +35,9 @@ _CTL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # control characters but HTAB
 # size, then optional whitespace and extensions without control characters (but HTAB)
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(;[\t\x20-\x7e\x80-\xff]*)?\r\n")
 _DIGITS = re.compile(r"[0-9]{1,18}")
+# header lines a response head usually has: token name, value without control characters (but
+# HTAB), ended by LF or CRLF (what `check_field` accepts, in one match for the whole block)
+_FIELD_LINES = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r?\n)*")
 
 
 class BadMessage(Exception):
@@ -43,7 +46,9 @@ class BadMessage(Exception):
 
 @dataclass(slots=True)
 class Head:
-    """A request head (method, target, version) or a response head (version, status, reason)."""
+    """A request head (method, target, version) or a response head (version, status, reason).
+    `headers` is not changed once the head is made: lookups by name use an index of it built on
+    the first one (a request's head is looked up a dozen times on its way through)."""
 
     version: str
     method: str = ""
@@ -51,21 +56,34 @@ class Head:
     status: int = 0
     reason: str = ""
     headers: list[tuple[str, str]] = field(default_factory=list)
+    _index: dict[str, list[str]] | None = field(default=None, init=False, repr=False,
+                                                compare=False)
+
+    def values(self, name: str) -> list[str]:
+        """The values of every field called `name` (any case), in order; do not change it."""
+        index = self._index
+        if index is None:
+            index = self._index = {}
+            for k, v in self.headers:
+                index.setdefault(k.lower(), []).append(v)
+        return index.get(name.lower(), _NONE)
 
     def get(self, name: str) -> str | None:
-        low = name.lower()
-        for k, v in self.headers:
-            if k.lower() == low:
-                return v
-        return None
+        found = self.values(name)
+        return found[0] if found else None
 
     def get_all(self, name: str) -> list[str]:
-        low = name.lower()
-        return [v for k, v in self.headers if k.lower() == low]
+        return list(self.values(name))
 
     def tokens(self, name: str) -> set[str]:
         """Comma-separated header tokens, lowercased (Connection, Transfer-Encoding, Upgrade)."""
-        return {t.strip().lower() for v in self.get_all(name) for t in v.split(",") if t.strip()}
+        found = self.values(name)
+        if not found:
+            return set()
+        return {t.strip().lower() for v in found for t in v.split(",") if t.strip()}
+
+
+_NONE: list[str] = []  # what `Head.values` gives for a name no field has (never changed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +112,13 @@ async def read_response_head(reader: asyncio.StreamReader) -> bytes | None:
     size = 0
     while True:
         try:
-            line = await reader.readline()
-        except (ValueError, asyncio.LimitOverrunError):
-            raise BadMessage(f"message head larger than {MAX_HEAD} bytes") from None
-        if not line.endswith(b"\n"):
-            if not lines and not line.strip():
+            line = await reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as exc:  # EOF
+            if not lines and not exc.partial.strip():
                 return None
-            raise BadMessage("connection closed in the middle of a message head")
+            raise BadMessage("connection closed in the middle of a message head") from None
+        except asyncio.LimitOverrunError:
+            raise BadMessage(f"message head larger than {MAX_HEAD} bytes") from None
         size += len(line)
         if size > MAX_HEAD:
             raise BadMessage(f"message head larger than {MAX_HEAD} bytes")
@@ -124,13 +142,21 @@ def _headers(lines: list[bytes]) -> list[tuple[str, str]]:
 
 
 def parse_response(raw: bytes) -> Head:
-    lines = [x.rstrip(b"\r") for x in raw.rstrip(b"\r\n").split(b"\n")]
-    parts = lines[0].split(b" ", 2)
+    status, _, rest = raw.partition(b"\n")
+    status = status.rstrip(b"\r")
+    parts = status.split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
-        raise BadMessage(f"malformed status line {lines[0][:80]!r}")
+        raise BadMessage(f"malformed status line {status[:80]!r}")
     reason = parts[2].decode("latin-1") if len(parts) == 3 else ""
+    if _FIELD_LINES.fullmatch(rest):  # the usual head: every line checked by one match
+        headers = []
+        for line in rest.split(b"\n")[:-1]:
+            name, _, value = line.partition(b":")
+            headers.append((name.decode("latin-1"), value.strip(b" \t\r").decode("latin-1")))
+    else:  # say which line is wrong (or take the rare spellings the one match does not)
+        headers = _headers([x.rstrip(b"\r") for x in rest.rstrip(b"\r\n").split(b"\n")])
     return Head(version=parts[0].decode("latin-1"), status=int(parts[1]), reason=reason,
-                headers=_headers(lines[1:]))
+                headers=headers)
 
 
 def response_framing(head: Head, request_method: str) -> Framing:
@@ -139,7 +165,7 @@ def response_framing(head: Head, request_method: str) -> Framing:
     te = head.tokens("transfer-encoding")
     if te:
         return Framing("chunked") if "chunked" in te else Framing("close")
-    values = {v.strip() for raw in head.get_all("content-length") for v in raw.split(",")}
+    values = {v.strip() for raw in head.values("content-length") for v in raw.split(",")}
     if not values:
         return Framing("close")
     if len(values) != 1 or not _DIGITS.fullmatch(next(iter(values))):

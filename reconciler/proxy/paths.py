@@ -10,7 +10,9 @@ the kept segments."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 __all__ = ["NormPath", "PathRefused", "join_prefix", "normalise", "prefix_segments"]
@@ -42,14 +44,20 @@ class NormPath:
         return self.decoded[: len(prefix)] == prefix
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def _check(seg: str) -> str:
-    low = seg.lower()
-    if "%2f" in low or "%5c" in low:
-        raise PathRefused("encoded slash in path")
-    dec = unquote(seg, errors="strict") if "%" in seg else seg
+    if "%" in seg:
+        low = seg.lower()
+        if "%2f" in low or "%5c" in low:
+            raise PathRefused("encoded slash in path")
+        dec = unquote(seg, errors="strict")
+    else:
+        dec = seg
     if dec in (".", ".."):
         raise PathRefused("dot segment in path (path traversal)")
-    if any(ord(c) < 0x20 or c == "\x7f" for c in dec):
+    if _CONTROL.search(dec):
         raise PathRefused("control character in path")
     return dec
 
@@ -79,6 +87,7 @@ def normalise(target: str) -> NormPath:
     return NormPath(raw, decoded, bool(raw) and path.endswith("/"), sep + query)
 
 
+@lru_cache(maxsize=1024)  # routes' strip paths are looked up per request
 def prefix_segments(prefix: str) -> tuple[str, ...]:
     return tuple(unquote(p) for p in prefix.split("/") if p)
 

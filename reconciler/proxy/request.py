@@ -157,17 +157,9 @@ def _length(values: list[str]) -> int | None:
 def request_framing(head: Head) -> Framing:
     """How the request's body is delimited; BadMessage for every ambiguous or unsupported
     framing, and for a missing or repeated Host."""
-    hosts: list[str] = []
-    te: list[str] = []
-    cl: list[str] = []
-    for k, v in head.headers:
-        low = k.lower()
-        if low == "host":
-            hosts.append(v)
-        elif low == "transfer-encoding":
-            te.append(v)
-        elif low == "content-length":
-            cl.append(v)
+    hosts = head.values("host")
+    te = head.values("transfer-encoding")
+    cl = head.values("content-length")
     if len(hosts) > 1 or (not hosts and head.version == "HTTP/1.1"):
         raise BadMessage("a request needs exactly one Host header")
     if hosts and not _HOST.fullmatch(hosts[0]):

@@ -21,7 +21,6 @@ from reconciler.proxy.http1 import (
     encode_head,
     parse_response,
     read_chunk_size,
-    read_response_head,
     response_framing,
 )
 from reconciler.proxy.pages import json_response, page_response
@@ -163,10 +162,12 @@ class ProxyCore:
             writer.write(page_response(503, "App not running", [why, err], close=not keep,
                                        method=method, extra=[("Retry-After", "2")]))
             return keep
-        try:  # read once: a request retried on another task starts from here
-            first_chunk = await _body_start(reader, writer, head, framing)
-        except _BadRequest as exc:
-            return _bad_request(writer, exc, method)
+        first_chunk = None
+        if framing.kind != "none":
+            try:  # read once: a request retried on another task starts from here
+                first_chunk = await _body_start(reader, writer, head, framing)
+            except _BadRequest as exc:
+                return _bad_request(writer, exc, method)
         counter = None
         if entry.external is None:
             counter = self.traffic.setdefault(entry.app, Counter())
@@ -264,11 +265,12 @@ class ProxyCore:
                     except BadMessage as exc:
                         conn.close()
                         raise _BadRequest(str(exc)) from None
-                async with asyncio.timeout(wait):
-                    await conn.writer.drain()
+                if conn.writer.transport.get_write_buffer_size():  # else nothing to wait for
+                    async with asyncio.timeout(wait):
+                        await conn.writer.drain()
                 while True:
                     async with asyncio.timeout(wait):
-                        raw = await read_response_head(conn.reader)
+                        raw = await conn.read_head()
                     if raw is None:
                         raise ConnectionResetError("upstream closed the connection")
                     resp = parse_response(raw)
@@ -337,7 +339,8 @@ class ProxyCore:
                 writer.write(first_line)
                 await copy_body(conn.reader, writer, rf, chunked_out=chunked_out,
                                 on_data=counter.add if counter else None)
-            await writer.drain()
+            if writer.transport.get_write_buffer_size():  # the client reads slower than we send
+                await writer.drain()
         except BaseException:
             conn.close()
             raise

@@ -66,6 +66,22 @@ def test_response_heads_with_bare_lf() -> None:
             parse_response(bad)
 
 
+def test_response_fields_trimmed_and_checked_in_every_line_ending() -> None:
+    """Response header values lose their surrounding spaces and tabs whether lines end in CRLF or
+    a bare LF; an unusual line still parses, and a bad one is refused with its reason."""
+    for eol in (b"\r\n", b"\n"):
+        head = parse_response(b"HTTP/1.1 200 OK" + eol + b"A:  x y \t" + eol + b"B:" + eol
+                              + b"C:\tz" + eol)
+        assert head.headers == [("A", "x y"), ("B", ""), ("C", "z")]
+    assert parse_response(b"HTTP/1.1 200 OK\r\nA: v\r\r\n").headers == [("A", "v")]
+    with pytest.raises(BadMessage, match="folding"):
+        parse_response(b"HTTP/1.1 200 OK\r\nA: v\r\n b: c\r\n")
+    with pytest.raises(BadMessage, match="control character"):
+        parse_response(b"HTTP/1.1 200 OK\r\nA: v\x01\r\n")
+    with pytest.raises(BadMessage, match="malformed status line"):
+        parse_response(b"HTTP/2 200 OK\r\nA: v\r\n")
+
+
 def test_upstream_timeout_option_reaches_the_proxy(tmp_path: Path) -> None:
     """`--upstream-timeout` is an option of both `ace watch` and `ace serve`, and the proxy
     `start_proxy` starts waits that long."""

@@ -434,8 +434,11 @@ class SwarmEngine:
 
     def run_command(self, *, image: str, command: Sequence[str], env: Mapping[str, str],
                     cwd: str, labels: Mapping[str, str], mounts: Sequence[VolumeMount] = (),
-                    timeout: float = 300.0,
-                    on_output: Callable[[str], None] | None = None) -> CommandResult:
+                    timeout: float = 300.0, on_output: Callable[[str], None] | None = None,
+                    network: str = "") -> CommandResult:
+        """A one-off job on the cluster; it joins no app network (a cluster has none)."""
+        if network:
+            raise EngineError(_NO_NETWORK)
         from reconciler.driver.swarm.jobs import run_job
 
         return run_job(self, image=image, command=command, env=env, cwd=cwd, labels=labels,
