@@ -8,6 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reconciler.cli.flags import (
+    BackendOpt,
+    DeadlineOpt,
+    FileOpt,
+    HealthOpt,
+    KeepOpt,
+    LogJsonOpt,
+    ParallelOpt,
+    PullOpt,
+    RegistryOpt,
+    StateOpt,
+    VerboseOpt,
+)
 from reconciler.cli.loop import (
     DownOpt,
     DrainOpt,
@@ -21,17 +34,6 @@ from reconciler.cli.loop import (
     start_proxy,
 )
 from reconciler.cli.options import (
-    BackendOpt,
-    DeadlineOpt,
-    FileOpt,
-    HealthOpt,
-    KeepOpt,
-    LogJsonOpt,
-    ParallelOpt,
-    PullOpt,
-    RegistryOpt,
-    StateOpt,
-    VerboseOpt,
     errors,
     settings_from,
 )

@@ -8,6 +8,19 @@ from typing import Annotated
 
 import typer
 
+from reconciler.cli.flags import (
+    BackendOpt,
+    DeadlineOpt,
+    FileOpt,
+    HealthOpt,
+    KeepOpt,
+    LogJsonOpt,
+    ParallelOpt,
+    PullOpt,
+    RegistryOpt,
+    StateOpt,
+    VerboseOpt,
+)
 from reconciler.cli.loop import (
     DownOpt,
     DrainOpt,
@@ -22,17 +35,6 @@ from reconciler.cli.loop import (
     start_proxy,
 )
 from reconciler.cli.options import (
-    BackendOpt,
-    DeadlineOpt,
-    FileOpt,
-    HealthOpt,
-    KeepOpt,
-    LogJsonOpt,
-    ParallelOpt,
-    PullOpt,
-    RegistryOpt,
-    StateOpt,
-    VerboseOpt,
     errors,
     settings_from,
 )

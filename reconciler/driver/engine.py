@@ -1,12 +1,14 @@
 """The driver package is the one place that talks to Docker (the `ports.Engine` protocol).
 
-`DockerEngine` answers the calls of a reconcile pass with plain HTTP on the engine's socket
-(stdlib only, `wire`): the listings, and creating, starting, stopping and removing containers,
-joining and leaving the app network, volumes and the removal of old images (`lifecycle`). It
-hands builds, pulls, `container.run` commands and the rest to `SdkEngine` (docker SDK),
-imported on first use, and everything to the SDK where plain HTTP cannot reach the engine (TLS,
-ssh). A pass that starts or replaces containers therefore never loads the SDK, and a no-op pass
-is two requests on one keep-alive connection.
+`DockerEngine` answers the read-only calls of every reconcile pass — ping, the container listing
+and the image listing — with plain HTTP on the engine's socket (`plainhttp`: stdlib sockets). The
+calls that change something — creating, starting, stopping and removing containers, joining and
+leaving the app network, volumes, removing old images — go over plain HTTP too (`lifecycle` on
+`wire`: http.client, a keep-alive pool the executor's threads share), loaded on the first
+change. Builds, pulls, `container.run` commands and the rest go to `SdkEngine` (docker SDK),
+imported on first use, and everything does where plain HTTP cannot reach the engine (TLS, ssh).
+A no-op pass therefore loads neither the SDK nor http.client: one request on a keep-alive
+connection and nothing else; a pass that starts or replaces containers never loads the SDK.
 
 The engine may be Podman's Docker-compatible service: its first answer says so (a header), and
 `podman.py` makes its listings read like Docker's (see there).
@@ -14,11 +16,13 @@ The engine may be Podman's Docker-compatible service: its first answer says so (
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from apps.errors import EngineError
 from reconciler.core.types import (
@@ -30,16 +34,35 @@ from reconciler.core.types import (
 )
 from reconciler.driver.attrs import container_from_listing, image_from_listing, running_elsewhere
 from reconciler.driver.hostnet import engine_networks, only_reachable
-from reconciler.driver.logstream import read_log_lines
-from reconciler.driver.podman import containers_as_docker, images_as_docker
-from reconciler.driver.ports import CommandResult, LogLine, VolumeMount
-from reconciler.driver.wire import Wire, connection, raw_target
+from reconciler.driver.plainhttp import Connection
+from reconciler.driver.podman import PODMAN_HEADER, containers_as_docker, images_as_docker
 
 if TYPE_CHECKING:
     from reconciler.driver.lifecycle import Lifecycle
+    from reconciler.driver.ports import CommandResult, LogLine, VolumeMount
     from reconciler.driver.sdk import SdkEngine
 
 __all__ = ["DockerEngine"]
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+
+
+def _raw_target(base_url: str | None) -> tuple[str, str] | None:
+    """("unix", path) or ("tcp", host:port) when plain HTTP reaches the engine, else None (TLS,
+    ssh, ...: the SDK handles those)."""
+    url = base_url or os.environ.get("DOCKER_HOST", "") or f"unix://{DEFAULT_SOCKET}"
+    parts = urlsplit(url)
+    if parts.scheme in ("unix", "http+unix"):
+        return ("unix", parts.path or DEFAULT_SOCKET)
+    if parts.scheme in ("tcp", "http") and not os.environ.get("DOCKER_TLS_VERIFY"):
+        return ("tcp", parts.netloc)
+    return None
+
+
+# what a request on a keep-alive connection the engine already closed fails with: one retry on a
+# fresh connection (an engine that is down fails that one too, with a refusal)
+_STALE = (BrokenPipeError, ConnectionResetError)
+
 
 class DockerEngine:
     """The Engine protocol on a real Docker engine. Connects lazily, on the first call."""
@@ -47,9 +70,8 @@ class DockerEngine:
     def __init__(self, base_url: str | None = None, timeout: float = 30.0) -> None:
         self._base_url = base_url
         self._timeout = timeout
-        self._raw = raw_target(base_url)
-        self._wire = (Wire(self._raw, timeout, self._learn_flavor) if self._raw is not None
-                      else None)
+        self._raw = _raw_target(base_url)
+        self._conn: Connection | None = None
         self._sdk: SdkEngine | None = None
         self._podman: bool | None = None  # known from the engine's first answer
         self._lifecycle: Lifecycle | None = None
@@ -58,10 +80,12 @@ class DockerEngine:
     def _plain(self) -> Lifecycle | None:
         """The changing calls over plain HTTP (None where only the SDK reaches the engine),
         loaded on first use: a no-op pass never changes anything."""
-        if self._lifecycle is None and self._wire is not None:
+        if self._lifecycle is None and self._raw is not None:
             from reconciler.driver.lifecycle import Lifecycle
+            from reconciler.driver.wire import Wire
 
-            self._lifecycle = Lifecycle(self._wire, lambda: bool(self._podman), self._base_url)
+            wire = Wire(self._raw, self._timeout, self._learn_flavor)
+            self._lifecycle = Lifecycle(wire, lambda: bool(self._podman), self._base_url)
         return self._lifecycle
 
     @property
@@ -79,12 +103,33 @@ class DockerEngine:
 
     # -- reads over plain HTTP ---------------------------------------------------------------
 
+    def _connection(self) -> Connection:
+        assert self._raw is not None
+        if self._conn is None:
+            self._conn = Connection(self._raw, self._timeout)
+        return self._conn
+
     def _get(self, path: str, what: str) -> bytes:
-        assert self._wire is not None
-        answer = self._wire.call("GET", path, what)
-        if not answer.ok:
-            raise EngineError(f"{what}: {answer.message}", retryable=answer.status >= 500)
-        return answer.body
+        for attempt in (0, 1):  # a keep-alive connection the engine closed: reconnect once
+            conn = self._connection()
+            try:
+                resp = conn.get(path, {"Host": "docker"})
+                body = resp.body
+                if self._podman is None:
+                    self._learn_flavor(resp.header(PODMAN_HEADER) is not None)
+            except OSError as exc:
+                self.close_connection()
+                if attempt == 0 and isinstance(exc, _STALE):
+                    continue
+                raise EngineError(f"{what}: the Docker engine is not answering ({exc}); is it "
+                                  "running? (DOCKER_HOST selects another)", retryable=True) from exc
+            if resp.status >= 400:
+                detail = body.decode("utf-8", "replace").strip()
+                with contextlib.suppress(ValueError, AttributeError):
+                    detail = json.loads(detail).get("message", detail)
+                raise EngineError(f"{what}: {detail}", retryable=resp.status >= 500)
+            return body
+        raise AssertionError("unreachable")
 
     def _learn_flavor(self, podman: bool) -> None:
         self._podman = podman
@@ -92,8 +137,11 @@ class DockerEngine:
             self._sdk.podman = podman
 
     def close_connection(self) -> None:
-        if self._wire is not None:
-            self._wire.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._lifecycle is not None:
+            self._lifecycle.close()
 
     def _get_json(self, path: str, what: str, query: Mapping[str, str] | None = None) -> Any:
         url = path + ("?" + urlencode(query) if query else "")
@@ -149,9 +197,8 @@ class DockerEngine:
     # -- containers, the app network, volumes and images: plain HTTP (`lifecycle`) -----------
 
     def inspect(self, container_id: str) -> ObservedContainer | None:
-        if self._plain is None:
-            return self.sdk.inspect(container_id)
-        return self._plain.inspect(container_id)
+        plain = self._plain
+        return self.sdk.inspect(container_id) if plain is None else plain.inspect(container_id)
 
     def logs(self, container_id: str, *, tail: int = 50) -> str:
         if self._raw is None:
@@ -177,6 +224,8 @@ class DockerEngine:
             self.sdk.log_lines(container_id, tail=tail, since=since, follow=follow,
                                on_line=on_line, stop=stop)
             return
+        from reconciler.driver.logstream import connection, read_log_lines
+
         conn = connection(self._raw, None if follow else self._timeout)
         read_log_lines(conn, container_id, tail=tail, since=since, follow=follow,
                        on_line=on_line, stop=stop)
@@ -187,7 +236,7 @@ class DockerEngine:
                       memory: int | None = None, entrypoint: Sequence[str] = (),
                       workdir: str = "", replicas: int = 1, network: str = "",
                       aliases: Sequence[str] = ()) -> ObservedContainer:
-        runner = self.sdk if self._plain is None else self._plain
+        runner = self._plain or self.sdk
         return runner.run_container(name=name, image=image, port=port, command=command,
                                     env=env, mounts=mounts, labels=labels, cpus=cpus,
                                     memory=memory, entrypoint=entrypoint, workdir=workdir,
@@ -199,34 +248,31 @@ class DockerEngine:
                           "replicas)")
 
     def start(self, container_id: str) -> ObservedContainer:
-        return (self.sdk if self._plain is None else self._plain).start(container_id)
+        return (self._plain or self.sdk).start(container_id)
 
     def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
-        return (self.sdk if self._plain is None else self._plain).restart(container_id,
-                                                                          timeout=timeout)
+        return (self._plain or self.sdk).restart(container_id, timeout=timeout)
 
     def stop(self, container_id: str, *, timeout: float = 5.0) -> None:
-        (self.sdk if self._plain is None else self._plain).stop(container_id, timeout=timeout)
+        (self._plain or self.sdk).stop(container_id, timeout=timeout)
 
     def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
-        (self.sdk if self._plain is None else self._plain).stop_and_remove(container_id,
-                                                                           timeout=timeout)
+        (self._plain or self.sdk).stop_and_remove(container_id, timeout=timeout)
 
     def ensure_volume(self, name: str, labels: Mapping[str, str]) -> None:
-        (self.sdk if self._plain is None else self._plain).ensure_volume(name, labels)
+        (self._plain or self.sdk).ensure_volume(name, labels)
 
     def ensure_network(self, name: str, labels: Mapping[str, str]) -> str:
-        return (self.sdk if self._plain is None else self._plain).ensure_network(name, labels)
+        return (self._plain or self.sdk).ensure_network(name, labels)
 
     def connect(self, container_id: str, network: str, aliases: Sequence[str]) -> None:
-        (self.sdk if self._plain is None else self._plain).connect(container_id, network,
-                                                                   aliases)
+        (self._plain or self.sdk).connect(container_id, network, aliases)
 
     def disconnect(self, container_id: str, network: str) -> None:
-        (self.sdk if self._plain is None else self._plain).disconnect(container_id, network)
+        (self._plain or self.sdk).disconnect(container_id, network)
 
     def remove_image(self, ref: str) -> None:
-        (self.sdk if self._plain is None else self._plain).remove_image(ref)
+        (self._plain or self.sdk).remove_image(ref)
 
     # -- builds, pulls, commands and the rest through the SDK -------------------------------
 

@@ -20,7 +20,8 @@ from reconciler.driver.attrs import container_from_inspect
 from reconciler.driver.hostnet import engine_networks, only_reachable
 from reconciler.driver.podman import container_inspect_as_docker, ignored_limits
 from reconciler.driver.policy import own_labels, require_install, require_managed
-from reconciler.driver.ports import ImageInUse, VolumeMount
+from reconciler.driver.ports import ImageInUse
+from reconciler.driver.values import VolumeMount
 from reconciler.driver.wire import Answer, Wire
 from reconciler.logs import get_logger
 
@@ -94,6 +95,9 @@ class Lifecycle:
         self._wire = wire
         self._podman = podman
         self._base_url = base_url
+
+    def close(self) -> None:
+        self._wire.close()
 
     # -- containers -------------------------------------------------------------------------
 

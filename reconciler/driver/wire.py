@@ -1,7 +1,8 @@
-"""Plain HTTP/1.1 to a Docker engine's API socket (stdlib only): a small pool of keep-alive
+"""Plain HTTP/1.1 to a Docker engine's API socket (http.client): a small pool of keep-alive
 connections that the executor's threads share, JSON in and out, and the engine's failures as
-EngineError. `DockerEngine` reads and changes containers, networks and images through it, so a
-pass that starts, replaces or stops containers never loads the docker SDK.
+EngineError. `DockerEngine` changes containers, networks and images through it (`lifecycle`),
+so a pass that starts, replaces or stops containers never loads the docker SDK; a no-op pass
+never loads it (its reads are `plainhttp`'s GETs).
 
 A request on a reused connection that the engine closed meanwhile (it restarted, or dropped an
 idle keep-alive) fails before the engine read it: it is sent once more on a fresh connection.
@@ -12,56 +13,17 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import os
-import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from apps.errors import EngineError
+from reconciler.driver.logstream import connection
 from reconciler.driver.podman import PODMAN_HEADER
 
-__all__ = ["DEFAULT_SOCKET", "Answer", "Wire", "connection", "raw_target"]
-
-DEFAULT_SOCKET = "/var/run/docker.sock"
-
-
-class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-
-
-def raw_target(base_url: str | None) -> tuple[str, str] | None:
-    """("unix", path) or ("tcp", host:port) when plain HTTP reaches the engine, else None (TLS,
-    ssh, ...: the SDK handles those)."""
-    url = base_url or os.environ.get("DOCKER_HOST", "") or f"unix://{DEFAULT_SOCKET}"
-    parts = urlsplit(url)
-    if parts.scheme in ("unix", "http+unix"):
-        return ("unix", parts.path or DEFAULT_SOCKET)
-    if parts.scheme in ("tcp", "http") and not os.environ.get("DOCKER_TLS_VERIFY"):
-        return ("tcp", parts.netloc)
-    return None
-
-
-def connection(target: tuple[str, str], timeout: float | None) -> http.client.HTTPConnection:
-    """A new (not yet connected) connection to the engine."""
-    kind, where = target
-    return (UnixConnection(where, timeout) if kind == "unix"
-            else http.client.HTTPConnection(where, timeout=timeout))
-
+__all__ = ["Answer", "Wire"]
 
 # what a request on a keep-alive connection the engine already closed fails with
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
