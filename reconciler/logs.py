@@ -10,7 +10,6 @@ context to every event emitted inside it, in this thread and in the tasks it han
 from __future__ import annotations
 
 import contextvars
-import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,10 +20,12 @@ if TYPE_CHECKING:
 
 __all__ = ["bound", "get_logger", "log_print", "setup_logging"]
 
-_threshold = logging.WARNING
+# the stdlib logging levels (the module itself is not imported: a quiet pass never needs it)
+DEBUG, INFO, WARNING, ERROR, CRITICAL = 10, 20, 30, 40, 50
+_threshold = WARNING
 _settings: dict[str, bool] = {"json_lines": False, "configured": False}
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-           "error": logging.ERROR, "critical": logging.CRITICAL}
+_LEVELS = {"debug": DEBUG, "info": INFO, "warning": WARNING, "error": ERROR,
+           "critical": CRITICAL}
 _bound: contextvars.ContextVar[tuple[tuple[str, Any], ...]] = contextvars.ContextVar(
     "ace_log_bound", default=())
 
@@ -95,10 +96,9 @@ def setup_logging(*, json_lines: bool = False, verbose: bool = False,
     set_print_handler(log_print)
     # Without -v or --log-json a person reads the rich output, which already says what failed:
     # only errors ace did not report otherwise reach the log.
-    _threshold = level if level is not None else (
-        logging.INFO if (json_lines or verbose) else logging.ERROR)
+    _threshold = level if level is not None else (INFO if (json_lines or verbose) else ERROR)
     _settings.update(json_lines=json_lines, configured=False)
-    if _threshold <= logging.INFO:
+    if _threshold <= INFO:
         _configure()
 
 

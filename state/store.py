@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 from apps.errors import StateError
 from state.db import (
@@ -27,20 +27,17 @@ from state.db import (
     translated,
 )
 from state.records import (
-    ContainerRecord,
     DigestEntries,
-    IdleApp,
-    ImageRecord,
-    LastApply,
     Pairs,
     RecordedApp,
     RecordedState,
     RunOutcome,
-    RunRecord,
-    StepOutcome,
     StepResult,
 )
 from state.schema import prepare
+
+if TYPE_CHECKING:  # loaded by the methods that make them: a no-op pass never does
+    from state.runs import ContainerRecord, IdleApp, ImageRecord, LastApply, RunRecord, StepOutcome
 
 __all__ = ["DB_NAME", "Store"]
 
@@ -157,6 +154,8 @@ class Store:
 
     def images_for(self, app: str) -> tuple[ImageRecord, ...]:
         """The images built for `app`, newest first."""
+        from state.runs import ImageRecord
+
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT app, tag, image_id, input_hash, files_json, created_at FROM images"
@@ -198,6 +197,8 @@ class Store:
 
     def containers(self) -> tuple[ContainerRecord, ...]:
         """Every recorded container, by app then name."""
+        from state.runs import ContainerRecord
+
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT container_id, app, name, version, host_port, state, health, created_at,"
@@ -234,6 +235,8 @@ class Store:
 
     def idle_apps(self) -> tuple[IdleApp, ...]:
         """The apps kept asleep until a request, by path (one query; never writes)."""
+        from state.runs import IdleApp
+
         with self._read() as conn:
             rows = conn.execute("SELECT app, since, reason FROM idle_apps ORDER BY app")
             return tuple(IdleApp(a, s, r) for a, s, r in rows.fetchall())
@@ -331,6 +334,8 @@ class Store:
 
     def runs(self, limit: int = 20) -> tuple[RunRecord, ...]:
         """The last `limit` runs, newest first."""
+        from state.runs import RunRecord
+
         with self._read() as conn:
             rows = conn.execute(
                 f"SELECT {_RUN_COLS} FROM runs ORDER BY id DESC LIMIT ?", (limit,)
@@ -344,6 +349,8 @@ class Store:
 
     def run_steps(self, run_id: int) -> tuple[StepOutcome, ...]:
         """The step outcomes of run `run_id`, in the order they were recorded."""
+        from state.runs import StepOutcome
+
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT step_id, app, action, target, cause, outcome, message, duration"
@@ -355,6 +362,8 @@ class Store:
     def last_applies(self) -> dict[str, LastApply]:
         """Per app, how the latest run with steps for it went for it (its failed step, else
         its last one), however many runs for other apps came after (one query)."""
+        from state.runs import LastApply
+
         with self._read() as conn:
             rows = conn.execute(
                 "WITH latest AS (SELECT app, MAX(run_id) AS run_id FROM run_steps GROUP BY app)"

@@ -72,6 +72,8 @@ class FakeContainer:
     finished: float = 0.0
     # network name -> (network id, aliases); a removed network's id stays, as in the engine
     networks: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    serves: tuple[int, str] | None = None  # (port, home) of its httpd, from its last run
+    files: dict[str, str] = field(default_factory=dict)  # what its command wrote
 
 
 @dataclass
@@ -435,11 +437,16 @@ class FakeEngine:
         mounts: Sequence[VolumeMount] = (),
         timeout: float = 300.0,
         on_output: Callable[[str], None] | None = None,
+        network: str = "",
     ) -> CommandResult:
         self._call("run_command")
         own_labels(labels, f"command in {image}", {})
         self._image(image, f"create command container from {image}")
-        res = interpret(tuple(command), dict(env), cwd or "/", timeout)
+        if network and network not in self.networks:
+            raise EngineError(f"create command container from {image}: network {network} not "
+                              "found")
+        res = interpret(tuple(command), dict(env), cwd or "/", timeout,
+                        web=lambda url: self._fetch(network, url))
         if on_output is not None:
             for line in (*res.out, *res.err):
                 on_output(f"{line}\n")
@@ -451,6 +458,29 @@ class FakeEngine:
         )
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _fetch(self, network: str, url: str) -> tuple[int, str]:
+        """What busybox wget gets for `url` in a container on `network`: the index.html of the
+        httpd of the running container answering there to the URL's host as an alias. The
+        default bridge ("") resolves no names."""
+        m = re.fullmatch(r"http://([^:/]+)(?::(\d+))?(/.*)?", url)
+        if m is None:
+            return 1, f"wget: not an http or ftp url: {url}"
+        host, port, path = m.group(1), int(m.group(2) or 80), m.group(3) or "/"
+        net = self.networks.get(network) if network else None
+        on = [c for c in self.containers.values() if net is not None and c.state == "running"
+              and c.networks.get(network, ("", ()))[0] == net.id
+              and host in c.networks[network][1]]
+        if not on:
+            return 1, f"wget: bad address '{host}:{port}'"
+        c = on[-1]
+        if c.serves is None or c.serves[0] != port:
+            return 1, "wget: can't connect to remote host: Connection refused"
+        page = c.files.get(c.serves[1].rstrip("/") + path + ("index.html" if path[-1] == "/"
+                                                             else ""))
+        if page is None:
+            return 1, "wget: server returned error: HTTP/1.1 404 Not Found"
+        return 0, page
 
     def _call(self, method: str) -> None:
         self.calls[method] += 1
@@ -505,6 +535,7 @@ class FakeEngine:
             raise EngineError(f"start container {c.name}: network {gone[0]} not found")
         res = interpret(c.command, c.env, c.workdir or "/", timeout=1.0)  # 1 s+: still running
         c.logs += res.both
+        c.serves, c.files = res.serves, res.files
         c.started, c.finished = float(self._now), 0.0 if res.running else float(self._now)
         if res.running:
             c.state, c.exit_code, c.host_ip = "running", 0, "127.0.0.1"

@@ -1,6 +1,6 @@
 """`ace run`: find the app and its action, make sure the app's image exists (the ordinary pass,
-applying only that image's steps), then call the action with a `CommandRunner` serving its
-`container.run(...)` calls (`actions.runner`)."""
+applying only that image's steps) and the app network too, then call the action with a
+`CommandRunner` serving its `container.run(...)` calls (`actions.runner`) on that network."""
 
 from __future__ import annotations
 
@@ -17,13 +17,15 @@ from apps.params import ParamDecl, convert_value
 from reconciler.actions.runner import DEFAULT_TIMEOUT, NO_VALUE, CommandRunner
 from reconciler.apply.mounts import app_mounts
 from reconciler.apply.pipeline import Prepared, Settings, run_pass
-from reconciler.core.types import DesiredApp, Plan
+from reconciler.core.desired import Naming
+from reconciler.core.types import LABEL_INSTALL, LABEL_MANAGED, DesiredApp, Plan
 from reconciler.driver.ports import Engine
 from reconciler.logs import get_logger
 from state import StateLock, Store
 
 __all__ = [
     "ActionRun",
+    "command_network",
     "ensure_image",
     "find_app",
     "parse_params",
@@ -125,6 +127,17 @@ def ensure_image(
     return target
 
 
+def command_network(settings: Settings, engine: Engine, install: str) -> str:
+    """The app network the commands join (so they reach the apps by alias): the installation's,
+    made to exist as a pass makes it — also before any app runs, so apps started while an
+    action runs (`ace watch`) are reached too. "" on a cluster, which has no app network."""
+    if settings.backend != "docker":
+        return ""
+    network = Naming(install, "").network
+    engine.ensure_network(network, {LABEL_MANAGED: "1", LABEL_INSTALL: install})
+    return network
+
+
 # ---------------------------------------------------------------------------------------------
 # The whole of `ace run`
 
@@ -177,11 +190,12 @@ def run_action(
         target = ensure_image(settings, store, engine, result, app.path)
         install = store.install_id
         mounts = app_mounts(engine, install, target)
+        network = command_network(settings, engine, install)
         timings["image"] = time.perf_counter() - t1
     runner = CommandRunner(engine=engine, image=target.image, app=app.path, install=install,
                            env=dict(target.spec.env), timeout=timeout,
                            output_dir=os.path.join(str(settings.state_dir), "output"),
-                           mounts=mounts, on_output=on_output)
+                           mounts=mounts, network=network, on_output=on_output)
     runtime.command_runner = runner
     t2 = time.perf_counter()
     try:

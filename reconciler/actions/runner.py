@@ -1,5 +1,6 @@
 """The `container.run` runner: each call of an action's `container.run(...)` runs in a fresh
-`--rm` container of the app's image, with the app's env, volumes and secret files.
+`--rm` container of the app's image, with the app's env, volumes and secret files, on the app
+network (so it reaches the apps by alias, as they reach each other).
 
 Result contract (what the Starlark action sees as a struct):
 - `value`: the output — a list of lines (stdout, then stderr unless include_stderr=False),
@@ -53,6 +54,7 @@ class CommandRunner:
     timeout: float = DEFAULT_TIMEOUT
     output_dir: str = ""  # where stdout_file=True writes output files
     mounts: Sequence[VolumeMount] = ()  # the app's volumes and secret files, as its service has
+    network: str = ""  # the app network the commands join, reaching apps by alias ("" = none)
     on_output: Callable[[str], None] | None = None  # live output of `stream=True` calls
     calls: list[dict[str, Any]] = field(default_factory=list)  # what ran, for reports
     last_error: str = ""  # the last failed call's error (its `value` raises)
@@ -71,7 +73,8 @@ class CommandRunner:
         t0 = time.perf_counter()
         res = self.engine.run_command(image=self.image, command=command, env=env, cwd=cwd,
                                       labels=labels, mounts=self.mounts, timeout=self.timeout,
-                                      on_output=self.on_output if call.get("stream") else None)
+                                      on_output=self.on_output if call.get("stream") else None,
+                                      network=self.network)
         seconds = time.perf_counter() - t0
         reply = self._reply(call, command, res)
         self.calls.append({"command": command, "exit_code": res.exit_code,

@@ -45,6 +45,8 @@ from reconciler.driver.ports import Engine, ImageInUse, VolumeMount
 from reconciler.logs import get_logger
 
 __all__ = [
+    "BUILDS_AT_ONCE",
+    "DEFAULT_PARALLEL",
     "ApplyOptions",
     "ApplyResult",
     "HoldHook",
@@ -73,9 +75,16 @@ OutputHook = Callable[[str, str], None]
 HoldHook = Callable[[str, bool], None]
 
 
+# Apps applied at once by default: starting containers is the engine's work, and it starts 40
+# busybox services in ~12 s with 16 requests in flight against ~18 s with 4 (no faster with 100)
+DEFAULT_PARALLEL = 16
+# builds and pulls at once, whatever `parallel` allows: they load the machine itself
+BUILDS_AT_ONCE = 4
+
+
 @dataclass(frozen=True, slots=True)
 class ApplyOptions:
-    parallel: int = 4
+    parallel: int = DEFAULT_PARALLEL
     health_timeout: float = 60.0
     stop_timeout: float = 5.0
     on_switch: SwitchHook | None = None
@@ -152,6 +161,8 @@ class _Context:
     options: ApplyOptions
     on_event: Callable[[str, StepOutcome], None]
     lock: threading.Lock = field(default_factory=threading.Lock)
+    builds: threading.Semaphore = field(
+        default_factory=lambda: threading.Semaphore(BUILDS_AT_ONCE))
 
     def record(self, fn: Callable[..., None], **kw: Any) -> None:
         with self.lock:
@@ -362,8 +373,9 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
     if step.action == "build":
         assert app is not None and app.build is not None
         try:
-            image_id = build_image(ctx.engine, ctx.naming.install, app, step.cause,
-                                   ctx.options.on_output)
+            with ctx.builds:
+                image_id = build_image(ctx.engine, ctx.naming.install, app, step.cause,
+                                       ctx.options.on_output)
         except BuildFailed as exc:
             f = exc.failure
             done.exit_code, done.logs = f.exit_code, "\n".join(f.output)
@@ -373,7 +385,8 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
                    input_hash=app.build.input_hash, files=app.build.files)
         return
     if step.action == "pull":
-        ctx.engine.pull(step.target)
+        with ctx.builds:
+            ctx.engine.pull(step.target)
         return
     if step.action in ("start", "replace"):
         assert app is not None
@@ -489,7 +502,8 @@ def apply_plan(
     on_event: Callable[[str, StepOutcome], None] = lambda kind, outcome: None,
 ) -> ApplyResult:
     """Run the plan: the installation's steps (app "": the app network) first, then apps in
-    parallel (bounded by options.parallel), steps of an app in order."""
+    parallel (bounded by options.parallel; builds and pulls by BUILDS_AT_ONCE too), steps of
+    an app in order."""
     ctx = _Context(engine, recorder, naming, {a.path: a for a in desired.apps},
                    desired.declared, desired.network, {c.name: c for c in observed.containers},
                    options, on_event)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,7 +31,6 @@ from reconciler.driver.ports import Engine, SeesOtherInstalls
 from reconciler.logs import bound, get_logger
 from state import RunOutcome, Store
 from state.records import Pairs
-from state.records import StepOutcome as StoredOutcome
 
 if TYPE_CHECKING:  # the executor (and the build logs) load only when a plan has steps
     import threading
@@ -72,7 +70,7 @@ class Settings:
     apps_file: Path
     state_dir: Path
     pull: PullPolicy = "missing"
-    parallel: int = 4
+    parallel: int = 16  # apps applied at once (executor.DEFAULT_PARALLEL; builds: at most 4)
     health_timeout: float = 60.0
     deadline: float = 2.0
     backend: str = "docker"  # "docker": one engine; "swarm": a cluster (DOCKER_HOST: a manager)
@@ -244,6 +242,7 @@ def _apply(prepared: Prepared, selected: Plan, *, settings: Settings, store: Sto
     run_id = store.begin_run(command, selected.render())
     from reconciler.applogs.buildlogs import BuildLogWriter
     from reconciler.apply.executor import ApplyOptions, apply_plan
+    from state.runs import StepOutcome as StoredOutcome
 
     logs = BuildLogWriter(settings.state_dir)
 
@@ -315,7 +314,7 @@ def run_pass(
     - `stop`: set when ace is stopping; health gates give up (the unproven new container is
       removed, the old one kept) and steps not started are skipped.
     """
-    cycle = cycle or uuid.uuid4().hex[:8]
+    cycle = cycle or os.urandom(4).hex()  # 8 random hex digits (uuid costs an import)
     with bound(cycle=cycle):
         start = time.perf_counter()
         prepared = prepare(settings, store, engine, evaluation=evaluation, marks=marks,

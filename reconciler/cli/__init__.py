@@ -1,7 +1,10 @@
 """The `ace` command line.
 
-- `app`: the typer app; every command is registered here; `main`
-- `options`: options every command shares, error translation, settings, the state session
+- `app`: `main`, and the typer app (built on first use); every command is registered here
+- `fast`: `reconcile`, `plan`, `status`, `drift` run without typer (a table a test keeps equal
+  to the typer declarations); help and anything unusual go to typer
+- `flags`: the typer declarations of the options commands share
+- `options`: error translation, settings, the state session, the engine (no typer)
 - `converge`: `plan`, `reconcile`, `down`
 - `stopstart`: `stop`, `start` (apps kept stopped by the user)
 - `inspect`: `config`, `status`, `drift`

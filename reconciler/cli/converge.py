@@ -8,27 +8,12 @@ from __future__ import annotations
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
-
-import typer
+from typing import TYPE_CHECKING
 
 from reconciler.apply.pipeline import PassResult, prepare, run_pass
 from reconciler.cli.options import (
-    BackendOpt,
-    DeadlineOpt,
-    DetailOpt,
-    FileOpt,
-    HealthOpt,
-    JsonOpt,
-    KeepOpt,
-    LockOpt,
-    LogJsonOpt,
-    ParallelOpt,
-    PullOpt,
-    RegistryOpt,
-    StateOpt,
-    VerboseOpt,
     errors,
+    flags,
     render,
     session,
     settings_from,
@@ -41,11 +26,11 @@ if TYPE_CHECKING:
 __all__ = ["down", "plan_cmd", "reconcile"]
 
 
-def plan_cmd(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
-             as_json: JsonOpt = False, pull: PullOpt = "missing", detailed: DetailOpt = False,
-             keep_images: KeepOpt = 2, verbose: VerboseOpt = False,
-             log_json: LogJsonOpt = False,
-             backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
+def plan_cmd(file: flags.FileOpt = Path("apps.star"), state_dir: flags.StateOpt = None,
+             as_json: flags.JsonOpt = False, pull: flags.PullOpt = "missing",
+             detailed: flags.DetailOpt = False, keep_images: flags.KeepOpt = 2,
+             verbose: flags.VerboseOpt = False, log_json: flags.LogJsonOpt = False,
+             backend: flags.BackendOpt = "docker", registry: flags.RegistryOpt = "") -> None:
     """Show the steps a reconcile would take, and why; apply nothing."""
     setup_logging(json_lines=log_json, verbose=verbose)
     with errors():
@@ -63,22 +48,22 @@ def plan_cmd(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
         render.print_warnings(result.warnings)
         render.print_errors(result.errors)
     if result.errors:
-        raise typer.Exit(1)
-    raise typer.Exit(2 if detailed and the_plan.steps else 0)
+        raise SystemExit(1)
+    raise SystemExit(2 if detailed and the_plan.steps else 0)
 
 
 def _quiet(kind: str, outcome: StepOutcome) -> None:
     """No progress display (JSON output, logs, or not a terminal)."""
 
 
-def reconcile(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
-              dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only.")] = False,
-              as_json: JsonOpt = False, detailed: DetailOpt = False, pull: PullOpt = "missing",
-              parallel: ParallelOpt = 4, health_timeout: HealthOpt = 60.0,
-              lock_timeout: LockOpt = 60.0, deadline: DeadlineOpt = 2.0,
-              keep_images: KeepOpt = 2, verbose: VerboseOpt = False,
-              log_json: LogJsonOpt = False,
-              backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
+def reconcile(file: flags.FileOpt = Path("apps.star"), state_dir: flags.StateOpt = None,
+              dry_run: flags.PlanOnlyOpt = False, as_json: flags.JsonOpt = False,
+              detailed: flags.DetailOpt = False, pull: flags.PullOpt = "missing",
+              parallel: flags.ParallelOpt = 16, health_timeout: flags.HealthOpt = 60.0,
+              lock_timeout: flags.LockOpt = 60.0, deadline: flags.DeadlineOpt = 2.0,
+              keep_images: flags.KeepOpt = 2, verbose: flags.VerboseOpt = False,
+              log_json: flags.LogJsonOpt = False,
+              backend: flags.BackendOpt = "docker", registry: flags.RegistryOpt = "") -> None:
     """Converge what runs to what the apps file declares."""
     setup_logging(json_lines=log_json, verbose=verbose)
     with errors():
@@ -92,9 +77,9 @@ def reconcile(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
             res = run_pass(settings, store, engine, dry_run=dry_run, on_event=on_event)
     _report(res, as_json=as_json, dry_run=dry_run, verbose=verbose)
     if not res.ok:
-        raise typer.Exit(1)
+        raise SystemExit(1)
     pending = res.changed or (dry_run and bool(res.plan.steps))
-    raise typer.Exit(2 if detailed and pending else 0)
+    raise SystemExit(2 if detailed and pending else 0)
 
 
 def _report(res: PassResult, *, as_json: bool, dry_run: bool, verbose: bool) -> None:
@@ -118,12 +103,12 @@ def _report(res: PassResult, *, as_json: bool, dry_run: bool, verbose: bool) -> 
     render.print_errors(res.evaluation.errors)
 
 
-def down(targets: Annotated[list[str] | None, typer.Argument(help="App paths (default: all).")]
-         = None, file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
-         images: Annotated[bool, typer.Option("--images", help="Remove ace's images too.")] = False,
-         volumes: Annotated[bool, typer.Option("--volumes", help="Remove named volumes.")] = False,
-         lock_timeout: LockOpt = 60.0, verbose: VerboseOpt = False, log_json: LogJsonOpt = False,
-         backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
+def down(targets: flags.TargetsArg = None, file: flags.FileOpt = Path("apps.star"),
+         state_dir: flags.StateOpt = None,
+         images: flags.ImagesOpt = False, volumes: flags.VolumesOpt = False,
+         lock_timeout: flags.LockOpt = 60.0, verbose: flags.VerboseOpt = False,
+         log_json: flags.LogJsonOpt = False,
+         backend: flags.BackendOpt = "docker", registry: flags.RegistryOpt = "") -> None:
     """Stop and remove ace's containers (all, or of the given apps). Objects whose labels are
     only partly ace's are skipped with a warning; exit 1 only when one of ace's own failed."""
     from reconciler.apply.teardown import teardown
@@ -144,4 +129,4 @@ def down(targets: Annotated[list[str] | None, typer.Argument(help="App paths (de
         render.err_console.print(f"[red]error[/] could not remove {render.escape(line)}",
                                  soft_wrap=True)
     if done.failed:
-        raise typer.Exit(1)
+        raise SystemExit(1)

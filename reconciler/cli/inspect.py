@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import typer
-
 import apps
 from reconciler.apply.pipeline import prepare
 from reconciler.cli.options import (
-    BackendOpt,
-    DeadlineOpt,
-    FileOpt,
-    JsonOpt,
-    LogJsonOpt,
-    RegistryOpt,
-    StateOpt,
-    VerboseOpt,
     errors,
+    flags,
     render,
     require_file,
     session,
@@ -28,9 +19,9 @@ from reconciler.logs import setup_logging
 __all__ = ["config", "drift", "status"]
 
 
-def config(file: FileOpt = Path("apps.star"), as_json: JsonOpt = False,
-           deadline: DeadlineOpt = 2.0, verbose: VerboseOpt = False,
-           log_json: LogJsonOpt = False) -> None:
+def config(file: flags.FileOpt = Path("apps.star"), as_json: flags.JsonOpt = False,
+           deadline: flags.DeadlineOpt = 2.0, verbose: flags.VerboseOpt = False,
+           log_json: flags.LogJsonOpt = False) -> None:
     """Evaluate the apps file and every app; print the desired state. Touches no engine."""
     setup_logging(json_lines=log_json, verbose=verbose)
     from reconciler.core.desired import alias_collisions, with_errors
@@ -43,12 +34,13 @@ def config(file: FileOpt = Path("apps.star"), as_json: JsonOpt = False,
         render.print_json(result.to_json())
     else:
         render.print_config(result)
-    raise typer.Exit(1 if result.errors else 0)
+    raise SystemExit(1 if result.errors else 0)
 
 
-def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
-           as_json: JsonOpt = False, verbose: VerboseOpt = False, log_json: LogJsonOpt = False,
-           backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
+def status(file: flags.FileOpt = Path("apps.star"), state_dir: flags.StateOpt = None,
+           as_json: flags.JsonOpt = False, verbose: flags.VerboseOpt = False,
+           log_json: flags.LogJsonOpt = False,
+           backend: flags.BackendOpt = "docker", registry: flags.RegistryOpt = "") -> None:
     """Per app: state, health, URL, container, since, the last apply and any error."""
     setup_logging(json_lines=log_json, verbose=verbose)
     with errors():
@@ -84,9 +76,10 @@ def status(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
         render.print_errors(result.errors)
 
 
-def drift(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
-          as_json: JsonOpt = False, verbose: VerboseOpt = False, log_json: LogJsonOpt = False,
-          backend: BackendOpt = "docker", registry: RegistryOpt = "") -> None:
+def drift(file: flags.FileOpt = Path("apps.star"), state_dir: flags.StateOpt = None,
+          as_json: flags.JsonOpt = False, verbose: flags.VerboseOpt = False,
+          log_json: flags.LogJsonOpt = False,
+          backend: flags.BackendOpt = "docker", registry: flags.RegistryOpt = "") -> None:
     """What differs between declared, recorded and running (exit 0 in sync, 2 not, 1 when an
     app does not evaluate: what it declares could not be checked)."""
     setup_logging(json_lines=log_json, verbose=verbose)
@@ -113,5 +106,5 @@ def drift(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
         render.print_drift(items, unchecked=unchecked if result.errors else [], idle=idle)
         render.print_errors(result.errors)
     if result.errors:  # sync that could not be checked is not claimed
-        raise typer.Exit(1)
-    raise typer.Exit(2 if items else 0)
+        raise SystemExit(1)
+    raise SystemExit(2 if items else 0)

@@ -19,13 +19,15 @@ from typing import Annotated
 
 import typer
 
-from reconciler.cli.options import (
+from reconciler.cli.flags import (
     BackendOpt,
     FileOpt,
     LogJsonOpt,
     RegistryOpt,
     StateOpt,
     VerboseOpt,
+)
+from reconciler.cli.options import (
     errors,
     render,
     session,

@@ -1,39 +1,29 @@
-"""What every command shares: the option types, error translation (ace's errors become one line
-and exit 1 here, only here), settings from options, the state session, the engine, and a lazy
-handle on the rendering module (rich loads only when something is printed)."""
+"""What every command shares: error translation (ace's errors become one line and exit 1 here,
+only here), settings from options, the state session, the engine, and lazy handles on the
+rendering module (rich loads only when something is printed) and on the option declarations
+(`flags`: typer loads only when it builds the command line). Nothing here imports typer: the
+common invocations run without it (`cli.fast`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import import_module
 from pathlib import Path
-from typing import Annotated, Any, Literal
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from apps.errors import AceError, EngineError
 from reconciler.apply.pipeline import Settings, state_dir_for
-from reconciler.core.planner import PullPolicy
 from reconciler.driver.ports import Engine
 from state import StateLock, Store
 
+if TYPE_CHECKING:
+    from reconciler.cli import flags
+
 __all__ = [
-    "BackendOpt",
-    "DeadlineOpt",
-    "DetailOpt",
-    "FileOpt",
-    "HealthOpt",
-    "JsonOpt",
-    "KeepOpt",
-    "LockOpt",
-    "LogJsonOpt",
-    "ParallelOpt",
-    "PullOpt",
-    "RegistryOpt",
-    "StateOpt",
-    "VerboseOpt",
     "engine",
     "errors",
+    "flags",
     "render",
     "require_file",
     "session",
@@ -41,43 +31,21 @@ __all__ = [
 ]
 
 
-class _LazyRender:
-    """rich loads only when something is printed: a silent no-op reconcile never needs it."""
+class _Lazy:
+    """A module imported on first attribute access."""
+
+    def __init__(self, module: str) -> None:
+        self._module = module
 
     def __getattr__(self, name: str) -> Any:
-        from reconciler.cli import render as module
-
-        return getattr(module, name)
+        return getattr(import_module(self._module), name)
 
 
-render = _LazyRender()
-
-FileOpt = Annotated[Path, typer.Option("-f", "--file", envvar="ACE_FILE",
-                                       help="The apps file (state file).")]
-StateOpt = Annotated[Path | None, typer.Option("--state-dir", envvar="ACE_STATE_DIR",
-                                               help="State dir (default: .ace by the apps file).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
-LogJsonOpt = Annotated[bool, typer.Option("--log-json", help="structlog JSON lines on stderr.")]
-VerboseOpt = Annotated[bool, typer.Option(
-    "-v", "--verbose", help="Info logs on stderr (and more detail where the command has it).")]
-PullOpt = Annotated[PullPolicy, typer.Option("--pull", help="missing | always | never")]
-ParallelOpt = Annotated[int, typer.Option("--parallel", min=1, help="Apps applied at once.")]
-HealthOpt = Annotated[float, typer.Option("--health-timeout", help="Seconds to wait for health.")]
-LockOpt = Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for the lock.")]
-DeadlineOpt = Annotated[float, typer.Option("--eval-deadline", help="Seconds per app evaluation.")]
-KeepOpt = Annotated[int, typer.Option(
-    "--keep-images", min=0,
-    help="After a build or replace, keep each app's last N image versions (0: keep all).")]
-DetailOpt = Annotated[bool, typer.Option("--detailed-exitcode",
-                                         help="Exit 2 when changes were made or are pending.")]
-Backend = Literal["docker", "swarm"]
-BackendOpt = Annotated[Backend, typer.Option(
-    "--backend", envvar="ACE_BACKEND",
-    help="docker: one engine; swarm: a Swarm cluster whose manager DOCKER_HOST names.")]
-RegistryOpt = Annotated[str, typer.Option(
-    "--registry", envvar="ACE_REGISTRY",
-    help="HOST[:PORT] the swarm backend pushes built images to (needed with several nodes).")]
-
+# rich loads only when something is printed: a silent no-op reconcile never needs it
+render = _Lazy("reconciler.cli.render")
+if not TYPE_CHECKING:
+    # the commands' annotations name `flags.FileOpt` ...: evaluated only when typer reads them
+    flags = _Lazy("reconciler.cli.flags")
 
 def engine(backend: str = "docker", registry: str = "", timeout: float = 30.0) -> Engine:
     """The engine, not yet contacted: the first call (usually the container listing) fails
@@ -105,10 +73,10 @@ def errors() -> Iterator[None]:
             render.err_console.print("  Is the engine running? Start one (as root: bash "
                                      "scripts/ensure-engine.sh, in ace's checkout) or point "
                                      "DOCKER_HOST at one.", soft_wrap=True)
-        raise typer.Exit(1) from None
+        raise SystemExit(1) from None
     except AceError as exc:
         render.err_console.print(f"[red]error[/] {render.escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(1) from None
+        raise SystemExit(1) from None
 
 
 def require_file(file: Path) -> None:

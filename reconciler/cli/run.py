@@ -15,7 +15,7 @@ import typer
 
 from apps.errors import AceError
 from reconciler.actions.runner import DEFAULT_TIMEOUT
-from reconciler.cli.options import (
+from reconciler.cli.flags import (
     BackendOpt,
     DeadlineOpt,
     FileOpt,
@@ -26,6 +26,8 @@ from reconciler.cli.options import (
     RegistryOpt,
     StateOpt,
     VerboseOpt,
+)
+from reconciler.cli.options import (
     engine,
     errors,
     render,

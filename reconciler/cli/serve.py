@@ -8,6 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reconciler.cli.flags import (
+    BackendOpt,
+    DeadlineOpt,
+    FileOpt,
+    HealthOpt,
+    KeepOpt,
+    LogJsonOpt,
+    ParallelOpt,
+    PullOpt,
+    RegistryOpt,
+    StateOpt,
+    VerboseOpt,
+)
 from reconciler.cli.loop import (
     DownOpt,
     DrainOpt,
@@ -21,17 +34,6 @@ from reconciler.cli.loop import (
     start_proxy,
 )
 from reconciler.cli.options import (
-    BackendOpt,
-    DeadlineOpt,
-    FileOpt,
-    HealthOpt,
-    KeepOpt,
-    LogJsonOpt,
-    ParallelOpt,
-    PullOpt,
-    RegistryOpt,
-    StateOpt,
-    VerboseOpt,
     errors,
     settings_from,
 )
@@ -43,7 +45,7 @@ __all__ = ["serve"]
 def serve(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
           listen: ListenOpt = DEFAULT_LISTEN, drain: DrainOpt = 10.0,
           upstream_timeout: UpstreamTimeoutOpt = UPSTREAM_TIMEOUT,
-          pull: PullOpt = "missing", parallel: ParallelOpt = 4,
+          pull: PullOpt = "missing", parallel: ParallelOpt = 16,
           health_timeout: HealthOpt = 60.0, deadline: DeadlineOpt = 2.0,
           resync: ResyncOpt = 5.0, down_on_exit: DownOpt = False,
           keep_images: KeepOpt = 2, idle_shutdown: IdleShutdownOpt = 0.0,

@@ -14,7 +14,7 @@ import typer
 
 from apps.errors import AceError
 from reconciler.apply.pipeline import PassResult, Prepared, prepare, run_pass
-from reconciler.cli.options import (
+from reconciler.cli.flags import (
     BackendOpt,
     FileOpt,
     HealthOpt,
@@ -24,6 +24,8 @@ from reconciler.cli.options import (
     RegistryOpt,
     StateOpt,
     VerboseOpt,
+)
+from reconciler.cli.options import (
     errors,
     render,
     session,

@@ -8,6 +8,19 @@ from typing import Annotated
 
 import typer
 
+from reconciler.cli.flags import (
+    BackendOpt,
+    DeadlineOpt,
+    FileOpt,
+    HealthOpt,
+    KeepOpt,
+    LogJsonOpt,
+    ParallelOpt,
+    PullOpt,
+    RegistryOpt,
+    StateOpt,
+    VerboseOpt,
+)
 from reconciler.cli.loop import (
     DownOpt,
     DrainOpt,
@@ -22,17 +35,6 @@ from reconciler.cli.loop import (
     start_proxy,
 )
 from reconciler.cli.options import (
-    BackendOpt,
-    DeadlineOpt,
-    FileOpt,
-    HealthOpt,
-    KeepOpt,
-    LogJsonOpt,
-    ParallelOpt,
-    PullOpt,
-    RegistryOpt,
-    StateOpt,
-    VerboseOpt,
     errors,
     settings_from,
 )
@@ -46,7 +48,7 @@ DevOpt = Annotated[list[str] | None, typer.Option(
 
 
 def watch(file: FileOpt = Path("apps.star"), state_dir: StateOpt = None,
-          pull: PullOpt = "missing", parallel: ParallelOpt = 4,
+          pull: PullOpt = "missing", parallel: ParallelOpt = 16,
           health_timeout: HealthOpt = 60.0, deadline: DeadlineOpt = 2.0,
           resync: ResyncOpt = 5.0, down_on_exit: DownOpt = False,
           listen: ListenOpt = DEFAULT_LISTEN, no_proxy: NoProxyOpt = False,

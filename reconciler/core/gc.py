@@ -14,10 +14,13 @@ then: a no-op pass lists none); `collect_images` adds the steps.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from reconciler.core.desired import Naming
 from reconciler.core.types import DesiredState, ObservedImage, ObservedState, Plan, Step
-from state.records import ImageRecord
+
+if TYPE_CHECKING:
+    from state.runs import ImageRecord
 
 __all__ = ["DEFAULT_KEEP_IMAGES", "collect_images", "gc_apps"]
 

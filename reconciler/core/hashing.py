@@ -22,7 +22,6 @@ import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from reconciler.core.dockerignore import DockerIgnore
 from reconciler.core.types import ContainerSpec
 
 __all__ = [
@@ -100,6 +99,8 @@ def _sha(value: object) -> str:
 
 def context_files(context_dir: str) -> list[tuple[str, str, os.stat_result]]:
     """(relative path, absolute path, lstat) of every file docker would send, sorted."""
+    from reconciler.core.dockerignore import DockerIgnore  # apps without a build never need it
+
     rules = DockerIgnore.read(context_dir)
     can_prune = not rules.negates
     found: list[tuple[str, str, os.stat_result]] = []

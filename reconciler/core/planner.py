@@ -36,7 +36,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from reconciler.core.changes import changed_files, spec_changes, summary
 from reconciler.core.types import (
     BuildInputs,
     DesiredApp,
@@ -68,6 +67,8 @@ def _newest_first(cs: Sequence[ObservedContainer]) -> list[ObservedContainer]:
 def _files_cause(recorded: RecordedApp | None, files: Sequence[tuple[str, str]]) -> str:
     if recorded is None or not recorded.files:
         return "image not built yet"
+    from reconciler.core.changes import changed_files  # only for a change (a no-op never)
+
     changed = changed_files(recorded.files, files)
     if not changed:
         return "build inputs changed: container file or build args"
@@ -79,6 +80,8 @@ def _spec_cause(recorded: RecordedApp | None, app: DesiredApp) -> str:
     """What changed, with values (`env COUNT: 1 → 2`; secret-derived env values masked)."""
     if recorded is None or not recorded.spec_json:
         return "container version changed"
+    from reconciler.core.changes import spec_changes, summary
+
     changes = spec_changes(recorded.spec_json, app.spec_json, app.secret_env)
     return summary(changes) if changes else "container version changed"
 
@@ -107,6 +110,8 @@ def _dev_build_cause(recorded: RecordedApp | None, build: BuildInputs) -> str:
     manifest lists both), else its build args or target stage."""
     if recorded is None:
         return "dev image not built yet"
+    from reconciler.core.changes import changed_files
+
     changed = changed_files(recorded.files, build.files)
     if not changed:
         return "dev image inputs changed: build args or target"

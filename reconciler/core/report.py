@@ -23,7 +23,7 @@ from reconciler.core.types import (
     RecordedState,
     current_container,
 )
-from state.records import LastApply
+from state.runs import LastApply
 
 __all__ = [
     "APPS_FILE_HELD",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from state.records import LastApply
+from state.runs import LastApply
 
 __all__ = ["AppStatus", "DriftItem", "TaskStatus"]
 

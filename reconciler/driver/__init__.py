@@ -2,10 +2,18 @@
 service, or a Swarm cluster). The rest of ace sees the `ports.Engine` protocol and frozen
 values, never an SDK object, and never learns which engine answers.
 
-- `ports`: the Engine protocol the executor, observe and actions use, and its small values
-- `engine`: `DockerEngine` — the read-only calls of a pass over plain HTTP (stdlib only), all
-  else handed to the SDK engine, imported on first use
-- `sdk`: `SdkEngine`, the docker SDK behind builds, pulls, containers, volumes, logs
+- `ports`: the Engine protocol the executor, observe and actions use; `values`: its small
+  values (mounts, command results, log lines), loaded on first use
+- `engine`: `DockerEngine` — a pass's calls over plain HTTP (stdlib only): the reads on
+  `plainhttp`, the changes through `lifecycle`; builds, pulls and commands handed to the SDK
+  engine, imported on first use
+- `plainhttp`: the reads' HTTP/1.1 GETs on a kept-alive socket (no http.client)
+- `wire`: the changes' HTTP requests (http.client), a keep-alive pool threads share
+- `lifecycle`: containers created, started, stopped and removed, the app network joined and
+  left, volumes made and old images removed, over `wire`, with the SDK side's safety rules
+  (loaded on the first change)
+- `sdk`: `SdkEngine`, the docker SDK behind builds, pulls, commands, logs (and everything where
+  plain HTTP cannot reach the engine: TLS, ssh)
 - `networks`: the app network on the SDK (ensure, connect in place, disconnect, remove)
 - `commands`: `container.run` one-off containers and their live output
 - `buildkit`: builds through a BuildKit-capable docker CLI when one is present

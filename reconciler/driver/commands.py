@@ -47,8 +47,10 @@ def run_command(
     mounts: Sequence[VolumeMount] = (),
     timeout: float = 300.0,
     on_output: Write | None = None,
+    network: str = "",
 ) -> CommandResult:
-    """A fresh container of `image` running `command` to its end (or `timeout`)."""
+    """A fresh container of `image` running `command` to its end (or `timeout`); on `network`
+    (no alias) when one is named."""
     labels = own_labels(labels, f"command in {image}", {})
     with translated(f"create command container from {image}"):
         cid = api.create_container(
@@ -58,7 +60,8 @@ def run_command(
             working_dir=cwd or None,
             labels=labels,
             host_config=api.create_host_config(
-                init=True, mounts=docker_mounts(mounts), auto_remove=False
+                init=True, mounts=docker_mounts(mounts), auto_remove=False,
+                network_mode=network or None,
             ),
         )["Id"]
     try:
@@ -78,6 +81,8 @@ def _run_to_end(api: docker.APIClient, cid: str, timeout: float,
         with translated("start command container"):
             api.start(cid)
     except EngineError as e:  # e.g. the executable is missing: report it like a shell
+        if isinstance(e.__cause__, docker.errors.NotFound):  # its network is gone: not the
+            raise  # command's failure (Podman says so at create already)
         return CommandResult(exit_code=127, stdout="", stderr=str(e))
     follower = _follow(api, cid, on_output) if on_output is not None else None
     deadline = time.monotonic() + timeout

@@ -1,9 +1,14 @@
 """The driver package is the one place that talks to Docker (the `ports.Engine` protocol).
 
 `DockerEngine` answers the read-only calls of every reconcile pass — ping, the container listing
-and the image listing — with plain HTTP on the engine's socket (stdlib only), and hands everything
-else to `SdkEngine` (docker SDK), imported on first use. A no-op pass therefore never loads the
-SDK: two requests on one keep-alive connection and nothing else.
+and the image listing — with plain HTTP on the engine's socket (`plainhttp`: stdlib sockets). The
+calls that change something — creating, starting, stopping and removing containers, joining and
+leaving the app network, volumes, removing old images — go over plain HTTP too (`lifecycle` on
+`wire`: http.client, a keep-alive pool the executor's threads share), loaded on the first
+change. Builds, pulls, `container.run` commands and the rest go to `SdkEngine` (docker SDK),
+imported on first use, and everything does where plain HTTP cannot reach the engine (TLS, ssh).
+A no-op pass therefore loads neither the SDK nor http.client: one request on a keep-alive
+connection and nothing else; a pass that starts or replaces containers never loads the SDK.
 
 The engine may be Podman's Docker-compatible service: its first answer says so (a header), and
 `podman.py` makes its listings read like Docker's (see there).
@@ -12,10 +17,8 @@ The engine may be Podman's Docker-compatible service: its first answer says so (
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
-import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -31,32 +34,17 @@ from reconciler.core.types import (
 )
 from reconciler.driver.attrs import container_from_listing, image_from_listing, running_elsewhere
 from reconciler.driver.hostnet import engine_networks, only_reachable
-from reconciler.driver.logstream import read_log_lines
+from reconciler.driver.plainhttp import Connection
 from reconciler.driver.podman import PODMAN_HEADER, containers_as_docker, images_as_docker
-from reconciler.driver.ports import CommandResult, LogLine, VolumeMount
 
 if TYPE_CHECKING:
+    from reconciler.driver.lifecycle import Lifecycle
+    from reconciler.driver.ports import CommandResult, LogLine, VolumeMount
     from reconciler.driver.sdk import SdkEngine
 
 __all__ = ["DockerEngine"]
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
 
 
 def _raw_target(base_url: str | None) -> tuple[str, str] | None:
@@ -73,7 +61,7 @@ def _raw_target(base_url: str | None) -> tuple[str, str] | None:
 
 # what a request on a keep-alive connection the engine already closed fails with: one retry on a
 # fresh connection (an engine that is down fails that one too, with a refusal)
-_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+_STALE = (BrokenPipeError, ConnectionResetError)
 
 
 class DockerEngine:
@@ -83,9 +71,22 @@ class DockerEngine:
         self._base_url = base_url
         self._timeout = timeout
         self._raw = _raw_target(base_url)
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: Connection | None = None
         self._sdk: SdkEngine | None = None
         self._podman: bool | None = None  # known from the engine's first answer
+        self._lifecycle: Lifecycle | None = None
+
+    @property
+    def _plain(self) -> Lifecycle | None:
+        """The changing calls over plain HTTP (None where only the SDK reaches the engine),
+        loaded on first use: a no-op pass never changes anything."""
+        if self._lifecycle is None and self._raw is not None:
+            from reconciler.driver.lifecycle import Lifecycle
+            from reconciler.driver.wire import Wire
+
+            wire = Wire(self._raw, self._timeout, self._learn_flavor)
+            self._lifecycle = Lifecycle(wire, lambda: bool(self._podman), self._base_url)
+        return self._lifecycle
 
     @property
     def sdk(self) -> SdkEngine:
@@ -96,32 +97,27 @@ class DockerEngine:
         return self._sdk
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self.close_connection()
         if self._sdk is not None:
             self._sdk.close()
 
     # -- reads over plain HTTP ---------------------------------------------------------------
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> Connection:
         assert self._raw is not None
         if self._conn is None:
-            kind, where = self._raw
-            self._conn = (_UnixConnection(where, self._timeout) if kind == "unix"
-                          else http.client.HTTPConnection(where, timeout=self._timeout))
+            self._conn = Connection(self._raw, self._timeout)
         return self._conn
 
     def _get(self, path: str, what: str) -> bytes:
         for attempt in (0, 1):  # a keep-alive connection the engine closed: reconnect once
             conn = self._connection()
             try:
-                conn.request("GET", path, headers={"Host": "docker"})
-                resp = conn.getresponse()
-                body = resp.read()
+                resp = conn.get(path, {"Host": "docker"})
+                body = resp.body
                 if self._podman is None:
-                    self._learn_flavor(resp.getheader(PODMAN_HEADER) is not None)
-            except (OSError, http.client.HTTPException) as exc:
+                    self._learn_flavor(resp.header(PODMAN_HEADER) is not None)
+            except OSError as exc:
                 self.close_connection()
                 if attempt == 0 and isinstance(exc, _STALE):
                     continue
@@ -144,6 +140,8 @@ class DockerEngine:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        if self._lifecycle is not None:
+            self._lifecycle.close()
 
     def _get_json(self, path: str, what: str, query: Mapping[str, str] | None = None) -> Any:
         url = path + ("?" + urlencode(query) if query else "")
@@ -196,13 +194,18 @@ class DockerEngine:
         rows = self._get_json("/networks", "list networks", {"filters": filters})
         return tuple(sorted((str(r["Name"]), str(r["Id"])) for r in rows))
 
-    # -- everything else through the SDK -----------------------------------------------------
+    # -- containers, the app network, volumes and images: plain HTTP (`lifecycle`) -----------
 
     def inspect(self, container_id: str) -> ObservedContainer | None:
-        return self.sdk.inspect(container_id)
+        plain = self._plain
+        return self.sdk.inspect(container_id) if plain is None else plain.inspect(container_id)
 
     def logs(self, container_id: str, *, tail: int = 50) -> str:
-        return self.sdk.logs(container_id, tail=tail)
+        if self._raw is None:
+            return self.sdk.logs(container_id, tail=tail)
+        lines: list[str] = []
+        self.log_lines(container_id, tail=tail, on_line=lambda line: lines.append(line.text))
+        return "".join(f"{text}\n" for text in lines)
 
     def log_lines(self, container_id: str, *, tail: int = -1, since: float = 0.0,
                   follow: bool = False, on_line: Callable[[LogLine], None],
@@ -221,12 +224,57 @@ class DockerEngine:
             self.sdk.log_lines(container_id, tail=tail, since=since, follow=follow,
                                on_line=on_line, stop=stop)
             return
-        kind, where = self._raw
-        timeout = None if follow else self._timeout
-        conn = (_UnixConnection(where, timeout) if kind == "unix"
-                else http.client.HTTPConnection(where, timeout=timeout))
+        from reconciler.driver.logstream import connection, read_log_lines
+
+        conn = connection(self._raw, None if follow else self._timeout)
         read_log_lines(conn, container_id, tail=tail, since=since, follow=follow,
                        on_line=on_line, stop=stop)
+
+    def run_container(self, *, name: str, image: str, port: int, command: Sequence[str],
+                      env: Mapping[str, str], mounts: Sequence[VolumeMount],
+                      labels: Mapping[str, str], cpus: float | None = None,
+                      memory: int | None = None, entrypoint: Sequence[str] = (),
+                      workdir: str = "", replicas: int = 1, network: str = "",
+                      aliases: Sequence[str] = ()) -> ObservedContainer:
+        runner = self._plain or self.sdk
+        return runner.run_container(name=name, image=image, port=port, command=command,
+                                    env=env, mounts=mounts, labels=labels, cpus=cpus,
+                                    memory=memory, entrypoint=entrypoint, workdir=workdir,
+                                    network=network, aliases=aliases)
+
+    def scale(self, container_id: str, replicas: int) -> ObservedContainer:
+        raise EngineError(f"cannot scale container {container_id[:12]} to {replicas}: one "
+                          "Docker engine runs one container per app (--backend swarm runs "
+                          "replicas)")
+
+    def start(self, container_id: str) -> ObservedContainer:
+        return (self._plain or self.sdk).start(container_id)
+
+    def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
+        return (self._plain or self.sdk).restart(container_id, timeout=timeout)
+
+    def stop(self, container_id: str, *, timeout: float = 5.0) -> None:
+        (self._plain or self.sdk).stop(container_id, timeout=timeout)
+
+    def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
+        (self._plain or self.sdk).stop_and_remove(container_id, timeout=timeout)
+
+    def ensure_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        (self._plain or self.sdk).ensure_volume(name, labels)
+
+    def ensure_network(self, name: str, labels: Mapping[str, str]) -> str:
+        return (self._plain or self.sdk).ensure_network(name, labels)
+
+    def connect(self, container_id: str, network: str, aliases: Sequence[str]) -> None:
+        (self._plain or self.sdk).connect(container_id, network, aliases)
+
+    def disconnect(self, container_id: str, network: str) -> None:
+        (self._plain or self.sdk).disconnect(container_id, network)
+
+    def remove_image(self, ref: str) -> None:
+        (self._plain or self.sdk).remove_image(ref)
+
+    # -- builds, pulls, commands and the rest through the SDK -------------------------------
 
     def image_exposed_ports(self, ref: str) -> tuple[int, ...]:
         return self.sdk.image_exposed_ports(ref)
@@ -244,59 +292,16 @@ class DockerEngine:
     def pull(self, ref: str) -> str:
         return self.sdk.pull(ref)
 
-    def remove_image(self, ref: str) -> None:
-        self.sdk.remove_image(ref)
-
-    def run_container(self, *, name: str, image: str, port: int, command: Sequence[str],
-                      env: Mapping[str, str], mounts: Sequence[VolumeMount],
-                      labels: Mapping[str, str], cpus: float | None = None,
-                      memory: int | None = None, entrypoint: Sequence[str] = (),
-                      workdir: str = "", replicas: int = 1, network: str = "",
-                      aliases: Sequence[str] = ()) -> ObservedContainer:
-        return self.sdk.run_container(name=name, image=image, port=port, command=command,
-                                      env=env, mounts=mounts, labels=labels, cpus=cpus,
-                                      memory=memory, entrypoint=entrypoint, workdir=workdir,
-                                      network=network, aliases=aliases)
-
-    def scale(self, container_id: str, replicas: int) -> ObservedContainer:
-        raise EngineError(f"cannot scale container {container_id[:12]} to {replicas}: one "
-                          "Docker engine runs one container per app (--backend swarm runs "
-                          "replicas)")
-
-    def start(self, container_id: str) -> ObservedContainer:
-        return self.sdk.start(container_id)
-
-    def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
-        return self.sdk.restart(container_id, timeout=timeout)
-
-    def stop(self, container_id: str, *, timeout: float = 5.0) -> None:
-        self.sdk.stop(container_id, timeout=timeout)
-
-    def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
-        self.sdk.stop_and_remove(container_id, timeout=timeout)
-
-    def ensure_volume(self, name: str, labels: Mapping[str, str]) -> None:
-        self.sdk.ensure_volume(name, labels)
-
     def remove_volume(self, name: str) -> None:
         self.sdk.remove_volume(name)
-
-    def ensure_network(self, name: str, labels: Mapping[str, str]) -> str:
-        return self.sdk.ensure_network(name, labels)
-
-    def connect(self, container_id: str, network: str, aliases: Sequence[str]) -> None:
-        self.sdk.connect(container_id, network, aliases)
-
-    def disconnect(self, container_id: str, network: str) -> None:
-        self.sdk.disconnect(container_id, network)
 
     def remove_network(self, name: str) -> bool:
         return self.sdk.remove_network(name)
 
     def run_command(self, *, image: str, command: Sequence[str], env: Mapping[str, str],
                     cwd: str, labels: Mapping[str, str], mounts: Sequence[VolumeMount] = (),
-                    timeout: float = 300.0,
-                    on_output: Callable[[str], None] | None = None) -> CommandResult:
+                    timeout: float = 300.0, on_output: Callable[[str], None] | None = None,
+                    network: str = "") -> CommandResult:
         return self.sdk.run_command(image=image, command=command, env=env, cwd=cwd,
                                     labels=labels, mounts=mounts, timeout=timeout,
-                                    on_output=on_output)
+                                    on_output=on_output, network=network)

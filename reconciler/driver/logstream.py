@@ -18,7 +18,7 @@ from apps.errors import EngineError
 from reconciler.driver.attrs import parse_timestamp
 from reconciler.driver.ports import LogLine
 
-__all__ = ["read_log_lines", "split_timestamp"]
+__all__ = ["connection", "read_log_lines", "split_timestamp"]
 
 _STREAMS = {0: "stdin", 1: "stdout", 2: "stderr"}
 
@@ -56,6 +56,29 @@ class _Lines:
     def _emit(self, raw: str) -> None:
         t, text = split_timestamp(raw.rstrip("\r"))
         self.on_line(LogLine(self.stream, t, text))
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float | None) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self._path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def connection(target: tuple[str, str], timeout: float | None) -> http.client.HTTPConnection:
+    """A fresh connection for one log stream to `("unix", path)` or `("tcp", "host:port")`."""
+    kind, where = target
+    return (_UnixConnection(where, timeout) if kind == "unix"
+            else http.client.HTTPConnection(where, timeout=timeout))
 
 
 def _read_exact(resp: http.client.HTTPResponse, n: int) -> bytes:

@@ -14,7 +14,7 @@ import docker.errors
 
 from apps.errors import EngineError
 from reconciler.core.types import LABEL_INSTALL
-from reconciler.driver.policy import own_labels, require_managed
+from reconciler.driver.policy import own_labels, require_install, require_managed
 from reconciler.driver.sdkerrors import translated
 
 __all__ = ["connect", "disconnect", "endpoint_config", "ensure_network", "remove_network"]
@@ -30,11 +30,7 @@ def _inspect(api: docker.APIClient, name: str) -> dict[str, Any] | None:
 
 
 def _check_ours(raw: Mapping[str, Any], name: str, install: str) -> None:
-    labels = raw.get("Labels") or {}
-    require_managed(labels, f"network {name}", "use")
-    if labels.get(LABEL_INSTALL) != install:
-        raise EngineError(f"network {name} belongs to another ace installation "
-                          f"({labels.get(LABEL_INSTALL)!r}); remove it or use another state dir")
+    require_install(raw.get("Labels") or {}, f"network {name}", install)
 
 
 def ensure_network(api: docker.APIClient, name: str, labels: Mapping[str, str]) -> str:

@@ -10,7 +10,7 @@ from apps.errors import EngineError
 from reconciler.core.types import LABEL_INSTALL, LABEL_MANAGED
 from reconciler.driver.ports import NotManaged
 
-__all__ = ["own_labels", "require_managed"]
+__all__ = ["own_labels", "require_install", "require_managed"]
 
 
 def require_managed(labels: Mapping[str, str], what: str, verb: str) -> None:
@@ -27,3 +27,12 @@ def own_labels(labels: Mapping[str, str], what: str, extra: Mapping[str, str]) -
     if not labels.get(LABEL_INSTALL):
         raise EngineError(f"{what}: refusing to create an object without the {LABEL_INSTALL} label")
     return {**extra, **labels, LABEL_MANAGED: "1"}
+
+
+def require_install(labels: Mapping[str, str], what: str, install: str) -> None:
+    """Refuse to use a network (or other shared object) that is not ace's, or that another
+    installation made."""
+    require_managed(labels, what, "use")
+    if labels.get(LABEL_INSTALL) != install:
+        raise EngineError(f"{what} belongs to another ace installation "
+                          f"({labels.get(LABEL_INSTALL)!r}); remove it or use another state dir")

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from apps.errors import EngineError
 from reconciler.core.types import ObservedContainer, ObservedImage
+
+if TYPE_CHECKING:
+    from reconciler.driver.values import CommandResult, LogLine, VolumeMount
 
 __all__ = ["CommandResult", "Engine", "ImageInUse", "LogLine", "NotManaged", "SeesOtherInstalls",
            "VolumeMount"]
@@ -24,35 +26,17 @@ class ImageInUse(EngineError):
     """The engine refused to remove an image because a container (any, ace's or not) uses it."""
 
 
-@dataclass(frozen=True, slots=True)
-class VolumeMount:
-    """One mount of a container: a named volume or a bind mount, as the executor asks for it."""
-
-    kind: str  # "volume" (engine volume name in source) or "bind" (absolute host path)
-    source: str
-    target: str
-    read_only: bool = False
-    secret: bool = False  # a rendered secret file (a bind on one engine, a secret on a cluster)
+_VALUES = ("CommandResult", "LogLine", "VolumeMount")
 
 
-@dataclass(frozen=True, slots=True)
-class CommandResult:
-    """How a one-off `container.run` command ended."""
+def __getattr__(name: str) -> Any:
+    """The protocol's own small values (`driver.values`) load on first use: a no-op pass
+    makes none of them."""
+    if name in _VALUES:
+        from reconciler.driver import values
 
-    exit_code: int
-    stdout: str
-    stderr: str
-    timed_out: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    """One line a container printed: `stream` is "stdout" or "stderr" ("output" where the
-    engine's connection cannot tell them apart), `time` unix seconds (0 when unknown)."""
-
-    stream: str
-    time: float
-    text: str
+        return getattr(values, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Engine(Protocol):
@@ -196,9 +180,12 @@ class Engine(Protocol):
         mounts: Sequence[VolumeMount] = (),
         timeout: float = 300.0,
         on_output: Callable[[str], None] | None = None,
+        network: str = "",
     ) -> CommandResult:
         """A fresh --rm container of `image` running `command`; stdout/stderr kept apart.
-        `on_output` gets the output (both streams, as text) while the command runs."""
+        `on_output` gets the output (both streams, as text) while the command runs. With
+        `network` (which must exist: `ensure_network`) the container is attached to it instead
+        of the default network, with no alias: it reaches the apps there by theirs."""
         ...
 
 

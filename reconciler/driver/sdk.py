@@ -397,9 +397,11 @@ class SdkEngine:
         mounts: Sequence[VolumeMount] = (),
         timeout: float = 300.0,
         on_output: Callable[[str], None] | None = None,
+        network: str = "",
     ) -> CommandResult:
         return run_command(self._api, image=image, command=command, env=env, cwd=cwd,
-                           labels=labels, mounts=mounts, timeout=timeout, on_output=on_output)
+                           labels=labels, mounts=mounts, timeout=timeout, on_output=on_output,
+                           network=network)
 
     # -- volumes ----------------------------------------------------------------------------
 

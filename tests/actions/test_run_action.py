@@ -10,11 +10,19 @@ from typing import Any
 import pytest
 
 import apps
-from apps.errors import AceError, AppError
-from reconciler.actions.run import ensure_image, find_app, parse_params, pick_action, run_action
-from reconciler.apply.pipeline import Settings
-from reconciler.core.types import LABEL_APP
+from apps.errors import AceError, AppError, EngineError
+from reconciler.actions.run import (
+    command_network,
+    ensure_image,
+    find_app,
+    parse_params,
+    pick_action,
+    run_action,
+)
+from reconciler.apply.pipeline import Settings, run_pass
+from reconciler.core.types import LABEL_APP, LABEL_INSTALL, LABEL_MANAGED
 from state import StateLock, Store
+from tests.apply.kit import ServingFake
 from tests.fakes import FakeEngine
 
 CMD_APP = """
@@ -195,3 +203,64 @@ def test_lock_is_free_while_the_action_runs(project: Settings) -> None:
     with StateLock(project.state_dir, command="other").acquire(0.0), pytest.raises(
             AceError, match="lock"):
         run(project, FakeEngine(), "Run", lock_timeout=0.1)
+
+
+API_APP = """
+load("container.in", "container")
+SERVE = "mkdir -p /www && echo the answer is 42 > /www/index.html && exec httpd -f -p 8080 -h /www"
+app = ace.app("API", container=container.config("image:busybox", port=8080,
+                                                command=["sh", "-c", SERVE]))
+"""
+ASK = "wget -q -O- http://api:8080/"
+
+
+def test_commands_reach_the_apps_by_alias_on_the_app_network(project: Settings,
+                                                             tmp_path: Path) -> None:
+    """A container.run command joins the installation's app network: it reaches a running app
+    at http://ALIAS:PORT/, as the apps reach each other."""
+    write(tmp_path, {"api/app.star": API_APP})
+    with project.apps_file.open("a") as f:
+        f.write('app("/api", "./api")\n')
+    engine = ServingFake()  # its containers answer the pass's health checks
+    try:
+        with Store.open(project.state_dir) as store:
+            res = run_pass(project, store, engine)
+            network = f"ace-{store.install_id}"
+        assert [o.outcome for o in res.outcomes if o.step.app == "/api"] == ["done"]
+        done = run(project, engine, "Handled", f"command={ASK}")
+    finally:
+        engine.close()
+    assert (done.result["status"], done.result["values"]) == ("fine", ["the answer is 42"])
+    assert engine.calls["ensure_network"] == 2, "the pass's, and run's (it exists: nothing new)"
+    assert list(engine.networks) == ["bridge", network]
+
+
+def test_commands_join_the_network_before_any_app_runs(project: Settings) -> None:
+    """With no app running yet, `ace run` makes the app network as a pass would, so commands
+    are on it all the same; an alias of an app not running does not resolve."""
+    engine = FakeEngine()
+    done = run(project, engine, "Handled", f"command={ASK}")
+    assert done.result["status"] == "handled" and done.result["values"] == [1]
+    with Store.open(project.state_dir) as store:
+        network = f"ace-{store.install_id}"
+    assert engine.networks[network].labels == {LABEL_MANAGED: "1",
+                                               LABEL_INSTALL: store.install_id}
+
+
+def test_a_foreign_network_of_that_name_fails_the_run(project: Settings) -> None:
+    """A network named like the app network that ace did not make is refused, never used."""
+    engine = FakeEngine()
+    with Store.open(project.state_dir) as store:
+        engine.add_foreign_network(f"ace-{store.install_id}")
+    with pytest.raises(EngineError, match="not managed by ace"):
+        run(project, engine, "Run")
+    assert engine.calls["run_command"] == 0
+
+
+def test_commands_on_a_cluster_join_no_network(project: Settings) -> None:
+    """A cluster (--backend swarm) has no app network: commands run as they always did."""
+    engine = FakeEngine()
+    swarm = Settings(apps_file=project.apps_file, state_dir=project.state_dir, backend="swarm")
+    assert command_network(swarm, engine, "abc") == ""
+    assert command_network(project, engine, "abc") == "ace-abc"
+    assert engine.calls["ensure_network"] == 1 and "ace-abc" in engine.networks

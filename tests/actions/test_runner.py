@@ -29,11 +29,11 @@ class StubEngine:
 
     def run_command(self, *, image: str, command: Sequence[str], env: Mapping[str, str],
                     cwd: str, labels: Mapping[str, str], mounts: Sequence[VolumeMount] = (),
-                    timeout: float = 300.0,
-                    on_output: Callable[[str], None] | None = None) -> CommandResult:
+                    timeout: float = 300.0, on_output: Callable[[str], None] | None = None,
+                    network: str = "") -> CommandResult:
         self.runs.append({"image": image, "command": list(command), "env": dict(env),
                           "cwd": cwd, "labels": dict(labels), "timeout": timeout,
-                          "live": on_output is not None})
+                          "live": on_output is not None, "network": network})
         if on_output is not None:
             on_output(self.result.stdout)
         return self.result
@@ -57,13 +57,15 @@ def ok(stdout: str = "", stderr: str = "") -> CommandResult:
 
 
 def test_command_env_cwd_labels_and_timeout_reach_the_engine() -> None:
-    r, engine = runner(ok("x\n"))
+    """The command, its env (the call's over the app's), cwd, labels, timeout and the app
+    network reach the engine's run_command."""
+    r, engine = runner(ok("x\n"), network="ace-inst1")
     r(call(path="ls", args=["-l", 3, 1.5], env=["EXTRA=1", "SHARED=call", "EQ=a=b"], cwd="/tmp"))
     assert engine.runs == [{
         "image": "busybox:latest", "command": ["ls", "-l", "3", "1.5"],
         "env": {"APP_ENV": "a", "SHARED": "call", "EXTRA": "1", "EQ": "a=b"}, "cwd": "/tmp",
         "labels": {LABEL_INSTALL: "inst1", LABEL_APP: "/cmd", LABEL_COMMAND: "1"},
-        "timeout": 7.0, "live": False,
+        "timeout": 7.0, "live": False, "network": "ace-inst1",
     }]
     assert r.calls[0]["command"] == ["ls", "-l", "3", "1.5"] and r.calls[0]["exit_code"] == 0
 

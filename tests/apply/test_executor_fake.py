@@ -12,7 +12,13 @@ from typing import Literal
 
 import pytest
 
-from reconciler.apply.executor import ApplyOptions, ApplyResult, StepOutcome, apply_plan
+from reconciler.apply.executor import (
+    BUILDS_AT_ONCE,
+    ApplyOptions,
+    ApplyResult,
+    StepOutcome,
+    apply_plan,
+)
 from reconciler.apply.record import adopt
 from reconciler.core.types import (
     LABEL_APP,
@@ -231,6 +237,19 @@ def test_parallelism_limit_is_respected(engine: ServingFake, store: Store, limit
                    options=ApplyOptions(parallel=limit))
     assert outcomes(result) == [(f"pull:/job{i}", "done") for i in range(4)]
     assert engine.max_in_flight == limit
+
+
+def test_pulls_stay_bounded_when_more_apps_apply_at_once(engine: ServingFake,
+                                                         store: Store) -> None:
+    """With parallel=8, six apps' pulls still run at most BUILDS_AT_ONCE (4) at a time: many
+    apps start at once, few builds and pulls load the machine at once."""
+    apps = [pulled(f"/job{i}", f"job{i}:1", service=False) for i in range(6)]
+    engine.remote = {a.image: () for a in apps}
+    engine.gate, engine.hold = BUILDS_AT_ONCE, 0.03
+    result = apply(engine, store, want(*apps), *(step("pull", a) for a in apps),
+                   options=ApplyOptions(parallel=8))
+    assert outcomes(result) == [(f"pull:/job{i}", "done") for i in range(6)]
+    assert engine.max_in_flight == BUILDS_AT_ONCE
 
 
 def test_store_records_image_container_and_applied_app(tmp_path: Path, engine: ServingFake,

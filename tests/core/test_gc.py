@@ -9,7 +9,7 @@ from dataclasses import replace
 from reconciler.core.gc import collect_images, gc_apps
 from reconciler.core.planner import plan
 from reconciler.core.types import ObservedContainer, ObservedImage
-from state.records import ImageRecord
+from state.runs import ImageRecord
 from tests.core.builders import NAMING, built, ctr, pulled, rec, recs, seen, want
 
 V = [built("/web", version=f"v{n}", inputs=f"in{n}") for n in range(1, 5)]  # /web, 4 versions

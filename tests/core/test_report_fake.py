@@ -12,7 +12,7 @@ import pytest
 from apps.model import EvalError
 from reconciler.core.report import APPS_FILE_HELD, HELD, app_errors, drift_items, status_rows
 from reconciler.core.types import DesiredState, ObservedState, RecordedState
-from state.records import LastApply
+from state.runs import LastApply
 from tests.core.builders import built, ctr, pulled, rec, recs, seen, want
 
 WEB = built("/web")

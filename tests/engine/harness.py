@@ -14,6 +14,7 @@ from unittest import mock
 from urllib.parse import quote
 
 from reconciler.core.types import LABEL_APP, LABEL_INSTALL, LABEL_VERSION
+from reconciler.driver import plainhttp
 from reconciler.driver.engine import DockerEngine
 from reconciler.driver.ports import Engine
 from tests.fakes import FakeEngine
@@ -198,6 +199,7 @@ class DockerHarness(Harness):
         seen: list[str] = []
         send = api.send
         raw_request = http.client.HTTPConnection.request
+        plain_get = plainhttp.Connection.get
 
         def counting(request: Any, **kw: Any) -> Any:
             seen.append(f"{request.method} {request.path_url}")
@@ -208,9 +210,13 @@ class DockerHarness(Harness):
             seen.append(f"{method} {url}")
             return raw_request(conn, method, url, *a, **kw)
 
+        def counting_plain(conn: plainhttp.Connection, target: str, *a: Any) -> Any:
+            seen.append(f"GET {target}")
+            return plain_get(conn, target, *a)
+
         with mock.patch.object(api, "send", counting), mock.patch.object(
             http.client.HTTPConnection, "request", counting_raw
-        ):
+        ), mock.patch.object(plainhttp.Connection, "get", counting_plain):
             yield seen
 
     def foreign_network(self, name: str) -> None:

@@ -7,10 +7,15 @@ import pytest
 
 from apps.errors import EngineError
 from reconciler.core.types import LABEL_INSTALL, LABEL_MANAGED
+from reconciler.driver.ports import CommandResult
 from tests.engine import test_driver_contract
-from tests.engine.harness import Harness
+from tests.engine.harness import BUSYBOX, Harness
 
 h = test_driver_contract.h  # the contract suite's fixture: the fake and the real engine
+
+# a service whose page is known: busybox httpd serving "hello from web" on port 8080
+WEB_PAGE = ["sh", "-c", "mkdir -p /www && echo hello from web > /www/index.html && "
+                        "exec httpd -f -p 8080 -h /www"]
 
 
 def net(h: Harness) -> str:
@@ -84,6 +89,30 @@ def test_container_created_on_the_network_answers_to_its_alias(h: Harness) -> No
     h.engine.stop_and_remove(c.id)
     assert h.engine.remove_network(net(h)) is True
     assert h.engine.remove_network(net(h)) is False, "gone already"
+
+
+def fetch(h: Harness, url: str, network: str = "") -> CommandResult:
+    """`wget -q -O- url` in a command container (on `network`)."""
+    return h.engine.run_command(image=BUSYBOX, command=["wget", "-q", "-O-", url], env={},
+                                cwd="/", labels=h.labels("/tools"), network=network)
+
+
+def test_a_command_on_the_network_reaches_an_app_by_its_alias(h: Harness) -> None:
+    """run_command(network=...) runs the command on the app network, with no alias of its own:
+    it reaches a service there by the service's alias; on the default network it does not."""
+    h.engine.ensure_network(net(h), h.labels())
+    c = h.serve(network=net(h), aliases=["web"], command=WEB_PAGE)
+    h.wait_for(lambda: fetch(h, "http://web:8080/", net(h)).exit_code == 0,
+               "the service to answer on the network")
+    res = fetch(h, "http://web:8080/", net(h))
+    assert (res.exit_code, res.stdout, res.timed_out) == (0, "hello from web\n", False)
+    off = fetch(h, "http://web:8080/")
+    assert off.exit_code != 0 and off.stdout == "" and "bad address" in off.stderr, off
+    assert [x.id for x in h.engine.list_containers(h.install)] == [c.id], "commands are removed"
+    with pytest.raises(EngineError, match=h.name("missing")):
+        fetch(h, "http://web:8080/", h.name("missing"))
+    h.engine.stop_and_remove(c.id)
+    assert h.engine.remove_network(net(h)) is True, "no command container is left on it"
 
 
 def test_connect_joins_in_place(h: Harness) -> None:

@@ -335,10 +335,12 @@ try:
     main()
 except SystemExit as e:
     code = e.code
-heavy = ("docker", "starlark", "rich", "structlog", "sqlalchemy", "sqlmodel", "requests",
-         "httptools", "reconciler.apply.executor", "reconciler.apply.health",
-         "reconciler.applogs.buildlogs", "reconciler.proxy.server", "reconciler.dashboard",
-         "apps.gotemplate", "apps.dev_settings", "apps.container", "apps.runtime")
+heavy = ("typer", "docker", "starlark", "rich", "structlog", "sqlalchemy", "sqlmodel", "requests",
+         "http.client", "email", "ssl", "logging", "uuid", "httptools",
+         "reconciler.apply.executor", "reconciler.apply.health", "reconciler.applogs.buildlogs",
+         "reconciler.proxy.server", "reconciler.dashboard", "apps.gotemplate",
+         "apps.dev_settings", "apps.container", "apps.runtime", "state.runs",
+         "reconciler.core.changes", "reconciler.driver.values")
 print(code, sorted(m for m in heavy if m in sys.modules))
 print(" ".join(calls))
 """

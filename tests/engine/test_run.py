@@ -235,9 +235,9 @@ def test_build_app_image_is_built_once_and_service_app_works(project: Project) -
     assert [e for e in project.events(since) if e.get("Type") == "image"] == []
     # ace run only made the image: the service itself was not started
     assert project.containers("/svc") == []
-    # a reconcile afterwards reuses the image ace run built (and makes the app network)
+    # a reconcile afterwards reuses the image ace run built, and the app network it made
     out = project.ace_json("reconcile")
-    assert [(s["action"], s["app"]) for s in out["steps"]] == [("network", ""), ("start", "/svc")]
+    assert [(s["action"], s["app"]) for s in out["steps"]] == [("start", "/svc")]
 
 
 def test_build_failure_is_a_clear_error(project: Project) -> None:
@@ -342,3 +342,32 @@ def test_stream_shows_output_while_the_command_runs(project: Project) -> None:
     assert proc.returncode == 0, err
     assert out.splitlines() == ["slow", "first", "second"]
     assert "second" in err
+
+
+API_APP = """load("container.in", "container")
+SERVE = "mkdir -p /www && echo the answer is 42 > /www/index.html && exec httpd -f -p 8080 -h /www"
+app = ace.app("API", container=container.config("image:busybox", port=8080,
+                                                command=["sh", "-c", SERVE]))
+"""
+ASK_APP = """load("container.in", "container")
+
+def ask(dry_run, args):
+    return ace.result("asked", container.run("wget", ["-q", "-O-", "http://api:8080/"]).value)
+
+app = ace.app("Ask", actions=[ace.action("Ask", "/ask", ask)],
+    container=container.config("image:busybox", lifetime=container.COMMAND),
+    permissions=[ace.permission("container.in", "run", ["wget"])])
+"""
+
+
+def test_commands_reach_the_apps_by_alias(project: Project) -> None:
+    """container.run commands join the app network: an action's `wget -q -O- http://api:8080/`
+    shows the api's answer once it runs; before, the alias does not resolve."""
+    project.write("api/app.star", API_APP)
+    project.write("ask/app.star", ASK_APP)
+    project.apps('app("/api", "./api")', 'app("/ask", "./ask")')
+    code, out, err = ace(project, "run", "/ask")
+    assert code != 0 and "bad address 'api:8080'" in out + err, (out, err)
+    project.ace("reconcile")
+    assert run_ok(project, "/ask") == ["asked", "the answer is 42"]
+    assert [c.labels.get("dev.ace.app") for c in project.containers()] == ["/api"]

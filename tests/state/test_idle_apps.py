@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from state import DB_NAME, SCHEMA_VERSION, Store
-from state.records import IdleApp
+from state.runs import IdleApp
 
 
 def test_idle_apps_round_trip(store: Store) -> None:

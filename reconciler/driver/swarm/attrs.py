@@ -59,8 +59,8 @@ def nodes_from_listing(rows: Iterable[Mapping[str, Any]]) -> dict[str, Node]:
 
 
 def unix(stamp: str) -> int:
-    try:
-        parsed = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    try:  # fromisoformat: strptime's first call imports and compiles ~8M instructions' worth
+        parsed = datetime.fromisoformat(stamp[:19]).replace(tzinfo=UTC)
     except ValueError:
         return 0
     return int(parsed.timestamp())

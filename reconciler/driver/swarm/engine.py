@@ -10,12 +10,12 @@ through the SDK, as on one engine, and every change first checks ace's labels.""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apps.errors import EngineError
 from reconciler.core.types import (
@@ -27,12 +27,15 @@ from reconciler.core.types import (
 )
 from reconciler.driver.engine import DockerEngine
 from reconciler.driver.policy import own_labels, require_managed
-from reconciler.driver.ports import CommandResult, LogLine, NotManaged, VolumeMount
+from reconciler.driver.ports import NotManaged
 from reconciler.driver.swarm.attrs import Node, nodes_from_listing, service_from_listing
 from reconciler.driver.swarm.images import is_ace_image, is_tagged, remove_manager_tags
 from reconciler.driver.swarm.registry import Registry
 from reconciler.driver.swarm.spec import LABEL_IMAGE, LABEL_REPLICAS, service_name, service_spec
 from reconciler.logs import get_logger
+
+if TYPE_CHECKING:
+    from reconciler.driver.values import CommandResult, LogLine, VolumeMount
 
 __all__ = ["SwarmEngine"]
 
@@ -235,7 +238,7 @@ class SwarmEngine:
         from reconciler.driver.swarm.mounts import swarm_mounts
 
         vols, secrets = swarm_mounts(self, mounts, labels, multi_node=self._multi_node())
-        spec = service_spec(name=service_name(name, uuid.uuid4().hex[:4]), image=pinned,
+        spec = service_spec(name=service_name(name, os.urandom(2).hex()), image=pinned,
                             port=port, replicas=replicas, command=command, env=env,
                             labels=labels, mounts=vols, secrets=secrets, cpus=cpus,
                             memory=memory, entrypoint=entrypoint, workdir=workdir)
@@ -368,6 +371,7 @@ class SwarmEngine:
         `since` to the whole second as the service log API takes it, finer here."""
         from reconciler.driver.commands import stream_text
         from reconciler.driver.logstream import split_timestamp
+        from reconciler.driver.values import LogLine
 
         pending = [""]
 
@@ -430,8 +434,11 @@ class SwarmEngine:
 
     def run_command(self, *, image: str, command: Sequence[str], env: Mapping[str, str],
                     cwd: str, labels: Mapping[str, str], mounts: Sequence[VolumeMount] = (),
-                    timeout: float = 300.0,
-                    on_output: Callable[[str], None] | None = None) -> CommandResult:
+                    timeout: float = 300.0, on_output: Callable[[str], None] | None = None,
+                    network: str = "") -> CommandResult:
+        """A one-off job on the cluster; it joins no app network (a cluster has none)."""
+        if network:
+            raise EngineError(_NO_NETWORK)
         from reconciler.driver.swarm.jobs import run_job
 
         return run_job(self, image=image, command=command, env=env, cwd=cwd, labels=labels,

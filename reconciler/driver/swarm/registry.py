@@ -3,10 +3,13 @@ pushed tag resolves to the digest services are pinned to (plain HTTP(S), the Reg
 
 from __future__ import annotations
 
-import http.client
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from apps.errors import EngineError
+
+if TYPE_CHECKING:
+    import http.client
 
 __all__ = ["Registry"]
 
@@ -37,6 +40,8 @@ class Registry:
     def digest(self, tag: str) -> str | None:
         """The manifest digest of `tag` in the registry; None when it is not there. Raises a
         retryable EngineError when the registry does not answer."""
+        import http.client  # only on a push: a no-op pass never asks the registry
+
         repo, _, version = tag.rpartition(":")
         conn: http.client.HTTPConnection = (
             http.client.HTTPSConnection(self.host, timeout=self.timeout) if self.tls
