@@ -11,6 +11,7 @@ files.
 - `http1`: header fields, response heads, streaming body framing (chunk sizes checked)
 - `relay`: client connections on protocol callbacks; the common proxied request relayed between
   transports with flow control, everything else handed to `server`'s stream path
+- `exchange`: one proxied request on the relay (body out, response back, retries, timeouts)
 - `bodies`: body framing fed as bytes arrive (the relay's `http1.copy_body`)
 - `server`: the stream path (pages, dashboard, static, wake, holds, websocket pipes), the
   response-head timeout, and `hold` / `switch`
