@@ -47,11 +47,11 @@ class Measure:
                 "db_changed": 0}
 
 
-def _report(args: argparse.Namespace, sampler: Callable[[], quiet.Load], measure: Measure
-            ) -> tuple[str, str]:
+def _report(args: argparse.Namespace, sampler: Callable[[], quiet.Load], measure: Measure,
+            settler: Callable[[int], float] = lambda cores: 0.0) -> tuple[str, str]:
     out, err = io.StringIO(), io.StringIO()
     quiet.report("bench_x", args, measure, "wrk", sampler=sampler, cores=2, origin=ORIGIN,
-                 out=out, err=err)
+                 out=out, err=err, settler=settler)
     return out.getvalue(), err.getvalue()
 
 
@@ -156,6 +156,25 @@ def test_quiet_runs_are_reported_with_provenance_and_medians(tmp_path: Path) -> 
     assert doc["median"] == {"ace_noop": 0.2, "ratio": 1.1, "db_changed": 0.0}
     assert doc["provenance"]["commit"] == "abc1234 dirty"
     assert doc["runs"][2]["figures"]["saves"] == [0.1, 0.2]
+
+
+def test_a_later_run_waits_for_the_previous_runs_load_to_decay() -> None:
+    """The 1-minute load after a run holds that run's own work: the next run waits until it
+    falls to the core count (at most the limit), and says how long it waited."""
+    loads = iter([10.5, 6.0, 3.1, 1.9])
+    slept: list[float] = []
+    waited = quiet.settle(2, loadavg=lambda: (next(loads), 0.0, 0.0), sleep=slept.append)
+    assert (waited, slept) == (15.0, [5.0, 5.0, 5.0])
+    assert quiet.settle(2, limit=10, loadavg=lambda: (9.0, 0.0, 0.0), sleep=slept.append) == 10
+    calls: list[int] = []
+
+    def settler(cores: int) -> float:
+        calls.append(cores)
+        return 20.0
+
+    out, _ = _report(_args("--runs", "2"), _sampler(*[QUIET] * 4), Measure(), settler=settler)
+    assert calls == [2]  # before run 2 only
+    assert "run 2 of 2: waited 20 s for the previous run's load to decay" in out
 
 
 def test_medians_take_only_numbers_present_in_every_run() -> None:

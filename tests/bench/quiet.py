@@ -91,6 +91,20 @@ def sample(seconds: float = 1.0, reads: int = 10,
     return Load(loadavg()[0], max(0.0, statistics.fmean(counts) - 1), busy)
 
 
+def settle(cores: int, *, limit: float = 240.0, step: float = 5.0,
+           loadavg: Callable[[], tuple[float, float, float]] = os.getloadavg,
+           sleep: Callable[[float], None] = time.sleep) -> float:
+    """Before a run that follows another: wait (at most `limit` seconds) until the 1-minute load
+    average falls to the core count, since it still holds the previous run's own work (a cold
+    start of 100 containers lifts it to ~10); returns the seconds waited. A machine loaded by
+    something else stays loaded, and the run's own guard then refuses or flags it."""
+    waited = 0.0
+    while loadavg()[0] > cores and waited < limit:
+        sleep(step)
+        waited += step
+    return waited
+
+
 def judge(before: Load, after: Load | None, cores: int) -> tuple[str, ...]:
     """Why a run's readings show a loaded machine (none when quiet): a reading above the core
     count. `after` is None before the run has happened."""
@@ -250,7 +264,8 @@ def _refuse(which: str, reasons: Sequence[str], err: TextIO) -> NoReturn:
 def report(name: str, args: argparse.Namespace, measure: Callable[[], Figures], baseline: str,
            *, env: Mapping[str, str] | None = None, sampler: Callable[[], Load] = sample,
            cores: int | None = None, origin: Provenance | None = None,
-           out: TextIO | None = None, err: TextIO | None = None) -> list[Run]:
+           out: TextIO | None = None, err: TextIO | None = None,
+           settler: Callable[[int], float] = settle) -> list[Run]:
     """Run `measure` `args.runs` times, each guarded by load readings; print each run's lines
     once its readings are judged, then the medians, and write `args.json` if given."""
     out, err = out or sys.stdout, err or sys.stderr
@@ -261,6 +276,11 @@ def report(name: str, args: argparse.Namespace, measure: Callable[[], Figures], 
     runs: list[Run] = []
     for i in range(args.runs):
         which = f"run {i + 1} of {args.runs}"
+        if i:
+            waited = settler(cores)
+            if waited:
+                print(f"{which}: waited {waited:.0f} s for the previous run's load to decay",
+                      file=out, flush=True)
         before = sampler()
         print(f"{which}, before: {before.text()}", file=out, flush=True)
         early = judge(before, None, cores)
