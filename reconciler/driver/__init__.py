@@ -9,12 +9,11 @@ values, never an SDK object, and never learns which engine answers.
   engine, imported on first use
 - `plainhttp`: the reads' HTTP/1.1 GETs on a kept-alive socket (no http.client)
 - `wire`: the changes' HTTP requests (http.client), a keep-alive pool threads share
-- `lifecycle`: containers created, started, stopped and removed, the app network joined and
-  left, volumes made and old images removed, over `wire`, with the SDK side's safety rules
-  (loaded on the first change)
-- `sdk`: `SdkEngine`, the docker SDK behind builds, pulls, commands, logs (and everything where
-  plain HTTP cannot reach the engine: TLS, ssh)
-- `networks`: the app network on the SDK (ensure, connect in place, disconnect, remove)
+- `lifecycle`: containers created, started, stopped and removed, the app network made, joined,
+  left and removed, volumes made and old images removed, with the safety rules, written once
+  over a transport: `wire`, or the SDK's `SdkWire` (loaded on the first change)
+- `sdk`: `SdkEngine`, the docker SDK behind builds, pulls, commands, logs (and the reads where
+  plain HTTP cannot reach the engine: TLS, ssh); `SdkWire`, lifecycle's transport there
 - `commands`: `container.run` one-off containers and their live output
 - `buildkit`: builds through a BuildKit-capable docker CLI when one is present
 - `buildctx`: the build context for Podman when the container file is outside it

@@ -3,10 +3,11 @@
 `DockerEngine` answers the read-only calls of every reconcile pass — ping, the container listing
 and the image listing — with plain HTTP on the engine's socket (`plainhttp`: stdlib sockets). The
 calls that change something — creating, starting, stopping and removing containers, joining and
-leaving the app network, volumes, removing old images — go over plain HTTP too (`lifecycle` on
-`wire`: http.client, a keep-alive pool the executor's threads share), loaded on the first
-change. Builds, pulls, `container.run` commands and the rest go to `SdkEngine` (docker SDK),
-imported on first use, and everything does where plain HTTP cannot reach the engine (TLS, ssh).
+leaving the app network, volumes, removing old images — are `lifecycle`'s, loaded on the first
+change, over plain HTTP too (`wire`: http.client, a keep-alive pool the executor's threads
+share). Builds, pulls, `container.run` commands and the rest go to `SdkEngine` (docker SDK),
+imported on first use; where plain HTTP cannot reach the engine (TLS, ssh) the reads go there
+too, and `lifecycle`'s calls go over the SDK's session (`sdk.SdkWire`).
 A no-op pass therefore loads neither the SDK nor http.client: one request on a keep-alive
 connection and nothing else; a pass that starts or replaces containers never loads the SDK.
 
@@ -77,14 +78,19 @@ class DockerEngine:
         self._lifecycle: Lifecycle | None = None
 
     @property
-    def _plain(self) -> Lifecycle | None:
-        """The changing calls over plain HTTP (None where only the SDK reaches the engine),
-        loaded on first use: a no-op pass never changes anything."""
-        if self._lifecycle is None and self._raw is not None:
-            from reconciler.driver.lifecycle import Lifecycle
-            from reconciler.driver.wire import Wire
+    def _changes(self) -> Lifecycle:
+        """The changing calls, loaded on first use (a no-op pass never changes anything): over
+        plain HTTP, or over the SDK's session where plain HTTP cannot reach the engine."""
+        if self._lifecycle is None:
+            from reconciler.driver.lifecycle import Lifecycle, Transport
 
-            wire = Wire(self._raw, self._timeout, self._learn_flavor)
+            wire: Transport
+            if self._raw is None:
+                wire = self.sdk.wire(self._learn_flavor)
+            else:
+                from reconciler.driver.wire import Wire
+
+                wire = Wire(self._raw, self._timeout, self._learn_flavor)
             self._lifecycle = Lifecycle(wire, lambda: bool(self._podman), self._base_url)
         return self._lifecycle
 
@@ -197,8 +203,7 @@ class DockerEngine:
     # -- containers, the app network, volumes and images: plain HTTP (`lifecycle`) -----------
 
     def inspect(self, container_id: str) -> ObservedContainer | None:
-        plain = self._plain
-        return self.sdk.inspect(container_id) if plain is None else plain.inspect(container_id)
+        return self._changes.inspect(container_id)
 
     def logs(self, container_id: str, *, tail: int = 50) -> str:
         if self._raw is None:
@@ -236,11 +241,10 @@ class DockerEngine:
                       memory: int | None = None, entrypoint: Sequence[str] = (),
                       workdir: str = "", replicas: int = 1, network: str = "",
                       aliases: Sequence[str] = ()) -> ObservedContainer:
-        runner = self._plain or self.sdk
-        return runner.run_container(name=name, image=image, port=port, command=command,
-                                    env=env, mounts=mounts, labels=labels, cpus=cpus,
-                                    memory=memory, entrypoint=entrypoint, workdir=workdir,
-                                    network=network, aliases=aliases)
+        return self._changes.run_container(
+            name=name, image=image, port=port, command=command, env=env, mounts=mounts,
+            labels=labels, cpus=cpus, memory=memory, entrypoint=entrypoint, workdir=workdir,
+            network=network, aliases=aliases)
 
     def scale(self, container_id: str, replicas: int) -> ObservedContainer:
         raise EngineError(f"cannot scale container {container_id[:12]} to {replicas}: one "
@@ -248,31 +252,34 @@ class DockerEngine:
                           "replicas)")
 
     def start(self, container_id: str) -> ObservedContainer:
-        return (self._plain or self.sdk).start(container_id)
+        return self._changes.start(container_id)
 
     def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
-        return (self._plain or self.sdk).restart(container_id, timeout=timeout)
+        return self._changes.restart(container_id, timeout=timeout)
 
     def stop(self, container_id: str, *, timeout: float = 5.0) -> None:
-        (self._plain or self.sdk).stop(container_id, timeout=timeout)
+        self._changes.stop(container_id, timeout=timeout)
 
     def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
-        (self._plain or self.sdk).stop_and_remove(container_id, timeout=timeout)
+        self._changes.stop_and_remove(container_id, timeout=timeout)
 
     def ensure_volume(self, name: str, labels: Mapping[str, str]) -> None:
-        (self._plain or self.sdk).ensure_volume(name, labels)
+        self._changes.ensure_volume(name, labels)
 
     def ensure_network(self, name: str, labels: Mapping[str, str]) -> str:
-        return (self._plain or self.sdk).ensure_network(name, labels)
+        return self._changes.ensure_network(name, labels)
 
     def connect(self, container_id: str, network: str, aliases: Sequence[str]) -> None:
-        (self._plain or self.sdk).connect(container_id, network, aliases)
+        self._changes.connect(container_id, network, aliases)
 
     def disconnect(self, container_id: str, network: str) -> None:
-        (self._plain or self.sdk).disconnect(container_id, network)
+        self._changes.disconnect(container_id, network)
 
     def remove_image(self, ref: str) -> None:
-        (self._plain or self.sdk).remove_image(ref)
+        self._changes.remove_image(ref)
+
+    def remove_network(self, name: str) -> bool:
+        return self._changes.remove_network(name)
 
     # -- builds, pulls, commands and the rest through the SDK -------------------------------
 
@@ -295,8 +302,6 @@ class DockerEngine:
     def remove_volume(self, name: str) -> None:
         self.sdk.remove_volume(name)
 
-    def remove_network(self, name: str) -> bool:
-        return self.sdk.remove_network(name)
 
     def run_command(self, *, image: str, command: Sequence[str], env: Mapping[str, str],
                     cwd: str, labels: Mapping[str, str], mounts: Sequence[VolumeMount] = (),

@@ -1,17 +1,19 @@
-"""Containers, the app network, volumes and images changed over plain HTTP (`wire.Wire`): what a
-pass does to start, replace, restart and stop services and to collect old images, with the
-SDK side's rules — nothing is touched without ace's managed label, nothing is created without
-the installation's label, a container or network already gone is not an error, and a network
-of another installation is refused. Podman's answers are read as Docker's (`podman.py`).
+"""Containers, the app network, volumes and images changed: what a pass does to start, replace,
+restart and stop services and to collect old images, written once over a `Transport` (method,
+path, query, JSON body -> an `Answer`): plain HTTP (`wire.Wire`) where it reaches the engine,
+the docker SDK's session (`sdk.SdkWire`) where it cannot (TLS, ssh). The rules: nothing is
+touched without ace's managed label, nothing is created without the installation's label, a
+container or network already gone is not an error, and a network of another installation is
+refused. Podman's answers are read as Docker's (`podman.py`).
 
-Requests use the engine's own API version (no version prefix, no `/version` round trip)."""
+Paths carry no API version: plain HTTP uses the engine's own, the SDK prefixes its own."""
 
 from __future__ import annotations
 
 import contextlib
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from apps.errors import EngineError
@@ -22,10 +24,10 @@ from reconciler.driver.podman import container_inspect_as_docker, ignored_limits
 from reconciler.driver.policy import own_labels, require_install, require_managed
 from reconciler.driver.ports import ImageInUse
 from reconciler.driver.values import VolumeMount
-from reconciler.driver.wire import Answer, Wire
+from reconciler.driver.wire import Answer
 from reconciler.logs import get_logger
 
-__all__ = ["Lifecycle", "create_body"]
+__all__ = ["Lifecycle", "Transport", "create_body"]
 
 log = get_logger("ace.driver")
 
@@ -87,11 +89,23 @@ def _labels(raw: Mapping[str, Any]) -> Mapping[str, str]:
     return (raw.get("Config") or {}).get("Labels") or {}
 
 
+class Transport(Protocol):
+    """How `Lifecycle` reaches the engine: one request, `body` sent as JSON, the answer whatever
+    its status; an engine that does not answer raises EngineError (retryable). `timeout`:
+    seconds the request may take when longer than the default (a stop waits)."""
+
+    def call(self, method: str, path: str, what: str, *,
+             query: Mapping[str, str | int] | None = None, body: Any = None,
+             timeout: float | None = None) -> Answer: ...
+
+    def close(self) -> None: ...
+
+
 class Lifecycle:
-    """The changing calls of the Engine protocol on a `Wire`. `podman()` says whether the
+    """The changing calls of the Engine protocol on a `Transport`. `podman()` says whether the
     engine is Podman's Docker-compatible service (known from its first answer)."""
 
-    def __init__(self, wire: Wire, podman: Callable[[], bool], base_url: str | None) -> None:
+    def __init__(self, wire: Transport, podman: Callable[[], bool], base_url: str | None) -> None:
         self._wire = wire
         self._podman = podman
         self._base_url = base_url
@@ -237,6 +251,21 @@ class Lifecycle:
                 raise EngineError(f"{what}: it was created and removed at once")
         require_install(raw.get("Labels") or {}, f"network {name}", wanted[LABEL_INSTALL])
         return str(raw["Id"])
+
+    def remove_network(self, name: str) -> bool:
+        what = f"remove network {name}"
+        raw = self._network(name, what)
+        if raw is None:
+            return False
+        require_managed(raw.get("Labels") or {}, f"network {name}", "remove")
+        if raw.get("Containers"):
+            return False
+        answer = self._wire.call("DELETE", f"/networks/{raw['Id']}", what)
+        if answer.status in (403, 404, 409) or "active endpoints" in answer.message:
+            return False  # gone meanwhile, or a container joined it since
+        if not answer.ok:
+            raise answer.failure(what)
+        return True
 
     def connect(self, container_id: str, network: str, aliases: Sequence[str]) -> None:
         what = f"connect container {container_id} to network {network}"

@@ -1,4 +1,6 @@
-"""SdkEngine: the Docker SDK (7.x) side of the driver package: builds, runs, stops, logs.
+"""SdkEngine: the Docker SDK (7.x) side of the driver package: builds, pulls, commands, logs,
+volumes, and the reads where plain HTTP cannot reach the engine (TLS, ssh); there `SdkWire`
+carries `lifecycle`'s calls (containers, networks) over the SDK's session.
 
 Every SDK or transport failure leaves this module as apps.errors.EngineError (retryable when the
 engine does not answer). Mutating calls on existing objects first check the dev.ace.managed=1
@@ -9,7 +11,7 @@ except on Podman, whose own builder (buildah, behind the same build endpoint) un
 
 from __future__ import annotations
 
-import math
+import json
 import os
 import re
 import threading
@@ -20,20 +22,16 @@ from typing import Any
 
 import docker
 import docker.errors
-import docker.types
 
 from apps.errors import EngineError
 from reconciler.core.types import (
     LABEL_APPS_FILE,
     LABEL_INSTALL,
     LABEL_MANAGED,
-    LABEL_PORT,
     ObservedContainer,
     ObservedImage,
 )
-from reconciler.driver import networks
 from reconciler.driver.attrs import (
-    container_from_inspect,
     container_from_listing,
     image_from_listing,
     running_elsewhere,
@@ -45,20 +43,17 @@ from reconciler.driver.commands import TIMED_OUT_EXIT_CODE, run_command, stream_
 from reconciler.driver.hostnet import engine_networks, only_reachable
 from reconciler.driver.logstream import split_timestamp
 from reconciler.driver.podman import (
-    container_inspect_as_docker,
+    PODMAN_HEADER,
     containers_as_docker,
-    ignored_limits,
     images_as_docker,
     is_podman_version,
 )
-from reconciler.driver.policy import own_labels, require_managed
-from reconciler.driver.ports import CommandResult, ImageInUse, LogLine, VolumeMount
-from reconciler.driver.sdkerrors import docker_mounts, gone, translated
-from reconciler.logs import get_logger
+from reconciler.driver.policy import require_managed
+from reconciler.driver.ports import CommandResult, LogLine, VolumeMount
+from reconciler.driver.sdkerrors import translated
+from reconciler.driver.wire import Answer
 
-__all__ = ["TIMED_OUT_EXIT_CODE", "SdkEngine"]
-
-log = get_logger("ace.driver")
+__all__ = ["TIMED_OUT_EXIT_CODE", "SdkEngine", "SdkWire"]
 
 _SYNTAX_LINE = re.compile(r"^\s*#\s*syntax\s*=", re.IGNORECASE | re.MULTILINE)
 _LOG_TAIL = 200  # output lines kept to find the failing step in
@@ -144,10 +139,6 @@ class SdkEngine:
                 rows = self._api.images(filters={"reference": list(references)} if references
                                         else None)
         return tuple(image_from_listing(r) for r in rows)
-
-    def inspect(self, container_id: str) -> ObservedContainer | None:
-        raw = self._inspect_container(container_id)
-        return None if raw is None else self._observed(raw)
 
     def logs(self, container_id: str, *, tail: int = 50) -> str:
         with translated(f"read logs of {container_id}"):
@@ -288,103 +279,7 @@ class SdkEngine:
         with translated(f"pull {ref}"):
             return str(self._client.images.pull(ref).id)
 
-    def remove_image(self, ref: str) -> None:
-        with translated(f"remove image {ref}"):
-            try:
-                labels = self._api.inspect_image(ref)["Config"].get("Labels") or {}
-            except docker.errors.NotFound:
-                return
-            require_managed(labels, f"image {ref}", "remove")
-            try:
-                self._api.remove_image(ref)
-            except docker.errors.APIError as e:
-                if e.status_code == 409:  # a container uses it (the engine's own check)
-                    raise ImageInUse(f"remove image {ref}: {e.explanation or e}") from e
-                raise
-
-    # -- containers -------------------------------------------------------------------------
-
-    def run_container(
-        self,
-        *,
-        name: str,
-        image: str,
-        port: int,
-        command: Sequence[str],
-        env: Mapping[str, str],
-        mounts: Sequence[VolumeMount],
-        labels: Mapping[str, str],
-        cpus: float | None = None,
-        memory: int | None = None,
-        entrypoint: Sequence[str] = (),
-        workdir: str = "",
-        network: str = "",
-        aliases: Sequence[str] = (),
-    ) -> ObservedContainer:
-        labels = own_labels(labels, f"container {name}", {LABEL_PORT: str(port)})
-        on_network: dict[str, Any] = {}
-        if network:
-            on_network = {"network": network, "networking_config":
-                          networks.endpoint_config(self._api, network, aliases)}
-        with translated(f"create container {name}"):
-            container = self._client.containers.create(
-                image,
-                command=list(command) or None,
-                entrypoint=list(entrypoint) or None,
-                working_dir=workdir or None,
-                name=name,
-                labels=labels,
-                environment=dict(env),
-                mounts=docker_mounts(mounts),
-                init=True,
-                ports={f"{port}/tcp": ("127.0.0.1", None)},
-                restart_policy={"Name": "no"},
-                detach=True,
-                nano_cpus=int(cpus * 1e9) if cpus else None,
-                mem_limit=memory or None,
-                **on_network,
-            )
-        try:
-            with translated(f"start container {name}"):
-                container.start()
-        except EngineError:
-            with suppress(EngineError):
-                self._force_remove(container.id)
-            raise
-        return self._reinspect(container.id, cpus=cpus, memory=memory)
-
-    def start(self, container_id: str) -> ObservedContainer:
-        raw = self._managed_container(container_id, "start")
-        with translated(f"start container {_name(raw)}"):
-            self._api.start(container_id)
-        return self._reinspect(container_id)
-
-    def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
-        raw = self._managed_container(container_id, "restart")
-        with translated(f"restart container {_name(raw)}"):
-            self._api.restart(container_id, timeout=math.ceil(timeout))
-        return self._reinspect(container_id)
-
-    def stop(self, container_id: str, *, timeout: float = 5.0) -> None:
-        raw = self._managed_container(container_id, "stop")
-        if not raw["State"].get("Running"):
-            return
-        with translated(f"stop container {_name(raw)}"):
-            self._api.stop(container_id, timeout=math.ceil(timeout))
-
-    def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
-        raw = self._inspect_container(container_id)
-        if raw is None:
-            return
-        require_managed(raw["Config"].get("Labels") or {}, f"container {_name(raw)}", "remove")
-        with translated(f"stop container {_name(raw)}"):
-            try:
-                if raw["State"].get("Running"):
-                    self._api.stop(container_id, timeout=math.ceil(timeout))
-                self._api.remove_container(container_id, force=True)
-            except docker.errors.APIError as e:
-                if not gone(e) and "already in progress" not in str(e):
-                    raise
+    # -- commands, volumes, networks --------------------------------------------------------
 
     def run_command(
         self,
@@ -405,15 +300,6 @@ class SdkEngine:
 
     # -- volumes ----------------------------------------------------------------------------
 
-    def ensure_volume(self, name: str, labels: Mapping[str, str]) -> None:
-        with translated(f"ensure volume {name}"):
-            try:
-                existing = self._api.inspect_volume(name).get("Labels") or {}
-            except docker.errors.NotFound:
-                self._api.create_volume(name, labels=own_labels(labels, f"volume {name}", {}))
-                return
-            require_managed(existing, f"volume {name}", "use")
-
     def remove_volume(self, name: str) -> None:
         with translated(f"remove volume {name}"):
             try:
@@ -423,62 +309,38 @@ class SdkEngine:
             require_managed(existing, f"volume {name}", "remove")
             self._api.remove_volume(name)
 
-    # -- the app network (reconciler.driver.networks) ---------------------------------------
-
     def list_networks(self, install: str) -> tuple[tuple[str, str], ...]:
         with translated("list networks"):
             rows = self._api.networks(filters={"label": [f"{LABEL_INSTALL}={install}"]})
         return tuple(sorted((str(r["Name"]), str(r["Id"])) for r in rows))
 
-    def ensure_network(self, name: str, labels: Mapping[str, str]) -> str:
-        return networks.ensure_network(self._api, name, labels)
-
-    def connect(self, container_id: str, network: str, aliases: Sequence[str]) -> None:
-        networks.connect(self._api, container_id, network, aliases)
-
-    def disconnect(self, container_id: str, network: str) -> None:
-        networks.disconnect(self._api, container_id, network)
-
-    def remove_network(self, name: str) -> bool:
-        return networks.remove_network(self._api, name)
-
-    # -- helpers ----------------------------------------------------------------------------
-
-    def _inspect_container(self, container_id: str) -> dict[str, Any] | None:
-        with translated(f"inspect container {container_id}"):
-            try:
-                return dict(self._api.inspect_container(container_id))
-            except docker.errors.APIError as e:
-                if gone(e):
-                    return None
-                raise
-
-    def _managed_container(self, container_id: str, verb: str) -> dict[str, Any]:
-        raw = self._inspect_container(container_id)
-        if raw is None:
-            raise EngineError(f"cannot {verb} container {container_id}: it does not exist")
-        require_managed(raw["Config"].get("Labels") or {}, f"container {_name(raw)}", verb)
-        return raw
-
-    def _reinspect(self, container_id: str, *, cpus: float | None = None,
-                   memory: int | None = None) -> ObservedContainer:
-        raw = self._inspect_container(container_id)
-        if raw is None:
-            raise EngineError(f"container {container_id} vanished right after it started")
-        for limit in ignored_limits(raw, cpus, memory):
-            log.warning("container_limit_ignored", container=_name(raw), limit=limit,
-                        hint="the engine cannot limit resources here (rootless Podman on"
-                             " cgroups v1): the container runs without this limit")
-        return self._observed(raw)
-
-    def _observed(self, raw: Mapping[str, Any]) -> ObservedContainer:
-        seen = container_from_inspect(container_inspect_as_docker(raw) if self.podman else raw)
-        return only_reachable([seen], engine_networks(self._base_url))[0]
-
-    def _force_remove(self, container_id: str) -> None:
-        with translated(f"remove container {container_id}"), suppress(docker.errors.NotFound):
-            self._api.remove_container(container_id, force=True)
+    def wire(self, on_flavor: Callable[[bool], None]) -> SdkWire:
+        """The transport of `lifecycle.Lifecycle` on this engine's client."""
+        return SdkWire(lambda: self._api, on_flavor)
 
 
-def _name(raw: Mapping[str, Any]) -> str:
-    return str(raw.get("Name", "")).lstrip("/")
+class SdkWire:
+    """`lifecycle.Transport` on the SDK's low-level client (its requests session): how the
+    lifecycle calls reach an engine plain HTTP cannot (TLS, ssh). Paths get the client's API
+    version, as the SDK's own calls do; the client is the SdkEngine's, connected on first use."""
+
+    def __init__(self, api: Callable[[], docker.APIClient],
+                 on_flavor: Callable[[bool], None]) -> None:
+        self._api = api
+        self._on_flavor = on_flavor
+
+    def call(self, method: str, path: str, what: str, *,
+             query: Mapping[str, str | int] | None = None, body: Any = None,
+             timeout: float | None = None) -> Answer:
+        with translated(what):
+            api = self._api()
+            send = {"GET": api._get, "POST": api._post, "DELETE": api._delete}[method]
+            extra: dict[str, Any] = {"timeout": max(timeout, api.timeout)} if timeout else {}
+            if body is not None:
+                extra.update(data=json.dumps(body), headers={"Content-Type": "application/json"})
+            resp = send(f"{api.base_url}/v{api.api_version}{path}", params=query, **extra)
+        self._on_flavor(PODMAN_HEADER in resp.headers)
+        return Answer(resp.status_code, resp.content)
+
+    def close(self) -> None:
+        """Nothing of its own: the SdkEngine closes the client."""

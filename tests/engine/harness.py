@@ -19,7 +19,8 @@ from reconciler.driver.engine import DockerEngine
 from reconciler.driver.ports import Engine
 from tests.fakes import FakeEngine
 
-__all__ = ["BUSYBOX", "DockerHarness", "FakeHarness", "Harness", "PodmanHarness"]
+__all__ = ["BUSYBOX", "DockerHarness", "FakeHarness", "Harness", "PodmanHarness", "SdkHarness",
+           "sdk_only"]
 
 BUSYBOX = "busybox:latest"
 
@@ -31,6 +32,9 @@ class Harness(ABC):
     container_listing_calls = 1
 
     network_ids_listed = True  # a listed container's network carries the network's id
+
+    stdout_stream = "stdout"  # the stream a log line written to stdout is told to come from
+    stops_a_quiet_follow = True  # log_lines(follow=True) ends on `stop` with no line coming
 
     def __init__(self, engine: Engine, install: str) -> None:
         self.engine = engine
@@ -248,6 +252,25 @@ class DockerHarness(Harness):
                 self.client.api.remove_network(ref.removeprefix("network:"))
             else:
                 self.client.api.remove_container(ref, force=True)
+
+
+def sdk_only(base_url: str | None = None) -> DockerEngine:
+    """A DockerEngine that reaches the engine as it does through TLS or ssh: its reads on the
+    SDK, lifecycle's calls over the SDK's session (SdkWire), never plain HTTP."""
+    engine = DockerEngine(base_url, timeout=60.0)
+    engine._raw = None
+    return engine
+
+
+class SdkHarness(DockerHarness):
+    """The real engine reached only through the docker SDK (`sdk_only`)."""
+
+    # the SDK's log stream does not tell stdout from stderr, and sees `stop` only between lines
+    stdout_stream = "output"
+    stops_a_quiet_follow = False
+
+    def down_engine(self) -> Engine:
+        return sdk_only(f"unix:///tmp/ace-no-engine-{uuid.uuid4().hex}.sock")
 
 
 class PodmanHarness(DockerHarness):

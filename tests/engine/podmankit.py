@@ -21,7 +21,7 @@ import pytest
 from apps.errors import EngineError
 from reconciler.driver.engine import DockerEngine
 from tests.conftest import purge
-from tests.engine.harness import BUSYBOX, PodmanHarness
+from tests.engine.harness import BUSYBOX, PodmanHarness, SdkHarness, sdk_only
 
 __all__ = ["busybox", "docker_client", "engine", "engine_install", "h", "podman_is_the_engine",
            "rootful_host", "rootless_host"]
@@ -98,10 +98,21 @@ def podman_is_the_engine(request: pytest.FixtureRequest,
     monkeypatch.setenv("DOCKER_HOST", _host(request))
 
 
-@pytest.fixture
-def h(engine: DockerEngine, busybox: str, engine_install: str,
+class PodmanSdkHarness(PodmanHarness, SdkHarness):
+    """Podman's service reached only through the docker SDK (as over TLS or ssh)."""
+
+
+@pytest.fixture(params=["http", "sdk"])
+def h(request: pytest.FixtureRequest, engine: DockerEngine, busybox: str, engine_install: str,
       docker_client: docker.DockerClient) -> Iterator[PodmanHarness]:
-    """The driver contract suite's harness, on the module's Podman service."""
-    harness = PodmanHarness(engine, engine_install, docker_client)
+    """The driver contract suite's harness, on the module's Podman service: over plain HTTP,
+    and through the SDK as TLS or ssh reach it."""
+    if request.param == "sdk":
+        harness: PodmanHarness = PodmanSdkHarness(sdk_only(_host(request)), engine_install,
+                                                  docker_client)
+    else:
+        harness = PodmanHarness(engine, engine_install, docker_client)
     yield harness
     harness.cleanup()
+    if harness.engine is not engine:
+        harness.engine.close()

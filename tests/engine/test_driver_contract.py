@@ -21,22 +21,37 @@ from apps.errors import EngineError
 from reconciler.core.types import LABEL_APP, LABEL_INPUTS, LABEL_INSTALL
 from reconciler.driver.engine import DockerEngine
 from reconciler.driver.ports import ImageInUse, LogLine, NotManaged, VolumeMount
-from tests.engine.harness import BUSYBOX, DockerHarness, FakeHarness, Harness
+from tests.engine.harness import (
+    BUSYBOX,
+    DockerHarness,
+    FakeHarness,
+    Harness,
+    SdkHarness,
+    sdk_only,
+)
 from tests.fakes import FakeEngine
 
 
-@pytest.fixture(params=["fake", pytest.param("docker", marks=pytest.mark.engine)])
+@pytest.fixture(params=["fake", pytest.param("docker", marks=pytest.mark.engine),
+                        pytest.param("sdk", marks=pytest.mark.engine)])
 def h(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    """The fake; the real engine over plain HTTP; the real engine as TLS or ssh reach it (the
+    SDK's session carries the same lifecycle calls)."""
     if request.param == "fake":
         yield FakeHarness(FakeEngine(), f"acetest-{uuid.uuid4().hex[:10]}")
         return
     engine = request.getfixturevalue("engine")
     request.getfixturevalue("busybox")
-    harness = DockerHarness(
+    kind = SdkHarness if request.param == "sdk" else DockerHarness
+    if request.param == "sdk":
+        engine = sdk_only()
+    harness = kind(
         engine, request.getfixturevalue("engine_install"), request.getfixturevalue("docker_client")
     )
     yield harness
     harness.cleanup()
+    if request.param == "sdk":
+        engine.close()
 
 
 def write(path: Path, text: str) -> str:
@@ -164,7 +179,7 @@ def test_log_lines_tail_since_follow_and_stop(h: Harness) -> None:
     h.engine.log_lines(c.id, tail=2, follow=True, on_line=seen.append)
     assert [x.text for x in seen] == ["b", "c"]
     assert seen[0].time <= seen[1].time and seen[0].time > 1e9
-    assert {x.stream for x in seen} == {"stdout"}
+    assert {x.stream for x in seen} == {h.stdout_stream}
     h.wait_for(lambda: h.state(c.id) == "exited", "the container to exit")
     everything: list[LogLine] = []
     h.engine.log_lines(c.id, on_line=everything.append)
@@ -176,6 +191,8 @@ def test_log_lines_tail_since_follow_and_stop(h: Harness) -> None:
     else:  # Podman stamps log lines to the whole second: `since` cannot split one second
         assert everything[0].time == float(int(everything[0].time))
         assert [x.text for x in later] == ["a", "b", "c"]
+    if not h.stops_a_quiet_follow:
+        return
     quiet = h.serve("quiet", command=["sh", "-c", "echo up; sleep 30"])
     h.wait_for(lambda: "up" in h.engine.logs(quiet.id), "the quiet container's line")
     stop = threading.Event()
