@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from reconciler.cli.app import app as cli_app
 from reconciler.core.types import LABEL_APP, LABEL_INSTALL
 from reconciler.driver.podman import familiar
-from tests.projectkit import WEB_CONTAINERFILE, ProjectFiles
+from tests.projectkit import WEB_CONTAINERFILE, ProjectFiles, checked
 
 WEB_APP_STAR = """load("proxy.in", "proxy")
 load("container.in", "container")
@@ -60,10 +60,7 @@ class Project(ProjectFiles):
     def ace(self, *args: str, expect: int | None = 0) -> tuple[int, str]:
         """Run an ace command in-process; returns (exit code, stdout)."""
         res = CliRunner().invoke(cli_app, [*args, "-f", str(self.apps_file)])
-        if res.exception and not isinstance(res.exception, SystemExit):
-            raise res.exception
-        if expect is not None:
-            assert res.exit_code == expect, f"ace {' '.join(args)} -> {res.exit_code}\n{res.output}"
+        checked(res, args, expect)
         return res.exit_code, res.stdout
 
     def ace_json(self, *args: str, expect: int | None = 0) -> Any:

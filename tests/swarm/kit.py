@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from reconciler.cli.app import app as cli_app
 from reconciler.core.types import LABEL_INSTALL
-from tests.projectkit import WEB_CONTAINERFILE, ProjectFiles
+from tests.projectkit import WEB_CONTAINERFILE, ProjectFiles, checked
 from tests.swarm.cluster import Cluster
 
 WEB_APP_STAR = """load("proxy.in", "proxy")
@@ -67,10 +67,7 @@ class SwarmProject(ProjectFiles):
         """An ace command in-process against the cluster; returns (exit code, output)."""
         res = CliRunner().invoke(cli_app, [*args, "-f", str(self.apps_file)],
                                  env=self.cluster.ace_env(registry))
-        if res.exception and not isinstance(res.exception, SystemExit):
-            raise res.exception
-        if expect is not None:
-            assert res.exit_code == expect, f"ace {' '.join(args)} -> {res.exit_code}\n{res.output}"
+        checked(res, args, expect)
         return res.exit_code, res.output
 
     def ace_json(self, *args: str, expect: int | None = 0) -> Any:
