@@ -37,7 +37,8 @@ try:
     main()
 except SystemExit as e:
     code = e.code
-print(code, sorted(m for m in ("docker", "requests", "urllib3") if m in sys.modules))
+print(code, sorted(m for m in ("docker", "requests", "urllib3", "http.client", "multiprocessing",
+                          "apps.gotemplate") if m in sys.modules))
 print(",".join(calls))
 """
 
@@ -52,7 +53,7 @@ def _reconcile_probe(project: Project) -> tuple[str, list[str]]:
 
 def test_start_and_replace_never_load_the_sdk(project: Project) -> None:
     """Starting an app (with its network) and replacing it after a param change load neither
-    the docker SDK nor requests; the replace is one create, one start, the old container's
+    the docker SDK nor requests, http.client, multiprocessing or the template engine; the replace is one create, one start, the old container's
     network exit, stop and removal, and a few inspects."""
     project.write("svc/app.star", SVC_STAR)
     project.write("svc/params.star", 'param("N", default="0")\n')
