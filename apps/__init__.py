@@ -16,6 +16,7 @@ Modules:
   `containerfile` (stages, EXPOSE), `dev_settings`: its parts; `secret_template`: cl_secret
 - `builtins`, `context`: the `ace`, `param`, `container`, `proxy` builtins and their state
 - `sandbox`: Starlark evaluation in a child process with deadlines and memory limits; `limits`
+- `channel`: the framed-pickle socket pair between ace and a sandbox child
 - `prints`: `print()` calls as located values, relayed from the sandbox child to a handler
 - `declarations`: evaluating the apps file and params.star (no load()); `ranges`: range()
   bounded at 10,000,000 items in every user module

@@ -22,7 +22,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from apps.model import Volume
-from apps.secret_template import TemplateError, render_template
 
 __all__ = [
     "ALLOWED_MOUNTS_ENV",
@@ -124,6 +123,9 @@ def _secret(spec: str, rest: str, read_only: bool, ctx: VolumeContext) -> Volume
         raise VolumeError(
             f"volume {spec!r}: template {rel!r} not found in {', '.join(ctx.search_dirs)}"
         )
+    # the template engine is loaded only for apps that have a secret template
+    from apps.secret_template import TemplateError, render_template
+
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()

@@ -21,12 +21,12 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, Pipe
 from typing import Any, TypeVar
 
 import starlark as sl
 
 from apps import prints
+from apps.channel import Channel, channel_pair
 from apps.errors import AppError
 
 __all__ = [
@@ -200,7 +200,7 @@ def starlark_error(
 class HostChannel:
     """Lets code in the child ask the parent to run a host function (e.g. `container.run`)."""
 
-    def __init__(self, conn: Connection | None, handler: Callable[[str, Any], Any] | None) -> None:
+    def __init__(self, conn: Channel | None, handler: Callable[[str, Any], Any] | None) -> None:
         self._conn = conn
         self._handler = handler
         self.deadline: Deadline | None = None
@@ -236,14 +236,14 @@ def _address_space() -> int:
         return int(f.read().split()[0]) * resource.getpagesize()
 
 
-def _flush_prints(conn: Connection) -> None:
+def _flush_prints(conn: Channel) -> None:
     """The child's prints so far, to the parent (which hands them to its print handler)."""
     pending = prints.take()
     if pending:
         conn.send(("prints", pending))
 
 
-def _child(conn: Connection, fn: Callable[[HostChannel], Any], memory_limit: int) -> None:
+def _child(conn: Channel, fn: Callable[[HostChannel], Any], memory_limit: int) -> None:
     try:
         prints.start_buffer()
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -297,7 +297,7 @@ def run_isolated(
 
     if not hasattr(os, "fork"):  # pragma: no cover - non-POSIX: no isolation available
         return fn(HostChannel(None, host))
-    parent_conn, child_conn = Pipe()
+    parent_conn, child_conn = channel_pair()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         parent_conn.close()

@@ -7,12 +7,11 @@ An image the engine will not remove because a container uses it is kept: that st
 from __future__ import annotations
 
 import contextvars
+import os
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -280,7 +279,7 @@ def _launch(ctx: _Context, app: DesiredApp, done: _Done | None = None,
     the new one takes a suffixed name (containers are known by their labels, not names)."""
     name = ctx.naming.container_name(app.path, app.version)
     if replacing is not None and replacing.name == name and replacing.state == "running":
-        name = f"{name}-{uuid.uuid4().hex[:6]}"
+        name = f"{name}-{os.urandom(3).hex()}"
     leftover = ctx.by_name.get(name)
     if leftover is not None:  # same version, not running: the planner would restart it
         ctx.engine.stop_and_remove(leftover.id, timeout=ctx.options.stop_timeout)
@@ -490,6 +489,27 @@ def _run_group(ctx: _Context, steps: list[Step],
     return out
 
 
+def _alone(ctx: _Context, group: list[Step], before: dict[str, Outcome]) -> list[StepOutcome]:
+    """One app's steps on a worker thread, as the pool runs them (the caller's context bound;
+    an interrupted caller leaves the step to finish, as a pool's shutdown would)."""
+    done: list[list[StepOutcome]] = []
+    failed: list[BaseException] = []
+    run = contextvars.copy_context().run
+
+    def work() -> None:
+        try:
+            done.append(run(_run_group, ctx, group, before))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            failed.append(exc)
+
+    worker = threading.Thread(target=work, name="ace-apply")
+    worker.start()
+    worker.join()
+    if failed:
+        raise failed[0]
+    return done[0]
+
+
 def apply_plan(
     plan: Plan,
     desired: DesiredState,
@@ -514,11 +534,16 @@ def apply_plan(
         return ApplyResult(())
     first = _run_group(ctx, groups.pop("", []))
     before = {o.step.id: o.outcome for o in first}
-    with ThreadPoolExecutor(max_workers=max(1, options.parallel)) as pool:
-        # each app's steps log with the caller's bound context (the pass's cycle id)
-        runs = [pool.submit(contextvars.copy_context().run, _run_group, ctx, g, before)
-                for g in groups.values()]
-        results = [first, *(r.result() for r in runs)]
+    if len(groups) == 1:  # one app: one thread of its own, no pool to load
+        results = [first, _alone(ctx, next(iter(groups.values())), before)]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=max(1, options.parallel)) as pool:
+            # each app's steps log with the caller's bound context (the pass's cycle id)
+            runs = [pool.submit(contextvars.copy_context().run, _run_group, ctx, g, before)
+                    for g in groups.values()]
+            results = [first, *(r.result() for r in runs)]
     order = {s.id: i for i, s in enumerate(plan.steps)}
     outcomes = sorted((o for r in results for o in r), key=lambda o: order[o.step.id])
     return ApplyResult(tuple(outcomes))

@@ -9,10 +9,8 @@
 
 from __future__ import annotations
 
-import http.client
 import selectors
 import socket
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,15 +45,36 @@ class HealthResult:
 
 def probe(scheme: str, port: int, path: str, *, timeout: float = 2.0, host: str = "127.0.0.1"
           ) -> tuple[int, str]:
-    """One GET; returns (status, reason) or (0, error text) when nothing answered."""
-    conn: http.client.HTTPConnection
+    """One GET; returns (status, reason) or (0, error text) when nothing answered. Plain HTTP
+    reads just the status line, as `probe_all` does; HTTPS goes through http.client."""
     if scheme == "https":
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ctx)
-    else:
-        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        return _probe_https(port, path, timeout, host)
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect((host, port))
+        s.sendall(_request(host, port, path))
+        buf = b""
+        while b"\r\n" not in buf:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+        return _status(buf) if buf else (0, "connection closed")
+    except OSError as exc:
+        return 0, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    finally:
+        s.close()
+
+
+def _probe_https(port: int, path: str, timeout: float, host: str) -> tuple[int, str]:
+    import http.client  # only HTTPS health checks need it
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ctx)
     try:
         conn.request("GET", path or "/", headers={"User-Agent": "ace-health"})
         resp = conn.getresponse()
@@ -65,6 +84,11 @@ def probe(scheme: str, port: int, path: str, *, timeout: float = 2.0, host: str 
         return 0, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     finally:
         conn.close()
+
+
+def _request(host: str, port: int, path: str) -> bytes:
+    return (f"GET {path or '/'} HTTP/1.0\r\nHost: {host}:{port}\r\n"
+            "User-Agent: ace-health\r\nConnection: close\r\n\r\n").encode()
 
 
 STOPPING = "ace is stopping: the new version was not proven healthy"
@@ -146,9 +170,7 @@ def probe_all(targets: list[Target], timeout: float = 2.0) -> dict[str, tuple[in
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setblocking(False)
         s.connect_ex((t.host, t.port))
-        req = (f"GET {t.path or '/'} HTTP/1.0\r\nHost: {t.host}:{t.port}\r\n"
-               "User-Agent: ace-health\r\nConnection: close\r\n\r\n").encode()
-        pending[s] = (t, req, bytearray())
+        pending[s] = (t, _request(t.host, t.port, t.path), bytearray())
         sel.register(s, selectors.EVENT_WRITE)
     end = time.monotonic() + timeout
     try:

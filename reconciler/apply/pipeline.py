@@ -291,6 +291,7 @@ def run_pass(
     on_hold: HoldHook | None = None,
     on_output: OutputHook | None = None,
     stop: threading.Event | None = None,
+    log_finished: bool = True,
 ) -> PassResult:
     """The one pass body: prepare, adopt, apply what `select` keeps of the plan, record.
 
@@ -313,6 +314,8 @@ def run_pass(
       app's build log file in the state dir, which `ace logs` reads).
     - `stop`: set when ace is stopping; health gates give up (the unproven new container is
       removed, the old one kept) and steps not started are skipped.
+    - `log_finished`: log `pass_finished` here. The watch loop logs it itself (one event per
+      pass), once its proxy routes what the pass did.
     """
     cycle = cycle or os.urandom(4).hex()  # 8 random hex digits (uuid costs an import)
     with bound(cycle=cycle):
@@ -339,5 +342,7 @@ def run_pass(
                                  on_switch=on_switch, on_hold=on_hold, on_output=on_output,
                                  stop=stop)
         seconds = time.perf_counter() - start
-        log.info("pass_finished", seconds=round(seconds, 3), dry_run=dry_run)
+        if log_finished:
+            log.info("pass_finished", seconds=round(seconds, 3),
+                     steps=len(applied.outcomes) if applied else 0, dry_run=dry_run)
     return PassResult(cycle, reason, prepared, selected, applied, adopted, seconds)

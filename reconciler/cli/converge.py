@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.apply.pipeline import PassResult, prepare, run_pass
+from reconciler.cli import lines
 from reconciler.cli.options import (
     errors,
     flags,
@@ -93,6 +94,9 @@ def _report(res: PassResult, *, as_json: bool, dry_run: bool, verbose: bool) -> 
         return
     if not (dry_run or verbose or outcomes or res.evaluation.errors or res.evaluation.warnings):
         return  # nothing happened: say nothing (and load no rendering code)
+    if not (dry_run or verbose) and lines.plain(sys.stdout) and lines.plain(sys.stderr):
+        lines.plain_report(outcomes, res.evaluation.warnings, res.evaluation.errors)
+        return  # what rich would print, without loading it
     if dry_run:
         render.print_plan(res.plan, verbose=verbose)
     else:

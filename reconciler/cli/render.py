@@ -16,6 +16,7 @@ from rich.table import Table
 
 from apps.model import EvalError, EvalResult
 from reconciler.apply.executor import StepOutcome
+from reconciler.cli import lines
 from reconciler.core.report import AppStatus, DriftItem
 from reconciler.core.types import Plan
 
@@ -33,29 +34,26 @@ __all__ = [
 ]
 
 # Piped output is not wrapped at 80 columns: tables stay one row per app for grep and less.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
-
-_MARK = {"done": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]"}
-
+console = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, highlight=False, emoji=False,
+                      width=None if sys.stderr.isatty() else 200)
 
 def print_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
 
 
+def _markup(text: str, style: str) -> str:
+    return f"[{style}]{escape(text)}[/]" if style else escape(text)
+
+
 def print_errors(errors: Iterable[EvalError]) -> None:
     for e in errors:
-        where = e.where
-        app = e.app or "(apps file)"
-        err_console.print(f"[red]error[/] [bold]{escape(app)}[/] {escape(where)}\n"
-                          f"  {escape(e.message)}", soft_wrap=True)
+        err_console.print(lines.error_line(e, _markup), soft_wrap=True)
 
 
 def print_warnings(warnings: Iterable[EvalError]) -> None:
     for w in warnings:
-        where = w.where
-        err_console.print(f"[yellow]warning[/] [bold]{escape(w.app or '(apps file)')}[/] "
-                          f"{escape(where)}\n  {escape(w.message)}", soft_wrap=True)
+        err_console.print(lines.warning_line(w, _markup), soft_wrap=True)
 
 
 def plan_json(plan: Plan, outcomes: Sequence[StepOutcome] = ()) -> dict[str, Any]:
@@ -113,16 +111,10 @@ def progress(enabled: bool) -> Iterator[Callable[[str, StepOutcome], None]]:
 
 def print_outcomes(outcomes: Sequence[StepOutcome]) -> None:
     for o in outcomes:
-        s = o.step
-        line = f"{_MARK[o.outcome]} {s.action:8} {escape(s.app or s.target)}  ({escape(s.cause)})"
-        if o.seconds:
-            line += f" [dim]{o.seconds:.1f}s[/]"
-        if o.url:
-            line += f"  {o.url}"
+        line, *message = lines.outcome_lines(o, _markup)
         console.print(line, soft_wrap=True)
-        if o.outcome != "done" and o.message:
-            console.print("    " + o.message.replace("\n", "\n    "), style="red", soft_wrap=True,
-                          markup=False)
+        for text in message:
+            console.print(text, style="red", soft_wrap=True, markup=False)
 
 
 def _ago(ts: int) -> str:

@@ -64,9 +64,10 @@ class JsonReporter:
         pass  # the executor logs step_done / step_failed itself
 
     def pass_finished(self, cycle: str, seconds: float, steps: int, held: Sequence[str]) -> None:
-        emit = self.log.info if steps or held else self.log.debug
-        emit("pass_finished", cycle=cycle, seconds=round(seconds, 3), steps=steps,
-             held=list(held))
+        # the pass's one pass_finished (run_pass leaves it to the loop): reconcile's fields
+        # and the loop's held apps
+        self.log.info("pass_finished", cycle=cycle, seconds=round(seconds, 3), steps=steps,
+                      held=list(held), dry_run=False)
 
     def crash_loop(self, a: Attempts, retry_in: float) -> None:
         self.log.warning("crash_loop_backoff", app=a.app, attempts=a.count,

@@ -1,7 +1,8 @@
-"""GET requests to the engine on one kept-alive HTTP/1.1 connection (a unix socket or TCP),
-with nothing but `socket`: `http.client` imports the `email` package and `ssl` (about a tenth
-of what a no-op reconcile spends in all), for the three things the driver's reads need — a
-status line, headers, and a body framed by Content-Length, chunks or the connection's end.
+"""Requests to the engine on one kept-alive HTTP/1.1 connection (a unix socket or TCP), with
+nothing but `socket`: `http.client` imports the `email` package and `ssl` (about a tenth of
+what a no-op reconcile spends in all), for the three things the driver needs — a status line,
+headers, and a body framed by Content-Length, chunks or the connection's end. The no-op's
+reads and the change path's calls (`wire`) both go through it.
 
 Errors are OSErrors: a refused or timed-out connection as the socket raises them, a peer that
 closed a reused connection before answering as ConnectionResetError (the caller retries once),
@@ -37,7 +38,7 @@ class Response(NamedTuple):
 
 
 class Connection:
-    """GETs to `("unix", path)` or `("tcp", "host[:port]")`, connecting on the first and
+    """Requests to `("unix", path)` or `("tcp", "host[:port]")`, connecting on the first and
     reconnecting after the engine closed the connection. Not thread-safe."""
 
     def __init__(self, target: tuple[str, str], timeout: float | None) -> None:
@@ -53,6 +54,16 @@ class Connection:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+
+    @property
+    def connected(self) -> bool:
+        return self._sock is not None
+
+    def set_timeout(self, timeout: float | None) -> None:
+        """Seconds each socket operation may take from now on (a stop waits for the container)."""
+        self._timeout = timeout
+        if self._sock is not None:
+            self._sock.settimeout(timeout)
 
     def _connect(self) -> tuple[socket.socket, BinaryIO]:
         if self._sock is None or self._file is None:
@@ -72,20 +83,28 @@ class Connection:
         return self._sock, self._file
 
     def get(self, target: str, headers: Mapping[str, str]) -> Response:
-        """GET `target` (path and query); the whole answer. The connection stays open unless
-        the engine said it closes it (or any error)."""
+        """GET `target` (path and query); the whole answer."""
+        return self.request("GET", target, headers)
+
+    def request(self, method: str, target: str, headers: Mapping[str, str],
+                body: bytes | None = None) -> Response:
+        """One request; the whole answer. The connection stays open unless the engine said it
+        closes it (or any error)."""
         sock, f = self._connect()
+        if body is not None or method in ("POST", "PUT", "PATCH"):
+            headers = {**headers, "Content-Length": str(len(body or b""))}
         fields = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         try:
-            sock.sendall(f"GET {target} HTTP/1.1\r\n{fields}\r\n".encode("latin-1"))
+            sock.sendall(f"{method} {target} HTTP/1.1\r\n{fields}\r\n".encode("latin-1")
+                         + (body or b""))
             status, head, keep = _read_head(f)
-            body = _read_body(f, status, head)
+            answer = _read_body(f, status, head)
         except BaseException:
             self.close()
             raise
         if not keep or "content-length" not in head and "chunked" not in _codings(head):
             self.close()
-        return Response(status, head, body)
+        return Response(status, head, answer)
 
 
 def _host_port(where: str) -> tuple[str, int]:

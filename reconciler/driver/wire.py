@@ -1,8 +1,8 @@
-"""Plain HTTP/1.1 to a Docker engine's API socket (http.client): a small pool of keep-alive
+"""Plain HTTP/1.1 to a Docker engine's API socket (`plainhttp`): a small pool of keep-alive
 connections that the executor's threads share, JSON in and out, and the engine's failures as
 EngineError. `DockerEngine` changes containers, networks and images through it (`lifecycle`),
 so a pass that starts, replaces or stops containers never loads the docker SDK; a no-op pass
-never loads it (its reads are `plainhttp`'s GETs).
+never loads it, nor http.client.
 
 A request on a reused connection that the engine closed meanwhile (it restarted, or dropped an
 idle keep-alive) fails before the engine read it: it is sent once more on a fresh connection.
@@ -11,7 +11,6 @@ idle keep-alive) fails before the engine read it: it is sent once more on a fres
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import threading
 from collections.abc import Callable, Mapping
@@ -20,13 +19,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from apps.errors import EngineError
-from reconciler.driver.logstream import connection
+from reconciler.driver.plainhttp import Connection
 from reconciler.driver.podman import PODMAN_HEADER
 
 __all__ = ["Answer", "Wire"]
 
 # what a request on a keep-alive connection the engine already closed fails with
-_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+_STALE = (BrokenPipeError, ConnectionResetError)
 _IDLE_KEPT = 8  # idle connections kept for reuse (the executor runs a few threads)
 
 
@@ -68,7 +67,7 @@ class Wire:
         self._timeout = timeout
         self._on_flavor = on_flavor
         self._flavor_known = False
-        self._idle: list[http.client.HTTPConnection] = []
+        self._idle: list[Connection] = []
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -77,13 +76,13 @@ class Wire:
         for conn in idle:
             conn.close()
 
-    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
+    def _take(self) -> tuple[Connection, bool]:
         with self._lock:
             if self._idle:
                 return self._idle.pop(), True
-        return connection(self._target, self._timeout), False
+        return Connection(self._target, self._timeout), False
 
-    def _give_back(self, conn: http.client.HTTPConnection) -> None:
+    def _give_back(self, conn: Connection) -> None:
         with self._lock:
             if len(self._idle) < _IDLE_KEPT:
                 self._idle.append(conn)
@@ -104,15 +103,10 @@ class Wire:
             headers["Content-Type"] = "application/json"
         while True:
             conn, reused = self._take()
-            wait = self._timeout if timeout is None else max(timeout, self._timeout)
-            conn.timeout = wait
-            if conn.sock is not None:
-                conn.sock.settimeout(wait)
+            conn.set_timeout(self._timeout if timeout is None else max(timeout, self._timeout))
             try:
-                conn.request(method, url, body=data, headers=headers)
-                resp = conn.getresponse()
-                raw = resp.read()
-            except (OSError, http.client.HTTPException) as exc:
+                resp = conn.request(method, url, headers, data)
+            except OSError as exc:
                 conn.close()
                 if reused and isinstance(exc, _STALE):
                     continue  # the engine closed it while idle: once more on a fresh one
@@ -120,9 +114,7 @@ class Wire:
                                   "running? (DOCKER_HOST selects another)", retryable=True) from exc
             if not self._flavor_known:
                 self._flavor_known = True
-                self._on_flavor(resp.getheader(PODMAN_HEADER) is not None)
-            if resp.will_close:
-                conn.close()
-            else:
+                self._on_flavor(resp.header(PODMAN_HEADER) is not None)
+            if conn.connected:
                 self._give_back(conn)
-            return Answer(resp.status, raw)
+            return Answer(resp.status, resp.body)

@@ -12,6 +12,8 @@ files.
 - `relay`: client connections on protocol callbacks; the common proxied request relayed between
   transports with flow control, everything else handed to `server`'s stream path
 - `exchange`: one proxied request on the relay (body out, response back, retries, timeouts)
+- `upstream_head`: the upstream's response head on the relay: split as bytes arrive, re-framed
+  for the client
 - `bodies`: body framing fed as bytes arrive (the relay's `http1.copy_body`)
 - `server`: the stream path (pages, dashboard, static, wake, holds, websocket pipes), the
   response-head timeout, and `hold` / `switch`

@@ -1,6 +1,7 @@
 """One proxied request on the protocol relay (`relay`): the request body to the upstream
 connection as it arrives, then the response to the client, both re-framed as
-`ProxyCore._forward` does; retries, swarm task spreading and the upstream timeout as there."""
+`ProxyCore._forward` does (the response head by `upstream_head`); retries, swarm task spreading
+and the upstream timeout as there."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from reconciler.proxy.bodies import BodyFeed
-from reconciler.proxy.headers import request_headers, response_headers
-from reconciler.proxy.http1 import MAX_HEAD, BadMessage, Framing, Head, encode_head, parse_response
+from reconciler.proxy.headers import request_headers
+from reconciler.proxy.http1 import BadMessage, Framing, Head, encode_head
 from reconciler.proxy.pages import page_response
 from reconciler.proxy.paths import NormPath
 from reconciler.proxy.pool import RelayConn
@@ -19,8 +20,8 @@ from reconciler.proxy.server import (
     _Refused,
     _Upstream,
     _UpstreamTimeout,
-    response_start,
 )
+from reconciler.proxy.upstream_head import client_response, split_response
 from reconciler.proxy.wake import Counter
 
 if TYPE_CHECKING:
@@ -275,42 +276,24 @@ class Exchange:
             self.finish(self.reusable and not rest)
 
     def _response_head(self, data: bytes) -> tuple[bytes, bytes] | None:
-        while True:
-            while data[:1] == b"\n" or data[:2] == b"\r\n":  # blank lines before the status
-                data = data[1:] if data[:1] == b"\n" else data[2:]
-            ends = [i for i in (data.find(b"\n\n"), data.find(b"\n\r\n")) if i >= 0]
-            if not ends:
-                if len(data) > MAX_HEAD:
-                    raise BadMessage(f"message head larger than {MAX_HEAD} bytes")
-                self.rbuf = data
-                return None
-            end = min(ends) + 1
-            if end > MAX_HEAD:
-                raise BadMessage(f"message head larger than {MAX_HEAD} bytes")
-            resp = parse_response(data[:end])
-            data = data[end + (1 if data[end:end + 1] == b"\n" else 2):]
-            if resp.status == 101:
-                raise _Upstream("101 Switching Protocols without an upgrade request")
-            if not 100 <= resp.status < 200:
-                break
+        resp, data = split_response(data)
+        if resp is None:
+            self.rbuf = data
+            return None
         self.rbuf = b""
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        head, match = self.head, self.match
+        match = self.match
         assert match is not None
-        origin = f"http://{head.get('host') or '127.0.0.1'}"
-        out = response_headers(resp, backend=self.backend, match=match, origin=origin,
-                               public_url=origin + self.path.path + self.path.query)
         try:
-            pre, self.keep, chunked_out, rf = response_start(head, resp, out)
+            start = client_response(self.head, resp, backend=self.backend, match=match,
+                                    path=self.path)
         except BadMessage:  # the upstream's framing cannot be relayed: as on streams, close
             self.finish(False, False)
             return None
-        self.reusable = (rf.kind != "close" and resp.version == "HTTP/1.1"
-                         and "close" not in resp.tokens("connection"))
-        self.dec_resp = BodyFeed(rf, chunked_out)
-        return pre, data
+        self.keep, self.reusable, self.dec_resp = start.keep, start.reusable, start.feed
+        return start.head, data
 
     def up_eof(self) -> None:
         self.up_end(None)

@@ -45,7 +45,7 @@ from reconciler.watch.backoff import (
     unhealthy_marks,
 )
 from reconciler.watch.files import FileWatcher, WatchSet, dev_touched
-from reconciler.watch.reporter import Reporter, build_rows
+from reconciler.watch.reporter import Reporter, Row, build_rows
 from reconciler.watch.sleeper import Sleeper, SleepOptions, running_apps
 from state import StateLock, Store
 
@@ -65,7 +65,8 @@ class WatchOptions:
     watch_files: bool = True  # False: resync timer only (`ace serve`)
     # The proxy's hooks (`ace watch` / `ace serve`, see cli.loop.proxy_hooks): the executor's
     # on_switch and on_hold, and on_pass(evaluation, desired, observed, app errors) after
-    # every pass.
+    # every pass, before the pass is reported (its rows, pass_finished): a client that saw the
+    # report finds the proxy routing what the pass did.
     on_switch: SwitchHook | None = None
     on_hold: HoldHook | None = None
     on_pass: Callable[[EvalResult, DesiredState, ObservedState, dict[str, str]], None] | None = None
@@ -242,7 +243,7 @@ class Watch:
                            cycle=cycle, evaluation=evaluated.result, marks=self._marks(),
                            touched=self._touched, select=select, on_event=self._on_step,
                            on_switch=self.options.on_switch, on_hold=self.options.on_hold,
-                           idle=idle, wake=wake, stop=self._stop)
+                           idle=idle, wake=wake, stop=self._stop, log_finished=False)
             self._touched = frozenset()
             if res.applied is not None and not res.applied.ok:
                 self.engine.ping()  # an outage mid-apply is an outage, not a crash loop
@@ -264,13 +265,14 @@ class Watch:
         self._last = (desired, observed)
         self._report_desired_errors(desired)
         shown = self._after_wake(store, res, observed)
-        errs = self._after(res, observed, held, shown)
+        errs, rows = self._after(res, observed, held, shown)
         for app in self.sleeper.started_now:  # a start a request asked for is no crash retry
             self.attempts.pop(app, None)
         if self.options.watch_files:  # watching before the proxy serves what this pass did
             self._watcher.update(self._watch_set(desired))
-        if self.options.on_pass is not None:
+        if self.options.on_pass is not None:  # the proxy routes what the pass did first
             self.options.on_pass(evaluated.result, desired, observed, errs)
+        self.reporter.rows(rows)
         self.reporter.pass_finished(cycle, self.clock() - start, len(res.outcomes), held)
         return self._next_delay()
 
@@ -308,9 +310,10 @@ class Watch:
                                        f"{o.step.cause}"
 
     def _after(self, res: PassResult, observed: ObservedState, held: tuple[str, ...],
-               shown: DesiredState | None = None) -> dict[str, str]:
-        """Book-keeping after a pass; returns each app's error (evaluation or failed step).
-        `shown`: the desired state the table shows (default: the pass's)."""
+               shown: DesiredState | None = None) -> tuple[dict[str, str], tuple[Row, ...]]:
+        """Book-keeping after a pass; returns each app's error (evaluation or failed step) and
+        the table's rows (reported once the proxy follows the pass). `shown`: the desired
+        state the table shows (default: the pass's)."""
         desired, applied = res.prepared.desired, res.applied
         keys = {a.path: desired_key(a) for a in desired.apps}
         now = self.clock()
@@ -330,10 +333,9 @@ class Watch:
         for o in applied.outcomes if applied else ():
             if o.outcome == "failed":
                 errs.setdefault(o.step.app, o.message)
-        self.reporter.rows(build_rows(shown or desired, observed, self.health, self.attempts,
-                                      self.changes, errs, builds,
-                                      res.prepared.recorded.stopped))
-        return errs
+        rows = build_rows(shown or desired, observed, self.health, self.attempts, self.changes,
+                          errs, builds, res.prepared.recorded.stopped)
+        return errs, rows
 
     def _builds(self, applied: ApplyResult | None, keys: Mapping[str, str]
                 ) -> dict[str, StepOutcome]:

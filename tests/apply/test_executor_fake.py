@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -40,19 +40,6 @@ from tests.core.builders import FILES, NAMING, built, pulled, want
 INSTALL = NAMING.install
 DEFAULTS = ApplyOptions()
 Action = Literal["build", "pull", "start", "replace", "restart", "stop", "remove"]
-
-
-@pytest.fixture
-def engine() -> Iterator[ServingFake]:
-    e = ServingFake()
-    yield e
-    e.close()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "state") as s:
-        yield s
 
 
 def step(action: Action, app: DesiredApp, target: str = "", *after: str) -> Step:

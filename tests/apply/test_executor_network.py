@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 
 import pytest
 
@@ -56,12 +55,6 @@ def engine() -> Iterator[NetFake]:
     e = NetFake()
     yield e
     e.close()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "state") as s:
-        yield s
 
 
 def desired(*apps: DesiredApp) -> DesiredState:

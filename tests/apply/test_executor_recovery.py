@@ -4,11 +4,7 @@ container ran, and a container the engine cannot start is replaced in the same s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
-
-import pytest
 
 from apps.errors import EngineError
 from reconciler.core.types import ObservedContainer
@@ -17,19 +13,6 @@ from state import Store
 from tests.apply.kit import ServingFake
 from tests.apply.test_executor_fake import INSTALL, apply, name, outcomes, running, step
 from tests.core.builders import pulled, want
-
-
-@pytest.fixture
-def engine() -> Iterator[ServingFake]:
-    e = ServingFake()
-    yield e
-    e.close()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "state") as s:
-        yield s
 
 
 def test_container_exiting_at_once_is_a_crash(engine: ServingFake, store: Store) -> None:

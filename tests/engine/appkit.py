@@ -10,7 +10,6 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -19,13 +18,7 @@ from typer.testing import CliRunner
 from reconciler.cli.app import app as cli_app
 from reconciler.core.types import LABEL_APP, LABEL_INSTALL
 from reconciler.driver.podman import familiar
-from state.db import derive_install_id
-
-WEB_CONTAINERFILE = """FROM busybox
-COPY index.html /www/index.html
-EXPOSE 8080
-CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
-"""
+from tests.projectkit import WEB_CONTAINERFILE, ProjectFiles, checked
 
 WEB_APP_STAR = """load("proxy.in", "proxy")
 load("container.in", "container")
@@ -49,29 +42,10 @@ param("greeting", default="hello")
 
 
 @dataclass
-class Project:
+class Project(ProjectFiles):
     """A temp project: apps.star plus app dirs, its state dir and installation id."""
 
-    root: Path
     client: docker.DockerClient
-
-    @property
-    def apps_file(self) -> Path:
-        return self.root / "apps.star"
-
-    @property
-    def state_dir(self) -> Path:
-        return self.root / ".ace"
-
-    @property
-    def install(self) -> str:
-        return derive_install_id(self.state_dir)
-
-    def write(self, rel: str, text: str) -> Path:
-        p = self.root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-        return p
 
     def web_app(self, name: str = "web", page: str = "v1") -> None:
         self.write(f"{name}/Containerfile", WEB_CONTAINERFILE)
@@ -83,16 +57,10 @@ class Project:
     def hello_app(self) -> None:
         self.write("hello/app.star", HELLO_APP_STAR)
 
-    def apps(self, *lines: str) -> None:
-        self.write("apps.star", "\n".join(lines) + "\n")
-
     def ace(self, *args: str, expect: int | None = 0) -> tuple[int, str]:
         """Run an ace command in-process; returns (exit code, stdout)."""
         res = CliRunner().invoke(cli_app, [*args, "-f", str(self.apps_file)])
-        if res.exception and not isinstance(res.exception, SystemExit):
-            raise res.exception
-        if expect is not None:
-            assert res.exit_code == expect, f"ace {' '.join(args)} -> {res.exit_code}\n{res.output}"
+        checked(res, args, expect)
         return res.exit_code, res.stdout
 
     def ace_json(self, *args: str, expect: int | None = 0) -> Any:

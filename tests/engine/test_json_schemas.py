@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +167,7 @@ def test_adoption_sync_and_watch_events_match_their_schemas(project: Project,
                                                             procs: list[WatchProc]) -> None:
     """A reconcile adopting what runs, drift in sync, status while a proxy serves the state
     dir, and `ace watch`'s events (a change applied, a failed build, an app that stops
-    evaluating) match their schemas."""
+    evaluating) match their schemas, with one pass_finished per pass."""
     project.web_app()
     project.apps('app("/web", "./web")', 'app("/hello", "./hello")')
     ace_json(project, "reconcile", "reconcile")
@@ -195,4 +196,6 @@ def test_adoption_sync_and_watch_events_match_their_schemas(project: Project,
                "/hello's error")
     w.stop()
     assert {"watch_started", "pass_started", "files_changed", "step_done", "build_failed",
-            "app_error", "status", "watch_stopped"} <= check_log_lines(w.events)
+            "app_error", "status", "pass_finished", "watch_stopped"} <= check_log_lines(w.events)
+    ends = Counter(e["cycle"] for e in w.events if e.get("event") == "pass_finished")
+    assert set(ends.values()) == {1}, ends  # one pass_finished per pass

@@ -25,7 +25,7 @@ class Scripted:
         self.sock.listen()
         threading.Thread(target=self._serve, daemon=True).start()
 
-    def _serve(self) -> None:
+    def _serve(self) -> None:  # the head and a small body arrive in one read
         while self.answers:
             try:
                 conn, _ = self.sock.accept()
@@ -127,3 +127,19 @@ def test_tcp_addresses() -> None:
     assert _host_port("docker") == ("docker", 80)
     assert _host_port("[::1]:2375") == ("::1", 2375)
     assert _host_port("[::1]") == ("::1", 80)
+
+
+def test_post_sends_its_body_with_a_length(path: str) -> None:
+    """A request with a body sends Content-Length and the body after the head; a POST without
+    one says Content-Length: 0 (as the engine's own client does)."""
+    s = Scripted(path, [(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}", False),
+                      (b"HTTP/1.1 204 No Content\r\n\r\n", False)])
+    c = Connection(("unix", path), 5)
+    r = c.request("POST", "/containers/create?name=x", {"Host": "docker"}, b'{"Image":"b"}')
+    assert (r.status, r.body) == (201, b"{}")
+    assert c.request("POST", "/containers/x/start", {"Host": "docker"}).status == 204
+    assert s.requests[0] == (b"POST /containers/create?name=x HTTP/1.1\r\nHost: docker\r\n"
+                             b"Content-Length: 13\r\n\r\n" + b'{"Image":"b"}')
+    assert s.requests[1].startswith(b"POST /containers/x/start HTTP/1.1\r\n")
+    assert b"Content-Length: 0\r\n" in s.requests[1]
+    assert s.accepted == 1

@@ -10,7 +10,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import docker.errors
@@ -18,14 +17,9 @@ from typer.testing import CliRunner
 
 from reconciler.cli.app import app as cli_app
 from reconciler.core.types import LABEL_INSTALL
-from state.db import derive_install_id
+from tests.projectkit import WEB_CONTAINERFILE, ProjectFiles, checked
 from tests.swarm.cluster import Cluster
 
-WEB_CONTAINERFILE = """FROM busybox
-COPY index.html /www/index.html
-EXPOSE 8080
-CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
-"""
 WEB_APP_STAR = """load("proxy.in", "proxy")
 load("container.in", "container")
 app = ace.app("Web", routes=[ace.proxy("/", proxy.config(container.URL))],
@@ -51,23 +45,10 @@ CMD_PARAMS = 'param("script", default="echo hi")\n'
 
 
 @dataclass
-class SwarmProject:
-    root: Path
+class SwarmProject(ProjectFiles):
+    """A temp project whose ace runs against the test cluster."""
+
     cluster: Cluster
-
-    @property
-    def apps_file(self) -> Path:
-        return self.root / "apps.star"
-
-    @property
-    def install(self) -> str:
-        return derive_install_id(self.root / ".ace")
-
-    def write(self, rel: str, text: str) -> Path:
-        p = self.root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-        return p
 
     def web(self, page: str = "v1", name: str = "web") -> None:
         self.write(f"{name}/Containerfile", WEB_CONTAINERFILE)
@@ -82,17 +63,11 @@ class SwarmProject:
         self.write("cmd/app.star", CMD_APP_STAR)
         self.write("cmd/params.star", CMD_PARAMS)
 
-    def apps(self, *lines: str) -> None:
-        self.write("apps.star", "\n".join(lines) + "\n")
-
     def ace(self, *args: str, expect: int | None = 0, registry: bool = True) -> tuple[int, str]:
         """An ace command in-process against the cluster; returns (exit code, output)."""
         res = CliRunner().invoke(cli_app, [*args, "-f", str(self.apps_file)],
                                  env=self.cluster.ace_env(registry))
-        if res.exception and not isinstance(res.exception, SystemExit):
-            raise res.exception
-        if expect is not None:
-            assert res.exit_code == expect, f"ace {' '.join(args)} -> {res.exit_code}\n{res.output}"
+        checked(res, args, expect)
         return res.exit_code, res.output
 
     def ace_json(self, *args: str, expect: int | None = 0) -> Any:
