@@ -8,7 +8,7 @@ values, never an SDK object, and never learns which engine answers.
   `plainhttp`, the changes through `lifecycle`; builds, pulls and commands handed to the SDK
   engine, imported on first use
 - `plainhttp`: the reads' HTTP/1.1 GETs on a kept-alive socket (no http.client)
-- `wire`: the changes' HTTP requests (http.client), a keep-alive pool threads share
+- `wire`: the changes' HTTP requests on `plainhttp` connections, a keep-alive pool threads share
 - `lifecycle`: containers created, started, stopped and removed, the app network made, joined,
   left and removed, volumes made and old images removed, with the safety rules, written once
   over a transport: `wire`, or the SDK's `SdkWire` (loaded on the first change)

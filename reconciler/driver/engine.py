@@ -4,10 +4,10 @@
 and the image listing — with plain HTTP on the engine's socket (`plainhttp`: stdlib sockets). The
 calls that change something — creating, starting, stopping and removing containers, joining and
 leaving the app network, volumes, removing old images — are `lifecycle`'s, loaded on the first
-change, over plain HTTP too (`wire`: http.client, a keep-alive pool the executor's threads
-share). Builds, pulls, `container.run` commands and the rest go to `SdkEngine` (docker SDK),
-imported on first use; where plain HTTP cannot reach the engine (TLS, ssh) the reads go there
-too, and `lifecycle`'s calls go over the SDK's session (`sdk.SdkWire`).
+change, over plain HTTP too (`wire`: a keep-alive pool the executor's threads share). Builds,
+pulls, `container.run` commands and the rest go to `SdkEngine` (docker SDK), imported on first
+use; where plain HTTP cannot reach the engine (TLS, ssh) the reads go there too, and
+`lifecycle`'s calls go over the SDK's session (`sdk.SdkWire`).
 A no-op pass therefore loads neither the SDK nor http.client: one request on a keep-alive
 connection and nothing else; a pass that starts or replaces containers never loads the SDK.
 
