@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from apps.errors import EngineError
-from reconciler.apply.building import build_image
 from reconciler.apply.health import wait_healthy
 from reconciler.apply.mounts import app_mounts
 from reconciler.apply.network import aliases, join, retire
 from reconciler.apply.record import Recorder, recorded_app
-from reconciler.apply.replicas import wait_tasks_healthy
 from reconciler.core.desired import Naming
 from reconciler.core.types import (
     LABEL_APP,
@@ -39,7 +37,6 @@ from reconciler.core.types import (
     Plan,
     Step,
 )
-from reconciler.driver.buildfail import BuildFailed
 from reconciler.driver.ports import Engine, ImageInUse, VolumeMount
 from reconciler.logs import get_logger
 
@@ -244,6 +241,8 @@ def _healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer,
 
 def _tasks_healthy_or_fail(ctx: _Context, app: DesiredApp, c: ObservedContainer
                            ) -> ObservedContainer:
+    from reconciler.apply.replicas import wait_tasks_healthy  # cluster services only
+
     result, seen = wait_tasks_healthy(inspect=lambda: ctx.engine.inspect(c.id),
                                       replicas=c.replicas, scheme=app.scheme, path=app.health,
                                       deadline_s=ctx.options.health_timeout, **_cancel(ctx))
@@ -370,6 +369,9 @@ def _run_step(ctx: _Context, step: Step, done: _Done) -> None:
     """Execute one step; `done` receives the URL of a started service and crash details."""
     app = ctx.desired.get(step.app)
     if step.action == "build":
+        from reconciler.apply.building import build_image  # loaded for builds only
+        from reconciler.driver.buildfail import BuildFailed
+
         assert app is not None and app.build is not None
         try:
             with ctx.builds:
