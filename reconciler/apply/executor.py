@@ -15,17 +15,12 @@ from collections.abc import Callable
 
 from apps.errors import EngineError
 from reconciler.apply.context import Context, Done, StepFailed, stopping
-from reconciler.apply.outcome import (
-    BUILDS_AT_ONCE,
-    DEFAULT_PARALLEL,
-    ApplyOptions,
-    ApplyResult,
-    HoldHook,
-    Outcome,
-    OutputHook,
-    StepOutcome,
-    SwitchHook,
-)
+from reconciler.apply.outcome import BUILDS_AT_ONCE as BUILDS_AT_ONCE
+from reconciler.apply.outcome import DEFAULT_PARALLEL as DEFAULT_PARALLEL
+from reconciler.apply.outcome import ApplyOptions, ApplyResult, Outcome, StepOutcome
+from reconciler.apply.outcome import HoldHook as HoldHook
+from reconciler.apply.outcome import OutputHook as OutputHook
+from reconciler.apply.outcome import SwitchHook as SwitchHook
 from reconciler.apply.record import Recorder
 from reconciler.apply.steps import run_step
 from reconciler.core.desired import Naming
@@ -33,17 +28,9 @@ from reconciler.core.types import DesiredState, ObservedState, Plan, Step
 from reconciler.driver.ports import Engine
 from reconciler.logs import get_logger
 
-__all__ = [
-    "BUILDS_AT_ONCE",
-    "DEFAULT_PARALLEL",
-    "ApplyOptions",
-    "ApplyResult",
-    "HoldHook",
-    "OutputHook",
-    "StepOutcome",
-    "SwitchHook",
-    "apply_plan",
-]
+# the option, hook and outcome types (outcome.py, re-exported above with `as`) are imported
+# from here too, as before the split
+__all__ = ["ApplyOptions", "ApplyResult", "StepOutcome", "apply_plan"]
 
 log = get_logger("ace.apply")
 
