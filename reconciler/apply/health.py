@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from reconciler.core.report import unevaluated
 from reconciler.core.types import (
     DesiredState,
     ObservedContainer,
@@ -275,6 +274,8 @@ def probe_health(desired: DesiredState, observed: ObservedState) -> dict[str, st
     service also "task:<task id>" -> the same for each of its running tasks. Apps that do not
     evaluate are probed too, by what their running container's labels say (containers made
     before ace labelled that are not probed)."""
+    from reconciler.core.report import unevaluated  # status and drift only
+
     found = _service_targets(desired, observed)
     for path in unevaluated(desired, observed):
         c = current_container(observed.containers, path)
