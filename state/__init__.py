@@ -2,12 +2,15 @@
 lock that keeps one ace command per state dir. The only package that opens the database; it
 imports nothing of `reconciler`.
 
-- `store`: `Store`, every read and write of the record
+- `store`: `Store`, every read and write of the record (images, containers, applied snapshots,
+  sleeping and stopped apps here)
+- `history`: `RunHistory`, the Store's runs and their steps
+- `caches`: `Caches`, the Store's file digest and evaluation caches
 - `records`: the frozen values a pass reads (RecordedState is the planner's third input)
 - `runs`: the frozen values of runs, steps, images, containers and sleeping apps (loaded on
   first use: `ContainerRecord`, `ImageRecord`, `LastApply`, `RunRecord`, `StepOutcome` below)
 - `models`: the sqlmodel tables; `schema`: creating and migrating them
-- `db`: connections, transactions, the installation id
+- `db`: connections, transactions, the installation id; `Connected`, the Store's base
 - `lock`: `StateLock`, one ace command per state dir
 """
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from state.records import Pairs
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "INSTALL_ID_ENV",
+    "Connected",
     "connect",
     "damaged",
     "derive_install_id",
@@ -103,6 +105,28 @@ def translated(path: Path) -> Iterator[None]:
         yield
     except sqlite3.Error as e:
         raise damaged(path, e) or StateError(f"state database {path}: {e}") from e
+
+
+class Connected:
+    """One connection to a state database, shared by threads under a lock (the executor records
+    from worker threads): `_read` for autocommit SELECTs, `_write` for one write transaction.
+    The base of `Store` and of the parts of it in other modules."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, install_id: str) -> None:
+        self._conn = conn
+        self._path = path
+        self._install_id = install_id
+        self._mutex = threading.RLock()
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._mutex, translated(self._path):
+            yield self._conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._mutex, translated(self._path), transaction(self._conn) as conn:
+            yield conn
 
 
 def dump_pairs(pairs: Pairs) -> str:

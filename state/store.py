@@ -8,54 +8,30 @@ under a lock (the executor records from worker threads).
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING
 
 from apps.errors import StateError
-from state.db import (
-    connect,
-    damaged,
-    derive_install_id,
-    dump_pairs,
-    load_pairs,
-    transaction,
-    translated,
-)
-from state.records import (
-    DigestEntries,
-    Pairs,
-    RecordedApp,
-    RecordedState,
-    RunOutcome,
-    StepResult,
-)
+from state.caches import Caches
+from state.db import connect, damaged, derive_install_id, dump_pairs, load_pairs, translated
+from state.history import RunHistory
+from state.records import Pairs, RecordedApp, RecordedState
 from state.schema import prepare
 
 if TYPE_CHECKING:  # loaded by the methods that make them: a no-op pass never does
-    from state.runs import ContainerRecord, IdleApp, ImageRecord, LastApply, RunRecord, StepOutcome
+    from state.runs import ContainerRecord, IdleApp, ImageRecord
 
 __all__ = ["DB_NAME", "Store"]
 
 DB_NAME = "ace.db"
 
-_RUN_OUTCOMES = get_args(RunOutcome)
-_STEP_RESULTS = get_args(StepResult)
-_RUN_COLS = "id, command, plan_text, started_at, finished_at, outcome, duration"
 
-
-class Store:
-    """The state database of one state dir. Use `Store.open(dir)`; close it (or use `with`)."""
-
-    def __init__(self, conn: sqlite3.Connection, path: Path, install_id: str) -> None:
-        self._conn = conn
-        self._path = path
-        self._install_id = install_id
-        self._mutex = threading.RLock()
+class Store(RunHistory, Caches):
+    """The state database of one state dir. Use `Store.open(dir)`; close it (or use `with`).
+    Its runs are `RunHistory`'s methods, its caches `Caches`'."""
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -107,16 +83,6 @@ class Store:
     def install_id(self) -> str:
         """This installation's id (see `derive_install_id`): the value of ace's install label."""
         return self._install_id
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._mutex, translated(self._path):
-            yield self._conn
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._mutex, translated(self._path), transaction(self._conn) as conn:
-            yield conn
 
     def schema_version(self) -> int:
         with self._read() as conn:
@@ -287,150 +253,3 @@ class Store:
         """Forget that `apps` were stopped by the user."""
         with self._write() as conn:
             conn.executemany("DELETE FROM stopped_apps WHERE app = ?", [(a,) for a in apps])
-
-    # -- runs ----------------------------------------------------------------------------------
-
-    def begin_run(self, command: str, plan_text: str, *, started_at: float | None = None) -> int:
-        """Record the start of a run; returns its id for `finish_run`. A run never finished
-        (the process died) keeps outcome "" and finished_at None."""
-        at = time.time() if started_at is None else started_at
-        with self._write() as conn:
-            cur = conn.execute(
-                "INSERT INTO runs (command, plan_text, started_at, outcome) VALUES (?, ?, ?, '')",
-                (command, plan_text, at),
-            )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
-
-    def finish_run(
-        self,
-        run_id: int,
-        outcome: RunOutcome,
-        steps: Sequence[StepOutcome] = (),
-        *,
-        finished_at: float | None = None,
-    ) -> None:
-        """Record how run `run_id` ended and each step's outcome (one transaction)."""
-        if outcome not in _RUN_OUTCOMES:
-            raise ValueError(f"run outcome must be one of {_RUN_OUTCOMES}, not {outcome!r}")
-        bad = [s.outcome for s in steps if s.outcome not in _STEP_RESULTS]
-        if bad:
-            raise ValueError(f"step outcome must be one of {_STEP_RESULTS}, not {bad[0]!r}")
-        at = time.time() if finished_at is None else finished_at
-        with self._write() as conn:
-            cur = conn.execute(
-                "UPDATE runs SET finished_at = ?, outcome = ?, duration = ? - started_at"
-                " WHERE id = ? AND finished_at IS NULL",
-                (at, outcome, at, run_id),
-            )
-            if cur.rowcount != 1:
-                raise StateError(f"run {run_id} does not exist or is already finished")
-            conn.executemany(
-                "INSERT INTO run_steps (run_id, step_id, app, action, target, cause, outcome,"
-                " message, duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, s.step_id, s.app, s.action, s.target, s.cause, s.outcome, s.message,
-                  s.duration) for s in steps],
-            )  # fmt: skip
-
-    def runs(self, limit: int = 20) -> tuple[RunRecord, ...]:
-        """The last `limit` runs, newest first."""
-        from state.runs import RunRecord
-
-        with self._read() as conn:
-            rows = conn.execute(
-                f"SELECT {_RUN_COLS} FROM runs ORDER BY id DESC LIMIT ?", (limit,)
-            ).fetchall()
-        return tuple(RunRecord(*r) for r in rows)
-
-    def last_run(self) -> RunRecord | None:
-        """The newest run, finished or not."""
-        found = self.runs(1)
-        return found[0] if found else None
-
-    def run_steps(self, run_id: int) -> tuple[StepOutcome, ...]:
-        """The step outcomes of run `run_id`, in the order they were recorded."""
-        from state.runs import StepOutcome
-
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT step_id, app, action, target, cause, outcome, message, duration"
-                " FROM run_steps WHERE run_id = ? ORDER BY id",
-                (run_id,),
-            ).fetchall()
-        return tuple(StepOutcome(*r) for r in rows)
-
-    def last_applies(self) -> dict[str, LastApply]:
-        """Per app, how the latest run with steps for it went for it (its failed step, else
-        its last one), however many runs for other apps came after (one query)."""
-        from state.runs import LastApply
-
-        with self._read() as conn:
-            rows = conn.execute(
-                "WITH latest AS (SELECT app, MAX(run_id) AS run_id FROM run_steps GROUP BY app)"
-                " SELECT s.app, s.step_id, s.action, s.target, s.outcome, s.message,"
-                " COALESCE(r.finished_at, r.started_at), s.run_id FROM run_steps s"
-                " JOIN latest l ON l.app = s.app AND l.run_id = s.run_id"
-                " JOIN runs r ON r.id = s.run_id ORDER BY s.app, s.id"
-            ).fetchall()
-        out: dict[str, LastApply] = {}
-        for row in rows:
-            step = LastApply(*row)
-            known = out.get(step.app)
-            if known is None or known.outcome != "failed":
-                out[step.app] = step
-        return out
-
-    # -- file digest cache ---------------------------------------------------------------------
-
-    def digest_cache(self, paths_prefix: str) -> DigestEntries:
-        """Cached digests of paths starting with `paths_prefix`: path -> (size, mtime_ns,
-        digest). A hit is valid only while the file's size and mtime_ns still match."""
-        # A range on the primary key: indexed, and exact (LIKE is case-insensitive in SQLite).
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT path, size, mtime_ns, digest FROM file_digests"
-                " WHERE path >= ? AND path < ?",
-                (paths_prefix, paths_prefix + "\U0010ffff"),
-            ).fetchall()
-        return {p: (s, m, d) for p, s, m, d in rows}
-
-    def save_digests(
-        self, entries: Mapping[str, tuple[int, int, str]], *, drop: Iterable[str] = ()
-    ) -> None:
-        """Bulk upsert digest cache entries, and delete the `drop` paths (files now gone)."""
-        rows = [(p, s, m, d) for p, (s, m, d) in entries.items()]
-        gone = [(p,) for p in drop]
-        if not rows and not gone:
-            return
-        with self._write() as conn:
-            conn.executemany(
-                "INSERT INTO file_digests (path, size, mtime_ns, digest) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(path) DO UPDATE SET size = excluded.size,"
-                " mtime_ns = excluded.mtime_ns, digest = excluded.digest",
-                rows,
-            )
-            conn.executemany("DELETE FROM file_digests WHERE path = ?", gone)
-
-    # -- evaluation cache ----------------------------------------------------------------------
-
-    def eval_cache(self) -> dict[str, tuple[str, bytes]]:
-        """slot -> (key, pickled value) of every cached evaluation (one query)."""
-        with self._read() as conn:
-            rows = conn.execute("SELECT slot, key, value FROM eval_cache").fetchall()
-        return {slot: (key, bytes(value)) for slot, key, value in rows}
-
-    def save_eval_cache(
-        self, entries: Mapping[str, tuple[str, bytes]], *, drop: Iterable[str] = ()
-    ) -> None:
-        """Upsert cached evaluations and delete the `drop` slots; no write when both are empty."""
-        rows = [(slot, key, value) for slot, (key, value) in entries.items()]
-        gone = [(slot,) for slot in drop]
-        if not rows and not gone:
-            return
-        with self._write() as conn:
-            conn.executemany(
-                "INSERT INTO eval_cache (slot, key, value) VALUES (?, ?, ?)"
-                " ON CONFLICT(slot) DO UPDATE SET key = excluded.key, value = excluded.value",
-                rows,
-            )
-            conn.executemany("DELETE FROM eval_cache WHERE slot = ?", gone)
