@@ -21,6 +21,8 @@ files.
   address (container network first, published port where the host cannot reach it)
 - `server`: the stream path (pages, dashboard, static, wake, holds, websocket pipes), the
   response-head timeout, and `hold` / `switch`
+- `forwarding`: what forwarding a request needs around `server`: upstream failures (502, 504)
+  and 400s, the client's response head, 100-continue, the byte pipe of an upgrade
 - `service`: the proxy as a thread of `ace watch` / `ace serve`; `switch` drains old containers
 - `wake`: waking a sleeping app for the requests that wait for it; per-app traffic counters
 """

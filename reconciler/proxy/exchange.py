@@ -9,13 +9,14 @@ import asyncio
 from typing import Protocol
 
 from reconciler.proxy.bodies import BodyFeed
+from reconciler.proxy.forwarding import IDEMPOTENT, _Refused, _Upstream, _UpstreamTimeout
 from reconciler.proxy.headers import request_headers
 from reconciler.proxy.http1 import BadMessage, Framing, Head, encode_head
 from reconciler.proxy.pages import page_response
 from reconciler.proxy.paths import NormPath
 from reconciler.proxy.pool import RelayConn
 from reconciler.proxy.routing import Backend, Entry, Match, Slot
-from reconciler.proxy.server import IDEMPOTENT, ProxyCore, _Refused, _Upstream, _UpstreamTimeout
+from reconciler.proxy.server import ProxyCore
 from reconciler.proxy.upstream_head import client_response, split_response
 from reconciler.proxy.wake import Counter
 

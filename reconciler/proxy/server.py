@@ -11,18 +11,20 @@ from collections.abc import Callable
 from typing import Any
 
 from reconciler.proxy.address import UPSTREAM_TIMEOUT
-from reconciler.proxy.headers import request_headers, response_headers
-from reconciler.proxy.http1 import (
-    CHUNK,
-    BadMessage,
-    Framing,
-    Head,
-    copy_body,
-    encode_head,
-    parse_response,
-    read_chunk_size,
-    response_framing,
+from reconciler.proxy.forwarding import (
+    _NET_ERRORS,
+    IDEMPOTENT,
+    _bad_request,
+    _BadRequest,
+    _body_start,
+    _pipe,
+    _Refused,
+    _Upstream,
+    _UpstreamTimeout,
+    response_start,
 )
+from reconciler.proxy.headers import request_headers, response_headers
+from reconciler.proxy.http1 import BadMessage, Framing, Head, copy_body, encode_head, parse_response
 from reconciler.proxy.pages import json_response, page_response
 from reconciler.proxy.paths import NormPath, PathRefused, normalise
 from reconciler.proxy.pool import Conn, Pool
@@ -35,28 +37,7 @@ __all__ = ["ProxyCore", "response_start"]
 FIRST_HEAD_TIMEOUT = 30.0
 KEEPALIVE_TIMEOUT = 75.0
 SMALL_BODY = 16 * 1024
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-_NET_ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, BadMessage,
-               TimeoutError)
-
-
-class _Upstream(Exception):
-    """The upstream failed before anything was sent to the client (answered with 502)."""
-
-
-class _Refused(_Upstream):
-    """No connection to the upstream could be made (nothing of the request was sent)."""
-
-
 HOLD_LIMIT = 10.0  # seconds a request waits for an app restarting in place
-
-
-class _UpstreamTimeout(_Upstream):
-    """The upstream took the request but sent no response head in time (answered with 504)."""
-
-
-class _BadRequest(Exception):
-    """The client's body framing is broken (a chunk size line): answered with 400."""
 
 
 class ProxyCore:
@@ -384,74 +365,3 @@ class ProxyCore:
         while sum(b.inflight for b in gone) > 0 and time.monotonic() < end:
             await asyncio.sleep(0.01)
         return sum(b.inflight for b in gone)
-
-
-def response_start(head: Head, resp: Head, out: list[tuple[str, str]]
-                   ) -> tuple[bytes, bool, bool, Framing]:
-    """The response head for the client (`out`, the response's headers after the header
-    rules, gets the framing headers), whether the client connection may carry another request,
-    whether the body goes to the client chunked, and how the upstream frames it."""
-    rf = response_framing(resp, head.method)
-    client11 = head.version == "HTTP/1.1"
-    keep = client11 and "close" not in head.tokens("connection")
-    chunked_out = False
-    if rf.kind == "length":
-        out.append(("Content-Length", str(rf.length)))
-    elif rf.kind in ("chunked", "close"):
-        if client11:
-            out.append(("Transfer-Encoding", "chunked"))
-            chunked_out = True
-        else:
-            keep = False
-    elif head.method == "HEAD":
-        out += [(k, v) for k, v in resp.headers if k.lower() == "content-length"]
-    elif resp.status not in (204, 304):
-        out.append(("Content-Length", "0"))
-    if not keep:
-        out.append(("Connection", "close"))
-    return encode_head(f"HTTP/1.1 {resp.status} {resp.reason}", out), keep, chunked_out, rf
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: Conn,
-                count: Callable[[int], None] | None = None) -> None:
-    """Relay raw bytes both ways until either side closes (`count` hears of each piece)."""
-
-    async def one(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(*_NET_ERRORS):
-            while True:
-                data = await r.read(CHUNK)
-                if not data:
-                    break
-                if count is not None:
-                    count(len(data))
-                w.write(data)
-                await w.drain()
-
-    await writer.drain()
-    tasks = [asyncio.ensure_future(one(reader, conn.writer)),
-             asyncio.ensure_future(one(conn.reader, writer))]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for t in tasks:
-            t.cancel()
-        conn.close()
-
-
-async def _body_start(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: Head,
-                      framing: Framing) -> int | None:
-    """Answer `Expect: 100-continue` and read a chunked body's first chunk size (a broken one
-    is refused before anything is forwarded); returns that size."""
-    if framing.kind != "none" and "100-continue" in head.tokens("expect"):
-        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    if framing.kind != "chunked":
-        return None
-    try:
-        return await read_chunk_size(reader)
-    except BadMessage as exc:
-        raise _BadRequest(str(exc)) from None
-
-
-def _bad_request(writer: asyncio.StreamWriter, exc: _BadRequest, method: str) -> bool:
-    writer.write(page_response(400, "Bad request", [str(exc)], close=True, method=method))
-    return False

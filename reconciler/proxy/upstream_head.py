@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.proxy.bodies import BodyFeed
+from reconciler.proxy.forwarding import _Upstream, response_start
 from reconciler.proxy.headers import response_headers
 from reconciler.proxy.http1 import MAX_HEAD, BadMessage, Head, parse_response
 from reconciler.proxy.paths import NormPath
 from reconciler.proxy.routing import Backend, Match
-from reconciler.proxy.server import _Upstream, response_start
 
 __all__ = ["ClientResponse", "client_response", "split_response"]
 
