@@ -9,6 +9,8 @@
 - `images`: which references are ace's builds, which services run an image, and removing
   one (the manager's local tags only, never the registry's copy)
 - `jobs`: `container.run` calls as one-off replicated jobs
+- `rollout`: a service changed in place: forced updates (start, restart and its rollout), scaling
+- `servicelogs`: a service's logs, as text or as timed lines
 """
 
 from reconciler.driver.swarm.engine import SwarmEngine

@@ -12,9 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from apps.errors import EngineError
@@ -31,7 +29,7 @@ from reconciler.driver.ports import NotManaged
 from reconciler.driver.swarm.attrs import Node, nodes_from_listing, service_from_listing
 from reconciler.driver.swarm.images import is_ace_image, is_tagged, remove_manager_tags
 from reconciler.driver.swarm.registry import Registry
-from reconciler.driver.swarm.spec import LABEL_IMAGE, LABEL_REPLICAS, service_name, service_spec
+from reconciler.driver.swarm.spec import LABEL_IMAGE, service_name, service_spec
 from reconciler.logs import get_logger
 
 if TYPE_CHECKING:
@@ -40,7 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["SwarmEngine"]
 
 log = get_logger("ace.swarm")
-ROLLOUT_DEADLINE = 30.0  # seconds per replica a forced update (restart) may take
 
 
 def translated(what: str) -> Any:
@@ -254,33 +251,11 @@ class SwarmEngine:
     def _multi_node(self) -> bool:
         return len(self.nodes()) > 1
 
-    def _update(self, raw: Mapping[str, Any], spec: Mapping[str, Any], what: str) -> None:
-        with translated(what):
-            self.api.update_service(
-                raw["ID"], raw["Version"]["Index"], task_template=spec["TaskTemplate"],
-                name=spec["Name"], labels=spec.get("Labels"), mode=spec.get("Mode"),
-                endpoint_spec=spec.get("EndpointSpec"))
-
-    def _force_update(self, container_id: str) -> tuple[str, int, int]:
-        """`docker service update --force`: the same service (id, spec, version) with every
-        task replaced by a fresh one; returns the service's name, its new ForceUpdate count
-        (which the new tasks carry in their spec) and its replicas."""
-        raw = self._managed(container_id, "restart")
-        spec = raw["Spec"]
-        tt = dict(spec["TaskTemplate"])
-        force = int(tt.get("ForceUpdate") or 0) + 1
-        tt["ForceUpdate"] = force
-        self._update(raw, {**spec, "TaskTemplate": tt}, f"restart service {spec['Name']}")
-        replicas = int(((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas") or 1)
-        return str(spec["Name"]), force, replicas
-
     def start(self, container_id: str) -> ObservedContainer:
         """Restart every task of the service (a forced update)."""
-        name, _, _ = self._force_update(container_id)
-        seen = self.inspect(container_id)
-        if seen is None:
-            raise EngineError(f"service {name} vanished while it restarted")
-        return seen
+        from reconciler.driver.swarm.rollout import start
+
+        return start(self, container_id)
 
     def restart(self, container_id: str, *, timeout: float = 5.0) -> ObservedContainer:
         """Dev mode's in-place restart on a cluster (reload=restart): a forced update of the
@@ -288,43 +263,17 @@ class SwarmEngine:
         time (stop, then start: each task stops within the service's stop grace, not
         `timeout`). Returns once no task of the old generation is wanted running any more, so
         the executor's health gate probes only the fresh tasks; an EngineError when the
-        rollout does not get there within `ROLLOUT_DEADLINE` seconds per replica (the executor
-        then recreates the service)."""
-        name, force, replicas = self._force_update(container_id)
-        allowed = ROLLOUT_DEADLINE * max(1, replicas)
-        deadline = time.monotonic() + allowed
-        delay = 0.1
-        while True:
-            rows = self._read("/tasks", f"list tasks of service {name}",
-                              {"filters": json.dumps({"service": [container_id]})})
-            old = [t for t in rows if t.get("DesiredState") in ("running", "ready")
-                   and int((t.get("Spec") or {}).get("ForceUpdate") or 0) != force]
-            if not old:
-                break
-            if time.monotonic() + delay > deadline:
-                raise EngineError(f"restart of service {name}: {len(old)} task(s) of the old "
-                                  f"generation still wanted running after {allowed:g} s (is a "
-                                  "node down, or the update paused?); docker service ps "
-                                  f"{name} shows why")
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
-        seen = self.inspect(container_id)
-        if seen is None:
-            raise EngineError(f"service {name} vanished while it restarted")
-        return seen
+        rollout does not get there within `rollout.ROLLOUT_DEADLINE` seconds per replica (the
+        executor then recreates the service)."""
+        from reconciler.driver.swarm.rollout import restart
+
+        return restart(self, container_id)
 
     def scale(self, container_id: str, replicas: int) -> ObservedContainer:
         """Run `replicas` tasks of the service (and label it so: a scale by hand shows)."""
-        raw = self._managed(container_id, "scale")
-        spec = raw["Spec"]
-        labels = {**(spec.get("Labels") or {}), LABEL_REPLICAS: str(replicas)}
-        self._update(raw, {**spec, "Labels": labels,
-                           "Mode": {"Replicated": {"Replicas": replicas}}},
-                     f"scale service {spec['Name']} to {replicas}")
-        seen = self.inspect(container_id)
-        if seen is None:
-            raise EngineError(f"service {spec['Name']} vanished while it scaled")
-        return seen
+        from reconciler.driver.swarm.rollout import scale
+
+        return scale(self, container_id, replicas)
 
     def stop_and_remove(self, container_id: str, *, timeout: float = 5.0) -> None:
         raw = self._service(container_id)
@@ -359,43 +308,18 @@ class SwarmEngine:
                 log.debug("secret_kept", secret=name, reason=str(exc))
 
     def logs(self, container_id: str, *, tail: int = 50) -> str:
-        with translated(f"read logs of service {container_id}"):
-            chunks = self.api.service_logs(container_id, stdout=True, stderr=True,
-                                           tail=tail)
-            return b"".join(chunks).decode("utf-8", "replace")
+        from reconciler.driver.swarm.servicelogs import service_logs
+
+        return service_logs(self, container_id, tail=tail)
 
     def log_lines(self, container_id: str, *, tail: int = -1, since: float = 0.0,
                   follow: bool = False, on_line: Callable[[LogLine], None],
                   stop: threading.Event | None = None) -> None:
-        """The service's logs (every task's), timed; stdout and stderr come as one ("output"),
-        `since` to the whole second as the service log API takes it, finer here."""
-        from reconciler.driver.commands import stream_text
-        from reconciler.driver.logstream import split_timestamp
-        from reconciler.driver.values import LogLine
+        """The service's logs (every task's), timed (see `servicelogs`)."""
+        from reconciler.driver.swarm.servicelogs import service_log_lines
 
-        pending = [""]
-
-        class _Stopped(Exception):
-            pass
-
-        def text(chunk: str) -> None:
-            pending[0] += chunk
-            *whole, pending[0] = pending[0].split("\n")
-            for raw in whole:
-                t, body = split_timestamp(raw.rstrip("\r"))
-                if t >= since - 1e-6 or not since:
-                    on_line(LogLine("output", t, body))
-            if stop is not None and stop.is_set():
-                raise _Stopped
-
-        with translated(f"read logs of service {container_id}"), suppress(_Stopped):
-            stream_text(self.api.service_logs(
-                container_id, stdout=True, stderr=True, follow=follow, timestamps=True,
-                tail="all" if tail < 0 else tail, since=int(since) if since > 0 else None),
-                text)
-            if pending[0]:
-                t, body = split_timestamp(pending[0])
-                on_line(LogLine("output", t, body))
+        service_log_lines(self, container_id, tail=tail, since=since, follow=follow,
+                          on_line=on_line, stop=stop)
 
     # -- no app network, no idle apps on a cluster (the pass asks for neither) --------------
 

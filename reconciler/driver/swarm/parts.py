@@ -1,11 +1,13 @@
-"""What the swarm engine's helper modules (images, jobs, mounts) use of it, as a protocol: they
-take the engine as an argument without importing the module that defines it."""
+"""What the swarm engine's helper modules (images, jobs, mounts, rollout, servicelogs) use of it,
+as a protocol: they take the engine as an argument without importing the module that defines
+it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from reconciler.core.types import ObservedContainer
 from reconciler.driver.engine import DockerEngine
 from reconciler.driver.swarm.registry import Registry
 
@@ -26,3 +28,7 @@ class SwarmParts(Protocol):
     def _pinned(self, image: str, what: str) -> str: ...
 
     def _multi_node(self) -> bool: ...
+
+    def _managed(self, service_id: str, verb: str) -> dict[str, Any]: ...
+
+    def inspect(self, container_id: str) -> ObservedContainer | None: ...
