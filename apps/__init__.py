@@ -15,6 +15,8 @@ Modules:
 - `container`: `container.config` resolved; `container_opts`, `container_volumes`,
   `containerfile` (stages, EXPOSE), `dev_settings`: its parts; `secret_template`: cl_secret
 - `builtins`, `context`: the `ace`, `param`, `container`, `proxy` builtins and their state
+- `plugins`: the `container.in` / `proxy.in` modules (`container.config`, `container.run`,
+  `proxy.config`)
 - `sandbox`: Starlark evaluation in a child process with deadlines and memory limits; `limits`
 - `channel`: the framed-pickle socket pair between ace and a sandbox child
 - `prints`: `print()` calls as located values, relayed from the sandbox child to a handler

@@ -10,7 +10,7 @@ from typing import Any
 
 import starlark as sl
 
-from apps.builtins import install_app_builtins, plugin_module
+from apps.builtins import install_app_builtins
 from apps.container import files_read, resolve_container
 from apps.context import AppContext
 from apps.errors import AppError
@@ -30,6 +30,7 @@ from apps.params import (
     undeclared_warning,
 )
 from apps.permissions import check_call, lookup_secret, resolve_secrets, secret_keys
+from apps.plugins import plugin_module
 from apps.sandbox import DIALECT, GLOBALS, Location, eval_options, starlark_error
 
 __all__ = [
