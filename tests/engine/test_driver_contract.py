@@ -173,7 +173,8 @@ def test_log_lines_tail_since_follow_and_stop(h: Harness) -> None:
     """log_lines() gives the last `tail` lines in order with their times and streams, only
     those since a time when asked; a follow returns once the container stops, and at once
     when `stop` is set on a container that is still running and quiet."""
-    c = h.serve(command=["sh", "-c", "echo a; echo b >&2; sleep 0.1; echo c; sleep 0.5"])
+    # the engine reads stdout and stderr apart: a pause keeps their lines in the order written
+    c = h.serve(command=["sh", "-c", "echo a; sleep 0.2; echo b >&2; sleep 0.2; echo c; sleep 0.5"])
     h.wait_for(lambda: "c" in h.engine.logs(c.id).split(), "the logs")
     seen: list[LogLine] = []
     h.engine.log_lines(c.id, tail=2, follow=True, on_line=seen.append)
