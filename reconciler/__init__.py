@@ -13,4 +13,5 @@
 - `cli`: the `ace` command line — options, one module per command group, output for people
   and machines
 - `logs`: structlog set-up and the lazy logger every room uses
+- `version`: ace's version as installed
 """

@@ -10,25 +10,14 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from reconciler.cli.options import flags
+from reconciler.version import DISTRIBUTION, version
 
 if TYPE_CHECKING:
     import typer
 
-__all__ = ["build", "main", "version"]  # and `app`, built on first use
+__all__ = ["DISTRIBUTION", "build", "main", "version"]  # and `app`, built on first use
 
-DISTRIBUTION = "ace-reconciler"  # the package's name on an index; the command is `ace`
 HELP = "ace: declarative reconciliation of app containers described in Starlark."
-
-
-def version() -> str:
-    """ace's version, as installed ("unknown" when run from a source tree never installed)."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as installed
-
-    try:
-        return installed(DISTRIBUTION)
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def _options(show: flags.VersionOpt = False) -> None:

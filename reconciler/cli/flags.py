@@ -68,7 +68,7 @@ VolumesOpt = Annotated[bool, typer.Option("--volumes", help="Remove named volume
 
 def _show_version(value: bool) -> None:
     if value:
-        from reconciler.cli.app import version
+        from reconciler.version import version
 
         typer.echo(f"ace {version()}")
         raise typer.Exit()

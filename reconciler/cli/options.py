@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from apps.errors import AceError, EngineError
 from reconciler.apply.pipeline import Settings, state_dir_for
+from reconciler.driver.choose import engine_for as engine
 from reconciler.driver.ports import Engine
 from state import StateLock, Store
 
@@ -46,20 +47,6 @@ render = _Lazy("reconciler.cli.render")
 if not TYPE_CHECKING:
     # the commands' annotations name `flags.FileOpt` ...: evaluated only when typer reads them
     flags = _Lazy("reconciler.cli.flags")
-
-def engine(backend: str = "docker", registry: str = "", timeout: float = 30.0) -> Engine:
-    """The engine, not yet contacted: the first call (usually the container listing) fails
-    with the same "not answering" message a ping would give, one round trip cheaper."""
-    if backend == "swarm":
-        from reconciler.driver.swarm import SwarmEngine
-
-        return SwarmEngine(timeout=timeout, registry=registry)
-    if backend != "docker":
-        raise AceError(f"unknown backend {backend!r}: use docker or swarm")
-    from reconciler.driver.engine import DockerEngine
-
-    return DockerEngine(timeout=timeout)
-
 
 @contextmanager
 def errors() -> Iterator[None]:

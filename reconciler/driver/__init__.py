@@ -22,5 +22,6 @@ values, never an SDK object, and never learns which engine answers.
 - `attrs`: engine listings -> ObservedContainer / ObservedImage
 - `policy`: the safety rules (what ace may touch: its managed and installation labels)
 - `sdkerrors`: SDK and HTTP errors translated to EngineError (and "gone"), in one place
+- `choose`: the engine a backend name selects (`docker`, `swarm`), not yet contacted
 - `swarm/`: `SwarmEngine`, the Engine protocol on a Docker Swarm cluster (`--backend swarm`)
 """

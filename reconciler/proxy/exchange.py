@@ -6,7 +6,7 @@ and the upstream timeout as there."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from reconciler.proxy.bodies import BodyFeed
 from reconciler.proxy.headers import request_headers
@@ -15,17 +15,9 @@ from reconciler.proxy.pages import page_response
 from reconciler.proxy.paths import NormPath
 from reconciler.proxy.pool import RelayConn
 from reconciler.proxy.routing import Backend, Entry, Match, Slot
-from reconciler.proxy.server import (
-    IDEMPOTENT,
-    _Refused,
-    _Upstream,
-    _UpstreamTimeout,
-)
+from reconciler.proxy.server import IDEMPOTENT, ProxyCore, _Refused, _Upstream, _UpstreamTimeout
 from reconciler.proxy.upstream_head import client_response, split_response
 from reconciler.proxy.wake import Counter
-
-if TYPE_CHECKING:
-    from reconciler.proxy.relay import Client
 
 __all__ = ["AHEAD", "CLIENT_FULL", "CONNECTING", "READ_AHEAD", "SENDING", "UP_FULL", "Exchange"]
 
@@ -36,6 +28,23 @@ CONNECTING, UP_FULL, AHEAD = 1, 2, 4
 # why an upstream's reading is paused: the client's write buffer is full; the request is still
 # being sent (its answer is read once it was, as on the stream path)
 CLIENT_FULL, SENDING = 1, 2
+
+
+class Client(Protocol):
+    """What an exchange uses of its client connection (`relay.Client`)."""
+
+    core: ProxyCore
+    loop: asyncio.AbstractEventLoop
+    ip: str
+    buf: bytes
+    ex: Exchange | None
+    gone: bool
+    write_full: bool
+
+    def hold(self, why: int, on: bool) -> None: ...
+    def write(self, data: bytes) -> None: ...
+    def close(self) -> None: ...
+    def next(self) -> None: ...
 
 
 class Exchange:

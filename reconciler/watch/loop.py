@@ -385,6 +385,7 @@ class Watch:
 
 
 def default_engine(backend: str = "docker", registry: str = "") -> Engine:
-    from reconciler.cli.options import engine
+    from reconciler.driver.choose import engine_for
 
-    return engine(backend, registry, timeout=float(os.environ.get("ACE_ENGINE_TIMEOUT", "30")))
+    return engine_for(backend, registry,
+                      timeout=float(os.environ.get("ACE_ENGINE_TIMEOUT", "30")))

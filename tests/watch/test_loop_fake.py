@@ -4,17 +4,15 @@ display, without Docker."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from reconciler.apply.pipeline import Settings
 from reconciler.watch.backoff import Backoff
 from reconciler.watch.loop import Watch, WatchOptions
 from state import Store
 from tests.apply.kit import ServingFake
+from tests.watch.kit import Clock
 
 HTTPD = 'FROM busybox:latest\nCMD ["httpd", "-f", "-p", "8080"]\nEXPOSE 8080\n'
 APP_STAR = """load("container.in", "container")
@@ -36,21 +34,6 @@ class Recorder:
 
     def of(self, name: str) -> list[tuple[Any, ...]]:
         return [args for n, args in self.calls if n == name]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def engine() -> Iterator[ServingFake]:
-    fake = ServingFake()
-    yield fake
-    fake.close()
 
 
 def _project(root: Path, app_star: str = APP_STAR) -> Path:

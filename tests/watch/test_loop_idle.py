@@ -4,10 +4,7 @@ wakes it, lazy apps wait for their first request, and a start that fails backs o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from reconciler.apply.pipeline import Settings
 from reconciler.watch.backoff import Backoff
@@ -15,7 +12,8 @@ from reconciler.watch.loop import Watch, WatchOptions
 from reconciler.watch.sleeper import SleepOptions
 from state import Store
 from tests.apply.kit import ServingFake
-from tests.watch.test_loop_fake import HTTPD, Clock, Recorder
+from tests.watch.kit import Clock
+from tests.watch.test_loop_fake import HTTPD, Recorder
 
 APP_STAR = """load("container.in", "container")
 load("proxy.in", "proxy")
@@ -24,13 +22,6 @@ app = ace.app("web", container=container.config(container.AUTO),
               permissions=[ace.permission("container.in", "config", [container.AUTO]),
                            ace.permission("proxy.in", "config", [container.URL])])
 """
-
-
-@pytest.fixture
-def engine() -> Iterator[ServingFake]:
-    fake = ServingFake()
-    yield fake
-    fake.close()
 
 
 class Traffic:

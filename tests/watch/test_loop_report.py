@@ -22,15 +22,9 @@ from reconciler.proxy.service import ProxyService
 from reconciler.watch.loop import Watch, WatchOptions
 from state import Store
 from tests.apply.kit import ServingFake
-from tests.watch.test_loop_fake import HTTPD, Clock
+from tests.watch.kit import Clock
+from tests.watch.test_loop_fake import HTTPD
 from tests.watch.test_loop_idle import APP_STAR  # a container app with a proxy route
-
-
-@pytest.fixture
-def engine() -> Iterator[ServingFake]:
-    fake = ServingFake()
-    yield fake
-    fake.close()
 
 
 @pytest.fixture

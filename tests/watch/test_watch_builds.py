@@ -5,11 +5,8 @@ keeps serving; a save that fixes it (or goes back to what runs) clears it on tha
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
-
-import pytest
 
 from reconciler.apply.pipeline import Settings
 from reconciler.watch.loop import Watch, WatchOptions
@@ -44,13 +41,6 @@ def write(path: Path, text: str) -> None:
     path.write_text(text)
     st = path.stat()  # visible even within one mtime tick
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
-
-
-@pytest.fixture
-def engine() -> Iterator[ServingFake]:
-    e = ServingFake()
-    yield e
-    e.close()
 
 
 def test_failed_build_is_build_failed_and_a_fix_clears_it(tmp_path: Path,

@@ -4,11 +4,9 @@ own backoff timer starting at 1 s."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from reconciler.apply.pipeline import Settings
 from reconciler.watch.backoff import Attempts
@@ -16,6 +14,7 @@ from reconciler.watch.loop import Watch, WatchOptions
 from reconciler.watch.reporter import Row
 from state import Store
 from tests.apply.kit import ServingFake
+from tests.watch.kit import Clock
 
 APP_STAR = """load("container.in", "container")
 app = ace.app("Svc", container=container.config("image:busybox:latest", port=8080,
@@ -38,21 +37,6 @@ class Told:
 
     def __getattr__(self, name: str) -> Any:
         return lambda *args, **kwargs: None
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def engine() -> Iterator[ServingFake]:
-    e = ServingFake()
-    yield e
-    e.close()
 
 
 def watch(tmp_path: Path, engine: ServingFake, told: Told, clock: Clock) -> Watch:
