@@ -51,6 +51,7 @@ class FakeContainer:
     host_ip: str = ""
     created: int = 0
     logs: list[str] = field(default_factory=list)
+    err_at: set[int] = field(default_factory=set)  # which of `logs` went to stderr
     image_id: str = ""
     workdir: str = ""
     started: float = 0.0  # the fake clock when it last started / finished (0: never)
@@ -206,6 +207,7 @@ class FakeObjects:
         if gone:
             raise EngineError(f"start container {c.name}: network {gone[0]} not found")
         res = interpret(c.command, c.env, c.workdir or "/", timeout=1.0)  # 1 s+: still running
+        c.err_at |= {len(c.logs) + i for i in res.err_at}
         c.logs += res.both
         c.serves, c.files = res.serves, res.files
         c.started, c.finished = float(self._now), 0.0 if res.running else float(self._now)

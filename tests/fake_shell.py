@@ -28,6 +28,7 @@ class Outcome:
     out: list[str] = field(default_factory=list)
     err: list[str] = field(default_factory=list)
     both: list[str] = field(default_factory=list)  # stdout and stderr lines in order
+    err_at: set[int] = field(default_factory=set)  # which of `both` went to stderr
     running: bool = False  # reached a long-running statement
     slept: float = 0.0
     files: dict[str, str] = field(default_factory=dict)  # what `echo ... > FILE` wrote
@@ -62,6 +63,8 @@ def interpret(
             to_err = ">&2" in args or "1>&2" in args
             line = " ".join(a for a in args if a not in (">&2", "1>&2"))
             (res.err if to_err else res.out).append(line)
+            if to_err:
+                res.err_at.add(len(res.both))
             res.both.append(line)
             res.code = 0
         elif prog == "mkdir":
@@ -71,6 +74,8 @@ def interpret(
             res.code, text = web(url) if web is not None else (1, f"wget: bad address {url!r}")
             lines = text.splitlines()
             (res.err if res.code else res.out).extend(lines)
+            if res.code:
+                res.err_at.update(range(len(res.both), len(res.both) + len(lines)))
             res.both.extend(lines)
         elif prog == "sleep":
             res.slept += float(args[0]) if args else 0.0
@@ -91,6 +96,7 @@ def interpret(
         else:
             res.err.append(f"sh: {prog}: not found" if shell
                            else f"[FATAL tini (7)] exec {prog} failed: No such file or directory")
+            res.err_at.add(len(res.both))
             res.both.append(res.err[-1])
             res.code = 127
             if not shell:

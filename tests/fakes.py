@@ -178,10 +178,11 @@ class FakeEngine(FakeObjects):
                   follow: bool = False, on_line: Callable[[LogLine], None],
                   stop: threading.Event | None = None) -> None:
         """The fake's containers print nothing new: the lines so far (line i of a container
-        printed at `created + i/1000`, on stdout), then the end."""
+        printed at `created + i/1000`, on the stream it went to), then the end."""
         self._call("log_lines")
         c = self._get(container_id)
-        timed = [LogLine("stdout", c.created + i / 1000, text) for i, text in enumerate(c.logs)]
+        timed = [LogLine("stderr" if i in c.err_at else "stdout", c.created + i / 1000, text)
+                 for i, text in enumerate(c.logs)]
         timed = [x for x in timed if x.time >= since]
         for line in timed if tail < 0 else timed[-tail:] if tail > 0 else []:
             on_line(line)

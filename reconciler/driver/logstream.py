@@ -1,7 +1,8 @@
 """A container's log as timed lines, read from the engine's logs endpoint over plain HTTP (stdlib
 only): the multiplexed stream tells stdout from stderr, `timestamps=1` gives each line's time.
 A follow can be stopped from another thread (the socket is shut down), so a reader that went
-away never leaves a thread blocked on a quiet container."""
+away never leaves a thread blocked on a quiet container. `pass_lines`, the answer's body to
+lines, serves the SDK's log stream (TLS, ssh) too."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ import json
 import socket
 import threading
 from collections.abc import Callable
+from typing import Protocol
 from urllib.parse import quote, urlencode
 
 from apps.errors import EngineError
 from reconciler.driver.attrs import parse_timestamp
 from reconciler.driver.ports import LogLine
 
-__all__ = ["connection", "read_log_lines", "split_timestamp"]
+__all__ = ["Body", "connection", "logs_query", "pass_lines", "read_log_lines", "split_timestamp"]
 
 _STREAMS = {0: "stdin", 1: "stdout", 2: "stderr"}
 
@@ -81,10 +83,28 @@ def connection(target: tuple[str, str], timeout: float | None) -> http.client.HT
             else http.client.HTTPConnection(where, timeout=timeout))
 
 
-def _read_exact(resp: http.client.HTTPResponse, n: int) -> bytes:
+def logs_query(*, tail: int, since: float, follow: bool) -> dict[str, int | str]:
+    """The logs endpoint's query: both streams, each line timed, the last `tail` (all when
+    negative), from `since` (unix seconds; 0 for the start)."""
+    return {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": int(follow),
+            "tail": "all" if tail < 0 else tail,
+            # a float holds a time to ~0.2 µs: ask from 1 µs before, so the line at `since`
+            # itself is not lost to rounding
+            "since": f"{since - 1e-6:.6f}" if since > 0 else 0}
+
+
+class Body(Protocol):
+    """An answer's body being read: http.client's response, or urllib3's under the SDK."""
+
+    def read(self, amt: int, /) -> bytes: ...
+
+    def read1(self, amt: int, /) -> bytes: ...
+
+
+def _read_exact(body: Body, n: int) -> bytes:
     out = b""
     while len(out) < n:
-        chunk = resp.read(n - len(out))
+        chunk = body.read(n - len(out))
         if not chunk:
             return b""
         out += chunk
@@ -97,12 +117,7 @@ def read_log_lines(conn: http.client.HTTPConnection, container_id: str, *, tail:
     """GET the container's logs on `conn` (a fresh connection, closed here) and pass each line
     on; returns at the end of the log (with `follow`: when the container stops), or soon after
     `stop` is set."""
-    query = urlencode({"stdout": 1, "stderr": 1, "timestamps": 1, "follow": int(follow),
-                       "tail": "all" if tail < 0 else tail,
-                       # a float holds a time to ~0.2 µs: ask from 1 µs before, so the line
-                       # at `since` itself is not lost to rounding
-                       "since": f"{since - 1e-6:.6f}" if since > 0 else 0})
-    done = threading.Event()
+    query = urlencode(logs_query(tail=tail, since=since, follow=follow))
     try:
         try:
             conn.request("GET", f"/containers/{quote(container_id)}/logs?{query}",
@@ -117,38 +132,54 @@ def read_log_lines(conn: http.client.HTTPConnection, container_id: str, *, tail:
             with contextlib.suppress(ValueError, AttributeError):
                 detail = json.loads(detail).get("message", detail)
             raise EngineError(f"read logs of {container_id}: {detail}")
-        if stop is not None and isinstance(sock, socket.socket):
-            threading.Thread(target=_stopper, args=(stop, done, sock), daemon=True,
-                             name="ace-log-stop").start()
-        kind = resp.getheader("Content-Type") or ""
+        pass_lines(resp, resp.getheader("Content-Type") or "", on_line, stop=stop,
+                   cut=(lambda: sock.shutdown(socket.SHUT_RDWR))
+                   if isinstance(sock, socket.socket) else None,
+                   errors=(http.client.HTTPException,))
+    finally:
+        conn.close()
+
+
+def pass_lines(body: Body, content_type: str, on_line: Callable[[LogLine], None], *,
+               stop: threading.Event | None = None, cut: Callable[[], None] | None = None,
+               errors: tuple[type[Exception], ...] = ()) -> None:
+    """The lines of an open logs answer, told stdout from stderr, passed on until its end, or
+    soon after `stop` is set: then `cut` (from a thread of its own) ends a read blocked on a
+    quiet container. The end of the answer, an OSError or one of `errors` (the transport's own)
+    ends the log."""
+    done = threading.Event()
+    if stop is not None and cut is not None:
+        threading.Thread(target=_stopper, args=(stop, done, cut), daemon=True,
+                         name="ace-log-stop").start()
+    try:
         streams = {n: _Lines(s, on_line) for n, s in _STREAMS.items()}
-        with contextlib.suppress(OSError, http.client.HTTPException, ValueError):
-            head = _read_exact(resp, 8)
+        with contextlib.suppress(OSError, ValueError, *errors):
+            head = _read_exact(body, 8)
             # Engines before API 1.42 say nothing of the framing: a frame header starts with
             # the stream number and three zero bytes (a TTY container's raw text never does).
-            muxed = "multiplexed" in kind or ("raw-stream" not in kind and len(head) == 8
-                                              and head[0] <= 2 and head[1:4] == b"\0\0\0")
+            muxed = "multiplexed" in content_type or (
+                "raw-stream" not in content_type and len(head) == 8
+                and head[0] <= 2 and head[1:4] == b"\0\0\0")
             if not muxed:
                 streams[1].feed(head)
             while head and not (stop is not None and stop.is_set()):
                 if muxed:
-                    data = _read_exact(resp, int.from_bytes(head[4:8], "big"))
+                    data = _read_exact(body, int.from_bytes(head[4:8], "big"))
                     streams.get(head[0], streams[1]).feed(data)
-                    head = _read_exact(resp, 8)
+                    head = _read_exact(body, 8)
                 else:
-                    head = resp.read1(65536)
+                    head = body.read1(65536)
                     streams[1].feed(head)
         if not (stop is not None and stop.is_set()):
             for s in streams.values():
                 s.flush()
     finally:
         done.set()
-        conn.close()
 
 
-def _stopper(stop: threading.Event, done: threading.Event, sock: socket.socket) -> None:
+def _stopper(stop: threading.Event, done: threading.Event, cut: Callable[[], None]) -> None:
     while not done.is_set():
         if stop.wait(0.2):
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                cut()
             return

@@ -14,14 +14,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
 from typing import Any
 
 import docker
 import docker.errors
+import urllib3.exceptions
 
 from apps.errors import EngineError
 from reconciler.core.types import (
@@ -39,9 +40,9 @@ from reconciler.driver.attrs import (
 from reconciler.driver.buildctx import build_source
 from reconciler.driver.buildfail import build_failed
 from reconciler.driver.buildkit import build_with_cli, find_buildkit_cli, needs_buildkit
-from reconciler.driver.commands import TIMED_OUT_EXIT_CODE, run_command, stream_text
+from reconciler.driver.commands import TIMED_OUT_EXIT_CODE, run_command
 from reconciler.driver.hostnet import engine_networks, only_reachable
-from reconciler.driver.logstream import split_timestamp
+from reconciler.driver.logstream import logs_query, pass_lines
 from reconciler.driver.podman import (
     PODMAN_HEADER,
     containers_as_docker,
@@ -59,8 +60,21 @@ _SYNTAX_LINE = re.compile(r"^\s*#\s*syntax\s*=", re.IGNORECASE | re.MULTILINE)
 _LOG_TAIL = 200  # output lines kept to find the failing step in
 
 
-class _Stopped(Exception):
-    """Ends an SDK log stream whose reader asked it to stop."""
+def _cutter(api: docker.APIClient, resp: Any) -> Callable[[], None]:
+    """Ends a read blocked on an SDK response's connection, from another thread: a socket (plain,
+    TLS, an ssh channel) is shut down; the ssh client's pipe (no socket to shut down) closed."""
+
+    def cut() -> None:
+        try:
+            sock = api._get_raw_response_socket(resp)
+        except AttributeError:  # the answer was read to its end: nothing is blocked
+            return
+        try:
+            getattr(sock, "_sock", sock).shutdown(socket.SHUT_RDWR)
+        except (OSError, AttributeError):
+            sock.close()
+
+    return cut
 
 
 class SdkEngine:
@@ -148,27 +162,21 @@ class SdkEngine:
     def log_lines(self, container_id: str, *, tail: int = -1, since: float = 0.0,
                   follow: bool = False, on_line: Callable[[LogLine], None],
                   stop: threading.Event | None = None) -> None:
-        """The SDK's demultiplexed stream: stdout and stderr come as one ("output"); `stop` is
-        seen between lines."""
-        pending = [""]
-
-        def text(chunk: str) -> None:
-            pending[0] += chunk
-            *whole, pending[0] = pending[0].split("\n")
-            for raw in whole:
-                t, body = split_timestamp(raw.rstrip("\r"))
-                on_line(LogLine("output", t, body))
-            if stop is not None and stop.is_set():
-                raise _Stopped
-
-        with translated(f"read logs of {container_id}"), suppress(_Stopped):
-            stream_text(self._api.logs(container_id, stdout=True, stderr=True, stream=True,
-                                       follow=follow, timestamps=True,
-                                       tail="all" if tail < 0 else tail,
-                                       since=since - 1e-6 if since > 0 else None), text)
-            if pending[0]:
-                t, body = split_timestamp(pending[0])
-                on_line(LogLine("output", t, body))
+        """The logs answer on the SDK's session, read as the plain-HTTP path reads it
+        (`logstream.pass_lines`: stdout told from stderr; `stop` ends a quiet follow by
+        cutting the connection under the read). A follow waits for lines without a timeout."""
+        with translated(f"read logs of {container_id}"):
+            api = self._api
+            resp = api._get(api._url("/containers/{0}/logs", container_id),
+                            params=logs_query(tail=tail, since=since, follow=follow),
+                            stream=True, timeout=(api.timeout, None) if follow else api.timeout)
+            try:
+                api._raise_for_status(resp)
+                pass_lines(resp.raw, resp.headers.get("Content-Type", ""), on_line, stop=stop,
+                           cut=_cutter(api, resp),
+                           errors=(urllib3.exceptions.HTTPError,))
+            finally:
+                resp.close()
 
     def image_exposed_ports(self, ref: str) -> tuple[int, ...]:
         with translated(f"inspect image {ref}"):

@@ -33,7 +33,7 @@ class CommandResult:
 @dataclass(frozen=True, slots=True)
 class LogLine:
     """One line a container printed: `stream` is "stdout" or "stderr" ("output" where the
-    engine's connection cannot tell them apart), `time` unix seconds (0 when unknown)."""
+    engine cannot tell them apart: a Swarm service's logs), `time` unix seconds (0 when unknown)."""
 
     stream: str
     time: float

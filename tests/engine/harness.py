@@ -33,8 +33,6 @@ class Harness(ABC):
 
     network_ids_listed = True  # a listed container's network carries the network's id
 
-    stdout_stream = "stdout"  # the stream a log line written to stdout is told to come from
-    stops_a_quiet_follow = True  # log_lines(follow=True) ends on `stop` with no line coming
 
     def __init__(self, engine: Engine, install: str) -> None:
         self.engine = engine
@@ -264,10 +262,6 @@ def sdk_only(base_url: str | None = None) -> DockerEngine:
 
 class SdkHarness(DockerHarness):
     """The real engine reached only through the docker SDK (`sdk_only`)."""
-
-    # the SDK's log stream does not tell stdout from stderr, and sees `stop` only between lines
-    stdout_stream = "output"
-    stops_a_quiet_follow = False
 
     def down_engine(self) -> Engine:
         return sdk_only(f"unix:///tmp/ace-no-engine-{uuid.uuid4().hex}.sock")
