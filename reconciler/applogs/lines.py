@@ -20,8 +20,7 @@ _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 @dataclass(frozen=True, slots=True)
 class AppLine:
     """A line of an app's logs: `container` is the container's name ("" for build output),
-    `stream` "stdout", "stderr", "output" (both, where they cannot be told apart) or "build",
-    `time` unix seconds."""
+    `stream` "stdout", "stderr" or "build", `time` unix seconds."""
 
     app: str
     container: str

@@ -54,7 +54,7 @@ from reconciler.driver.ports import CommandResult, LogLine, VolumeMount
 from reconciler.driver.sdkerrors import translated
 from reconciler.driver.wire import Answer
 
-__all__ = ["TIMED_OUT_EXIT_CODE", "SdkEngine", "SdkWire"]
+__all__ = ["TIMED_OUT_EXIT_CODE", "SdkEngine", "SdkWire", "sdk_log_lines"]
 
 _SYNTAX_LINE = re.compile(r"^\s*#\s*syntax\s*=", re.IGNORECASE | re.MULTILINE)
 _LOG_TAIL = 200  # output lines kept to find the failing step in
@@ -75,6 +75,26 @@ def _cutter(api: docker.APIClient, resp: Any) -> Callable[[], None]:
             sock.close()
 
     return cut
+
+
+def sdk_log_lines(api: docker.APIClient, path: str, ident: str, *, tail: int, since: float,
+                  follow: bool, on_line: Callable[[LogLine], None],
+                  stop: threading.Event | None) -> None:
+    """The logs answer at `path` ("/containers/{0}/logs" or "/services/{0}/logs", `ident` in
+    place of {0}) on the SDK's session, read as the plain-HTTP path reads it
+    (`logstream.pass_lines`: stdout told from stderr; `stop` ends a quiet follow by cutting the
+    connection under the read). A follow waits for lines without a timeout."""
+    what = "service " if path.startswith("/services/") else ""
+    with translated(f"read logs of {what}{ident}"):
+        resp = api._get(api._url(path, ident),
+                        params=logs_query(tail=tail, since=since, follow=follow),
+                        stream=True, timeout=(api.timeout, None) if follow else api.timeout)
+        try:
+            api._raise_for_status(resp)
+            pass_lines(resp.raw, resp.headers.get("Content-Type", ""), on_line, stop=stop,
+                       cut=_cutter(api, resp), errors=(urllib3.exceptions.HTTPError,))
+        finally:
+            resp.close()
 
 
 class SdkEngine:
@@ -162,21 +182,9 @@ class SdkEngine:
     def log_lines(self, container_id: str, *, tail: int = -1, since: float = 0.0,
                   follow: bool = False, on_line: Callable[[LogLine], None],
                   stop: threading.Event | None = None) -> None:
-        """The logs answer on the SDK's session, read as the plain-HTTP path reads it
-        (`logstream.pass_lines`: stdout told from stderr; `stop` ends a quiet follow by
-        cutting the connection under the read). A follow waits for lines without a timeout."""
-        with translated(f"read logs of {container_id}"):
-            api = self._api
-            resp = api._get(api._url("/containers/{0}/logs", container_id),
-                            params=logs_query(tail=tail, since=since, follow=follow),
-                            stream=True, timeout=(api.timeout, None) if follow else api.timeout)
-            try:
-                api._raise_for_status(resp)
-                pass_lines(resp.raw, resp.headers.get("Content-Type", ""), on_line, stop=stop,
-                           cut=_cutter(api, resp),
-                           errors=(urllib3.exceptions.HTTPError,))
-            finally:
-                resp.close()
+        """The logs answer on the SDK's session (`sdk_log_lines`)."""
+        sdk_log_lines(self._api, "/containers/{0}/logs", container_id, tail=tail, since=since,
+                      follow=follow, on_line=on_line, stop=stop)
 
     def image_exposed_ports(self, ref: str) -> tuple[int, ...]:
         with translated(f"inspect image {ref}"):

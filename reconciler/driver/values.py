@@ -32,8 +32,8 @@ class CommandResult:
 
 @dataclass(frozen=True, slots=True)
 class LogLine:
-    """One line a container printed: `stream` is "stdout" or "stderr" ("output" where the
-    engine cannot tell them apart: a Swarm service's logs), `time` unix seconds (0 when unknown)."""
+    """One line a container (or a Swarm service's task) printed: `stream` is "stdout" or
+    "stderr", `time` unix seconds (0 when unknown)."""
 
     stream: str
     time: float

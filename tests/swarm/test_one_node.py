@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import pytest
 
 from apps.errors import EngineError
 from reconciler.core.types import LABEL_APP, LABEL_INSTALL, LABEL_VERSION
+from reconciler.driver.ports import LogLine
 from reconciler.driver.swarm import SwarmEngine
 from tests.engine.test_dev import (
     DEV_APP_STAR,
@@ -117,6 +119,51 @@ def test_logs_tail(eng: tuple[SwarmEngine, str]) -> None:
                         labels=labels(install))
     wait_until(lambda: "line4" in e.logs(s.id, tail=2), 30, "the log lines")
     assert e.logs(s.id, tail=2).split() == ["line3", "line4"]
+
+
+def test_log_lines_tell_stdout_from_stderr(eng: tuple[SwarmEngine, str]) -> None:
+    """log_lines() gives a service's stdout line as "stdout" and its stderr line as "stderr",
+    each timed; `since` a line's time starts at that line."""
+    e, install = eng
+    s = e.run_container(name=f"{install}-streams", image=BUSYBOX, port=8080,
+                        command=["sh", "-c", "echo to-out; sleep 0.2; echo to-err >&2; "
+                                 "exec httpd -f -p 8080 -h /"], env={}, mounts=[],
+                        labels=labels(install))
+    seen: list[LogLine] = []
+
+    def read() -> bool:
+        seen.clear()
+        e.log_lines(s.id, on_line=seen.append)
+        return len(seen) >= 2
+
+    wait_until(read, 30, "both log lines")
+    assert [(ln.stream, ln.text) for ln in seen] == [("stdout", "to-out"), ("stderr", "to-err")]
+    assert all(ln.time > 0 for ln in seen) and seen[0].time < seen[1].time
+    later: list[LogLine] = []
+    e.log_lines(s.id, since=seen[1].time, on_line=later.append)
+    assert later == seen[1:]
+
+
+def test_log_follow_of_a_quiet_service_ends_soon_after_stop(eng: tuple[SwarmEngine, str]) -> None:
+    """A follow of a service that prints nothing more returns within 1 s of its stop."""
+    e, install = eng
+    s = e.run_container(name=f"{install}-quiet", image=BUSYBOX, port=8080,
+                        command=["sh", "-c", "echo ready; exec httpd -f -p 8080 -h /"],
+                        env={}, mounts=[], labels=labels(install))
+    wait_until(lambda: "ready" in e.logs(s.id, tail=5), 30, "the task's first line")
+    seen: list[LogLine] = []
+    stop = threading.Event()
+    reader = threading.Thread(target=lambda: e.log_lines(s.id, follow=True, on_line=seen.append,
+                                                         stop=stop), daemon=True)
+    reader.start()
+    wait_until(lambda: [ln.text for ln in seen] == ["ready"], 30, "the first line")
+    time.sleep(0.5)
+    assert reader.is_alive(), "the follow ended before its stop"  # it waits on a quiet service
+    stopped = time.monotonic()
+    stop.set()
+    reader.join(5)
+    assert not reader.is_alive(), "the follow did not end after its stop"
+    assert time.monotonic() - stopped < 1.0
 
 
 def test_entrypoint_and_workdir_are_the_services_command_and_dir(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from contextlib import suppress
 from typing import TYPE_CHECKING
 
-from reconciler.driver.commands import stream_text
-from reconciler.driver.logstream import split_timestamp
+from reconciler.driver.sdk import sdk_log_lines
 from reconciler.driver.sdkerrors import translated
 from reconciler.driver.values import LogLine
 
@@ -28,28 +26,16 @@ def service_logs(engine: SwarmParts, container_id: str, *, tail: int) -> str:
 def service_log_lines(engine: SwarmParts, container_id: str, *, tail: int, since: float,
                       follow: bool, on_line: Callable[[LogLine], None],
                       stop: threading.Event | None) -> None:
-    """The service's logs (every task's), timed; stdout and stderr come as one ("output"),
-    `since` to the whole second as the service log API takes it, finer here."""
-    pending = [""]
+    """The service's logs (every task's), timed, stdout told from stderr: the engine answers
+    `/services/{id}/logs` with the framed stream of a container's logs (raw text for a TTY
+    service), read by the same code (`sdk_log_lines`), so a `stop` ends a quiet follow too.
+    Lines before `since` are dropped here as well."""
+    if since > 0:
+        wanted = on_line
 
-    class _Stopped(Exception):
-        pass
+        def on_line(line: LogLine) -> None:
+            if line.time >= since - 1e-6:
+                wanted(line)
 
-    def text(chunk: str) -> None:
-        pending[0] += chunk
-        *whole, pending[0] = pending[0].split("\n")
-        for raw in whole:
-            t, body = split_timestamp(raw.rstrip("\r"))
-            if t >= since - 1e-6 or not since:
-                on_line(LogLine("output", t, body))
-        if stop is not None and stop.is_set():
-            raise _Stopped
-
-    with translated(f"read logs of service {container_id}"), suppress(_Stopped):
-        stream_text(engine.api.service_logs(
-            container_id, stdout=True, stderr=True, follow=follow, timestamps=True,
-            tail="all" if tail < 0 else tail, since=int(since) if since > 0 else None),
-            text)
-        if pending[0]:
-            t, body = split_timestamp(pending[0])
-            on_line(LogLine("output", t, body))
+    sdk_log_lines(engine.api, "/services/{0}/logs", container_id, tail=tail, since=since,
+                  follow=follow, on_line=on_line, stop=stop)
