@@ -8,6 +8,7 @@ import pytest
 
 import apps
 from apps.errors import AppError
+from apps.limits import DEFAULT_DEADLINE
 from apps.model import AppEntry, EvalError
 
 from .helpers import assert_error, write_tree
@@ -109,14 +110,17 @@ def test_apps_file_errors(
     write_tree(tmp_path / "web", {"app.star": APP_STAR})
     apps_file = tmp_path / "apps.star"
     apps_file.write_text(text)
-    result = apps.evaluate(apps_file, environ={})
+    # running out of memory takes ~1 s of copying: on a loaded machine the default deadline
+    # would end it first
+    deadline = 60.0 if "memory" in message else DEFAULT_DEADLINE
+    result = apps.evaluate(apps_file, environ={}, deadline=deadline)
     assert len(result.errors) == 1, result.errors
     assert_error(result.errors[0], message=message, file=apps_file, line=line, column=column,
                  app=app)
     assert result.apps_file_ok == (app != "")
     assert result.failed == (frozenset({app}) if app else frozenset())
     with pytest.raises(AppError) as info:
-        apps.load_entries(apps_file)
+        apps.load_entries(apps_file, deadline=deadline)
     assert message in info.value.message
     assert (info.value.file, info.value.line) == (str(apps_file), line)
 
