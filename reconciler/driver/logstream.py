@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 
 from apps.errors import EngineError
 from reconciler.driver.attrs import parse_timestamp
+from reconciler.driver.plainhttp import open_socket
 from reconciler.driver.ports import LogLine
 
 __all__ = ["Body", "connection", "logs_query", "pass_lines", "read_log_lines", "split_timestamp"]
@@ -66,14 +67,7 @@ class _UnixConnection(http.client.HTTPConnection):
         self._path = path
 
     def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
+        self.sock = open_socket(("unix", self._path), self.timeout)
 
 
 def connection(target: tuple[str, str], timeout: float | None) -> http.client.HTTPConnection:

@@ -15,7 +15,7 @@ import socket
 from collections.abc import Mapping
 from typing import BinaryIO, NamedTuple
 
-__all__ = ["BadResponse", "Connection", "Response"]
+__all__ = ["BadResponse", "Connection", "Response", "open_socket"]
 
 _MAX_LINE = 65536
 _MAX_HEADERS = 200
@@ -67,18 +67,7 @@ class Connection:
 
     def _connect(self) -> tuple[socket.socket, BinaryIO]:
         if self._sock is None or self._file is None:
-            if self._kind == "unix":
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.settimeout(self._timeout)
-                try:
-                    sock.connect(self._where)
-                except OSError:
-                    sock.close()
-                    raise
-            else:
-                host, port = _host_port(self._where)
-                sock = socket.create_connection((host, port), self._timeout)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock = open_socket((self._kind, self._where), self._timeout)
             self._sock, self._file = sock, sock.makefile("rb")
         return self._sock, self._file
 
@@ -105,6 +94,23 @@ class Connection:
         if not keep or "content-length" not in head and "chunked" not in _codings(head):
             self.close()
         return Response(status, head, answer)
+
+
+def open_socket(target: tuple[str, str], timeout: float | None) -> socket.socket:
+    """A connected socket to `("unix", path)` or `("tcp", "host[:port]")`."""
+    kind, where = target
+    if kind == "unix":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(where)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    sock = socket.create_connection(_host_port(where), timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 def _host_port(where: str) -> tuple[str, int]:
