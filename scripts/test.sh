@@ -11,6 +11,7 @@ cd "$repo" || exit 1
 
 bash scripts/setup.sh || exit 1
 bash scripts/ensure-engine.sh || exit 1
+bash scripts/clear-leftovers.sh  # CI only: ranges earlier runs on this machine left taken
 bash scripts/swarm/ensure-tools.sh || exit 1  # the swarm tests start their own clusters
 podman_started="$(bash scripts/ensure-podman.sh)"
 podman_rc=$?

@@ -42,8 +42,30 @@ def engine() -> Iterator[DockerEngine]:
             f" (as root) or set DOCKER_HOST. DOCKER_HOST={os.environ.get('DOCKER_HOST', '')!r}",
             pytrace=False,
         )
+    before = _leftovers()
     yield eng
     eng.close()
+    left = sorted(_leftovers() - before)
+    if left:
+        pytest.fail("the tests left these behind (each holds an address range or a name the"
+                    f" next run needs; find the test that made it): {', '.join(left)}",
+                    pytrace=False)
+
+
+def _leftovers() -> set[str]:
+    """ace's networks and containers on the engine, and the host's Docker bridge interfaces
+    (a stopped private dockerd leaves its networks' bridges behind)."""
+    client = docker.APIClient(timeout=60)
+    try:
+        managed = {"label": ["dev.ace.managed"]}
+        found = {f"network {n['Name']}" for n in client.networks(filters=managed)}
+        found |= {f"container {c['Names'][0].lstrip('/')}"
+                  for c in client.containers(all=True, filters=managed)}
+    finally:
+        client.close()
+    with contextlib.suppress(OSError):
+        found |= {f"interface {i}" for i in os.listdir("/sys/class/net") if i.startswith("br-")}
+    return found
 
 
 @pytest.fixture(scope="session")

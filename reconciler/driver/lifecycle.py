@@ -30,6 +30,9 @@ from reconciler.logs import get_logger
 __all__ = ["Lifecycle", "Transport", "create_body"]
 
 log = get_logger("ace.driver")
+_NO_POOL = ("the engine has no free address range left for another network: remove the"
+            " networks nothing uses (`docker network ls`, `docker network prune`), or give the"
+            " engine more ranges (default-address-pools in its daemon.json), then run ace again")
 
 
 def _gone(answer: Answer) -> bool:
@@ -244,6 +247,8 @@ class Lifecycle:
                 "Name": name, "Driver": "bridge", "Labels": wanted, "CheckDuplicate": True})
             if answer.ok:
                 return str(answer.json()["Id"])
+            if "address pool" in answer.message:
+                raise EngineError(f"{what}: {answer.message}: {_NO_POOL}")
             if answer.status != 409:  # 409: another ace made it meanwhile: use that one
                 raise answer.failure(what)
             raw = self._network(name, what)

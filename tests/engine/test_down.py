@@ -37,8 +37,9 @@ def test_down_skips_forged_objects_and_removes_its_own(
     ctx.mkdir()
     (ctx / "Containerfile").write_text("FROM busybox\n")
     tag = f"ace-{install}/web:forged"
-    docker_client.images.build(path=str(ctx), dockerfile="Containerfile", tag=tag, labels={
-        LABEL_MANAGED: "1", LABEL_INSTALL: "another", LABEL_APP: "/web", LABEL_INPUTS: "x"})
+    docker_client.images.build(  # rm: the builder's step containers carry these labels too
+        path=str(ctx), dockerfile="Containerfile", tag=tag, rm=True, forcerm=True, labels={
+            LABEL_MANAGED: "1", LABEL_INSTALL: "another", LABEL_APP: "/web", LABEL_INPUTS: "x"})
     try:
         res = CliRunner().invoke(cli_app, ["down", "--images", "-f", str(project.apps_file)])
         assert res.exit_code == 0, res.output

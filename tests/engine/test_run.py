@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from reconciler.actions.runner import LABEL_COMMAND
 from reconciler.cli.app import app as cli_app
 from state.db import derive_install_id
+from tests.conftest import purge
 from tests.engine.appkit import Project
 
 pytestmark = pytest.mark.engine
@@ -129,9 +130,7 @@ def test_examples_cmd_lists_a_directory(tmp_path: Path, docker_client: docker.Do
         assert doc["commands"][0]["command"] == ["echo", "hi"] and doc["image"] == busybox
     finally:
         install = derive_install_id(state)
-        for c in docker_client.containers.list(
-                all=True, filters={"label": f"dev.ace.install={install}"}):
-            c.remove(force=True)
+        purge(docker_client, install)  # its containers, and the network `ace run` made
     assert docker_client.containers.list(all=True, filters={
         "label": f"dev.ace.install={install}"}) == []
 

@@ -106,8 +106,12 @@ class SecondEngine:
 
     BRIDGE = "acewatch0"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, bridge: str = BRIDGE, bridge_cidr: str = "10.231.7.1/24",
+                 args: tuple[str, ...] = ()) -> None:
         self.root = root
+        self.bridge = bridge
+        self.bridge_cidr = bridge_cidr
+        self.args = args
         self.sock = root / "docker.sock"
         self.host = f"unix://{self.sock}"
         self.pidfile = root / "dockerd.pid"
@@ -117,17 +121,17 @@ class SecondEngine:
         return subprocess.run(cmd, capture_output=True, check=check, timeout=60)
 
     def setup_bridge(self) -> None:
-        if not Path(f"/sys/class/net/{self.BRIDGE}").exists():
-            self._sh("ip", "link", "add", self.BRIDGE, "type", "bridge")
-            self._sh("ip", "addr", "add", "10.231.7.1/24", "dev", self.BRIDGE)
-        self._sh("ip", "link", "set", self.BRIDGE, "up")
+        if not Path(f"/sys/class/net/{self.bridge}").exists():
+            self._sh("ip", "link", "add", self.bridge, "type", "bridge")
+            self._sh("ip", "addr", "add", self.bridge_cidr, "dev", self.bridge)
+        self._sh("ip", "link", "set", self.bridge, "up")
 
     def start(self, wait: float = 30.0) -> None:
         log = open(self.root / "dockerd.log", "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(
             ["dockerd", "--data-root", str(self.root / "data"), "--exec-root",
              str(self.root / "exec"), "--pidfile", str(self.pidfile), "-H", self.host,
-             f"--bridge={self.BRIDGE}", "--iptables=false", "--ip-masq=false"],
+             f"--bridge={self.bridge}", "--iptables=false", "--ip-masq=false", *self.args],
             stdout=log, stderr=log, start_new_session=True)
         end = time.monotonic() + wait
         while time.monotonic() < end:
@@ -156,11 +160,21 @@ class SecondEngine:
         save.wait(timeout=60)
 
     def cleanup(self) -> None:
+        """Remove what the engine made, stop it, and delete the host's bridge interfaces of
+        its networks: a stopped dockerd leaves them, and each holds an address range that the
+        main engine could then no longer give a network of its own."""
+        bridges: list[str] = []
         if self.proc is not None and self.proc.poll() is None:
             ids = self._sh("docker", "-H", self.host, "ps", "-aq", check=False).stdout.split()
             if ids:
                 self._sh("docker", "-H", self.host, "rm", "-f", *[i.decode() for i in ids],
                          check=False)
+            nets = self._sh("docker", "-H", self.host, "network", "ls", "-q", "--filter",
+                            "driver=bridge", check=False).stdout.decode().split()
+            bridges = [f"br-{n[:12]}" for n in nets]
+            self._sh("docker", "-H", self.host, "network", "prune", "-f", check=False)
         self.stop()
-        self._sh("ip", "link", "del", self.BRIDGE, check=False)
+        for name in [self.bridge, *bridges]:
+            if Path(f"/sys/class/net/{name}").exists():
+                self._sh("ip", "link", "del", name, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
