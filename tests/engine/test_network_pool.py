@@ -6,6 +6,7 @@ ace's advice after it."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,12 +17,25 @@ from reconciler.core.types import LABEL_INSTALL
 from reconciler.driver.engine import DockerEngine
 from tests.engine.watchkit import SecondEngine
 
+POOL = "10.232.250.0/24"
+
+
+def _free_the_pool() -> None:
+    """A bridge of this test's range left by an interrupted run holds it: delete it."""
+    shown = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True,
+                           check=True, timeout=30).stdout
+    for line in shown.splitlines():
+        name = line.split()[1]
+        if name.startswith("br-") and f" {POOL.rsplit('.', 1)[0]}." in line:
+            subprocess.run(["ip", "link", "del", name], check=False, timeout=30)
+
 
 @pytest.fixture
 def one_pool_engine(tmp_path: Path) -> Iterator[SecondEngine]:
+    _free_the_pool()
     eng = SecondEngine(Path("/tmp") / f"ace-pool-{tmp_path.name[-20:]}", bridge="acepool0",
                        bridge_cidr="10.231.9.1/24",
-                       args=("--default-address-pool", "base=10.232.250.0/24,size=24"))
+                       args=("--default-address-pool", f"base={POOL},size=24"))
     eng.root.mkdir(parents=True, exist_ok=True)
     try:
         eng.setup_bridge()
