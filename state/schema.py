@@ -2,8 +2,13 @@
 
 `MIGRATIONS[v]` upgrades a database at version v to v + 1, inside the opener's write
 transaction. To change the schema: edit models.py, bump SCHEMA_VERSION, and add the step from
-the previous version here (ALTER TABLE ..., data rewrites). Tables and indexes new in a version
-are created from the models after the steps run, so a step only changes what already exists.
+the previous version here (ALTER TABLE ..., data rewrites), then regenerate `state/ddl.py`
+(`python scripts/gen_ddl.py`). Tables and indexes new in a version are created from that DDL after
+the steps run, so a step only changes what already exists.
+
+The DDL is compiled from the sqlmodel tables ahead of time, so that creating a database needs
+no SQLAlchemy (about 0.3 s of imports, on every fresh state dir: each CI runner's first pass);
+tests/state/test_schema.py fails while `state/ddl.py` differs from what the models compile to.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from pathlib import Path
 from apps.errors import StateError
 from state.db import BUSY_TIMEOUT_MS, transaction
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "create_tables", "migrate", "prepare"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "compiled_ddl", "create_tables",
+           "ddl_module", "migrate", "prepare"]
 
 SCHEMA_VERSION = 4
 
@@ -66,25 +72,51 @@ def migrate(
         steps[version](conn)
 
 
-def _load_models() -> None:
-    import sqlalchemy.dialects.sqlite  # noqa: F401
-
-    import state.models  # noqa: F401
-
-
-def create_tables(conn: sqlite3.Connection) -> None:
-    """CREATE TABLE/INDEX IF NOT EXISTS for every model, with DDL compiled from the sqlmodel
-    tables (imported here only: the store's queries do not need them)."""
+def compiled_ddl() -> tuple[str, ...]:
+    """CREATE TABLE/INDEX IF NOT EXISTS for every model, compiled from the sqlmodel tables by
+    SQLAlchemy, whitespace collapsed: what `state/ddl.py` must hold."""
     from sqlalchemy.dialects import sqlite
     from sqlalchemy.schema import CreateIndex, CreateTable
 
     from state.models import TABLES
 
     dialect = sqlite.dialect()
+    out: list[str] = []
     for tbl in TABLES:
-        conn.execute(str(CreateTable(tbl, if_not_exists=True).compile(dialect=dialect)))
+        out.append(str(CreateTable(tbl, if_not_exists=True).compile(dialect=dialect)))
         for index in sorted(tbl.indexes, key=lambda i: str(i.name)):
-            conn.execute(str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect)))
+            out.append(str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect)))
+    return tuple(" ".join(statement.split()) for statement in out)
+
+
+def create_tables(conn: sqlite3.Connection) -> None:
+    """Create every table and index that does not exist yet, from `state/ddl.py`."""
+    from state.ddl import STATEMENTS
+
+    for statement in STATEMENTS:
+        conn.execute(statement)
+
+
+def ddl_module(statements: tuple[str, ...]) -> str:
+    """The text of `state/ddl.py` holding `statements`, each split at its commas into lines."""
+    body = ""
+    for statement in statements:
+        lines, line = [], ""
+        for part in statement.split(", "):
+            piece = part if not line else ", " + part
+            if line and len(line) + len(piece) > 80:
+                lines.append(line + ",")
+                piece = " " + part
+                line = ""
+            line += piece
+        lines.append(line)
+        body += "    (\n" + "".join(f"        {x!r}\n" for x in lines) + "    ),\n"
+    return (
+        '"""The schema\'s DDL, compiled from the sqlmodel tables in state/models.py. Generated:\n'
+        'after editing the models, run `python scripts/gen_ddl.py` (tests/state/test_schema.py\n'
+        'fails while this file is stale)."""\n\n'
+        f"STATEMENTS: tuple[str, ...] = (\n{body})\n"
+    )
 
 
 def prepare(conn: sqlite3.Connection, path: Path, install_id: str) -> None:
@@ -95,7 +127,6 @@ def prepare(conn: sqlite3.Connection, path: Path, install_id: str) -> None:
     version = _version(meta, path)
     if version == SCHEMA_VERSION and meta and meta.get("install_id") == install_id:
         return  # the common case
-    _load_models()  # seconds of imports: not while holding the write lock
     with transaction(conn):
         meta = _meta(conn, path)  # again, under the write lock: another opener may have won
         version = _version(meta, path)

@@ -208,7 +208,7 @@ def test_install_id_is_stable_per_path(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_import_does_not_load_sqlalchemy() -> None:
-    """`import state` stays cheap: SQLAlchemy/sqlmodel load only to create or migrate."""
+    """`import state` stays cheap: SQLAlchemy/sqlmodel load only for `compiled_ddl`."""
     code = "import state, sys; print('sqlalchemy' in sys.modules, 'sqlmodel' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -235,3 +235,31 @@ def test_damaged_database_says_how_to_recover(tmp_path: Path, damage: str) -> No
     assert f"the state database {db} is damaged" in message
     assert f"Move the state dir away (mv {state_dir} {state_dir}.damaged); the next reconcile " \
            "adopts what runs from its labels" in message
+
+
+def test_ddl_is_what_the_models_compile_to() -> None:
+    """state/ddl.py holds exactly the DDL SQLAlchemy compiles from the sqlmodel tables."""
+    from state.ddl import STATEMENTS
+
+    assert state.schema.compiled_ddl() == STATEMENTS, (
+        "state/ddl.py is stale: run `python scripts/gen_ddl.py` after editing state/models.py")
+
+
+def test_a_fresh_state_dir_is_made_without_sqlalchemy(tmp_path: Path) -> None:
+    """Creating a state database (every CI runner's first pass) imports neither SQLAlchemy
+    nor sqlmodel, and gives the tables and indexes the models declare."""
+    code = ("import sys; from state import Store\n"
+            f"Store.open({str(tmp_path / 'fresh')!r}).close()\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'sqlmodel'}))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    with sqlite3.connect(tmp_path / "fresh" / DB_NAME) as conn:
+        made = {n for (n,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')"
+            " AND name NOT LIKE 'sqlite_%'")}
+    from state.models import TABLES
+
+    declared = {t.name for t in TABLES} | {str(i.name) for t in TABLES for i in t.indexes}
+    assert made == declared
