@@ -20,7 +20,7 @@ import apps
 from apps.errors import EngineError
 from apps.locate import entry_column
 from apps.model import EvalError, EvalResult
-from reconciler.apply.observe import observe, with_health
+from reconciler.apply.observe import EarlyListing, observe, with_health
 from reconciler.apply.record import adopt
 from reconciler.core.desired import Naming, desired_state, special_file_warnings, with_errors
 from reconciler.core.gc import DEFAULT_KEEP_IMAGES, collect_images, gc_apps
@@ -161,7 +161,9 @@ def prepare(
     t: dict[str, float] = {}
     t0 = time.perf_counter()
     result = evaluation
-    if result is None:
+    early = None
+    if result is None:  # evaluating takes a while: the listing overlaps it
+        early = EarlyListing(engine, store.install_id)
         result, update = apps.evaluate_cached(
             settings.apps_file, store.eval_cache(), deadline=settings.deadline,
             dev_apps=settings.dev_apps,
@@ -185,7 +187,7 @@ def prepare(
         result = replace(result, warnings=result.warnings + special)
     t["hash"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    observed = with_health(observe(engine, store.install_id, desired), marks or {})
+    observed = with_health(observe(engine, store.install_id, desired, early), marks or {})
     t["observe"] = time.perf_counter() - t2
     recorded = store.recorded()
     options = PlanOptions(pull=settings.pull)
