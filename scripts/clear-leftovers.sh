@@ -3,8 +3,8 @@
 # that the engine can make networks again. CI only (CI=true), or when ACE_CLEAR_LEFTOVERS=1:
 # on a dev box these may be yours. Run as root, with the engine answering.
 #
-# - ace's networks that no container uses (label dev.ace.managed): ace makes them again when
-#   an app needs one.
+# - ace's networks that no container uses (label dev.ace.managed), on the engine and on
+#   Podman: ace makes them again when an app needs one.
 # - bridge interfaces named br-<id> that the engine does not know and that no interface is
 #   attached to: a dockerd that was stopped (a test's private engine) leaves its networks'
 #   bridges behind, and each one holds an address range the engine will not hand out again.
@@ -19,6 +19,12 @@ fi
 pruned="$(docker network prune -f --filter label=dev.ace.managed=1 2>/dev/null \
     | grep -c '^ace-' || true)"
 [ "${pruned:-0}" -gt 0 ] && say "removed $pruned unused ace network(s)"
+
+if command -v podman >/dev/null 2>&1; then  # Podman's own range pool: the same leftovers
+    pruned="$(podman network prune -f --filter label=dev.ace.managed=1 2>/dev/null \
+        | grep -c '^ace-' || true)"
+    [ "${pruned:-0}" -gt 0 ] && say "removed $pruned unused ace network(s) of Podman"
+fi
 
 known="$(docker network ls -q --no-trunc 2>/dev/null | cut -c1-12)"
 removed=0
