@@ -18,5 +18,6 @@ from state.schema import compiled_ddl, ddl_module
 
 if __name__ == "__main__":
     target = Path(__file__).resolve().parent.parent / "state" / "ddl.py"
-    target.write_text(ddl_module(compiled_ddl()))
-    print(f"wrote {target.name}: {len(compiled_ddl())} statements")
+    statements = compiled_ddl()
+    target.write_text(ddl_module(statements))
+    print(f"wrote {target.name}: {len(statements)} statements")

@@ -29,18 +29,12 @@ class Caches(Connected):
         self, entries: Mapping[str, tuple[int, int, str]], *, drop: Iterable[str] = ()
     ) -> None:
         """Bulk upsert digest cache entries, and delete the `drop` paths (files now gone)."""
-        rows = [(p, s, m, d) for p, (s, m, d) in entries.items()]
-        gone = [(p,) for p in drop]
-        if not rows and not gone:
-            return
-        with self._write() as conn:
-            conn.executemany(
-                "INSERT INTO file_digests (path, size, mtime_ns, digest) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(path) DO UPDATE SET size = excluded.size,"
-                " mtime_ns = excluded.mtime_ns, digest = excluded.digest",
-                rows,
-            )
-            conn.executemany("DELETE FROM file_digests WHERE path = ?", gone)
+        self._upsert_and_drop(
+            "INSERT INTO file_digests (path, size, mtime_ns, digest) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(path) DO UPDATE SET size = excluded.size,"
+            " mtime_ns = excluded.mtime_ns, digest = excluded.digest",
+            [(p, s, m, d) for p, (s, m, d) in entries.items()],
+            "DELETE FROM file_digests WHERE path = ?", drop)
 
     # -- evaluation cache ----------------------------------------------------------------------
 
@@ -54,14 +48,19 @@ class Caches(Connected):
         self, entries: Mapping[str, tuple[str, bytes]], *, drop: Iterable[str] = ()
     ) -> None:
         """Upsert cached evaluations and delete the `drop` slots; no write when both are empty."""
-        rows = [(slot, key, value) for slot, (key, value) in entries.items()]
-        gone = [(slot,) for slot in drop]
+        self._upsert_and_drop(
+            "INSERT INTO eval_cache (slot, key, value) VALUES (?, ?, ?)"
+            " ON CONFLICT(slot) DO UPDATE SET key = excluded.key, value = excluded.value",
+            [(slot, key, value) for slot, (key, value) in entries.items()],
+            "DELETE FROM eval_cache WHERE slot = ?", drop)
+
+    def _upsert_and_drop(self, upsert: str, rows: list[tuple[object, ...]], delete: str,
+                         drop: Iterable[str]) -> None:
+        """`upsert` each row and `delete` each key in `drop`, in one write; none when both
+        are empty."""
+        gone = [(key,) for key in drop]
         if not rows and not gone:
             return
         with self._write() as conn:
-            conn.executemany(
-                "INSERT INTO eval_cache (slot, key, value) VALUES (?, ?, ?)"
-                " ON CONFLICT(slot) DO UPDATE SET key = excluded.key, value = excluded.value",
-                rows,
-            )
-            conn.executemany("DELETE FROM eval_cache WHERE slot = ?", gone)
+            conn.executemany(upsert, rows)
+            conn.executemany(delete, gone)

@@ -98,18 +98,15 @@ def create_tables(conn: sqlite3.Connection) -> None:
 
 
 def ddl_module(statements: tuple[str, ...]) -> str:
-    """The text of `state/ddl.py` holding `statements`, each split at its commas into lines."""
+    """The text of `state/ddl.py` holding `statements` (whitespace collapsed), each wrapped
+    into lines that join back with single spaces."""
+    import textwrap
+
     body = ""
     for statement in statements:
-        lines, line = [], ""
-        for part in statement.split(", "):
-            piece = part if not line else ", " + part
-            if line and len(line) + len(piece) > 80:
-                lines.append(line + ",")
-                piece = " " + part
-                line = ""
-            line += piece
-        lines.append(line)
+        first, *rest = textwrap.wrap(statement, 80, break_long_words=False,
+                                     break_on_hyphens=False)
+        lines = [first, *(" " + line for line in rest)]
         body += "    (\n" + "".join(f"        {x!r}\n" for x in lines) + "    ),\n"
     return (
         '"""The schema\'s DDL, compiled from the sqlmodel tables in state/models.py. Generated:\n'

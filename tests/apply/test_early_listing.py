@@ -57,7 +57,7 @@ def evaluation_waiting_for(engine: GatedListing, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(pipeline.apps, "evaluate_cached", waiting)
 
 
-def test_the_listing_overlaps_the_evaluation(settings: Settings, tmp_path: Path,
+def test_the_listing_overlaps_the_evaluation(settings: Settings,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     engine = GatedListing()
     evaluation_waiting_for(engine, monkeypatch)
