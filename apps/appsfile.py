@@ -11,9 +11,9 @@ from typing import Any
 
 import starlark as sl
 
-from apps.appstar import known_specs
 from apps.declarations import eval_declarations
 from apps.errors import AppError
+from apps.locate import known_specs
 from apps.model import AppEntry, EvalError, as_text
 from apps.sandbox import (
     BUILTIN_PREFIX,

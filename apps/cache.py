@@ -22,6 +22,7 @@ from apps.errors import AppError
 from apps.limits import DEFAULT_DEADLINE, DEFAULT_MEMORY_LIMIT
 from apps.locate import app_warnings, mark_dev, search_dirs, unknown_dev_apps
 from apps.model import App, AppEntry, EvalError, EvalResult
+from apps.preload import preload
 
 __all__ = ["CACHE_SCHEME", "CacheUpdate", "evaluate_cached"]
 
@@ -115,7 +116,10 @@ def _read_apps_file(path: str, cache: Cache, upd: CacheUpdate, deadline: float,
             return cached
     from apps.appsfile import read_apps_file
 
-    raw, _ = read_apps_file(path, deadline=deadline, memory_limit=memory_limit)
+    # the app.star front end loads while the apps file's child runs: an edited apps file most
+    # often changes an app too, which then needs it
+    with preload("apps.runtime", first=True):
+        raw, _ = read_apps_file(path, deadline=deadline, memory_limit=memory_limit)
     declared = _Declared(tuple(raw.entries), tuple(raw.warnings), tuple(raw.errors),
                          frozenset(raw.failed), raw.ok)
     if declared.ok and not declared.errors:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -208,6 +207,8 @@ def undeclared_warning(name: str, declared: Sequence[str], has_container: bool) 
         )
     else:
         effect = "it has no effect: app.star cannot read it and no container receives it"
+    import difflib  # only an undeclared param needs it
+
     by_lower = {d.lower(): d for d in declared}
     # 0.8, not difflib's 0.6: APP_ARGS is not a typo of app_name (0.75), app_fle is of app_file
     close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.8)

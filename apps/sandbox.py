@@ -18,14 +18,13 @@ import re
 import resource
 import signal
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import starlark as sl
 
-from apps import prints
+from apps import preload, prints
 from apps.channel import Channel, channel_pair
 from apps.errors import AppError
 
@@ -265,6 +264,8 @@ def _child(conn: Channel, fn: Callable[[HostChannel], Any], memory_limit: int) -
             if type(e).__name__ == "PanicException":
                 out = _Outcome("oom", str(e))
             else:
+                import traceback  # a crash only
+
                 out = _Outcome("crash", "".join(traceback.format_exception(e))[-2000:])
         _flush_prints(conn)
         conn.send(out)
@@ -303,6 +304,7 @@ def run_isolated(
         parent_conn.close()
         _child(child_conn, fn, memory_limit)
     child_conn.close()
+    preload.while_waiting(lambda: parent_conn.poll(0))  # the parent's own next imports
     end = time.monotonic() + timeout
     outcome: _Outcome | None = None
     try:

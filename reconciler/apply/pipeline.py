@@ -20,6 +20,7 @@ import apps
 from apps.errors import EngineError
 from apps.locate import entry_column
 from apps.model import EvalError, EvalResult
+from apps.preload import preload
 from reconciler.apply.observe import EarlyListing, observe, with_health
 from reconciler.apply.record import adopt
 from reconciler.core.desired import Naming, desired_state, special_file_warnings, with_errors
@@ -53,6 +54,11 @@ __all__ = [
 ]
 
 log = get_logger("ace.pass")
+
+# what a pass that changes something loads after the evaluation: imported while the evaluation's
+# sandbox child runs (apps.preload), so a change does not wait for them afterwards
+_APPLY_MODULES = ("reconciler.core.changes", "state.runs", "reconciler.apply.executor",
+                  "reconciler.applogs.buildlogs", "reconciler.driver.lifecycle")
 
 
 def state_dir_for(apps_file: str | Path, override: str | None = None) -> Path:
@@ -164,10 +170,11 @@ def prepare(
     early = None
     if result is None:  # evaluating takes a while: the listing overlaps it
         early = EarlyListing(engine, store.install_id)
-        result, update = apps.evaluate_cached(
-            settings.apps_file, store.eval_cache(), deadline=settings.deadline,
-            dev_apps=settings.dev_apps,
-        )
+        with preload(*_APPLY_MODULES):
+            result, update = apps.evaluate_cached(
+                settings.apps_file, store.eval_cache(), deadline=settings.deadline,
+                dev_apps=settings.dev_apps,
+            )
         store.save_eval_cache(update.save, drop=update.drop)
     t["evaluate"] = time.perf_counter() - t0
     naming = _naming(settings, store)
