@@ -304,10 +304,11 @@ def run_isolated(
         parent_conn.close()
         _child(child_conn, fn, memory_limit)
     child_conn.close()
-    preload.while_waiting(lambda: parent_conn.poll(0))  # the parent's own next imports
     end = time.monotonic() + timeout
     outcome: _Outcome | None = None
-    try:
+    try:  # (an interrupt during the parent's own next imports still reaps the child)
+        preload.while_waiting(lambda: parent_conn.poll(0))
+        end = time.monotonic() + timeout
         while True:
             remaining = end - time.monotonic()
             if remaining <= 0 or not parent_conn.poll(remaining):

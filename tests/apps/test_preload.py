@@ -128,3 +128,25 @@ def test_the_pass_queues_modules_that_exist() -> None:
 
     for name in pipeline._APPLY_MODULES:
         assert importlib.import_module(name).__name__ == name
+
+
+def test_an_interrupt_while_preloading_still_reaps_the_child(
+        modules: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C during the parent's early imports ends the call as it would during the wait:
+    the child is killed and reaped, never left behind."""
+    (modules / "preload_probe_int.py").write_text("raise KeyboardInterrupt\n")
+    forked: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    with preload("preload_probe_int"), pytest.raises(KeyboardInterrupt):
+        _child_run(30)
+    assert len(forked) == 1
+    with pytest.raises(ChildProcessError):  # reaped: not running, not even a zombie
+        os.waitpid(forked[0], os.WNOHANG)
