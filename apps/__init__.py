@@ -19,6 +19,7 @@ Modules:
   `proxy.config`)
 - `sandbox`: Starlark evaluation in a child process with deadlines and memory limits; `limits`
 - `channel`: the framed-pickle socket pair between ace and a sandbox child
+- `preload`: modules the parent imports while a sandbox child runs (a change's next steps)
 - `prints`: `print()` calls as located values, relayed from the sandbox child to a handler
 - `declarations`: evaluating the apps file and params.star (no load()); `ranges`: range()
   bounded at 10,000,000 items in every user module
