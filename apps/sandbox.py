@@ -304,7 +304,6 @@ def run_isolated(
         parent_conn.close()
         _child(child_conn, fn, memory_limit)
     child_conn.close()
-    end = time.monotonic() + timeout
     outcome: _Outcome | None = None
     try:  # (an interrupt during the parent's own next imports still reaps the child)
         preload.while_waiting(lambda: parent_conn.poll(0))

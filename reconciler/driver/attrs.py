@@ -7,7 +7,7 @@ dicts. Host ports are only ever read from 127.0.0.1 bindings.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from reconciler.core.types import (
@@ -76,7 +76,7 @@ def container_from_inspect(raw: Mapping[str, Any]) -> ObservedContainer:
         state=state.get("Status", ""),
         status=status,
         host_port=host_port,
-        created=_unix(raw.get("Created", "")),
+        created=int(engine_time(raw.get("Created", ""))),
         image=raw["Config"].get("Image", ""),
         address=_address(raw.get("NetworkSettings"), labels.get(LABEL_PORT, "")),
         networks=networks_of(raw.get("NetworkSettings")),
@@ -147,16 +147,6 @@ def engine_time(stamp: str) -> float:
         return datetime.fromisoformat(stamp).timestamp()
     except ValueError:
         return 0.0
-
-
-def _unix(stamp: str) -> int:
-    try:
-        # fromisoformat, not strptime: strptime's first call imports and compiles _strptime
-        # (~2 ms, on the path between a new container's start and its health check)
-        parsed = datetime.fromisoformat(stamp[:19]).replace(tzinfo=UTC)
-    except ValueError:
-        return 0
-    return int(parsed.timestamp())
 
 
 def running_elsewhere(rows: Sequence[Mapping[str, Any]], install: str
