@@ -1,5 +1,5 @@
-"""`python -m reconciler` runs the ace CLI."""
+"""`python -m reconciler` runs the ace CLI (through ace's command server when one serves it)."""
 
-from reconciler.cli.app import main
+from reconciler.cli.client import main
 
 main()

@@ -22,6 +22,10 @@ from apps.errors import EngineError
 from reconciler.core.types import LABEL_INSTALL
 from reconciler.driver.engine import DockerEngine
 
+# ace commands the tests start run in their own process: a command server (reconciler.cli.server)
+# is used only by the tests that set ACE_SERVER=1 themselves, each with its own runtime dir
+os.environ["ACE_SERVER"] = "0"
+
 BUSYBOX = "busybox:latest"
 _STATIC_BUSYBOX = ("/bin/busybox", "/usr/bin/busybox")
 _BUSYBOX_CONTAINERFILE = (

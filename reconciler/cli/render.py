@@ -31,12 +31,26 @@ __all__ = [
     "print_status",
     "print_drift",
     "plan_json",
+    "reopen",
 ]
 
-# Piped output is not wrapped at 80 columns: tables stay one row per app for grep and less.
-console = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 200)
-err_console = Console(stderr=True, highlight=False, emoji=False,
-                      width=None if sys.stderr.isatty() else 200)
+
+def _consoles() -> tuple[Console, Console]:
+    """Consoles for stdout and stderr as they are now (a terminal's width and colours). Piped
+    output is not wrapped at 80 columns: tables stay one row per app for grep and less."""
+    return (Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 200),
+            Console(stderr=True, highlight=False, emoji=False,
+                    width=None if sys.stderr.isatty() else 200))
+
+
+console, err_console = _consoles()
+
+
+def reopen() -> None:
+    """Make the consoles anew for the streams the process writes to now: a command server's
+    worker (cli.server) writes to its client's terminal or pipe, not the server's."""
+    global console, err_console
+    console, err_console = _consoles()
 
 def print_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
