@@ -134,10 +134,12 @@ class Provenance:
     python: str
     engine: str
     baseline: str
+    server: str = ""  # whether ace's commands fork from its command server (cli.server)
 
     def text(self) -> str:
         return (f"{self.date}, commit {self.commit}, Python {self.python}, Docker engine "
-                f"{self.engine}, baseline {self.baseline}")
+                f"{self.engine}, baseline {self.baseline}"
+                + (f", ace command server {self.server}" if self.server else ""))
 
 
 def _output(cmd: Sequence[str], env: Mapping[str, str] | None = None, any_status: bool = False
@@ -180,7 +182,10 @@ def wrk_version() -> str:
 def provenance(baseline: str, env: Mapping[str, str] | None = None) -> Provenance:
     now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     python = f"{platform.python_version()} ({platform.python_implementation()})"
-    return Provenance(now, git_commit(), python, engine_version(env), baseline)
+    from reconciler.cli.client import enabled
+
+    server = "on" if enabled() else "off (ACE_SERVER=0 or CI set)"
+    return Provenance(now, git_commit(), python, engine_version(env), baseline, server)
 
 
 def compile_ace(root: Path = ROOT) -> None:
