@@ -121,6 +121,16 @@ def _forward(pid: int) -> None:
         _signal.signal(getattr(_signal, name), handler)
 
 
+def _unforward() -> None:
+    """Signals as Python sets them (the command runs here after all)."""
+    import _signal
+
+    for name in _FORWARDED:
+        signum = getattr(_signal, name)
+        _signal.signal(signum, _signal.default_int_handler if name == "SIGINT"
+                       else _signal.SIG_DFL)
+
+
 def served(argv: list[str]) -> int | None:
     """Run the command through a command server and return its exit status, or None when
     it is to run in this process (starting a server for the next command when none runs)."""
@@ -151,12 +161,16 @@ def served(argv: list[str]) -> int | None:
                 _spawn(path)
             return None
         pid = int.from_bytes(answer[1:], "big")
-        sock.sendall(b"G")  # from here on the command is the worker's
+        _forward(pid)
+        try:
+            sock.sendall(b"G")  # from here on the command is the worker's
+        except OSError:
+            _unforward()
+            raise
         sock.settimeout(None)
     except (OSError, EOFError, ValueError):
         sock.close()
         return None
-    _forward(pid)
     try:
         status = _exactly(sock, 5)
     except (OSError, EOFError):
