@@ -1,5 +1,9 @@
 """The `ace` command line.
 
+- `client`: the entry point; runs `reconcile`, `plan`, `status`, `drift` in a worker forked
+  from the command server when one serves them (built-in modules only: it runs first)
+- `server`: the command server, a per-user process with ace imported that forks a worker per
+  command
 - `app`: `main`, and the typer app (built on first use); every command is registered here
 - `fast`: `reconcile`, `plan`, `status`, `drift` run without typer (a table a test keeps equal
   to the typer declarations); help and anything unusual go to typer

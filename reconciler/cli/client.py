@@ -29,8 +29,8 @@ import marshal
 import os
 import sys
 
-__all__ = ["COMMANDS", "PROTOCOL", "config", "enabled", "main", "runtime_dir", "served",
-           "socket_path"]
+__all__ = ["COMMANDS", "PROTOCOL", "config", "enabled", "main", "read_exactly", "runtime_dir",
+           "served", "socket_path"]
 
 PROTOCOL = 1
 COMMANDS = frozenset({"reconcile", "plan", "status", "drift"})
@@ -88,7 +88,8 @@ def socket_path(directory: str, conf: tuple[object, ...]) -> str:
     return os.path.join(directory, f"s{binascii.crc32(blob):08x}{binascii.crc_hqx(blob, 0):04x}")
 
 
-def _exactly(sock: _socket.socket, n: int) -> bytes:
+def read_exactly(sock: _socket.socket, n: int) -> bytes:
+    """`n` bytes from `sock` (EOFError when it closes first)."""
     parts = b""
     while len(parts) < n:
         chunk = sock.recv(n - len(parts))
@@ -154,7 +155,7 @@ def served(argv: list[str]) -> int | None:
         fds = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in (0, 1, 2))
         sent = sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
         sock.sendall(data[sent:])
-        answer = _exactly(sock, 9)
+        answer = read_exactly(sock, 9)
         if answer[:1] != b"P":  # refused (another configuration, or ace's code changed)
             sock.close()
             if answer[1:2] == b"S":  # that server exits: start one running today's code
@@ -172,7 +173,7 @@ def served(argv: list[str]) -> int | None:
         sock.close()
         return None
     try:
-        status = _exactly(sock, 5)
+        status = read_exactly(sock, 5)
     except (OSError, EOFError):
         sys.stderr.write("ace: the command's worker ended without an exit status (killed?)\n")
         return 1

@@ -77,27 +77,17 @@ def _recv_request(conn: socket.socket) -> tuple[tuple[object, ...], list[int]]:
             fds += [int.from_bytes(payload[i:i + 4], sys.byteorder, signed=True)
                     for i in range(0, usable, 4)]
     if len(data) < 4:
-        data += _exactly(conn, 4 - len(data))
+        data += client.read_exactly(conn, 4 - len(data))
     size = int.from_bytes(data[:4], "big")
     if size > _MAX_REQUEST:
         raise ValueError("request too large")
-    body = data[4:] + _exactly(conn, size - len(data) + 4)
+    body = data[4:] + client.read_exactly(conn, size - len(data) + 4)
     import marshal
 
     request = marshal.loads(body)
     if not isinstance(request, tuple) or len(fds) != 3:
         raise ValueError("malformed request")
     return request, fds
-
-
-def _exactly(conn: socket.socket, n: int) -> bytes:
-    parts = b""
-    while len(parts) < n:
-        chunk = conn.recv(n - len(parts))
-        if not chunk:
-            raise EOFError
-        parts += chunk
-    return parts
 
 
 def _stdio() -> None:

@@ -200,9 +200,8 @@ def _wait_for_container(project: Project, app: str, timeout: float = 60.0) -> No
     raise AssertionError(f"no container of {app} appeared")
 
 
-def test_ctrl_c_reaches_the_worker(served: Served, project: Project) -> None:
-    """Ctrl-C on the client stops the worker's pass as it stops ace's own: the step in flight
-    (here a health wait of 6 s) ends, then exit 130. The server goes on serving."""
+def _blocked(served: Served, project: Project) -> tuple[int, subprocess.Popen[str]]:
+    """The server's pid, and a served reconcile waiting on a health check (6 s at most)."""
     _hello(project)
     assert served.run("reconcile").returncode == 0
     server = served.server_pid()
@@ -210,6 +209,13 @@ def test_ctrl_c_reaches_the_worker(served: Served, project: Project) -> None:
     proc = served.spawn("reconcile", "--health-timeout", "6")
     _wait_for_container(project, "/slow")
     assert served.workers(server)
+    return server, proc
+
+
+def test_ctrl_c_reaches_the_worker(served: Served, project: Project) -> None:
+    """Ctrl-C on the client stops the worker's pass as it stops ace's own: the step in flight
+    (here a health wait of 6 s) ends, then exit 130. The server goes on serving."""
+    server, proc = _blocked(served, project)
     proc.send_signal(signal.SIGINT)
     try:
         _, err = proc.communicate(timeout=30)
@@ -230,13 +236,7 @@ def test_ctrl_c_reaches_the_worker(served: Served, project: Project) -> None:
 
 def test_a_killed_client_stops_its_worker(served: Served, project: Project) -> None:
     """A client killed outright (no signal to pass on) still ends its worker's pass."""
-    _hello(project)
-    assert served.run("reconcile").returncode == 0
-    server = served.server_pid()
-    _blocking(project)
-    proc = served.spawn("reconcile", "--health-timeout", "6")
-    _wait_for_container(project, "/slow")
-    assert served.workers(server)
+    server, proc = _blocked(served, project)
     proc.kill()
     proc.wait(timeout=10)
     end = time.monotonic() + 20
