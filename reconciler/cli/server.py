@@ -132,6 +132,7 @@ def _work(conn: socket.socket, request: tuple[object, ...], fds: list[int]) -> N
     """The worker: run the client's command here, as it would run there."""
     _conf, argv, cwd, environ, umask, path = request
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     status = 1
     try:
         conn.sendall(b"P" + os.getpid().to_bytes(8, "big"))
@@ -218,11 +219,16 @@ def _listen(path: str) -> socket.socket:
     return sock
 
 
+def _stop(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
 def serve(path: str, idle: float) -> None:
     """Accept commands at `path` until idle for `idle` seconds or the code changes."""
     conf = client.config()
     stamp = code_stamp()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel
+    signal.signal(signal.SIGTERM, _stop)  # `kill PID` removes the socket and pid file too
     uid = os.getuid()
     sock = _listen(path)
     inode = os.stat(path).st_ino

@@ -283,6 +283,22 @@ def test_an_idle_server_exits(served: Served, project: Project) -> None:
     assert served.sockets() == [] and list(served.runtime.glob("*.pid")) == []
 
 
+def test_a_stopped_server_cleans_up(served: Served, project: Project) -> None:
+    """`kill PID` (SIGTERM) ends the server and removes its socket and pid file; the next
+    command runs in its own process and starts a new server."""
+    _hello(project)
+    assert served.run("reconcile").returncode == 0
+    pid = served.server_pid()
+    os.kill(pid, signal.SIGTERM)
+    end = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists()
+    assert served.sockets() == [] and list(served.runtime.glob("*.pid")) == []
+    assert served.run("drift").returncode == 0
+    assert served.server_pid() != pid
+
+
 def test_no_server_under_ci_or_in_a_shared_directory(served: Served, project: Project) -> None:
     """CI set (and ACE_SERVER unset), ACE_SERVER=0, or a runtime dir others can enter: the
     command runs in its own process and starts no server."""
