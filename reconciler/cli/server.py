@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import io
+import marshal
 import os
 import signal
 import socket
@@ -68,25 +69,28 @@ def code_stamp() -> tuple[object, ...]:
 
 
 def _recv_request(conn: socket.socket) -> tuple[tuple[object, ...], list[int]]:
-    """The client's request and the three descriptors it passed."""
+    """The client's request and the three descriptors it passed (any passed descriptor is
+    closed again when the request is not one)."""
     fds: list[int] = []
-    data, ancdata, _, _ = conn.recvmsg(1 << 16, socket.CMSG_SPACE(3 * 4))
-    for level, kind, payload in ancdata:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            usable = len(payload) - len(payload) % 4
-            fds += [int.from_bytes(payload[i:i + 4], sys.byteorder, signed=True)
-                    for i in range(0, usable, 4)]
-    if len(data) < 4:
-        data += client.read_exactly(conn, 4 - len(data))
-    size = int.from_bytes(data[:4], "big")
-    if size > _MAX_REQUEST:
-        raise ValueError("request too large")
-    body = data[4:] + client.read_exactly(conn, size - len(data) + 4)
-    import marshal
-
-    request = marshal.loads(body)
-    if not isinstance(request, tuple) or len(fds) != 3:
-        raise ValueError("malformed request")
+    try:
+        data, ancdata, _, _ = conn.recvmsg(1 << 16, socket.CMSG_SPACE(3 * 4))
+        for level, kind, payload in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                usable = len(payload) - len(payload) % 4
+                fds += [int.from_bytes(payload[i:i + 4], sys.byteorder, signed=True)
+                        for i in range(0, usable, 4)]
+        if len(data) < 4:
+            data += client.read_exactly(conn, 4 - len(data))
+        size = int.from_bytes(data[:4], "big")
+        if size > _MAX_REQUEST:
+            raise ValueError("request too large")
+        request = marshal.loads(data[4:] + client.read_exactly(conn, size - len(data) + 4))
+        if not isinstance(request, tuple) or len(fds) != 3:
+            raise ValueError("malformed request")
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
     return request, fds
 
 
