@@ -12,6 +12,7 @@ import contextvars
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from apps.errors import EngineError
 from reconciler.apply.context import Context, Done, StepFailed, stopping
@@ -30,7 +31,7 @@ from reconciler.logs import get_logger
 
 # the option, hook and outcome types (outcome.py, re-exported above with `as`) are imported
 # from here too, as before the split
-__all__ = ["ApplyOptions", "ApplyResult", "StepOutcome", "apply_plan"]
+__all__ = ["ApplyOptions", "ApplyResult", "Interrupted", "StepOutcome", "apply_plan"]
 
 log = get_logger("ace.apply")
 
@@ -69,9 +70,28 @@ def _run_group(ctx: Context, steps: list[Step],
     return out
 
 
-def _alone(ctx: Context, group: list[Step], before: dict[str, Outcome]) -> list[StepOutcome]:
-    """One app's steps on a worker thread, as the pool runs them (the caller's context bound;
-    an interrupted caller leaves the step to finish, as a pool's shutdown would)."""
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C while a plan's steps ran. They were told to stop and have ended: a health gate
+    gave up (the unproven new container removed, an old one kept serving), steps not started
+    were skipped. `outcomes`: how each step ended, in the plan's order."""
+
+    def __init__(self, outcomes: tuple[StepOutcome, ...]) -> None:
+        super().__init__("interrupted")
+        self.outcomes = outcomes
+
+
+def _interrupted(ctx: Context) -> None:
+    """Tell the running steps that ace stops, as `ace watch`'s stop does, so that an interrupt
+    waits neither for a health timeout nor for every queued app (a pool's shutdown runs them
+    all)."""
+    if ctx.options.stop is not None:
+        ctx.options.stop.set()
+
+
+def _alone(ctx: Context, group: list[Step], before: dict[str, Outcome]
+           ) -> tuple[list[StepOutcome], bool]:
+    """One app's steps on a worker thread, as the pool runs them (the caller's context bound),
+    and whether the caller was interrupted meanwhile (the steps then stopped early)."""
     done: list[list[StepOutcome]] = []
     failed: list[BaseException] = []
     run = contextvars.copy_context().run
@@ -84,10 +104,19 @@ def _alone(ctx: Context, group: list[Step], before: dict[str, Outcome]) -> list[
 
     worker = threading.Thread(target=work, name="ace-apply")
     worker.start()
-    worker.join()
+    cut = False
+    try:
+        worker.join()
+    except KeyboardInterrupt:
+        _interrupted(ctx)
+        cut = True
+        worker.join()
+    except BaseException:
+        _interrupted(ctx)
+        raise
     if failed:
         raise failed[0]
-    return done[0]
+    return done[0], cut
 
 
 def apply_plan(
@@ -104,6 +133,8 @@ def apply_plan(
     """Run the plan: the installation's steps (app "": the app network) first, then apps in
     parallel (bounded by options.parallel; builds and pulls by BUILDS_AT_ONCE too), steps of
     an app in order."""
+    if options.stop is None:  # set on an interrupt (`_interrupted`)
+        options = replace(options, stop=threading.Event())
     ctx = Context(engine, recorder, naming, {a.path: a for a in desired.apps},
                   desired.declared, desired.network, {c.name: c for c in observed.containers},
                   options, on_event)
@@ -114,8 +145,10 @@ def apply_plan(
         return ApplyResult(())
     first = _run_group(ctx, groups.pop("", []))
     before = {o.step.id: o.outcome for o in first}
+    cut = False
     if len(groups) == 1:  # one app: one thread of its own, no pool to load
-        results = [first, _alone(ctx, next(iter(groups.values())), before)]
+        alone, cut = _alone(ctx, next(iter(groups.values())), before)
+        results = [first, alone]
     else:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -123,7 +156,17 @@ def apply_plan(
             # each app's steps log with the caller's bound context (the pass's cycle id)
             runs = [pool.submit(contextvars.copy_context().run, _run_group, ctx, g, before)
                     for g in groups.values()]
-            results = [first, *(r.result() for r in runs)]
+            try:
+                results = [first, *(r.result() for r in runs)]
+            except KeyboardInterrupt:
+                _interrupted(ctx)  # before the pool's shutdown would run the queued apps
+                cut = True
+                results = [first, *(r.result() for r in runs)]  # each ends at once now
+            except BaseException:
+                _interrupted(ctx)
+                raise
     order = {s.id: i for i, s in enumerate(plan.steps)}
-    outcomes = sorted((o for r in results for o in r), key=lambda o: order[o.step.id])
-    return ApplyResult(tuple(outcomes))
+    outcomes = tuple(sorted((o for r in results for o in r), key=lambda o: order[o.step.id]))
+    if cut:
+        raise Interrupted(outcomes)
+    return ApplyResult(outcomes)

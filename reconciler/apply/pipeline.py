@@ -250,7 +250,7 @@ def _apply(prepared: Prepared, selected: Plan, *, settings: Settings, store: Sto
     the build log files (and `on_output`) as it comes."""
     run_id = store.begin_run(command, selected.render())
     from reconciler.applogs.buildlogs import BuildLogWriter
-    from reconciler.apply.executor import ApplyOptions, apply_plan
+    from reconciler.apply.executor import ApplyOptions, ApplyResult, Interrupted, apply_plan
     from state.runs import StepOutcome as StoredOutcome
 
     logs = BuildLogWriter(settings.state_dir)
@@ -260,24 +260,29 @@ def _apply(prepared: Prepared, selected: Plan, *, settings: Settings, store: Sto
         if on_output is not None:
             on_output(app, line)
 
+    def finish(applied: ApplyResult) -> ApplyResult:
+        outcome: RunOutcome = "ok" if applied.ok else ("partial" if applied.changed else "failed")
+        store.finish_run(run_id, outcome, [
+            StoredOutcome(o.step.id, o.step.app, o.step.action, o.step.target, o.step.cause,
+                          o.outcome, o.message, o.seconds)
+            for o in applied.outcomes
+        ])
+        return applied
+
     try:
-        applied = apply_plan(
+        return finish(apply_plan(
             selected, prepared.desired, prepared.observed, engine=engine, recorder=store,
             naming=_naming(settings, store),
             options=ApplyOptions(parallel=settings.parallel,
                                  health_timeout=settings.health_timeout, on_switch=on_switch,
                                  on_hold=on_hold, on_output=output, stop=stop),
             on_event=on_event,
-        )
+        ))
+    except Interrupted as cut:  # Ctrl-C: the steps stopped; the run is recorded as it ended
+        finish(ApplyResult(cut.outcomes))
+        raise
     finally:
         logs.close()
-    outcome: RunOutcome = "ok" if applied.ok else ("partial" if applied.changed else "failed")
-    store.finish_run(run_id, outcome, [
-        StoredOutcome(o.step.id, o.step.app, o.step.action, o.step.target, o.step.cause,
-                      o.outcome, o.message, o.seconds)
-        for o in applied.outcomes
-    ])
-    return applied
 
 
 def run_pass(

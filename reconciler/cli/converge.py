@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from reconciler.apply.pipeline import PassResult, prepare, run_pass
 from reconciler.cli import lines
@@ -22,6 +22,8 @@ from reconciler.cli.options import (
 from reconciler.logs import setup_logging
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from reconciler.apply.executor import StepOutcome
 
 __all__ = ["down", "plan_cmd", "reconcile"]
@@ -73,14 +75,30 @@ def reconcile(file: flags.FileOpt = Path("apps.star"), state_dir: flags.StateOpt
                                  keep_images=keep_images, backend=backend, registry=registry)
         tty = sys.stderr.isatty() and not as_json and not log_json
         shown = render.progress(True) if tty else nullcontext(_quiet)
-        with session(settings, lock_timeout=lock_timeout) as (store, engine), \
-                shown as on_event:
-            res = run_pass(settings, store, engine, dry_run=dry_run, on_event=on_event)
+        try:
+            with session(settings, lock_timeout=lock_timeout) as (store, engine), \
+                    shown as on_event:
+                res = run_pass(settings, store, engine, dry_run=dry_run, on_event=on_event)
+        except KeyboardInterrupt as cut:
+            _interrupted(getattr(cut, "outcomes", None), as_json=as_json)
     _report(res, as_json=as_json, dry_run=dry_run, verbose=verbose)
     if not res.ok:
         raise SystemExit(1)
     pending = res.changed or (dry_run and bool(res.plan.steps))
     raise SystemExit(2 if detailed and pending else 0)
+
+
+def _interrupted(outcomes: Sequence[StepOutcome] | None, *, as_json: bool) -> NoReturn:
+    """Ctrl-C during a pass: how its steps ended (when it was applying), then exit 130."""
+    if outcomes is not None and not as_json:
+        if lines.plain(sys.stdout):
+            lines.plain_report(outcomes, (), ())
+        else:
+            render.print_outcomes(outcomes)
+    sys.stderr.write("interrupted: steps not started were skipped; a new container not yet "
+                     "healthy was removed (what ran before keeps running). Run the command "
+                     "again to converge.\n")
+    raise SystemExit(130)
 
 
 def _report(res: PassResult, *, as_json: bool, dry_run: bool, verbose: bool) -> None:

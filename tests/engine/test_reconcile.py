@@ -242,6 +242,39 @@ def test_sigkill_mid_apply_converges(project: Project) -> None:
     assert get(project.url("/web")) == (200, "v1\n")
 
 
+SLOW_APP_STAR = """load("container.in", "container")
+app = ace.app("Slow", container=container.config("image:busybox", port=8080,
+    health="/nothing-here", command=["sleep", "600"]))
+"""
+
+
+def test_ctrl_c_stops_the_pass_at_once(project: Project) -> None:
+    """Ctrl-C while a cold start waits on a health check that never passes (timeout 60 s),
+    other apps queued behind it (one at a time): ace exits 130 within seconds; the unproven
+    container is removed and the queued apps are skipped, not started."""
+    project.write("aslow/app.star", SLOW_APP_STAR)
+    project.hello_app()
+    project.apps('app("/aslow", "./aslow")', 'app("/b", "./hello")', 'app("/c", "./hello")')
+    proc = project.spawn("reconcile", "--parallel", "1", "--health-timeout", "60")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not project.containers("/aslow"):
+        time.sleep(0.05)
+    assert project.containers("/aslow"), "the slow app's container never appeared"
+    assert not project.containers("/b") and not project.containers("/c")
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    took = time.monotonic() - sent
+    assert proc.returncode == 130, err
+    assert took < 10, f"Ctrl-C took {took:.1f} s"
+    assert project.containers() == [], [c.name for c in project.containers()]
+    assert "✗ start    /aslow" in out and "ace is stopping" in out, out
+    assert "- start    /b" in out and "- start    /c" in out and "skipped" in out, out
+    assert err.startswith("interrupted: steps not started were skipped"), err
+    last = {a["path"]: a["last_apply"] for a in project.ace_json("status")["apps"]}
+    assert last["/aslow"] is not None and "ace is stopping" in str(last["/aslow"]), last
+
+
 def test_concurrent_reconciles_wait_for_the_lock(project: Project) -> None:
     """Two reconciles at once: one waits for the other, both succeed, one container per app."""
     project.web_app()
