@@ -89,8 +89,11 @@ def reconcile(file: flags.FileOpt = Path("apps.star"), state_dir: flags.StateOpt
 
 
 def _interrupted(outcomes: Sequence[StepOutcome] | None, *, as_json: bool) -> NoReturn:
-    """Ctrl-C during a pass: how its steps ended (when it was applying), then exit 130."""
-    if outcomes is not None and not as_json:
+    """Ctrl-C during a pass: how its steps ended (when it was applying them), then exit 130."""
+    if outcomes is None:  # before the apps' steps (or a second Ctrl-C while they stopped)
+        sys.stderr.write("interrupted. Run the command again to converge.\n")
+        raise SystemExit(130)
+    if not as_json:
         if lines.plain(sys.stdout):
             lines.plain_report(outcomes, (), ())
         else:
